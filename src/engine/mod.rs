@@ -1,0 +1,94 @@
+//! The orchestration engine: runs one orchestrator-workers run in a background tokio task.
+//!
+//! Front ends (TUI, headless) talk to it only through [`EngineHandle`]: they receive
+//! [`Envelope`]s (facts, in order, the journal's records) and lossy [`Delta`]s (live
+//! output), and send [`Command`]s. The engine is the only writer of the run's state; every
+//! change is an event appended to the journal before it is acted on.
+
+pub mod event;
+pub mod plan;
+pub mod protocol;
+pub mod roles;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+pub use event::*;
+pub use plan::{State, Subtask, SubtaskStatus, apply};
+
+use crate::llm::Provider;
+use crate::llm::pricing::PriceTable;
+use crate::tools::WorkerTools;
+use roles::RoleSpec;
+
+/// Everything the engine needs besides the provider.
+pub struct EngineConfig {
+    pub settings: RunSettings,
+    pub roles: Vec<RoleSpec>,
+    pub pricing: PriceTable,
+    /// A worker attempt that takes longer than this fails (and gets a recovery decision).
+    pub worker_timeout_secs: u64,
+    /// The run's directory (journal, backups).
+    pub run_dir: PathBuf,
+    /// Workspace tools, when `--workspace` is set.
+    pub tools: Option<Arc<dyn WorkerTools>>,
+    /// Headless: stop with `RunOutcome::Stopped` as soon as something needs a person.
+    pub stop_when_person_needed: bool,
+}
+
+/// How the engine starts.
+pub enum Start {
+    New {
+        run_id: String,
+        task: String,
+    },
+    /// Continue from a journal's events (already folded-safe; torn tail dropped).
+    Resume {
+        events: Vec<Envelope>,
+        torn_line_dropped: bool,
+    },
+}
+
+/// The front end's end of a running engine.
+pub struct EngineHandle {
+    /// Facts, in order. On resume, the journal's events come first (replay).
+    pub events: mpsc::Receiver<Envelope>,
+    /// Live output, lossy.
+    pub deltas: mpsc::Receiver<Delta>,
+    pub commands: mpsc::Sender<Command>,
+    pub join: JoinHandle<RunOutcome>,
+}
+
+/// Capacity of the ordered event channel (the engine waits when the front end lags).
+pub const EVENT_CHANNEL: usize = 1024;
+/// Capacity of the lossy delta channel (deltas are dropped when full).
+pub const DELTA_CHANNEL: usize = 4096;
+
+/// Starts the engine in a background task.
+pub fn spawn(
+    config: EngineConfig,
+    provider: Arc<dyn Provider>,
+    journal: crate::journal::Journal,
+    start: Start,
+) -> EngineHandle {
+    let (event_tx, events) = mpsc::channel(EVENT_CHANNEL);
+    let (delta_tx, deltas) = mpsc::channel(DELTA_CHANNEL);
+    let (commands, command_rx) = mpsc::channel(64);
+    let _ = (
+        config, provider, journal, start, event_tx, delta_tx, command_rx,
+    );
+    let join = tokio::spawn(async move {
+        RunOutcome::Failed {
+            reason: "engine loop not built yet".into(),
+        }
+    });
+    EngineHandle {
+        events,
+        deltas,
+        commands,
+        join,
+    }
+}

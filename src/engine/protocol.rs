@@ -1,0 +1,239 @@
+//! The LLM protocol: tool names, argument types, JSON Schemas, validation, and the
+//! machine-readable context blocks the engine puts into its prompts.
+//!
+//! Tools (DESIGN.md "The LLM protocol"): `submit_analysis`, `submit_report`,
+//! `submit_replan`, `decide_recovery`, `assess_completion`, `submit_synthesis`, plus
+//! `submit_evaluation` for the optional evaluator pass.
+//!
+//! Context blocks: every orchestrator prompt carries one `<context>{json}</context>` block
+//! ([`OrchestratorContext`]) and every worker prompt one `<brief>{json}</brief>` block
+//! ([`WorkerBrief`]) beside the human-readable text, so models (and the `demo` model) can
+//! read the plan exactly. [`extract_block`] reads them back.
+
+use serde::{Deserialize, Serialize};
+
+use super::event::{Priority, ProposedSubtask, Report};
+
+pub const SUBMIT_ANALYSIS: &str = "submit_analysis";
+pub const SUBMIT_REPORT: &str = "submit_report";
+pub const SUBMIT_REPLAN: &str = "submit_replan";
+pub const DECIDE_RECOVERY: &str = "decide_recovery";
+pub const ASSESS_COMPLETION: &str = "assess_completion";
+pub const SUBMIT_SYNTHESIS: &str = "submit_synthesis";
+pub const SUBMIT_EVALUATION: &str = "submit_evaluation";
+
+/// `submit_analysis` arguments.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AnalysisArgs {
+    pub complexity: f64,
+    pub task_type: String,
+    pub known_requirements: Vec<String>,
+    pub unknowns: Vec<String>,
+    pub estimated_subtasks: u32,
+    pub strategy: String,
+    pub subtasks: Vec<ProposedSubtask>,
+}
+
+/// `submit_report` arguments are a [`Report`].
+pub type ReportArgs = Report;
+
+/// One `update` item of `submit_replan`: `id` is `#3`, `3` or an exact title.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct ReplanUpdate {
+    pub id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub priority: Option<Priority>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub depends_on: Option<Vec<String>>,
+}
+
+/// One `cancel` item of `submit_replan`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReplanCancel {
+    pub id: String,
+    #[serde(default)]
+    pub reason: String,
+}
+
+/// `submit_replan` arguments.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReplanArgs {
+    /// The rationale of this cycle.
+    pub summary: String,
+    pub add: Vec<ProposedSubtask>,
+    pub update: Vec<ReplanUpdate>,
+    pub cancel: Vec<ReplanCancel>,
+    /// Scope assessment: original estimate vs now, and why.
+    pub scope_note: String,
+    /// The orchestrator's estimate of total subtasks now (defaults to the live count).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub estimated_total: Option<u32>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RecoveryChoice {
+    Retry,
+    Reassign,
+    Decompose,
+    Escalate,
+}
+
+/// `decide_recovery` arguments.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RecoveryArgs {
+    pub action: RecoveryChoice,
+    pub rationale: String,
+    /// Required for `reassign`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role: Option<String>,
+    /// Required (non-empty) for `decompose`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subtasks: Option<Vec<ProposedSubtask>>,
+    /// Effect on the plan (timeline, other subtasks).
+    #[serde(default)]
+    pub impact: String,
+}
+
+/// `assess_completion` arguments.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CompletionArgs {
+    pub complete: bool,
+    pub missing: Vec<String>,
+    /// Subtasks to add when not complete.
+    #[serde(default)]
+    pub new_subtasks: Vec<ProposedSubtask>,
+}
+
+/// `submit_synthesis` arguments.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SynthesisArgs {
+    pub deliverable: String,
+    pub integration_points: Vec<String>,
+    pub conflicts: Vec<String>,
+    pub coherence: String,
+}
+
+/// `submit_evaluation` arguments (evaluator pass).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EvaluationArgs {
+    pub accepted: bool,
+    pub feedback: String,
+    #[serde(default)]
+    pub new_subtasks: Vec<ProposedSubtask>,
+}
+
+/// Which orchestrator step a prompt is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Step {
+    Analysis,
+    Replan,
+    Recovery,
+    Completion,
+    Synthesis,
+    Evaluation,
+}
+
+/// A subtask as shown to the orchestrator.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SubtaskView {
+    pub id: u32,
+    pub title: String,
+    pub role: String,
+    /// `SubtaskStatus::label()`.
+    pub status: String,
+    pub priority: Priority,
+    pub depends_on: Vec<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub results: Option<String>,
+}
+
+/// A report as shown to the orchestrator in a replan.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReportView {
+    pub id: u32,
+    pub title: String,
+    pub role: String,
+    pub report: Report,
+}
+
+/// A failure as shown to the orchestrator in `decide_recovery`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FailureView {
+    pub id: u32,
+    pub title: String,
+    pub role: String,
+    pub attempts: u32,
+    pub error: String,
+    #[serde(default)]
+    pub last_output: String,
+}
+
+/// The `<context>` block of every orchestrator prompt.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OrchestratorContext {
+    pub step: Step,
+    pub task: String,
+    /// The analysis' estimate and the current one.
+    pub initial_estimate: u32,
+    pub current_estimate: u32,
+    pub subtasks: Vec<SubtaskView>,
+    /// Replan: the reports this cycle covers.
+    #[serde(default)]
+    pub reports: Vec<ReportView>,
+    /// Recovery: the failed subtask.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failure: Option<FailureView>,
+    /// Roles a subtask may be given.
+    pub roles: Vec<String>,
+    /// Replan cycle number / evaluation round, when relevant.
+    #[serde(default)]
+    pub cycle: u32,
+}
+
+/// A dependency's result given to a worker.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DependencyResult {
+    pub id: u32,
+    pub title: String,
+    pub results: String,
+}
+
+/// The `<brief>` block of every worker prompt.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WorkerBrief {
+    pub task: String,
+    pub id: u32,
+    pub title: String,
+    pub description: String,
+    pub role: String,
+    pub expected_output: String,
+    pub attempt: u32,
+    /// Decisions every worker must respect (strategy, earlier discoveries).
+    pub shared_decisions: Vec<String>,
+    pub dependency_results: Vec<DependencyResult>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub guidance: Option<String>,
+}
+
+/// Renders `<tag>{json}</tag>`.
+pub fn render_block<T: Serialize>(tag: &str, value: &T) -> String {
+    let json = serde_json::to_string(value).unwrap_or_else(|_| "{}".into());
+    format!("<{tag}>{json}</{tag}>")
+}
+
+/// Reads the last `<tag>{json}</tag>` block in `text`.
+pub fn extract_block<T: for<'de> Deserialize<'de>>(text: &str, tag: &str) -> Option<T> {
+    let open = format!("<{tag}>");
+    let close = format!("</{tag}>");
+    let start = text.rfind(&open)? + open.len();
+    let end = start + text[start..].find(&close)?;
+    serde_json::from_str(&text[start..end]).ok()
+}

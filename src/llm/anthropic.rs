@@ -1,0 +1,24 @@
+//! Anthropic Messages API client (being built).
+use super::*;
+pub struct AnthropicProvider {}
+impl AnthropicProvider {
+    pub fn new(_s: ProviderSettings) -> Result<Self, LlmError> {
+        Err(LlmError::InvalidResponse("not built yet".into()))
+    }
+}
+#[async_trait]
+impl Provider for AnthropicProvider {
+    fn name(&self) -> &str {
+        "anthropic"
+    }
+    fn base_url(&self) -> &str {
+        ""
+    }
+    async fn chat(
+        &self,
+        _req: ChatRequest,
+        _sink: DeltaSink<'_>,
+    ) -> Result<ChatResponse, LlmError> {
+        Err(LlmError::InvalidResponse("not built yet".into()))
+    }
+}

@@ -1,0 +1,50 @@
+//! Workspace tools for workers (`list_dir`, `read_file`, `search`, `write_file`,
+//! `edit_file`, `run_command`), confined to the workspace.
+//!
+//! The engine's worker loop offers [`WorkerTools::definitions`] to the model and routes
+//! each tool call to [`WorkerTools::call`]. Tools never talk to the screen: approvals and
+//! journal records go through the [`ToolHost`] the engine passes in.
+
+use async_trait::async_trait;
+
+use crate::engine::event::{CommandDecision, Event, SubtaskId};
+use crate::llm::{ToolCall, ToolDef};
+
+/// What a tool call gives back to the model.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ToolOutput {
+    /// Sent to the model as the tool result (already capped).
+    pub content: String,
+    pub is_error: bool,
+    /// One line for the UI and the journal: `read_file src/api.rs (212 lines)`.
+    pub summary: String,
+}
+
+/// The engine's side of tool use.
+#[async_trait]
+pub trait ToolHost: Send + Sync {
+    /// Asks a person (or the policy) whether `command` may run in `cwd`; waits for it.
+    async fn approve_command(
+        &self,
+        subtask: SubtaskId,
+        command: &str,
+        cwd: &str,
+    ) -> CommandDecision;
+    /// Journals an event (e.g. `FileChanged`) and returns once it is durable.
+    async fn record(&self, event: Event);
+}
+
+/// A set of tools a worker can use.
+#[async_trait]
+pub trait WorkerTools: Send + Sync {
+    /// Definitions of the tools among `allowed` (a role's tool list) that this set offers.
+    fn definitions(&self, allowed: &[String]) -> Vec<ToolDef>;
+    /// Runs one call. Errors are tool errors for the model (`is_error`), never panics.
+    async fn call(
+        &self,
+        host: &dyn ToolHost,
+        subtask: SubtaskId,
+        attempt: u32,
+        call: &ToolCall,
+    ) -> ToolOutput;
+}
