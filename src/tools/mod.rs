@@ -8,6 +8,7 @@
 use async_trait::async_trait;
 
 use crate::engine::event::{CommandDecision, Event, SubtaskId};
+use crate::engine::plan::FileChange;
 use crate::llm::{ToolCall, ToolDef};
 
 /// What a tool call gives back to the model.
@@ -47,4 +48,8 @@ pub trait WorkerTools: Send + Sync {
         attempt: u32,
         call: &ToolCall,
     ) -> ToolOutput;
+    /// Restores the files these changes touched to their state before the changes (exact
+    /// bytes; files the changes created are removed, deleted ones restored). Returns the
+    /// paths restored. Called by the engine on `Command::Rollback`.
+    async fn rollback(&self, changes: &[FileChange]) -> Result<Vec<String>, String>;
 }
