@@ -62,8 +62,7 @@ impl Recorder {
 
 /// The cost of a call, `None` when the model has no known price.
 pub(crate) fn price(pricing: &PriceTable, model: &str, usage: &Usage) -> Option<f64> {
-    let _ = (pricing, model, usage);
-    None
+    pricing.cost(model, usage)
 }
 
 /// Everything a call needs besides the request.
