@@ -263,7 +263,9 @@ impl Ui {
 
     /// Does the clock on screen need ticking at all (a live run shows elapsed time)?
     pub fn clock_visible(&self) -> bool {
-        !(self.state.is_finished() || self.engine_closed || self.screen == Screen::Editor)
+        !self.state.is_finished()
+            && !self.engine_closed
+            && self.screen != Screen::Editor
             && !self.state.run_id.is_empty()
     }
 
@@ -295,7 +297,9 @@ impl Ui {
             return recorded;
         }
         match self.state.started_at {
-            Some(start) => ((self.now - start).num_milliseconds().max(0) as f64 / 1000.0).max(recorded),
+            Some(start) => {
+                ((self.now - start).num_milliseconds().max(0) as f64 / 1000.0).max(recorded)
+            }
             None => 0.0,
         }
     }
@@ -379,11 +383,9 @@ fn on_event(ui: &mut Ui, env: &Envelope) {
             pane.start_attempt(pane.attempt);
             pane.push_text(&format!("\n── {phase} ──\n"));
         }
-        Event::SynthesisCompleted { .. } => {
-            if ui.screen == Screen::Main && ui.modal.is_none() {
-                ui.screen = Screen::Synthesis;
-                ui.synthesis_scroll = 0;
-            }
+        Event::SynthesisCompleted { .. } if ui.screen == Screen::Main && ui.modal.is_none() => {
+            ui.screen = Screen::Synthesis;
+            ui.synthesis_scroll = 0;
         }
         Event::Notice { message } => ui.flash = Some(message.clone()),
         _ => {}

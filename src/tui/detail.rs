@@ -19,7 +19,10 @@ use crate::engine::{Actor, RecoveryAction, ReportStatus, SubtaskId};
 
 fn section(out: &mut Vec<Line<'static>>, ui: &Ui, title: &str) {
     out.push(Line::from(""));
-    out.push(Line::from(Span::styled(title.to_string(), ui.theme.title())));
+    out.push(Line::from(Span::styled(
+        title.to_string(),
+        ui.theme.title(),
+    )));
 }
 
 fn text(out: &mut Vec<Line<'static>>, body: &str) {
@@ -39,7 +42,10 @@ fn ids(v: &[SubtaskId]) -> String {
     if v.is_empty() {
         return "none".to_string();
     }
-    v.iter().map(|i| i.to_string()).collect::<Vec<_>>().join(" ")
+    v.iter()
+        .map(|i| i.to_string())
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// Who decided, as a person reads it.
@@ -62,7 +68,12 @@ pub fn lines(ui: &Ui, s: &Subtask) -> Vec<Line<'static>> {
     ])];
     field(&mut out, ui, "Status", s.status.label().to_string());
     field(&mut out, ui, "Role", role_label(&s.role));
-    field(&mut out, ui, "Priority", priority_word(s.priority).to_string());
+    field(
+        &mut out,
+        ui,
+        "Priority",
+        priority_word(s.priority).to_string(),
+    );
     let waits = waiting_on(st, s);
     let deps = if waits.is_empty() {
         ids(&s.depends_on)
@@ -87,12 +98,20 @@ pub fn lines(ui: &Ui, s: &Subtask) -> Vec<Line<'static>> {
     if let Some(start) = s.started_at {
         let end = s.finished_at.unwrap_or(ui.now);
         let secs = (end - start).num_milliseconds().max(0) as f64 / 1000.0;
-        let how = if s.finished_at.is_some() { "took" } else { "running for" };
+        let how = if s.finished_at.is_some() {
+            "took"
+        } else {
+            "running for"
+        };
         field(
             &mut out,
             ui,
             "Timing",
-            format!("started {} · {how} {}", start.format("%H:%M:%S"), duration(secs)),
+            format!(
+                "started {} · {how} {}",
+                start.format("%H:%M:%S"),
+                duration(secs)
+            ),
         );
     }
     field(
@@ -143,7 +162,11 @@ pub fn lines(ui: &Ui, s: &Subtask) -> Vec<Line<'static>> {
         };
         list(&mut out, "Discoveries", &r.discoveries);
         list(&mut out, "Recommendations", &r.recommendations);
-        let new: Vec<String> = r.new_subtasks.iter().map(|n| format!("{} ({})", n.title, role_label(&n.role))).collect();
+        let new: Vec<String> = r
+            .new_subtasks
+            .iter()
+            .map(|n| format!("{} ({})", n.title, role_label(&n.role)))
+            .collect();
         list(&mut out, "Proposed subtasks", &new);
     }
     if !s.recoveries.is_empty() {
@@ -167,7 +190,10 @@ pub fn lines(ui: &Ui, s: &Subtask) -> Vec<Line<'static>> {
         section(&mut out, ui, &format!("Tool uses ({})", s.tool_uses.len()));
         for (tool, summary, err) in s.tool_uses.iter().rev().take(50).rev() {
             let l = format!("  {} {tool}: {summary}", t.glyph("▸"));
-            out.push(Line::from(Span::styled(l, if *err { t.error() } else { Default::default() })));
+            out.push(Line::from(Span::styled(
+                l,
+                if *err { t.error() } else { Default::default() },
+            )));
         }
     }
     if !s.files_changed.is_empty() {
@@ -196,7 +222,10 @@ pub fn render(frame: &mut Frame, area: Rect, ui: &Ui, id: SubtaskId) {
     let block = Block::default()
         .borders(Borders::ALL)
         .border_style(t.border(true))
-        .title(Span::styled(format!(" Subtask {id} · Esc back "), t.title()));
+        .title(Span::styled(
+            format!(" Subtask {id} · Esc back "),
+            t.title(),
+        ));
     let inner = block.inner(area);
     frame.render_widget(block, area);
     let Some(s) = ui.state.subtask(id) else {

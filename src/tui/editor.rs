@@ -65,23 +65,35 @@ pub fn render(frame: &mut Frame, area: Rect, ui: &Ui) {
         );
     }
     let row = |name: &str, value: String| {
-        Line::from(vec![Span::styled(format!(" {name:<12}"), t.dim()), Span::raw(value)])
+        Line::from(vec![
+            Span::styled(format!(" {name:<12}"), t.dim()),
+            Span::raw(value),
+        ])
     };
     let model = if info.worker_model.is_empty() || info.worker_model == info.model {
         info.model.clone()
     } else {
-        format!("{} (orchestrator) · {} (workers)", info.model, info.worker_model)
+        format!(
+            "{} (orchestrator) · {} (workers)",
+            info.model, info.worker_model
+        )
     };
     let lines = vec![
         row("Provider", info.provider.clone()),
         row("Model", model),
         row(
             "Workspace",
-            info.workspace
-                .clone()
-                .unwrap_or_else(|| "none (workers write text only; --workspace DIR to let them edit files)".to_string()),
+            info.workspace.clone().unwrap_or_else(|| {
+                "none (workers write text only; --workspace DIR to let them edit files)".to_string()
+            }),
         ),
-        row("Approval", format!("{} · up to {} workers at once", info.approve, info.max_workers)),
+        row(
+            "Approval",
+            format!(
+                "{} · up to {} workers at once",
+                info.approve, info.max_workers
+            ),
+        ),
     ];
     frame.render_widget(Paragraph::new(lines), settings);
     let mut e = ui.editor.clone();

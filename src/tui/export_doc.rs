@@ -10,7 +10,11 @@ use crate::engine::plan::State;
 
 pub fn render_markdown(state: &State) -> String {
     let mut s = String::new();
-    let _ = writeln!(s, "# {}\n", state.task.lines().next().unwrap_or("Baton run"));
+    let _ = writeln!(
+        s,
+        "# {}\n",
+        state.task.lines().next().unwrap_or("Baton run")
+    );
     let _ = writeln!(s, "Run `{}`\n", state.run_id);
     if let Some(syn) = &state.synthesis {
         let _ = writeln!(s, "## Deliverable\n\n{}\n", syn.deliverable.trim());
@@ -41,18 +45,30 @@ pub fn render_markdown(state: &State) -> String {
             sum.deferred,
             sum.replan_cycles,
             sum.tokens.total(),
-            sum.cost_usd.map_or("unknown".to_string(), |c| format!("${c:.2}")),
+            sum.cost_usd
+                .map_or("unknown".to_string(), |c| format!("${c:.2}")),
             sum.elapsed_secs
         );
     }
     let _ = writeln!(s, "## Subtasks\n");
     for t in &state.subtasks {
-        let _ = writeln!(s, "- {} {} ({}, {})", t.id, t.title, t.role, t.status.label());
+        let _ = writeln!(
+            s,
+            "- {} {} ({}, {})",
+            t.id,
+            t.title,
+            t.role,
+            t.status.label()
+        );
     }
     if !state.replan_log.is_empty() {
         let _ = writeln!(s, "\n## Replan log\n");
         for r in &state.replan_log {
-            let _ = writeln!(s, "- cycle {}: {} (scope {} → {})", r.cycle, r.summary, r.estimate_before, r.estimate_now);
+            let _ = writeln!(
+                s,
+                "- cycle {}: {} (scope {} → {})",
+                r.cycle, r.summary, r.estimate_before, r.estimate_now
+            );
         }
     }
     s

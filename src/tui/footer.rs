@@ -43,6 +43,17 @@ pub fn render(frame: &mut Frame, area: Rect, ui: &Ui) {
         frame.render_widget(Paragraph::new(line), area);
         return;
     }
+    if ui.modal.is_some() {
+        let line = Line::from(vec![
+            Span::raw(" "),
+            Span::styled("the run keeps going behind this dialog", t.dim()),
+            Span::raw("  "),
+            Span::styled("Esc", t.key()),
+            Span::raw(" back / later"),
+        ]);
+        frame.render_widget(Paragraph::new(line), area);
+        return;
+    }
     let items = offered(ui);
     let width = area.width as usize;
     let tail_n = 2.min(items.len());
@@ -64,7 +75,11 @@ pub fn render(frame: &mut Frame, area: Rect, ui: &Ui) {
     frame.render_widget(Paragraph::new(Line::from(spans)), area);
 }
 
-fn push(spans: &mut Vec<Span<'static>>, (k, l): &(&'static str, &'static str), t: &super::theme::Theme) {
+fn push(
+    spans: &mut Vec<Span<'static>>,
+    (k, l): &(&'static str, &'static str),
+    t: &super::theme::Theme,
+) {
     spans.push(Span::styled(*k, t.key()));
     spans.push(Span::raw(format!(" {l}  ")));
 }

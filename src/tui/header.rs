@@ -89,7 +89,10 @@ fn vitals(ui: &Ui) -> Vec<(String, Style)> {
     let st = &ui.state;
     let mut v: Vec<(String, Style)> = Vec::new();
     let busy = st.running().count();
-    v.push((format!("{busy}/{} workers", st.max_workers), Style::default()));
+    v.push((
+        format!("{busy}/{} workers", st.max_workers),
+        Style::default(),
+    ));
     let done = st.count(SubtaskStatus::Complete) + st.count(SubtaskStatus::Partial);
     let total = st.live_subtask_count();
     let est = st.initial_estimate();
@@ -100,7 +103,10 @@ fn vitals(ui: &Ui) -> Vec<(String, Style)> {
     };
     v.push((progress, Style::default()));
     if st.paused {
-        v.push((format!("{} dispatch paused", t.symbol(Mark::Deferred)), t.warn()));
+        v.push((
+            format!("{} dispatch paused", t.symbol(Mark::Deferred)),
+            t.warn(),
+        ));
     }
     if let Some((at, notice)) = &st.last_retry {
         let age = (ui.now - *at).num_milliseconds();
@@ -117,7 +123,10 @@ fn vitals(ui: &Ui) -> Vec<(String, Style)> {
             ));
         }
     }
-    v.push((format!("{} tok", tokens(st.usage.total())), Style::default()));
+    v.push((
+        format!("{} tok", tokens(st.usage.total())),
+        Style::default(),
+    ));
     if let Some(c) = cost(ui) {
         let over = st.limits.budget_usd.is_some_and(|b| st.cost_usd > b * 0.8);
         v.push((c, if over { t.warn() } else { Style::default() }));
@@ -141,7 +150,10 @@ pub fn render(frame: &mut Frame, area: Rect, ui: &Ui) {
 
     // Line 1: task on the left, status on the right.
     let (word, style) = status(ui);
-    let mut right = vec![Span::styled(word.clone(), style.add_modifier(ratatui::style::Modifier::BOLD))];
+    let mut right = vec![Span::styled(
+        word.clone(),
+        style.add_modifier(ratatui::style::Modifier::BOLD),
+    )];
     if st.outcome.is_none() && !st.run_id.is_empty() {
         let spin = if ui.animating() {
             format!(" {}", t.spinner(ui.frame))
@@ -153,9 +165,16 @@ pub fn render(frame: &mut Frame, area: Rect, ui: &Ui) {
     if let Some(r) = st.replan_log.last() {
         right.push(Span::raw(format!(" · replan {}", r.cycle)));
     }
-    right.push(Span::styled(format!(" · {} ", duration(ui.elapsed_secs())), t.dim()));
+    right.push(Span::styled(
+        format!(" · {} ", duration(ui.elapsed_secs())),
+        t.dim(),
+    ));
     let right_w: usize = right.iter().map(|s| s.content.width()).sum();
-    let task = if st.task.is_empty() { "starting…" } else { st.task.as_str() };
+    let task = if st.task.is_empty() {
+        "starting…"
+    } else {
+        st.task.as_str()
+    };
     let left_prefix = format!(" Baton {} ", t.glyph("▸"));
     let task_w = width.saturating_sub(right_w + left_prefix.width() + 1);
     let task = fit(task.lines().next().unwrap_or(""), task_w);
@@ -170,7 +189,11 @@ pub fn render(frame: &mut Frame, area: Rect, ui: &Ui) {
     // Line 2: vitals, then the need count on the right.
     let needs = st.needs_person().len();
     let need_text = if needs > 0 {
-        format!("{} {needs} need{} you ", t.symbol(Mark::NeedsYou), if needs == 1 { "s" } else { "" })
+        format!(
+            "{} {needs} need{} you ",
+            t.symbol(Mark::NeedsYou),
+            if needs == 1 { "s" } else { "" }
+        )
     } else {
         String::new()
     };
@@ -199,7 +222,9 @@ pub fn render(frame: &mut Frame, area: Rect, ui: &Ui) {
         l2.push(Span::styled(fit(text, room), *style));
     }
     let used: usize = l2.iter().map(|s| s.content.width()).sum();
-    l2.push(Span::raw(" ".repeat(width.saturating_sub(used + need_text.width()))));
+    l2.push(Span::raw(
+        " ".repeat(width.saturating_sub(used + need_text.width())),
+    ));
     l2.push(Span::styled(need_text, t.mark_style(Mark::NeedsYou)));
     frame.render_widget(Paragraph::new(vec![Line::from(l1), Line::from(l2)]), area);
 }

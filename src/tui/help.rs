@@ -23,7 +23,10 @@ pub fn lines(ui: &Ui) -> Vec<Line<'static>> {
         (Mark::Queued, "ready, waiting for a free worker"),
         (Mark::Done, "done"),
         (Mark::Partial, "partly done"),
-        (Mark::Failed, "failed or blocked (the orchestrator decides a recovery)"),
+        (
+            Mark::Failed,
+            "failed or blocked (the orchestrator decides a recovery)",
+        ),
         (Mark::Deferred, "deferred (u un-defers)"),
         (Mark::Cancelled, "cancelled"),
     ];
@@ -43,11 +46,7 @@ pub fn lines(ui: &Ui) -> Vec<Line<'static>> {
                 continue;
             }
             seen.push(b.description);
-            let keys: Vec<String> = b
-                .keys
-                .iter()
-                .map(|k| key_name(k))
-                .collect();
+            let keys: Vec<String> = b.keys.iter().map(key_name).collect();
             out.push(Line::from(vec![
                 Span::styled(format!("  {:<14}", keys.join(" ")), t.key()),
                 Span::raw(b.description.to_string()),
@@ -55,9 +54,15 @@ pub fn lines(ui: &Ui) -> Vec<Line<'static>> {
         }
     }
     out.push(Line::from(""));
-    out.push(Line::from(Span::styled("Text boxes (task editor, guidance, forms)", t.title())));
+    out.push(Line::from(Span::styled(
+        "Text boxes (task editor, guidance, forms)",
+        t.title(),
+    )));
     for (k, what) in [
-        ("Ctrl-S", "submit (also Alt-Enter; Ctrl-Enter where the terminal reports it)"),
+        (
+            "Ctrl-S",
+            "submit (also Alt-Enter; Ctrl-Enter where the terminal reports it)",
+        ),
         ("Tab", "next field / back to the choices"),
         ("Esc", "back (nothing is sent)"),
         ("Ctrl-Z Ctrl-Y", "undo / redo"),
@@ -108,5 +113,8 @@ pub fn render(frame: &mut Frame, area: Rect, ui: &Ui) {
     frame.render_widget(block, area);
     let all = lines(ui);
     let max = all.len().saturating_sub(inner.height as usize) as u16;
-    frame.render_widget(Paragraph::new(all).scroll((ui.help_scroll.min(max), 0)), inner);
+    frame.render_widget(
+        Paragraph::new(all).scroll((ui.help_scroll.min(max), 0)),
+        inner,
+    );
 }

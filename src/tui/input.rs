@@ -113,7 +113,7 @@ pub fn on_mouse(ui: &mut Ui, m: MouseEvent) {
         Screen::Synthesis => ui.synthesis_scroll = add(ui.synthesis_scroll, delta),
         Screen::Main | Screen::Editor => {
             if let Some(z) = ui.zoom {
-                ui.outputs.pane_mut(z).scroll_by(-delta);
+                ui.outputs.pane_mut(z).scroll_by(delta);
                 return;
             }
             let area = Rect::new(0, 0, ui.size.0, ui.size.1);
@@ -121,7 +121,7 @@ pub fn on_mouse(ui: &mut Ui, m: MouseEvent) {
             let at = Position::new(m.column, m.row);
             if let Some((id, _)) = l.panes.iter().find(|(_, r)| r.contains(at)) {
                 let id = *id;
-                ui.outputs.pane_mut(id).scroll_by(-delta);
+                ui.outputs.pane_mut(id).scroll_by(delta);
             } else if l.tasks.contains(at) {
                 move_selection(ui, delta as isize);
             } else if l.replan.contains(at) {
@@ -247,7 +247,9 @@ pub fn act(ui: &mut Ui, action: Action) -> Vec<Effect> {
                 Some(z) => Some(z),
                 None => selected_pane(ui, &ids),
             };
-            let i = cur.and_then(|c| ids.iter().position(|x| *x == c)).unwrap_or(0);
+            let i = cur
+                .and_then(|c| ids.iter().position(|x| *x == c))
+                .unwrap_or(0);
             let n = ids.len().max(1);
             let j = if action == Action::Right {
                 (i + 1) % n
@@ -358,7 +360,7 @@ fn scroll(ui: &mut Ui, delta: isize) -> Vec<Effect> {
         Screen::Main | Screen::Editor => {
             if ui.zoom.is_some() || ui.focus == Focus::Panes {
                 if let Some(p) = current_pane(ui) {
-                    ui.outputs.pane_mut(p).scroll_by(-(delta as i64));
+                    ui.outputs.pane_mut(p).scroll_by(delta as i64);
                 }
             } else if ui.focus == Focus::Replan {
                 move_replan(ui, delta);

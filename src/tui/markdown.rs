@@ -42,7 +42,10 @@ impl<'t> Renderer<'t> {
     fn prefix(&self) -> Vec<Span<'static>> {
         let mut p = Vec::new();
         for _ in 0..self.quote {
-            p.push(Span::styled(format!("{} ", self.theme.glyph("│")), self.theme.dim()));
+            p.push(Span::styled(
+                format!("{} ", self.theme.glyph("│")),
+                self.theme.dim(),
+            ));
         }
         p
     }
@@ -75,7 +78,8 @@ impl<'t> Renderer<'t> {
                     self.flush_code();
                 }
                 if !l.is_empty() {
-                    self.cur.push(Span::styled(l.to_string(), self.theme.accent()));
+                    self.cur
+                        .push(Span::styled(l.to_string(), self.theme.accent()));
                 }
             }
             return;
@@ -98,11 +102,7 @@ impl<'t> Renderer<'t> {
 
     fn start(&mut self, tag: Tag) {
         match tag {
-            Tag::Paragraph => {
-                if self.lists.is_empty() {
-                    self.block_start();
-                }
-            }
+            Tag::Paragraph if self.lists.is_empty() => self.block_start(),
             Tag::Heading { level, .. } => {
                 self.block_start();
                 let marks = match level {
@@ -115,7 +115,8 @@ impl<'t> Renderer<'t> {
                     HeadingLevel::H1 => self.theme.title().add_modifier(Modifier::UNDERLINED),
                     _ => self.theme.title(),
                 };
-                self.cur.push(Span::styled(marks.to_string(), self.theme.dim()));
+                self.cur
+                    .push(Span::styled(marks.to_string(), self.theme.dim()));
                 self.styles.push(style);
             }
             Tag::BlockQuote(_) => {
@@ -157,7 +158,9 @@ impl<'t> Renderer<'t> {
             }
             Tag::Emphasis => self.push_style(Style::default().add_modifier(Modifier::ITALIC)),
             Tag::Strong => self.push_style(Style::default().add_modifier(Modifier::BOLD)),
-            Tag::Strikethrough => self.push_style(Style::default().add_modifier(Modifier::CROSSED_OUT)),
+            Tag::Strikethrough => {
+                self.push_style(Style::default().add_modifier(Modifier::CROSSED_OUT))
+            }
             Tag::Link { dest_url, .. } => {
                 self.link = Some(dest_url.to_string());
                 self.push_style(Style::default().add_modifier(Modifier::UNDERLINED));
@@ -215,7 +218,8 @@ impl<'t> Renderer<'t> {
             TagEnd::Link => {
                 self.styles.pop();
                 if let Some(url) = self.link.take() {
-                    self.cur.push(Span::styled(format!(" ({url})"), self.theme.dim()));
+                    self.cur
+                        .push(Span::styled(format!(" ({url})"), self.theme.dim()));
                 }
             }
             TagEnd::TableHead => {
@@ -259,15 +263,27 @@ impl<'t> Renderer<'t> {
                 if i > 0 {
                     spans.push(Span::styled(format!(" {bar} "), self.theme.dim()));
                 }
-                let style = if r < t.head_rows { self.theme.bold() } else { Style::default() };
+                let style = if r < t.head_rows {
+                    self.theme.bold()
+                } else {
+                    Style::default()
+                };
                 spans.push(Span::styled(format!("{cell}{}", " ".repeat(pad)), style));
             }
             self.lines.push(Line::from(spans));
             if r + 1 == t.head_rows {
-                let rule: Vec<String> = widths.iter().map(|w| self.theme.glyph("─").repeat(*w)).collect();
+                let rule: Vec<String> = widths
+                    .iter()
+                    .map(|w| self.theme.glyph("─").repeat(*w))
+                    .collect();
                 let mut spans = self.prefix();
                 spans.push(Span::styled(
-                    rule.join(&format!("{}{}{}", self.theme.glyph("─"), if self.theme.ascii { "+" } else { "┼" }, self.theme.glyph("─"))),
+                    rule.join(&format!(
+                        "{}{}{}",
+                        self.theme.glyph("─"),
+                        if self.theme.ascii { "+" } else { "┼" },
+                        self.theme.glyph("─")
+                    )),
                     self.theme.dim(),
                 ));
                 self.lines.push(Line::from(spans));
@@ -307,7 +323,10 @@ pub fn render(md: &str, theme: &Theme) -> Vec<Line<'static>> {
             Event::HardBreak => r.flush(),
             Event::Rule => {
                 r.block_start();
-                r.lines.push(Line::from(Span::styled(theme.glyph("─").repeat(40), theme.dim())));
+                r.lines.push(Line::from(Span::styled(
+                    theme.glyph("─").repeat(40),
+                    theme.dim(),
+                )));
                 r.gap = true;
             }
             Event::TaskListMarker(done) => r.text(if done { "[x] " } else { "[ ] " }),
@@ -327,14 +346,25 @@ mod tests {
     fn plain(lines: &[Line]) -> Vec<String> {
         lines
             .iter()
-            .map(|l| l.spans.iter().map(|s| s.content.as_ref()).collect::<String>())
+            .map(|l| {
+                l.spans
+                    .iter()
+                    .map(|s| s.content.as_ref())
+                    .collect::<String>()
+            })
             .collect()
     }
 
     #[test]
     fn renders_the_common_blocks() {
         let md = "# Title\n\nSome *text* and `code`.\n\n- one\n- two\n  1. inner\n\n```rust\nfn main() {}\n```\n\n| a | bb |\n|---|----|\n| 1 | 2 |\n";
-        let out = plain(&render(md, &Theme { ascii: true, color: false }));
+        let out = plain(&render(
+            md,
+            &Theme {
+                ascii: true,
+                color: false,
+            },
+        ));
         assert_eq!(
             out,
             vec![

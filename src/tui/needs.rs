@@ -26,7 +26,11 @@ pub fn reconcile(ui: &mut Ui) -> Vec<Effect> {
         }
     }
 
-    let new: Vec<NeedKey> = needs.iter().filter(|n| !ui.rung.contains(n)).copied().collect();
+    let new: Vec<NeedKey> = needs
+        .iter()
+        .filter(|n| !ui.rung.contains(n))
+        .copied()
+        .collect();
     if !new.is_empty() {
         ui.rung.extend(new.iter().copied());
         if ui.options.bell {
@@ -87,7 +91,7 @@ pub fn closed(ui: &mut Ui, modal: &dyn Modal, sent_something: bool) {
     if let Some(need) = modal.need() {
         if !sent_something {
             ui.dismissed.insert(need);
-            ui.flash = Some("later, then: press n to come back to it".to_string());
+            ui.flash = Some("set aside for now: press n to come back to it".to_string());
         }
     }
 }

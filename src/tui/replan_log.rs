@@ -15,7 +15,10 @@ use crate::engine::SubtaskId;
 use crate::engine::plan::ReplanEntry;
 
 fn ids(v: &[SubtaskId]) -> String {
-    v.iter().map(|i| i.to_string()).collect::<Vec<_>>().join(" ")
+    v.iter()
+        .map(|i| i.to_string())
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// `after #8: +2 (#10 #11) ~1 -1`
@@ -66,7 +69,11 @@ pub fn entry_lines(ui: &Ui, e: &ReplanEntry, expanded: bool, width: usize) -> Ve
         let named = |label: &str, v: &[SubtaskId]| -> Vec<Line<'static>> {
             v.iter()
                 .map(|id| {
-                    let title = ui.state.subtask(*id).map(|s| s.title.clone()).unwrap_or_default();
+                    let title = ui
+                        .state
+                        .subtask(*id)
+                        .map(|s| s.title.clone())
+                        .unwrap_or_default();
                     Line::from(format!("   {label} {id} {title}"))
                 })
                 .collect()
@@ -93,7 +100,10 @@ pub fn render(frame: &mut Frame, area: Rect, ui: &Ui) {
     let log = &ui.state.replan_log;
     if log.is_empty() {
         frame.render_widget(
-            Paragraph::new(Span::styled("no replans yet: one after each worker report", t.dim())),
+            Paragraph::new(Span::styled(
+                "no replans yet: one after each worker report",
+                t.dim(),
+            )),
             inner,
         );
         return;
@@ -116,9 +126,11 @@ pub fn render(frame: &mut Frame, area: Rect, ui: &Ui) {
         lines.append(&mut ls);
     }
     let h = inner.height as usize;
-    let offset = if sel_line + 2 > h { sel_line + 2 - h } else { 0 };
+    let offset = (sel_line + 2).saturating_sub(h);
     frame.render_widget(
-        Paragraph::new(lines).wrap(Wrap { trim: false }).scroll((offset as u16, 0)),
+        Paragraph::new(lines)
+            .wrap(Wrap { trim: false })
+            .scroll((offset as u16, 0)),
         inner,
     );
 }

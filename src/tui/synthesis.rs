@@ -24,7 +24,10 @@ pub fn lines(ui: &Ui) -> Vec<Line<'static>> {
     out.extend(super::markdown::render(&syn.deliverable, t));
     let heading = |out: &mut Vec<Line<'static>>, s: &str| {
         out.push(Line::from(""));
-        out.push(Line::from(Span::styled(t.glyph("─").repeat(3) + " " + s + " " + &t.glyph("─").repeat(3), t.title())));
+        out.push(Line::from(Span::styled(
+            t.glyph("─").repeat(3) + " " + s + " " + &t.glyph("─").repeat(3),
+            t.title(),
+        )));
     };
     if let Some(sum) = &st.summary {
         heading(&mut out, "Execution summary");
@@ -38,10 +41,18 @@ pub fn lines(ui: &Ui) -> Vec<Line<'static>> {
             sum.subtasks_total, sum.completed, sum.failed, sum.cancelled, sum.deferred
         )));
         if !sum.per_role.is_empty() {
-            let roles: Vec<String> = sum.per_role.iter().map(|(r, n)| format!("{} {n}", role_label(r))).collect();
+            let roles: Vec<String> = sum
+                .per_role
+                .iter()
+                .map(|(r, n)| format!("{} {n}", role_label(r)))
+                .collect();
             out.push(Line::from(format!("Per role: {}", roles.join(", "))));
         }
-        let cost = sum.cost_usd.map_or("cost unknown (unpriced model)".to_string(), |c| format!("${c:.2}"));
+        let cost = sum
+            .cost_usd
+            .map_or("cost unknown (unpriced model)".to_string(), |c| {
+                format!("${c:.2}")
+            });
         out.push(Line::from(format!(
             "Replan cycles: {} · retries: {} · time {} · {} tokens · {cost}",
             sum.replan_cycles,
@@ -50,7 +61,10 @@ pub fn lines(ui: &Ui) -> Vec<Line<'static>> {
             tokens(sum.tokens.total())
         )));
         if sum.evaluation_rounds > 0 {
-            out.push(Line::from(format!("Evaluation rounds: {}", sum.evaluation_rounds)));
+            out.push(Line::from(format!(
+                "Evaluation rounds: {}",
+                sum.evaluation_rounds
+            )));
         }
         if !sum.pivots.is_empty() {
             out.push(Line::from("Pivots:"));
@@ -59,7 +73,10 @@ pub fn lines(ui: &Ui) -> Vec<Line<'static>> {
             }
         }
         if !sum.files_changed.is_empty() {
-            out.push(Line::from(format!("Files changed: {}", sum.files_changed.join(", "))));
+            out.push(Line::from(format!(
+                "Files changed: {}",
+                sum.files_changed.join(", ")
+            )));
         }
     }
     if !syn.integration_points.is_empty() {
@@ -93,7 +110,10 @@ pub fn render(frame: &mut Frame, area: Rect, ui: &Ui) {
     let block = Block::default()
         .borders(Borders::ALL)
         .border_style(t.border(true))
-        .title(Span::styled(format!(" Deliverable · run {outcome} · x export · Esc subtasks "), t.title()));
+        .title(Span::styled(
+            format!(" Deliverable · run {outcome} · x export · Esc subtasks "),
+            t.title(),
+        ));
     let inner = block.inner(area);
     frame.render_widget(block, area);
     let all = lines(ui);

@@ -138,7 +138,10 @@ pub fn origin_label(o: &Origin) -> Option<String> {
 }
 
 fn ids(v: &[SubtaskId]) -> String {
-    v.iter().map(|i| i.to_string()).collect::<Vec<_>>().join(" ")
+    v.iter()
+        .map(|i| i.to_string())
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// One subtask row, fitted to `width` columns (the title gives way first).
@@ -180,7 +183,6 @@ pub fn subtask_line(ui: &Ui, s: &Subtask, width: usize) -> Line<'static> {
     let head_w = head.width() + 1;
     // The title gets what is left; at least 10 columns, then tail items are dropped.
     let mut avail = width.saturating_sub(head_w + tail_w);
-    let mut tail = tail;
     while avail < 10 && tail.len() > 2 {
         tail.truncate(tail.len() - 2);
         let tw: usize = tail.iter().map(|sp| sp.content.width()).sum();

@@ -14,7 +14,11 @@ use super::{detail, editor, footer, header, help, replan_log, synthesis, task_li
 pub fn frame_areas(area: Rect) -> (Rect, Rect, Rect) {
     let [h, b, f] = Layout::default()
         .direction(Direction::Vertical)
-        .constraints([Constraint::Length(2), Constraint::Min(1), Constraint::Length(1)])
+        .constraints([
+            Constraint::Length(2),
+            Constraint::Min(1),
+            Constraint::Length(1),
+        ])
         .areas(area);
     (h, b, f)
 }

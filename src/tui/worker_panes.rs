@@ -50,13 +50,23 @@ fn style(ui: &Ui, kind: LineKind) -> Style {
     }
 }
 
-pub fn render_pane(frame: &mut Frame, rect: Rect, ui: &Ui, id: Option<SubtaskId>, selected: bool, extra: &str) {
+pub fn render_pane(
+    frame: &mut Frame,
+    rect: Rect,
+    ui: &Ui,
+    id: Option<SubtaskId>,
+    selected: bool,
+    extra: &str,
+) {
     let t = &ui.theme;
     let buf = ui.outputs.pane(id);
     let focused = selected && (ui.focus == Focus::Panes || ui.zoom.is_some());
     let mut name = title(ui, id, buf, rect.width as usize);
     if !extra.is_empty() {
-        name = fit(&format!("{}{extra} ", name.trim_end()), rect.width.saturating_sub(2) as usize);
+        name = fit(
+            &format!("{}{extra} ", name.trim_end()),
+            rect.width.saturating_sub(2) as usize,
+        );
     }
     let border = if focused {
         t.border(true)
@@ -68,10 +78,15 @@ pub fn render_pane(frame: &mut Frame, rect: Rect, ui: &Ui, id: Option<SubtaskId>
     let block = Block::default()
         .borders(Borders::ALL)
         .border_style(border)
-        .title(Span::styled(name, if selected { t.title() } else { t.bold() }));
+        .title(Span::styled(
+            name,
+            if selected { t.title() } else { t.bold() },
+        ));
     let inner = block.inner(rect);
     frame.render_widget(block, rect);
-    let rows = buf.map(|b| b.visible(inner.width, inner.height)).unwrap_or_default();
+    let rows = buf
+        .map(|b| b.visible(inner.width, inner.height))
+        .unwrap_or_default();
     if rows.iter().all(|(_, s)| s.is_empty()) {
         let msg = match id {
             Some(_) => "waiting for the model's first words…",

@@ -10,7 +10,9 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Wrap};
 use tui_textarea::TextArea;
 
-use super::{Choice, Modal, boxed, choices_line, frame_box, is_esc, modal_width, pick, text_box, text_of};
+use super::{
+    Choice, Modal, boxed, choices_line, frame_box, is_esc, modal_width, pick, text_box, text_of,
+};
 use crate::engine::plan::State;
 use crate::engine::{Command, CommandDecision, SubtaskId};
 use crate::tui::app::{Effect, NeedKey};
@@ -24,9 +26,21 @@ enum Act {
 }
 
 const CHOICES: &[Choice<Act>] = &[
-    Choice { key: 'o', label: "allow once", action: Act::Once },
-    Choice { key: 'a', label: "allow always (this run)", action: Act::Always },
-    Choice { key: 'd', label: "deny…", action: Act::Deny },
+    Choice {
+        key: 'o',
+        label: "allow once",
+        action: Act::Once,
+    },
+    Choice {
+        key: 'a',
+        label: "allow always (this run)",
+        action: Act::Always,
+    },
+    Choice {
+        key: 'd',
+        label: "deny…",
+        action: Act::Deny,
+    },
 ];
 
 pub struct CommandApproval {
@@ -40,7 +54,10 @@ pub struct CommandApproval {
 
 impl CommandApproval {
     pub fn new(state: &State, request: u32) -> Option<Self> {
-        let r = state.command_requests.iter().find(|c| c.request == request)?;
+        let r = state
+            .command_requests
+            .iter()
+            .find(|c| c.request == request)?;
         Some(Self {
             request,
             id: r.id,
@@ -99,32 +116,65 @@ impl Modal for CommandApproval {
     }
 
     fn render(&self, frame: &mut Frame, area: Rect, state: &State, theme: &Theme) {
-        let inner = frame_box(frame, area, modal_width(area), 13, "A worker wants to run a command", theme);
+        let inner = frame_box(
+            frame,
+            area,
+            modal_width(area),
+            13,
+            "A worker wants to run a command",
+            theme,
+        );
         let [body, input, foot] = Layout::default()
             .direction(Direction::Vertical)
-            .constraints([Constraint::Min(3), Constraint::Length(if self.reason.is_some() { 3 } else { 0 }), Constraint::Length(1)])
+            .constraints([
+                Constraint::Min(3),
+                Constraint::Length(if self.reason.is_some() { 3 } else { 0 }),
+                Constraint::Length(1),
+            ])
             .areas(inner);
         let (who, title) = state
             .subtask(self.id)
             .map(|s| {
-                let worker = s.worker.map_or(String::new(), |w| format!("worker {} · ", w.0));
+                let worker = s
+                    .worker
+                    .map_or(String::new(), |w| format!("worker {} · ", w.0));
                 (format!("{worker}{}", role_label(&s.role)), s.title.clone())
             })
             .unwrap_or_default();
         let lines = vec![
-            Line::from(vec![Span::styled("Worker     ", theme.dim()), Span::raw(who)]),
-            Line::from(vec![Span::styled("Subtask    ", theme.dim()), Span::raw(format!("{} {title}", self.id))]),
-            Line::from(vec![Span::styled("Directory  ", theme.dim()), Span::raw(self.cwd.clone())]),
-            Line::from(vec![Span::styled("Command    ", theme.dim()), Span::styled(self.command.clone(), theme.bold())]),
+            Line::from(vec![
+                Span::styled("Worker     ", theme.dim()),
+                Span::raw(who),
+            ]),
+            Line::from(vec![
+                Span::styled("Subtask    ", theme.dim()),
+                Span::raw(format!("{} {title}", self.id)),
+            ]),
+            Line::from(vec![
+                Span::styled("Directory  ", theme.dim()),
+                Span::raw(self.cwd.clone()),
+            ]),
+            Line::from(vec![
+                Span::styled("Command    ", theme.dim()),
+                Span::styled(self.command.clone(), theme.bold()),
+            ]),
         ];
         frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), body);
         if let Some(t) = &self.reason {
             let mut t = t.clone();
-            boxed(&mut t, "Reason for denying (Enter to send, Esc back)", true, theme);
+            boxed(
+                &mut t,
+                "Reason for denying (Enter to send, Esc back)",
+                true,
+                theme,
+            );
             frame.render_widget(&t, input);
         }
         if self.reason.is_none() {
-            frame.render_widget(Paragraph::new(choices_line(CHOICES, theme, &[("Esc", "later")])), foot);
+            frame.render_widget(
+                Paragraph::new(choices_line(CHOICES, theme, &[("Esc", "later")])),
+                foot,
+            );
         }
     }
 

@@ -9,8 +9,8 @@ use ratatui::text::Line;
 use ratatui::widgets::{Paragraph, Wrap};
 
 use super::{Choice, Modal, choices_line, frame_box, is_esc, modal_width, pick};
-use crate::engine::plan::{State, Subtask};
 use crate::engine::Command;
+use crate::engine::plan::{State, Subtask};
 use crate::tui::app::Effect;
 use crate::tui::theme::Theme;
 
@@ -21,8 +21,16 @@ enum Answer {
 }
 
 const CHOICES: &[Choice<Answer>] = &[
-    Choice { key: 'y', label: "yes", action: Answer::Yes },
-    Choice { key: 'n', label: "no", action: Answer::No },
+    Choice {
+        key: 'y',
+        label: "yes",
+        action: Answer::Yes,
+    },
+    Choice {
+        key: 'n',
+        label: "no",
+        action: Answer::No,
+    },
 ];
 
 pub struct Confirm {
@@ -66,7 +74,14 @@ impl Modal for Confirm {
     }
 
     fn render(&self, frame: &mut Frame, area: Rect, _state: &State, theme: &Theme) {
-        let inner = frame_box(frame, area, modal_width(area).min(70), 7, &self.title, theme);
+        let inner = frame_box(
+            frame,
+            area,
+            modal_width(area).min(70),
+            7,
+            &self.title,
+            theme,
+        );
         let lines = vec![
             Line::from(self.question.clone()),
             Line::from(""),

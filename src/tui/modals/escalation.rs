@@ -33,11 +33,31 @@ enum Act {
 }
 
 const CHOICES: &[Choice<Act>] = &[
-    Choice { key: 'r', label: "retry with guidance", action: Act::Retry },
-    Choice { key: 'a', label: "reassign…", action: Act::Reassign },
-    Choice { key: 'm', label: "mark done with my result…", action: Act::MarkDone },
-    Choice { key: 'c', label: "cancel it", action: Act::Cancel },
-    Choice { key: 'g', label: "write guidance", action: Act::Guidance },
+    Choice {
+        key: 'r',
+        label: "retry with guidance",
+        action: Act::Retry,
+    },
+    Choice {
+        key: 'a',
+        label: "reassign…",
+        action: Act::Reassign,
+    },
+    Choice {
+        key: 'm',
+        label: "mark done with my result…",
+        action: Act::MarkDone,
+    },
+    Choice {
+        key: 'c',
+        label: "cancel it",
+        action: Act::Cancel,
+    },
+    Choice {
+        key: 'g',
+        label: "write guidance",
+        action: Act::Guidance,
+    },
 ];
 
 /// The six roles of the pattern, offered for reassignment beside those in the run.
@@ -54,7 +74,7 @@ enum Stage {
     Choose,
     Guidance,
     PickRole(usize),
-    Result(TextArea<'static>),
+    Result(Box<TextArea<'static>>),
 }
 
 pub struct EscalationModal {
@@ -76,7 +96,8 @@ impl EscalationModal {
             }
         }
         roles.retain(|r| r != &s.role);
-        let mut guidance = text_box("What should the worker do differently? (Tab: back to the choices)");
+        let mut guidance =
+            text_box("What should the worker do differently? (Tab: back to the choices)");
         if let Some(g) = &s.guidance {
             guidance.insert_str(g);
         }
@@ -165,9 +186,9 @@ impl Modal for EscalationModal {
                         Vec::new()
                     }
                     Some(Act::MarkDone) => {
-                        self.stage = Stage::Result(text_box(
+                        self.stage = Stage::Result(Box::new(text_box(
                             "Type or paste the result (Ctrl-S or Alt-Enter to mark done, Esc back)",
-                        ));
+                        )));
                         Vec::new()
                     }
                     Some(Act::Cancel) => self.resolve(Resolution::Cancel),
@@ -214,11 +235,18 @@ impl Modal for EscalationModal {
             .clone()
             .or_else(|| s.last_error.clone())
             .unwrap_or_else(|| "no reason given".to_string());
-        lines.push(Line::from(vec![
-            Span::styled("Why: ", theme.warn()),
-            Span::raw(one_line(&why, width.saturating_sub(6) * 2)),
-        ]));
-        if let Some(err) = s.last_error.as_ref().filter(|e| Some(*e) != s.escalation.as_ref()) {
+        let rationale = s.recoveries.last().map(|r| r.rationale.as_str());
+        if rationale != Some(why.as_str()) {
+            lines.push(Line::from(vec![
+                Span::styled("Why: ", theme.warn()),
+                Span::raw(one_line(&why, width.saturating_sub(6) * 2)),
+            ]));
+        }
+        if let Some(err) = s
+            .last_error
+            .as_ref()
+            .filter(|e| Some(*e) != s.escalation.as_ref())
+        {
             lines.push(Line::from(vec![
                 Span::styled("Failed: ", theme.error()),
                 Span::raw(one_line(err, width.saturating_sub(9) * 2)),
@@ -247,7 +275,11 @@ impl Modal for EscalationModal {
                 .collect();
             lines.push(Line::from(vec![
                 Span::styled(format!("Last output {} ", theme.glyph("▸")), theme.dim()),
-                Span::raw(format!("{}{}", theme.glyph("…"), one_line(&tail, width * 2))),
+                Span::raw(format!(
+                    "{}{}",
+                    theme.glyph("…"),
+                    one_line(&tail, width * 2)
+                )),
             ]));
         }
         let body_h = (lines.len() as u16 + 2).min(inner.height.saturating_sub(5));
@@ -257,11 +289,14 @@ impl Modal for EscalationModal {
         };
         let [body, text, foot] = Layout::default()
             .direction(Direction::Vertical)
-            .constraints([Constraint::Length(body_h), Constraint::Min(box_h), Constraint::Length(2)])
+            .constraints([
+                Constraint::Length(body_h),
+                Constraint::Min(box_h),
+                Constraint::Length(2),
+            ])
             .areas(inner);
         frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), body);
-        let hint;
-        match &self.stage {
+        let hint = match &self.stage {
             Stage::Choose | Stage::Guidance => {
                 let focused = matches!(self.stage, Stage::Guidance);
                 let mut g = self.guidance.clone();
@@ -272,14 +307,14 @@ impl Modal for EscalationModal {
                 };
                 boxed(&mut g, label, focused, theme);
                 frame.render_widget(&g, text);
-                hint = if focused {
+                if focused {
                     Line::from(Span::styled(
                         "typing… Ctrl-S or Alt-Enter: retry with this guidance · Tab: choices",
                         theme.dim(),
                     ))
                 } else {
                     choices_line(CHOICES, theme, &[("Esc", "later")])
-                };
+                }
             }
             Stage::PickRole(i) => {
                 let rows: Vec<Line> = self
@@ -288,25 +323,34 @@ impl Modal for EscalationModal {
                     .enumerate()
                     .map(|(j, r)| {
                         let l = Line::from(format!("  {}", role_label(r)));
-                        if j == *i { l.style(theme.selected()) } else { l }
+                        if j == *i {
+                            l.style(theme.selected())
+                        } else {
+                            l
+                        }
                     })
                     .collect();
                 frame.render_widget(Paragraph::new(rows), text);
-                hint = Line::from(Span::styled(
+                Line::from(Span::styled(
                     "↑↓ choose a role · Enter reassign (with the guidance above) · Esc back",
                     theme.dim(),
-                ));
+                ))
             }
             Stage::Result(t) => {
-                let mut t = t.clone();
-                boxed(&mut t, "The result (Ctrl-S mark done, Esc back)", true, theme);
+                let mut t = (**t).clone();
+                boxed(
+                    &mut t,
+                    "The result (Ctrl-S mark done, Esc back)",
+                    true,
+                    theme,
+                );
                 frame.render_widget(&t, text);
-                hint = Line::from(Span::styled(
+                Line::from(Span::styled(
                     "type or paste · Ctrl-S or Alt-Enter: mark done with this result · Esc: back",
                     theme.dim(),
-                ));
+                ))
             }
-        }
+        };
         frame.render_widget(Paragraph::new(hint).wrap(Wrap { trim: false }), foot);
     }
 

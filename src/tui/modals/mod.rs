@@ -86,7 +86,11 @@ pub fn pick<A: Copy>(choices: &[Choice<A>], key: &KeyEvent) -> Option<A> {
 }
 
 /// `[r] retry  [c] cancel` as a line.
-pub fn choices_line<A: Copy>(choices: &[Choice<A>], theme: &Theme, extra: &[(&str, &str)]) -> Line<'static> {
+pub fn choices_line<A: Copy>(
+    choices: &[Choice<A>],
+    theme: &Theme,
+    extra: &[(&str, &str)],
+) -> Line<'static> {
     let mut spans = Vec::new();
     for ch in choices {
         spans.push(Span::styled(format!("[{}]", ch.key), theme.key()));
@@ -100,7 +104,14 @@ pub fn choices_line<A: Copy>(choices: &[Choice<A>], theme: &Theme, extra: &[(&st
 }
 
 /// A centred box `width` x `height` (clamped to the screen), cleared, with a titled border.
-pub fn frame_box(frame: &mut Frame, area: Rect, width: u16, height: u16, title: &str, theme: &Theme) -> Rect {
+pub fn frame_box(
+    frame: &mut Frame,
+    area: Rect,
+    width: u16,
+    height: u16,
+    title: &str,
+    theme: &Theme,
+) -> Rect {
     let w = width.min(area.width);
     let h = height.min(area.height);
     let x = area.x + (area.width - w) / 2;
@@ -155,7 +166,9 @@ pub fn text_of(t: &TextArea<'_>) -> String {
 /// terminal reports it).
 pub fn is_submit(key: &KeyEvent) -> bool {
     match key.code {
-        KeyCode::Char(c) => c.eq_ignore_ascii_case(&'s') && key.modifiers.contains(KeyModifiers::CONTROL),
+        KeyCode::Char(c) => {
+            c.eq_ignore_ascii_case(&'s') && key.modifiers.contains(KeyModifiers::CONTROL)
+        }
         KeyCode::Enter => key
             .modifiers
             .intersects(KeyModifiers::CONTROL | KeyModifiers::ALT),

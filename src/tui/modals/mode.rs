@@ -15,8 +15,16 @@ use crate::tui::app::{Effect, NeedKey};
 use crate::tui::theme::Theme;
 
 const CHOICES: &[Choice<RunMode>] = &[
-    Choice { key: 'o', label: "orchestrate (plan, several workers)", action: RunMode::Orchestrate },
-    Choice { key: 's', label: "single worker", action: RunMode::SingleWorker },
+    Choice {
+        key: 'o',
+        label: "orchestrate (plan, several workers)",
+        action: RunMode::Orchestrate,
+    },
+    Choice {
+        key: 's',
+        label: "single worker",
+        action: RunMode::SingleWorker,
+    },
 ];
 
 pub struct ModeChoice {
@@ -52,7 +60,14 @@ impl Modal for ModeChoice {
     }
 
     fn render(&self, frame: &mut Frame, area: Rect, state: &State, theme: &Theme) {
-        let inner = frame_box(frame, area, modal_width(area).min(84), 12, "Simple task: how should it run?", theme);
+        let inner = frame_box(
+            frame,
+            area,
+            modal_width(area).min(84),
+            12,
+            "Simple task: how should it run?",
+            theme,
+        );
         let mut lines = vec![Line::from(format!(
             "The orchestrator rates the task's complexity {:.2}, below the threshold {:.2}.",
             self.complexity, self.threshold

@@ -22,8 +22,16 @@ enum Answer {
 }
 
 const CHOICES: &[Choice<Answer>] = &[
-    Choice { key: 'q', label: "quit now", action: Answer::Quit },
-    Choice { key: 's', label: "stay", action: Answer::Stay },
+    Choice {
+        key: 'q',
+        label: "quit now",
+        action: Answer::Quit,
+    },
+    Choice {
+        key: 's',
+        label: "stay",
+        action: Answer::Stay,
+    },
 ];
 
 pub struct QuitModal {
@@ -64,7 +72,14 @@ impl Modal for QuitModal {
     }
 
     fn render(&self, frame: &mut Frame, area: Rect, state: &State, theme: &Theme) {
-        let inner = frame_box(frame, area, modal_width(area).min(72), 9, "Quit while the run is live?", theme);
+        let inner = frame_box(
+            frame,
+            area,
+            modal_width(area).min(72),
+            9,
+            "Quit while the run is live?",
+            theme,
+        );
         let running = state.running().count();
         let lines = vec![
             Line::from(format!(
@@ -75,7 +90,7 @@ impl Modal for QuitModal {
                 Span::styled(format!("baton resume {}", self.run_id), theme.key()),
             ]),
             Line::from(""),
-            choices_line(CHOICES, theme, &[("Esc", "stay")]),
+            choices_line(CHOICES, theme, &[]),
         ];
         frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), inner);
     }

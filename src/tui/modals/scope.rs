@@ -24,9 +24,21 @@ enum Act {
 }
 
 const CHOICES: &[Choice<Act>] = &[
-    Choice { key: 'r', label: "raise the limit", action: Act::Raise },
-    Choice { key: 'd', label: "defer low-priority work", action: Act::DeferLow },
-    Choice { key: 's', label: "stop and synthesise", action: Act::Stop },
+    Choice {
+        key: 'r',
+        label: "raise the limit",
+        action: Act::Raise,
+    },
+    Choice {
+        key: 'd',
+        label: "defer low-priority work",
+        action: Act::DeferLow,
+    },
+    Choice {
+        key: 's',
+        label: "stop and synthesise",
+        action: Act::Stop,
+    },
 ];
 
 pub struct ScopeAlertModal {
@@ -145,7 +157,11 @@ impl Modal for ScopeAlertModal {
         let inner = frame_box(frame, area, modal_width(area), height, &title, theme);
         let [body, input, foot] = Layout::default()
             .direction(Direction::Vertical)
-            .constraints([Constraint::Min(2), Constraint::Length(if self.raising.is_some() { 3 } else { 0 }), Constraint::Length(2)])
+            .constraints([
+                Constraint::Min(2),
+                Constraint::Length(if self.raising.is_some() { 3 } else { 0 }),
+                Constraint::Length(2),
+            ])
             .areas(inner);
         let mut lines = vec![Line::from(vec![
             Span::raw(format!("{}: ", self.limit)),
@@ -160,13 +176,21 @@ impl Modal for ScopeAlertModal {
                 lines.push(Line::from(format!("  {p}")));
             }
             if self.pending.len() > 6 {
-                lines.push(Line::from(format!("  … and {} more", self.pending.len() - 6)));
+                lines.push(Line::from(format!(
+                    "  … and {} more",
+                    self.pending.len() - 6
+                )));
             }
         }
         frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), body);
         if let Some(t) = &self.raising {
             let mut t = t.clone();
-            boxed(&mut t, "New limit (Enter to confirm, Esc back)", true, theme);
+            boxed(
+                &mut t,
+                "New limit (Enter to confirm, Esc back)",
+                true,
+                theme,
+            );
             frame.render_widget(&t, input);
         }
         let mut foot_lines = Vec::new();

@@ -24,7 +24,13 @@ const ROLE: usize = 1;
 const PRIORITY: usize = 2;
 const DEPS: usize = 3;
 const DESCRIPTION: usize = 4;
-const LABELS: [&str; 5] = ["Title", "Role", "Priority (high/normal/low)", "Depends on (#ids)", "Description"];
+const LABELS: [&str; 5] = [
+    "Title",
+    "Role",
+    "Priority (high/normal/low)",
+    "Depends on (#ids)",
+    "Description",
+];
 
 /// What saving does.
 enum Purpose {
@@ -47,7 +53,10 @@ fn one(text: &str) -> TextArea<'static> {
 }
 
 fn deps_text(ids: &[SubtaskId]) -> String {
-    ids.iter().map(|i| i.to_string()).collect::<Vec<_>>().join(" ")
+    ids.iter()
+        .map(|i| i.to_string())
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 fn parse_priority(s: &str) -> Result<Priority, String> {
@@ -138,7 +147,8 @@ impl SubtaskForm {
                 }
                 let patch = SubtaskPatch {
                     title: (title != original.title).then_some(title),
-                    description: (description != original.description.trim()).then_some(description),
+                    description: (description != original.description.trim())
+                        .then_some(description),
                     role: (role != original.role).then_some(role),
                     priority: (priority != original.priority).then_some(priority),
                     depends_on: (deps != original.depends_on).then_some(deps),
@@ -214,7 +224,9 @@ impl Modal for SubtaskForm {
         }
         match key.code {
             KeyCode::Tab => self.focus = (self.focus + 1) % self.fields.len(),
-            KeyCode::BackTab => self.focus = (self.focus + self.fields.len() - 1) % self.fields.len(),
+            KeyCode::BackTab => {
+                self.focus = (self.focus + self.fields.len() - 1) % self.fields.len()
+            }
             KeyCode::Enter if self.focus != DESCRIPTION && key.modifiers == KeyModifiers::NONE => {
                 self.focus = (self.focus + 1) % self.fields.len();
             }
@@ -240,7 +252,14 @@ impl Modal for SubtaskForm {
 
     fn render(&self, frame: &mut Frame, area: Rect, state: &State, theme: &Theme) {
         let height = area.height.saturating_sub(2).clamp(16, 26);
-        let inner = frame_box(frame, area, modal_width(area), height, &self.title(state), theme);
+        let inner = frame_box(
+            frame,
+            area,
+            modal_width(area),
+            height,
+            &self.title(state),
+            theme,
+        );
         let [title, mid, deps, desc, foot] = Layout::default()
             .direction(Direction::Vertical)
             .constraints([
@@ -255,7 +274,13 @@ impl Modal for SubtaskForm {
             .direction(Direction::Horizontal)
             .constraints([Constraint::Percentage(60), Constraint::Percentage(40)])
             .areas(mid);
-        for (i, rect) in [(TITLE, title), (ROLE, role), (PRIORITY, prio), (DEPS, deps), (DESCRIPTION, desc)] {
+        for (i, rect) in [
+            (TITLE, title),
+            (ROLE, role),
+            (PRIORITY, prio),
+            (DEPS, deps),
+            (DESCRIPTION, desc),
+        ] {
             if let Some(f) = self.fields.get(i) {
                 let mut f = f.clone();
                 boxed(&mut f, LABELS[i], i == self.focus, theme);
