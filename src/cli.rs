@@ -1,1 +1,446 @@
-//! (being built)
+//! The command line: clap definitions exactly as DESIGN.md "Command line" gives them, and
+//! the checks that turn a parsed command line into one [`Action`].
+//!
+//! Owns: flags, subcommands, help text, usage validation (every usage error is a clap error,
+//! printed with the usage line, exit code 2). Must not read the config file or the
+//! environment (that is `config`), nor start anything (that is `main`).
+
+use std::io::Read;
+use std::path::PathBuf;
+
+use clap::error::ErrorKind;
+use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
+
+use crate::engine::event::ApprovalPolicy;
+use crate::llm::ProviderKind;
+
+const AFTER_HELP: &str = "\
+Examples:
+  baton                                   open the TUI and type a task there
+  baton \"Add rate limiting to the API\"    start a run in the TUI
+  baton --headless \"Write a haiku\"        no TUI: progress on stderr, result on stdout
+  baton --headless --json --task-file t.md > events.jsonl
+  baton --provider openai --base-url http://localhost:11434/v1 --model llama3.1 \"...\"
+  baton resume latest                     reopen the newest run in the TUI
+  baton runs                              list runs
+  baton export latest --format md -o report.md
+  baton doctor                            check provider, key, model and tool support
+  baton config                            show every setting and where it came from
+
+With no provider configured and no API key in the environment, Baton runs on the built-in
+`demo` provider (a simulated model) and says so.
+Exit codes: 0 complete, 1 failed, 2 usage or config error, 3 stopped needing a person.";
+
+const AFTER_LONG_HELP: &str = "\
+Examples:
+  baton                                   open the TUI and type a task there
+  baton \"Add rate limiting to the API\"    start a run in the TUI
+  baton --headless \"Write a haiku\"        no TUI: progress on stderr, result on stdout
+  baton --headless --json --task-file t.md > events.jsonl
+  baton --provider openai --base-url http://localhost:11434/v1 --model llama3.1 \"...\"
+  baton resume latest                     reopen the newest run in the TUI
+  baton resume 20261126 --headless        continue a run without the TUI
+  baton runs                              list runs
+  baton export latest --format md -o report.md
+  baton doctor                            check provider, key, model and tool support
+  baton config                            show every setting and where it came from
+
+RUN is a run id, a unique prefix of one, or `latest`.
+
+Settings come from, highest first: flags, environment, the config file, defaults.
+Environment:
+  ANTHROPIC_API_KEY    key for --provider anthropic (also selects it when no provider is set)
+  OPENAI_API_KEY       key for --provider openai (also selects it when no provider is set)
+  OPENAI_BASE_URL      base URL for the OpenAI-compatible provider
+  ANTHROPIC_BASE_URL   base URL for the Anthropic provider
+  BATON_PROVIDER       provider (anthropic, openai, demo)
+  BATON_MODEL          orchestrator model
+  BATON_LOG            log filter (like --log-level)
+  BATON_HOME           one directory for both config (config.toml) and data (data/)
+
+Files: the config file is config.toml in the platform config directory (see `baton
+config`); runs and logs live in the data directory (runs/<id>/journal.jsonl, logs/baton.log).
+
+Exit codes: 0 complete, 1 failed, 2 usage or config error, 3 stopped needing a person
+(continue with `baton resume RUN`).";
+
+/// Run and supervise LLM orchestrator-workers runs from the terminal.
+#[derive(Debug, Clone, Parser)]
+#[command(
+    name = "baton",
+    version,
+    about = "Run and supervise LLM orchestrator-workers runs from the terminal",
+    long_about = "Run and supervise LLM orchestrator-workers runs from the terminal.\n\n\
+        An orchestrator model breaks the task into subtasks as the work proceeds, hands each \
+        to a specialised worker model, replans after every report and synthesises the \
+        result. You watch it live in the TUI and steer it: approve or defer subtasks, answer \
+        scope alerts, resolve escalations. --headless runs it without a screen.",
+    after_help = AFTER_HELP,
+    after_long_help = AFTER_LONG_HELP,
+    override_usage = "baton [OPTIONS] [TASK]...\n       baton [OPTIONS] <COMMAND>",
+    max_term_width = 100
+)]
+pub struct Cli {
+    /// The task to run. Several words are joined with spaces. Without it the TUI asks for one.
+    #[arg(value_name = "TASK")]
+    pub task: Vec<String>,
+
+    /// Run without the TUI: progress lines on stderr, the deliverable on stdout. Never waits
+    /// for input: anything that needs a person stops the run with exit code 3.
+    #[arg(long, global = true)]
+    pub headless: bool,
+
+    /// With --headless: write every event as one JSON line on stdout (the journal's format)
+    /// instead of the deliverable.
+    #[arg(long, global = true)]
+    pub json: bool,
+
+    #[command(flatten)]
+    pub common: CommonArgs,
+
+    #[command(subcommand)]
+    pub command: Option<Cmd>,
+}
+
+/// Flags shared by every command. Any of them may be given before or after a subcommand.
+/// A flag left out means "not set here" (the environment, the file or the default decide).
+#[derive(Debug, Clone, Default, Args)]
+pub struct CommonArgs {
+    /// Who answers: a real API or the built-in simulated model.
+    #[arg(
+        long,
+        global = true,
+        value_enum,
+        value_name = "NAME",
+        help_heading = "Provider"
+    )]
+    pub provider: Option<ProviderKind>,
+
+    /// The orchestrator model (also the worker model unless --worker-model is given).
+    #[arg(long, global = true, value_name = "M", help_heading = "Provider")]
+    pub model: Option<String>,
+
+    /// The model workers use (a role in the config may override it).
+    #[arg(long, global = true, value_name = "M", help_heading = "Provider")]
+    pub worker_model: Option<String>,
+
+    /// API base URL, e.g. http://localhost:11434/v1 for Ollama.
+    #[arg(long, global = true, value_name = "URL", value_parser = parse_url, help_heading = "Provider")]
+    pub base_url: Option<String>,
+
+    /// At most this many workers at once (1-64).
+    #[arg(long, global = true, value_name = "N",
+          value_parser = clap::value_parser!(u32).range(1..=64), help_heading = "Run")]
+    pub max_workers: Option<u32>,
+
+    /// Which new work waits for a person: auto = only escalations; scope = discovered
+    /// subtasks, scope alerts, escalations; all = every new subtask too.
+    #[arg(
+        long,
+        global = true,
+        value_enum,
+        value_name = "POLICY",
+        help_heading = "Run"
+    )]
+    pub approve: Option<ApprovalPolicy>,
+
+    /// Cost budget in US dollars; reaching it raises a scope alert.
+    #[arg(long, global = true, value_name = "X", value_parser = parse_budget, help_heading = "Run")]
+    pub budget_usd: Option<f64>,
+
+    /// At most this many subtasks before a scope alert (0 = unlimited).
+    #[arg(long, global = true, value_name = "N", help_heading = "Run")]
+    pub max_subtasks: Option<u32>,
+
+    /// At most this many replan cycles before a scope alert (0 = unlimited).
+    #[arg(long, global = true, value_name = "N", help_heading = "Run")]
+    pub max_cycles: Option<u32>,
+
+    /// Run an evaluator pass on the synthesis; it may send work back into the loop.
+    #[arg(long, global = true, help_heading = "Run")]
+    pub evaluate: bool,
+
+    /// Read the task from this file (`-` reads standard input).
+    #[arg(long, global = true, value_name = "F", help_heading = "Run")]
+    pub task_file: Option<PathBuf>,
+
+    /// Directory the workers may read (and write, unless --read-only).
+    #[arg(long, global = true, value_name = "DIR", help_heading = "Workspace")]
+    pub workspace: Option<PathBuf>,
+
+    /// Workers may read the workspace but not change it.
+    #[arg(long, global = true, help_heading = "Workspace")]
+    pub read_only: bool,
+
+    /// Workers may run commands in the workspace (each one is approved unless allowed in
+    /// the config's `allow` list).
+    #[arg(long, global = true, help_heading = "Workspace")]
+    pub allow_commands: bool,
+
+    /// Use this config file instead of the default one.
+    #[arg(long, global = true, value_name = "F", help_heading = "Configuration")]
+    pub config: Option<PathBuf>,
+
+    /// Log filter for the log file: a level (trace, debug, info, warn, error, off) or
+    /// tracing directives such as `baton=debug,reqwest=info`.
+    #[arg(long, global = true, value_name = "L", help_heading = "Configuration")]
+    pub log_level: Option<String>,
+}
+
+#[derive(Debug, Clone, Subcommand)]
+pub enum Cmd {
+    /// Reopen a run from its journal and continue it (TUI, or --headless).
+    Resume {
+        /// A run id, a unique prefix of one, or `latest`.
+        #[arg(value_name = "RUN", default_value = "latest")]
+        run: String,
+    },
+    /// List runs, newest first.
+    Runs,
+    /// Write a run's report: deliverable, execution summary, subtasks, replan log.
+    Export {
+        /// A run id, a unique prefix of one, or `latest`.
+        #[arg(value_name = "RUN")]
+        run: String,
+        /// md: a Markdown report; json: the same as a structured object.
+        #[arg(long, value_enum, default_value_t = ExportFormat::Md)]
+        format: ExportFormat,
+        /// Write to this file instead of standard output.
+        #[arg(short = 'o', long = "output", value_name = "FILE")]
+        output: Option<PathBuf>,
+    },
+    /// Check the provider, key, model and tool support with one small real request.
+    Doctor,
+    /// Print the effective configuration and where each value came from.
+    Config,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ExportFormat {
+    Md,
+    Json,
+}
+
+/// What this invocation asks for, after validation.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Action {
+    /// Start a new run. `task` is empty when the TUI should ask for it.
+    Run {
+        task: String,
+        headless: bool,
+        json: bool,
+    },
+    Resume {
+        run: String,
+        headless: bool,
+        json: bool,
+    },
+    Runs,
+    Export {
+        run: String,
+        format: ExportFormat,
+        output: Option<PathBuf>,
+    },
+    Doctor,
+    Config,
+}
+
+fn parse_url(s: &str) -> Result<String, String> {
+    let t = s.trim();
+    if t.starts_with("http://") || t.starts_with("https://") {
+        Ok(t.trim_end_matches('/').to_string())
+    } else {
+        Err(format!(
+            "`{s}` is not an http(s) URL; write it like https://api.openai.com/v1"
+        ))
+    }
+}
+
+fn parse_budget(s: &str) -> Result<f64, String> {
+    let v: f64 = s
+        .trim()
+        .trim_start_matches('$')
+        .parse()
+        .map_err(|_| format!("`{s}` is not a number of US dollars (e.g. 2.50)"))?;
+    if v.is_finite() && v > 0.0 {
+        Ok(v)
+    } else {
+        Err(format!("the budget must be more than 0 (got {s})"))
+    }
+}
+
+fn usage_error(kind: ErrorKind, message: impl std::fmt::Display) -> clap::Error {
+    Cli::command().error(kind, message)
+}
+
+impl Cli {
+    /// Checks what clap cannot and decides what to do. Reads `--task-file` (or stdin for
+    /// `-`). Every error is a usage error: `err.exit()` prints it and exits with code 2.
+    pub fn action(&self) -> Result<Action, clap::Error> {
+        if self.json && !self.headless {
+            return Err(usage_error(
+                ErrorKind::ArgumentConflict,
+                "--json only applies to headless runs; add --headless",
+            ));
+        }
+        let running = matches!(self.command, None | Some(Cmd::Resume { .. }));
+        if self.headless && !running {
+            return Err(usage_error(
+                ErrorKind::ArgumentConflict,
+                "--headless applies to starting a run or `resume`, not to this command",
+            ));
+        }
+        if self.common.task_file.is_some() && self.command.is_some() {
+            return Err(usage_error(
+                ErrorKind::ArgumentConflict,
+                "--task-file only applies when starting a new run (no subcommand)",
+            ));
+        }
+        match &self.command {
+            None => {
+                let task = self.task_text()?;
+                if self.headless && task.trim().is_empty() {
+                    return Err(usage_error(
+                        ErrorKind::MissingRequiredArgument,
+                        "--headless needs a task: give TASK or --task-file F \
+                         (e.g. baton --headless \"Write a haiku\")",
+                    ));
+                }
+                Ok(Action::Run {
+                    task,
+                    headless: self.headless,
+                    json: self.json,
+                })
+            }
+            Some(Cmd::Resume { run }) => Ok(Action::Resume {
+                run: non_empty_run(run)?,
+                headless: self.headless,
+                json: self.json,
+            }),
+            Some(Cmd::Runs) => Ok(Action::Runs),
+            Some(Cmd::Export {
+                run,
+                format,
+                output,
+            }) => Ok(Action::Export {
+                run: non_empty_run(run)?,
+                format: *format,
+                output: output.clone(),
+            }),
+            Some(Cmd::Doctor) => Ok(Action::Doctor),
+            Some(Cmd::Config) => Ok(Action::Config),
+        }
+    }
+
+    /// The task from TASK words or from `--task-file` (never both), trimmed.
+    fn task_text(&self) -> Result<String, clap::Error> {
+        let words = self.task.join(" ");
+        match &self.common.task_file {
+            Some(_) if !words.trim().is_empty() => Err(usage_error(
+                ErrorKind::ArgumentConflict,
+                "give the task either as TASK or with --task-file, not both",
+            )),
+            Some(path) if path.as_os_str() == "-" => {
+                let mut text = String::new();
+                std::io::stdin().read_to_string(&mut text).map_err(|e| {
+                    usage_error(
+                        ErrorKind::Io,
+                        format!("cannot read the task from standard input: {e}"),
+                    )
+                })?;
+                Ok(text.trim().to_string())
+            }
+            Some(path) => match std::fs::read_to_string(path) {
+                Ok(text) => Ok(text.trim().to_string()),
+                Err(e) => Err(usage_error(
+                    ErrorKind::Io,
+                    format!(
+                        "cannot read the task file {}: {e}; check the path given to --task-file",
+                        path.display()
+                    ),
+                )),
+            },
+            None => Ok(words.trim().to_string()),
+        }
+    }
+}
+
+fn non_empty_run(run: &str) -> Result<String, clap::Error> {
+    let run = run.trim();
+    if run.is_empty() {
+        Err(usage_error(
+            ErrorKind::InvalidValue,
+            "RUN is empty; give a run id, a unique prefix of one, or `latest` (see `baton runs`)",
+        ))
+    } else {
+        Ok(run.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
+        Cli::try_parse_from(std::iter::once("baton").chain(args.iter().copied()))
+    }
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn words_join_into_one_task() {
+        let cli = parse(&["--headless", "write", "a", "haiku"]).unwrap();
+        assert_eq!(
+            cli.action().unwrap(),
+            Action::Run {
+                task: "write a haiku".into(),
+                headless: true,
+                json: false
+            }
+        );
+    }
+
+    #[test]
+    fn common_flags_work_after_a_subcommand() {
+        let cli = parse(&["resume", "--max-workers", "3", "--provider", "demo"]).unwrap();
+        assert_eq!(cli.common.max_workers, Some(3));
+        assert_eq!(cli.common.provider, Some(ProviderKind::Demo));
+        assert_eq!(
+            cli.action().unwrap(),
+            Action::Resume {
+                run: "latest".into(),
+                headless: false,
+                json: false
+            }
+        );
+    }
+
+    #[test]
+    fn out_of_range_values_are_usage_errors() {
+        assert!(parse(&["--max-workers", "0"]).is_err());
+        assert!(parse(&["--max-workers", "65"]).is_err());
+        assert!(parse(&["--budget-usd", "0"]).is_err());
+        assert!(parse(&["--budget-usd", "-1"]).is_err());
+        assert!(parse(&["--base-url", "localhost:8080"]).is_err());
+        assert_eq!(
+            parse(&["--budget-usd", "$2.5"]).unwrap().common.budget_usd,
+            Some(2.5)
+        );
+    }
+
+    #[test]
+    fn json_needs_headless_and_headless_needs_a_task() {
+        let e = parse(&["--json", "x"]).unwrap().action().unwrap_err();
+        assert_eq!(e.exit_code(), 2);
+        let e = parse(&["--headless"]).unwrap().action().unwrap_err();
+        assert!(e.to_string().contains("needs a task"));
+        let e = parse(&["runs", "--headless"])
+            .unwrap()
+            .action()
+            .unwrap_err();
+        assert_eq!(e.exit_code(), 2);
+    }
+}

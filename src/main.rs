@@ -1,1 +1,87 @@
-fn main() {}
+//! The `baton` binary: command line → configuration → logging → one command.
+//!
+//! Thin on purpose: parsing lives in `cli`, settings in `config`, the work in `headless`,
+//! `tui`, `export`, `doctor` and `journal`. Exit codes: 0 complete, 1 failed, 2 usage or
+//! config error, 3 stopped needing a person.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use baton::cli::{Action, Cli};
+use baton::config::Config;
+
+/// Exit code for a usage or configuration error.
+const EXIT_USAGE: u8 = 2;
+
+fn main() -> ExitCode {
+    if let Err(e) = color_eyre::install() {
+        eprintln!("baton: cannot install the error reporter: {e}");
+    }
+    let cli = Cli::parse();
+    let action = match cli.action() {
+        Ok(a) => a,
+        Err(e) => e.exit(),
+    };
+    let config = match Config::load(&cli.common) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("baton: configuration error: {e}");
+            return ExitCode::from(EXIT_USAGE);
+        }
+    };
+    let _log_guard = match baton::logging::init(&config.log_dir(), &config.log_filter) {
+        Ok(g) => g,
+        Err(e) => {
+            eprintln!("baton: {e}");
+            return ExitCode::from(EXIT_USAGE);
+        }
+    };
+    tracing::info!(
+        version = env!("CARGO_PKG_VERSION"),
+        ?action,
+        "baton starting"
+    );
+    tracing::debug!(?config, "effective configuration");
+
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("baton: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let code = match runtime.block_on(dispatch(action, config)) {
+        Ok(code) => code,
+        Err(report) => {
+            tracing::error!("{report:#}");
+            eprintln!("baton: {report:?}");
+            1
+        }
+    };
+    tracing::info!(code, "baton exiting");
+    ExitCode::from(u8::try_from(code).unwrap_or(1))
+}
+
+async fn dispatch(action: Action, config: Config) -> color_eyre::Result<i32> {
+    match action {
+        Action::Config => {
+            print!("{}", config.report());
+            Ok(0)
+        }
+        Action::Doctor
+        | Action::Runs
+        | Action::Export { .. }
+        | Action::Run { .. }
+        | Action::Resume { .. } => {
+            eprintln!(
+                "baton: this command is not available in this build yet; \
+                 `baton config` shows the effective configuration"
+            );
+            Ok(1)
+        }
+    }
+}
