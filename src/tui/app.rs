@@ -149,8 +149,10 @@ pub struct RunInfo {
     pub workspace: Option<String>,
     pub approve: String,
     pub max_workers: u32,
-    /// Running on the built-in demo model because no key was found.
+    /// Running on the built-in demo model.
     pub demo: bool,
+    /// Said on screen before the run starts (e.g. why the demo model is used).
+    pub banner: Option<String>,
     pub run_dir: Option<PathBuf>,
 }
 

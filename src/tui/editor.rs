@@ -44,7 +44,7 @@ pub fn render(frame: &mut Frame, area: Rect, ui: &Ui) {
         .title(Span::styled(" Baton · new run ", t.title()));
     let inner = block.inner(area);
     frame.render_widget(block, area);
-    let banner_h = if info.demo { 2 } else { 0 };
+    let banner_h = if info.banner.is_some() { 2 } else { 0 };
     let [banner, settings, editor, foot] = Layout::default()
         .direction(Direction::Vertical)
         .constraints([
@@ -54,13 +54,9 @@ pub fn render(frame: &mut Frame, area: Rect, ui: &Ui) {
             Constraint::Length(1),
         ])
         .areas(inner);
-    if info.demo {
+    if let Some(text) = &info.banner {
         frame.render_widget(
-            Paragraph::new(Span::styled(
-                "no API key found: running on the built-in demo model (set ANTHROPIC_API_KEY or OPENAI_API_KEY for a real one)",
-                t.warn(),
-            ))
-            .wrap(Wrap { trim: true }),
+            Paragraph::new(Span::styled(text.clone(), t.warn())).wrap(Wrap { trim: true }),
             banner,
         );
     }

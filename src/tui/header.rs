@@ -131,14 +131,13 @@ fn vitals(ui: &Ui) -> Vec<(String, Style)> {
         let over = st.limits.budget_usd.is_some_and(|b| st.cost_usd > b * 0.8);
         v.push((c, if over { t.warn() } else { Style::default() }));
     }
-    let provider = if st.settings.is_some() {
-        st.settings
-            .as_ref()
-            .map(|s| format!("{} · {}", s.provider, s.orchestrator_model))
-            .unwrap_or_default()
-    } else {
-        format!("{} · {}", ui.info.provider, ui.info.model)
+    let mut provider = match &st.settings {
+        Some(s) => format!("{} · {}", s.provider, s.orchestrator_model),
+        None => format!("{} · {}", ui.info.provider, ui.info.model),
     };
+    if ui.info.demo {
+        provider = format!("{provider} (demo, no API key)");
+    }
     v.insert(0, (provider, t.dim()));
     v
 }

@@ -25,6 +25,7 @@ pub fn info() -> RunInfo {
         approve: "scope".into(),
         max_workers: 4,
         demo: true,
+        banner: Some("no API key found: running on the built-in demo model".into()),
         run_dir: None,
     }
 }
