@@ -462,6 +462,10 @@ pub struct Config {
     /// Set when the provider was chosen automatically; says why (shown by the front ends).
     pub provider_note: Option<String>,
     sources: BTreeMap<&'static str, Source>,
+    /// Keys found in the environment, by variable, and the file's key: a resumed run on
+    /// another provider than today's default picks its key from these.
+    env_keys: BTreeMap<&'static str, Secret>,
+    file_api_key: Option<Secret>,
 }
 
 /// One value being resolved.
@@ -504,6 +508,7 @@ struct Builder {
     pricing: BTreeMap<String, PriceOverride>,
     roles: Vec<RoleSpec>,
     roles_models: BTreeMap<String, String>,
+    file_api_key: Option<Secret>,
 }
 
 fn set<T>(slot: &mut Option<Val<T>>, value: T, source: Source) {
@@ -558,7 +563,9 @@ impl Builder {
         }
         if let Some(s) = file.api_key {
             let source = f.source(s.span());
-            set(&mut self.api_key, Secret::new(s.into_inner()), source);
+            let key = Secret::new(s.into_inner());
+            self.file_api_key = Some(key.clone());
+            set(&mut self.api_key, key, source);
         }
         take!(self.provider, file.provider);
         take!(self.model, file.model);
@@ -1080,7 +1087,85 @@ impl Config {
             paths,
             provider_note,
             sources,
+            env_keys: ["ANTHROPIC_API_KEY", "OPENAI_API_KEY"]
+                .into_iter()
+                .filter_map(|var| env.get(var).map(|v| (var, Secret::new(v))))
+                .collect(),
+            file_api_key: b.file_api_key,
         }
+    }
+
+    /// The configuration for continuing a run that started with `original`: the run keeps
+    /// its own settings (provider, models, limits, policy, workspace) except those given as
+    /// flags now. Returns the config and the names of the settings that differ from today's
+    /// configuration because the run's own were kept.
+    pub fn for_resume(&self, original: &RunSettings) -> (Config, Vec<&'static str>) {
+        let mut c = self.clone();
+        let mut kept = Vec::new();
+        let journal = || Source::Derived("the run's journal".into());
+        let flagged = |key: &str| matches!(self.sources.get(key), Some(Source::Flag(_)));
+        macro_rules! keep {
+            ($key:literal, $field:expr, $value:expr) => {
+                if !flagged($key) {
+                    let v = $value;
+                    if $field != v {
+                        $field = v;
+                        kept.push($key);
+                    }
+                    c.sources.insert($key, journal());
+                }
+            };
+        }
+        if !flagged("provider")
+            && let Ok(kind) = <ProviderKind as clap::ValueEnum>::from_str(&original.provider, true)
+        {
+            if kind != c.provider {
+                c.provider = kind;
+                kept.push("provider");
+                c.provider_note = None;
+                let (key, source) = match key_env_var(kind).and_then(|var| {
+                    self.env_keys.get(var).map(|k| (k.clone(), Source::Env(var)))
+                }) {
+                    Some(found) => found,
+                    None => match (&self.file_api_key, kind) {
+                        (Some(k), ProviderKind::Anthropic | ProviderKind::Openai) => {
+                            (k.clone(), Source::Derived("the config file's api_key".into()))
+                        }
+                        _ => (Secret::default(), Source::Default),
+                    },
+                };
+                c.api_key = key;
+                c.sources.insert("api_key", source);
+            }
+            c.sources.insert("provider", journal());
+        }
+        // The run's endpoint and models only make sense on the run's own provider.
+        if c.provider.to_string() == original.provider {
+            keep!("base_url", c.base_url, original.base_url.clone());
+            keep!("model", c.model, original.orchestrator_model.clone());
+            keep!("worker_model", c.worker_model, original.worker_model.clone());
+        }
+        keep!("max_workers", c.max_workers, original.max_workers);
+        keep!("approve", c.approve, original.approve);
+        keep!("budget_usd", c.budget_usd, original.limits.budget_usd);
+        keep!("max_subtasks", c.max_subtasks, original.limits.max_subtasks);
+        keep!("max_cycles", c.max_cycles, original.limits.max_cycles);
+        keep!("max_tokens", c.max_tokens, original.limits.max_tokens);
+        keep!("max_wall_secs", c.max_wall_secs, original.limits.max_wall_secs);
+        keep!(
+            "complexity_threshold",
+            c.complexity_threshold,
+            original.complexity_threshold
+        );
+        keep!("evaluate", c.evaluate, original.evaluate);
+        keep!(
+            "workspace",
+            c.workspace,
+            original.workspace.as_ref().map(PathBuf::from)
+        );
+        keep!("read_only", c.read_only, original.read_only);
+        keep!("allow_commands", c.allow_commands, original.allow_commands);
+        (c, kept)
     }
 
     /// Where the effective value of `key` came from (`"max_workers"`, `"retry.max_retries"`).
