@@ -1,5 +1,203 @@
 //! Model prices (USD per million tokens) and cost computation.
+//!
+//! Owns: the built-in table (`assets/pricing.toml`, embedded), user overrides, model-name
+//! matching and the cost of a [`Usage`]. Must not: guess a price for an unknown model (it
+//! shows tokens without a cost instead) or read config files (the config module calls `set`).
 
-/// Per-model prices.
-#[derive(Debug, Clone, Default)]
-pub struct PriceTable {}
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use super::Usage;
+
+/// The built-in table, as shipped.
+pub const BUILTIN_TOML: &str = include_str!("../../assets/pricing.toml");
+
+/// Anthropic charges cache writes (5-minute cache) at this multiple of the input price.
+pub const CACHE_WRITE_MULTIPLIER: f64 = 1.25;
+
+/// Prices of one model, in USD per million tokens.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelPrice {
+    pub input: f64,
+    pub output: f64,
+    /// Price of cached input (cache reads); the input price when absent.
+    #[serde(default)]
+    pub cached_input: Option<f64>,
+}
+
+/// Per-model prices: exact model ids or prefixes of them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PriceTable {
+    prices: BTreeMap<String, ModelPrice>,
+}
+
+impl Default for PriceTable {
+    fn default() -> Self {
+        Self::builtin()
+    }
+}
+
+impl PriceTable {
+    /// The table in `assets/pricing.toml`.
+    pub fn builtin() -> Self {
+        match Self::from_toml(BUILTIN_TOML) {
+            Ok(table) => table,
+            Err(e) => {
+                // Covered by a unit test; a broken asset must not stop the program.
+                tracing::error!("the built-in pricing table does not parse: {e}");
+                Self::empty()
+            }
+        }
+    }
+
+    /// A table with no prices (every cost is unknown).
+    pub fn empty() -> Self {
+        Self {
+            prices: BTreeMap::new(),
+        }
+    }
+
+    /// Parses a table of `["model"] input = .. output = .. cached_input = ..` entries.
+    pub fn from_toml(text: &str) -> Result<Self, toml::de::Error> {
+        let prices: BTreeMap<String, ModelPrice> = toml::from_str(text)?;
+        Ok(Self { prices })
+    }
+
+    /// Adds or replaces the price of a model id or prefix.
+    pub fn set(&mut self, model: &str, price: ModelPrice) {
+        self.prices.insert(model.to_string(), price);
+    }
+
+    /// All entries, sorted by model.
+    pub fn entries(&self) -> impl Iterator<Item = (&str, &ModelPrice)> {
+        self.prices.iter().map(|(k, v)| (k.as_str(), v))
+    }
+
+    /// The price of `model`: its exact entry, else the longest entry that the name starts
+    /// with (dated ids like `claude-sonnet-4-5-20250929`); names like `openai/gpt-4o` are
+    /// also tried without the `vendor/` part.
+    pub fn price(&self, model: &str) -> Option<&ModelPrice> {
+        self.lookup(model).or_else(|| {
+            let (_, bare) = model.rsplit_once('/')?;
+            self.lookup(bare)
+        })
+    }
+
+    fn lookup(&self, model: &str) -> Option<&ModelPrice> {
+        if model.is_empty() {
+            return None;
+        }
+        if let Some(p) = self.prices.get(model) {
+            return Some(p);
+        }
+        self.prices
+            .iter()
+            .filter(|(key, _)| model.starts_with(key.as_str()))
+            .max_by_key(|(key, _)| key.len())
+            .map(|(_, p)| p)
+    }
+
+    /// The cost in USD of `usage` on `model`, or `None` when the model has no price.
+    pub fn cost(&self, model: &str, usage: &Usage) -> Option<f64> {
+        let p = self.price(model)?;
+        let per_token = |tokens: u64, price: f64| tokens as f64 * price / 1_000_000.0;
+        Some(
+            per_token(usage.input_tokens, p.input)
+                + per_token(usage.output_tokens, p.output)
+                + per_token(usage.cache_read_tokens, p.cached_input.unwrap_or(p.input))
+                + per_token(usage.cache_write_tokens, p.input * CACHE_WRITE_MULTIPLIER),
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn builtin_parses_and_has_the_families() {
+        let t = PriceTable::from_toml(BUILTIN_TOML).unwrap();
+        for m in [
+            "claude-opus-4-1",
+            "claude-sonnet-4-5",
+            "claude-haiku-4-5",
+            "gpt-4.1",
+            "gpt-4o",
+            "gpt-4o-mini",
+            "o3",
+            "o4-mini",
+            "demo-orchestrator",
+        ] {
+            assert!(t.price(m).is_some(), "{m}");
+        }
+        assert_eq!(PriceTable::default(), t);
+    }
+
+    #[test]
+    fn longest_prefix_wins() {
+        let t = PriceTable::builtin();
+        assert_eq!(t.price("claude-sonnet-4-5-20250929").unwrap().input, 3.0);
+        assert_eq!(t.price("claude-opus-4-1-20250805").unwrap().output, 75.0);
+        assert_eq!(t.price("claude-opus-4-5-20251101").unwrap().output, 25.0);
+        assert_eq!(t.price("gpt-4o-mini-2024-07-18").unwrap().input, 0.15);
+        assert_eq!(t.price("gpt-4o-2024-08-06").unwrap().input, 2.5);
+        assert_eq!(t.price("o3-mini-2025-01-31").unwrap().input, 1.1);
+        assert_eq!(t.price("openai/gpt-4.1-mini").unwrap().input, 0.4);
+    }
+
+    #[test]
+    fn unknown_model_has_no_cost() {
+        let t = PriceTable::builtin();
+        let u = Usage {
+            input_tokens: 1000,
+            output_tokens: 1000,
+            ..Usage::default()
+        };
+        assert_eq!(t.cost("llama3.1:8b", &u), None);
+        assert_eq!(t.cost("", &u), None);
+        assert_eq!(t.cost("demo-worker", &u), Some(0.0));
+    }
+
+    #[test]
+    fn cost_counts_every_kind_of_token() {
+        let mut t = PriceTable::empty();
+        t.set(
+            "m",
+            ModelPrice {
+                input: 2.0,
+                output: 10.0,
+                cached_input: Some(0.5),
+            },
+        );
+        let u = Usage {
+            input_tokens: 1_000_000,
+            output_tokens: 100_000,
+            cache_read_tokens: 2_000_000,
+            cache_write_tokens: 400_000,
+        };
+        let cost = t.cost("m", &u).unwrap();
+        assert!((cost - (2.0 + 1.0 + 1.0 + 1.0)).abs() < 1e-9, "{cost}");
+        t.set(
+            "m",
+            ModelPrice {
+                input: 1.0,
+                output: 1.0,
+                cached_input: None,
+            },
+        );
+        let u = Usage {
+            cache_read_tokens: 1_000_000,
+            ..Usage::default()
+        };
+        assert!((t.cost("m", &u).unwrap() - 1.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn unknown_fields_are_rejected() {
+        let err =
+            PriceTable::from_toml("[\"m\"]\ninput = 1.0\noutput = 2.0\ncache = 3.0\n").unwrap_err();
+        assert!(err.to_string().contains("cache"), "{err}");
+    }
+}
