@@ -18,6 +18,7 @@ use toml::Spanned;
 use crate::cli::CommonArgs;
 use crate::engine::event::{ApprovalPolicy, Limits, RunSettings};
 use crate::engine::roles::RoleSpec;
+use crate::llm::pricing::{ModelPrice, PriceTable};
 use crate::llm::{ProviderKind, ProviderSettings, RetrySettings, Secret, ToolMode};
 
 /// Default number of workers at once.
@@ -262,7 +263,7 @@ struct FileConfig {
     #[serde(default)]
     ui: UiFile,
     #[serde(default)]
-    pricing: BTreeMap<String, Spanned<PriceOverride>>,
+    pricing: BTreeMap<String, Spanned<ModelPrice>>,
     #[serde(default)]
     roles: Vec<Spanned<RoleSpec>>,
     #[serde(default)]
@@ -293,16 +294,6 @@ struct UiFile {
     bell: Option<Spanned<bool>>,
     ascii: Option<Spanned<bool>>,
     mouse: Option<Spanned<bool>>,
-}
-
-/// A price override from `[pricing."model"]`, USD per million tokens.
-#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct PriceOverride {
-    pub input: f64,
-    pub output: f64,
-    #[serde(default)]
-    pub cached_input: Option<f64>,
 }
 
 /// The file's text, for turning byte spans into line numbers and keys.
@@ -451,7 +442,7 @@ pub struct Config {
     pub demo: DemoSettings,
     pub ui: UiSettings,
     /// `[pricing."model"]` overrides of the built-in price table.
-    pub pricing: BTreeMap<String, PriceOverride>,
+    pub pricing: BTreeMap<String, ModelPrice>,
     /// `[[roles]]`: added roles, or overrides of a default role with the same name.
     pub roles: Vec<RoleSpec>,
     /// `[roles_models]`: role name → model.
@@ -505,7 +496,7 @@ struct Builder {
     ui_bell: Option<Val<bool>>,
     ui_ascii: Option<Val<bool>>,
     ui_mouse: Option<Val<bool>>,
-    pricing: BTreeMap<String, PriceOverride>,
+    pricing: BTreeMap<String, ModelPrice>,
     roles: Vec<RoleSpec>,
     roles_models: BTreeMap<String, String>,
     file_api_key: Option<Secret>,
@@ -1168,6 +1159,15 @@ impl Config {
         (c, kept)
     }
 
+    /// The built-in price table with the `[pricing]` overrides applied.
+    pub fn price_table(&self) -> PriceTable {
+        let mut table = PriceTable::builtin();
+        for (model, price) in &self.pricing {
+            table.set(model, *price);
+        }
+        table
+    }
+
     /// Where the effective value of `key` came from (`"max_workers"`, `"retry.max_retries"`).
     pub fn source(&self, key: &str) -> Option<&Source> {
         self.sources.get(key)
@@ -1382,10 +1382,13 @@ impl Config {
         out.push_str("\nSettings (highest precedence first: flag, env, file, default)\n");
         out.push_str(&format!("  {:key_w$}  {:val_w$}  source\n", "key", "value"));
         for (key, value) in rows {
-            let source = self
+            let mut source = self
                 .sources
                 .get(key)
                 .map_or_else(|| "default".to_string(), ToString::to_string);
+            if key == "approve" && self.sources.get(key) == Some(&Source::Default) {
+                source.push_str(" (--headless runs use auto unless it is set)");
+            }
             out.push_str(&format!("  {key:key_w$}  {value:val_w$}  {source}\n"));
         }
         out.push_str(

@@ -14,7 +14,6 @@ use crate::engine::event::{ApprovalPolicy, Envelope, Event, RunSettings};
 use crate::engine::roles::{self, RoleSpec};
 use crate::engine::{self, EngineConfig, EngineHandle, Start};
 use crate::journal::{self, Journal, JournalError};
-use crate::llm::pricing::{ModelPrice, PriceTable};
 use crate::llm::{self, LlmError, ProviderKind};
 
 /// What the person asked to run.
@@ -108,22 +107,6 @@ pub fn engine_roles(config: &Config) -> Result<Vec<RoleSpec>, SessionError> {
         }
     }
     Ok(roles)
-}
-
-/// The built-in price table with the config's `[pricing]` overrides.
-pub fn price_table(config: &Config) -> PriceTable {
-    let mut table = PriceTable::builtin();
-    for (model, p) in &config.pricing {
-        table.set(
-            model,
-            ModelPrice {
-                input: p.input,
-                output: p.output,
-                cached_input: p.cached_input,
-            },
-        );
-    }
-    table
 }
 
 /// The settings a run starts with. Headless has nobody to ask, so unless `approve` was set
@@ -274,7 +257,7 @@ fn spawn(
     let engine_config = EngineConfig {
         settings,
         roles: engine_roles(&config)?,
-        pricing: price_table(&config),
+        pricing: config.price_table(),
         worker_timeout_secs: config.worker_timeout_secs,
         run_dir: run_dir.clone(),
         tools: None,
