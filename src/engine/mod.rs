@@ -5,10 +5,19 @@
 //! output), and send [`Command`]s. The engine is the only writer of the run's state; every
 //! change is an event appended to the journal before it is acted on.
 
+mod call;
+pub mod deps;
 pub mod event;
 pub mod plan;
+pub mod policy;
+pub mod prompts;
 pub mod protocol;
 pub mod roles;
+mod run;
+pub mod schemas;
+pub mod summary;
+pub mod validate;
+mod worker;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -60,6 +69,9 @@ pub struct EngineHandle {
     pub deltas: mpsc::Receiver<Delta>,
     pub commands: mpsc::Sender<Command>,
     pub join: JoinHandle<RunOutcome>,
+    /// The engine's own final state (what it folded while running), sent when the run
+    /// ends. Equal to `State::fold` of the journal; tests compare the two.
+    pub final_state: tokio::sync::oneshot::Receiver<State>,
 }
 
 /// Capacity of the ordered event channel (the engine waits when the front end lags).
@@ -67,7 +79,9 @@ pub const EVENT_CHANNEL: usize = 1024;
 /// Capacity of the lossy delta channel (deltas are dropped when full).
 pub const DELTA_CHANNEL: usize = 4096;
 
-/// Starts the engine in a background task.
+/// Starts the engine in a background task. It runs the whole loop (analysis, dispatch,
+/// replans, recovery, limits, completion, synthesis, evaluation) until the run completes,
+/// fails, or stops; see `run.rs` and docs/engine.md.
 pub fn spawn(
     config: EngineConfig,
     provider: Arc<dyn Provider>,
@@ -77,18 +91,18 @@ pub fn spawn(
     let (event_tx, events) = mpsc::channel(EVENT_CHANNEL);
     let (delta_tx, deltas) = mpsc::channel(DELTA_CHANNEL);
     let (commands, command_rx) = mpsc::channel(64);
-    let _ = (
-        config, provider, journal, start, event_tx, delta_tx, command_rx,
-    );
+    let (state_tx, final_state) = tokio::sync::oneshot::channel();
+    let engine = run::Engine::new(config, provider, journal, event_tx, delta_tx, command_rx);
     let join = tokio::spawn(async move {
-        RunOutcome::Failed {
-            reason: "engine loop not built yet".into(),
-        }
+        let (outcome, state) = engine.run(start).await;
+        let _ = state_tx.send(state);
+        outcome
     });
     EngineHandle {
         events,
         deltas,
         commands,
         join,
+        final_state,
     }
 }

@@ -16,7 +16,7 @@ use super::retry::{self, Failure};
 use super::sse::{self, SseStream};
 use super::{
     ChatRequest, ChatResponse, ChatRole, Content, DeltaSink, LlmError, Provider, ProviderSettings,
-    StopReason, StreamEvent, ToolCall, ToolChoice, ToolMode, Usage, jsontext, ms,
+    StopReason, StreamEvent, ToolCall, ToolChoice, ToolMode, Usage, jsontext,
 };
 
 /// Used when the settings leave `base_url` empty.
@@ -54,10 +54,11 @@ impl AnthropicProvider {
         } else {
             settings.base_url.trim().trim_end_matches('/').to_string()
         };
+        retry::url_host(&base_url)?;
         // Accept a base given with the version path too (`https://api.anthropic.com/v1`).
         let root = base_url.strip_suffix("/v1").unwrap_or(&base_url);
         let url = format!("{root}/v1/messages");
-        let client = http_client(&settings)?;
+        let client = retry::http_client(&settings)?;
         Ok(Self {
             settings,
             client,
@@ -85,15 +86,6 @@ impl AnthropicProvider {
         }
         Ok(assembler.finish()?)
     }
-}
-
-/// The shared `reqwest` client settings of the HTTP providers.
-pub(crate) fn http_client(settings: &ProviderSettings) -> Result<reqwest::Client, LlmError> {
-    reqwest::Client::builder()
-        .connect_timeout(ms(settings.retry.connect_timeout_ms))
-        .user_agent(concat!("baton/", env!("CARGO_PKG_VERSION")))
-        .build()
-        .map_err(|e| LlmError::InvalidResponse(format!("cannot build the HTTP client: {e}")))
 }
 
 #[async_trait]
@@ -382,7 +374,7 @@ impl Assembler {
                 ..
             } = block
             {
-                let arguments = parse_arguments(&name, &json, initial, &stop_reason)?;
+                let arguments = sse::tool_arguments(&name, &json, initial, &stop_reason)?;
                 tool_calls.push(ToolCall {
                     id,
                     name,
@@ -398,35 +390,6 @@ impl Assembler {
             model: self.model,
             retries: Vec::new(),
         })
-    }
-}
-
-/// A tool call's assembled argument JSON, checked. Truncated JSON is a retryable stream
-/// failure, unless the model ran out of `max_tokens` (a retry would cut it again).
-pub(crate) fn parse_arguments(
-    name: &str,
-    json: &str,
-    initial: Value,
-    stop_reason: &StopReason,
-) -> Result<Value, LlmError> {
-    if json.trim().is_empty() {
-        return Ok(match initial {
-            Value::Object(_) => initial,
-            _ => json!({}),
-        });
-    }
-    match serde_json::from_str::<Value>(json) {
-        Ok(v @ Value::Object(_)) => Ok(v),
-        Ok(other) => Err(LlmError::InvalidResponse(format!(
-            "the arguments of tool `{name}` are not a JSON object: {}",
-            retry::truncate(&other.to_string(), 200)
-        ))),
-        Err(e) if *stop_reason == StopReason::MaxTokens => Err(LlmError::InvalidResponse(format!(
-            "the arguments of tool `{name}` were cut off at max_tokens ({e}); raise max_tokens"
-        ))),
-        Err(e) => Err(LlmError::Stream(format!(
-            "the arguments of tool `{name}` are not valid JSON ({e}); the stream was probably truncated"
-        ))),
     }
 }
 

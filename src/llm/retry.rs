@@ -13,7 +13,7 @@ use std::time::Duration;
 use reqwest::header::HeaderMap;
 use reqwest::{RequestBuilder, Response, StatusCode};
 
-use super::{DeltaSink, LlmError, RetryNotice, RetrySettings, StreamEvent, ms};
+use super::{DeltaSink, LlmError, ProviderSettings, RetryNotice, RetrySettings, StreamEvent, ms};
 
 /// The longest `retry-after` we honour; a server asking for more gets this much.
 pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(300);
@@ -36,6 +36,38 @@ impl From<LlmError> for Failure {
         };
         Self { error, retry_after }
     }
+}
+
+/// The shared `reqwest` client settings of the HTTP providers.
+pub fn http_client(settings: &ProviderSettings) -> Result<reqwest::Client, LlmError> {
+    reqwest::Client::builder()
+        .connect_timeout(ms(settings.retry.connect_timeout_ms))
+        .user_agent(concat!("baton/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .map_err(|e| LlmError::InvalidResponse(format!("cannot build the HTTP client: {e}")))
+}
+
+/// The host of a base URL, or an error that says what is wrong with it.
+pub fn url_host(base_url: &str) -> Result<String, LlmError> {
+    let invalid = |why: String| LlmError::Unreachable {
+        url: base_url.to_string(),
+        message: why,
+    };
+    let parsed = reqwest::Url::parse(base_url).map_err(|e| {
+        invalid(format!(
+            "not a valid URL ({e}); write it like https://host/v1"
+        ))
+    })?;
+    if !matches!(parsed.scheme(), "http" | "https") {
+        return Err(invalid(format!(
+            "unsupported scheme `{}`; use http:// or https://",
+            parsed.scheme()
+        )));
+    }
+    parsed
+        .host_str()
+        .map(str::to_string)
+        .ok_or_else(|| invalid("the URL has no host".into()))
 }
 
 /// Runs `attempt` until it succeeds, fails with an error a retry cannot fix, or

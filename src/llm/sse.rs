@@ -12,7 +12,9 @@ use futures::{Stream, StreamExt};
 use reqwest::Response;
 
 use super::retry::{Failure, error_chain, truncate};
-use super::{LlmError, RetrySettings, ms};
+use serde_json::{Value, json};
+
+use super::{LlmError, RetrySettings, StopReason, ms};
 
 type EventResult = Result<Event, EventStreamError<reqwest::Error>>;
 
@@ -103,4 +105,33 @@ pub fn json_data(event: &Event) -> Result<serde_json::Value, LlmError> {
             truncate(&event.data, 200)
         ))
     })
+}
+
+/// A tool call's assembled argument JSON, checked. Truncated JSON is a retryable stream
+/// failure, unless the model ran out of `max_tokens` (a retry would cut it again).
+pub fn tool_arguments(
+    name: &str,
+    json: &str,
+    initial: Value,
+    stop_reason: &StopReason,
+) -> Result<Value, LlmError> {
+    if json.trim().is_empty() {
+        return Ok(match initial {
+            Value::Object(_) => initial,
+            _ => json!({}),
+        });
+    }
+    match serde_json::from_str::<Value>(json) {
+        Ok(v @ Value::Object(_)) => Ok(v),
+        Ok(other) => Err(LlmError::InvalidResponse(format!(
+            "the arguments of tool `{name}` are not a JSON object: {}",
+            truncate(&other.to_string(), 200)
+        ))),
+        Err(e) if *stop_reason == StopReason::MaxTokens => Err(LlmError::InvalidResponse(format!(
+            "the arguments of tool `{name}` were cut off at max_tokens ({e}); raise max_tokens"
+        ))),
+        Err(e) => Err(LlmError::Stream(format!(
+            "the arguments of tool `{name}` are not valid JSON ({e}); the stream was probably truncated"
+        ))),
+    }
 }

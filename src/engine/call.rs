@@ -1,0 +1,219 @@
+//! One model call as the engine makes it: live deltas to the lossy channel, every retry
+//! and the usage journaled (through the engine's loop, which is the only journal writer),
+//! and the forced structured call with its one repair round trip.
+//!
+//! Runs inside orchestrator-step and worker tasks; must not touch the state: everything it
+//! wants recorded goes to the loop as [`ToEngine::Record`].
+
+use std::sync::{Arc, Mutex};
+
+use serde_json::Value;
+use tokio::sync::{mpsc, oneshot};
+
+use super::event::*;
+use crate::llm::pricing::PriceTable;
+use crate::llm::{
+    ChatRequest, ChatResponse, ChatRole, Content, LlmError, Message, Provider, RetryNotice,
+    StreamEvent, ToolChoice, Usage,
+};
+
+/// What tasks (workers, orchestrator steps, tool hosts) send to the engine's loop.
+pub(crate) enum ToEngine {
+    /// Journal this event; `done` fires once it is written.
+    Record {
+        event: Event,
+        done: oneshot::Sender<()>,
+    },
+    /// A worker's tool wants to run a command.
+    ApproveCommand {
+        subtask: SubtaskId,
+        command: String,
+        cwd: String,
+        reply: oneshot::Sender<CommandDecision>,
+    },
+    /// A worker attempt ended.
+    WorkerDone {
+        id: SubtaskId,
+        attempt: u32,
+        outcome: super::worker::WorkerOutcome,
+    },
+    /// An orchestrator step ended.
+    StepDone {
+        job: u64,
+        result: Result<super::run::StepOutput, String>,
+    },
+}
+
+/// The handle tasks use to get events journaled.
+#[derive(Clone)]
+pub(crate) struct Recorder {
+    pub tx: mpsc::Sender<ToEngine>,
+}
+
+impl Recorder {
+    /// Journals an event and waits until it is written (returns at once if the engine is gone).
+    pub async fn record(&self, event: Event) {
+        let (done, wait) = oneshot::channel();
+        if self.tx.send(ToEngine::Record { event, done }).await.is_ok() {
+            let _ = wait.await;
+        }
+    }
+}
+
+/// The cost of a call, `None` when the model has no known price.
+pub(crate) fn price(pricing: &PriceTable, model: &str, usage: &Usage) -> Option<f64> {
+    pricing.cost(model, usage)
+}
+
+/// Everything a call needs besides the request.
+pub(crate) struct CallCtx {
+    pub provider: Arc<dyn Provider>,
+    pub recorder: Recorder,
+    pub pricing: Arc<PriceTable>,
+    pub deltas: mpsc::Sender<Delta>,
+    pub purpose: CallPurpose,
+    /// For deltas: the subtask (`None`: orchestrator) and attempt.
+    pub subtask: Option<SubtaskId>,
+    pub attempt: u32,
+}
+
+impl CallCtx {
+    /// One provider call. Streams deltas (lossy), journals each retry and the usage.
+    pub async fn chat(&self, req: ChatRequest) -> Result<ChatResponse, LlmError> {
+        let retries: Mutex<Vec<RetryNotice>> = Mutex::new(Vec::new());
+        let deltas = self.deltas.clone();
+        let (subtask, attempt) = (self.subtask, self.attempt);
+        let sink = |event: StreamEvent| {
+            if let StreamEvent::Retry(n) = &event {
+                if let Ok(mut r) = retries.lock() {
+                    r.push(n.clone());
+                }
+            }
+            let _ = deltas.try_send(Delta {
+                subtask,
+                attempt,
+                event,
+            });
+        };
+        let model = req.model.clone();
+        let result = self.provider.chat(req, &sink).await;
+        let mut seen: Vec<RetryNotice> = retries.lock().map(|r| r.clone()).unwrap_or_default();
+        if seen.is_empty() {
+            if let Ok(resp) = &result {
+                seen = resp.retries.clone();
+            }
+        }
+        for notice in seen {
+            self.recorder
+                .record(Event::LlmRetried {
+                    purpose: self.purpose.clone(),
+                    notice,
+                })
+                .await;
+        }
+        if let Ok(resp) = &result {
+            let model = if resp.model.is_empty() {
+                model
+            } else {
+                resp.model.clone()
+            };
+            let cost_usd = price(&self.pricing, &model, &resp.usage);
+            self.recorder
+                .record(Event::LlmUsage {
+                    purpose: self.purpose.clone(),
+                    model,
+                    usage: resp.usage,
+                    cost_usd,
+                })
+                .await;
+        }
+        result
+    }
+
+    /// A call that must end in `tool` (forced with `tool_choice`), parsed by `parse`. An
+    /// invalid answer gets one repair round trip with the validation error; a second invalid
+    /// answer, or a provider error, is an `Err` with the reason.
+    pub async fn call_forced<T>(
+        &self,
+        mut req: ChatRequest,
+        tool: &str,
+        parse: impl Fn(&Value) -> Result<T, String>,
+    ) -> Result<T, String> {
+        req.tool_choice = ToolChoice::Tool(tool.to_string());
+        let mut repaired = false;
+        loop {
+            let resp = self
+                .chat(req.clone())
+                .await
+                .map_err(|e| format!("model call failed: {e}"))?;
+            let call = resp
+                .tool_calls
+                .iter()
+                .find(|c| c.name == tool)
+                .or_else(|| resp.tool_calls.first());
+            let error = match call {
+                None => format!("no tool call: you must call `{tool}`"),
+                Some(c) if c.name != tool => {
+                    format!("wrong tool `{}`: you must call `{tool}`", c.name)
+                }
+                Some(c) => match parse(&c.arguments) {
+                    Ok(v) => return Ok(v),
+                    Err(e) => e,
+                },
+            };
+            if repaired {
+                return Err(format!("invalid output after one repair: {error}"));
+            }
+            repaired = true;
+            push_repair(&mut req.messages, &resp, &error, tool);
+        }
+    }
+}
+
+/// Appends the model's answer and the repair request to a conversation.
+pub(crate) fn push_repair(
+    messages: &mut Vec<Message>,
+    resp: &ChatResponse,
+    error: &str,
+    tool: &str,
+) {
+    let mut assistant = Vec::new();
+    if !resp.text.is_empty() {
+        assistant.push(Content::Text {
+            text: resp.text.clone(),
+        });
+    }
+    for c in &resp.tool_calls {
+        assistant.push(Content::ToolUse {
+            id: c.id.clone(),
+            name: c.name.clone(),
+            input: c.arguments.clone(),
+        });
+    }
+    if assistant.is_empty() {
+        assistant.push(Content::Text {
+            text: "(no answer)".into(),
+        });
+    }
+    messages.push(Message {
+        role: ChatRole::Assistant,
+        content: assistant,
+    });
+    let fix = format!("{error}. Fix this and call `{tool}` again with valid arguments.");
+    let mut user: Vec<Content> = resp
+        .tool_calls
+        .iter()
+        .map(|c| Content::ToolResult {
+            tool_use_id: c.id.clone(),
+            content: fix.clone(),
+            is_error: true,
+        })
+        .collect();
+    if user.is_empty() {
+        user.push(Content::Text { text: fix });
+    }
+    messages.push(Message {
+        role: ChatRole::User,
+        content: user,
+    });
+}

@@ -1,0 +1,118 @@
+//! The approval policy (`--approve auto|scope|all`) and the engine's fixed rules: which new
+//! subtasks wait for a person, how `auto` chooses the run mode and answers scope alerts,
+//! attempt and round caps, and which limits are reached.
+//!
+//! Pure functions over the settings and the [`State`]; must not journal or call models.
+
+use super::event::*;
+use super::plan::{State, SubtaskStatus};
+
+/// Worker attempts per subtask before it is escalated without asking the orchestrator.
+pub const MAX_ATTEMPTS: u32 = 3;
+/// Model turns per worker attempt; the last one forces `submit_report`.
+pub const MAX_WORKER_TURNS: u32 = 20;
+/// Evaluator rounds that may send work back into the loop.
+pub const MAX_EVALUATION_ROUNDS: u32 = 2;
+/// Completion assessments that may add work before the engine synthesises anyway.
+pub const MAX_COMPLETION_ROUNDS: u32 = 3;
+
+/// Must a person approve a new subtask of this origin before it runs?
+///
+/// `all`: every subtask except those a person added. `scope`: what changes the scope after
+/// the analysis (discovered, replan, decomposed, evaluation). `auto`: none.
+pub fn needs_approval(policy: ApprovalPolicy, origin: &Origin) -> bool {
+    match policy {
+        ApprovalPolicy::Auto => false,
+        ApprovalPolicy::All => !matches!(origin, Origin::Person),
+        ApprovalPolicy::Scope => matches!(
+            origin,
+            Origin::Discovered { .. }
+                | Origin::Replan { .. }
+                | Origin::Decomposed { .. }
+                | Origin::Evaluation { .. }
+        ),
+    }
+}
+
+/// `auto`'s choice below the complexity threshold: orchestrate when the analysis expects more
+/// than one subtask (estimate or first subtasks), else a single worker.
+pub fn auto_mode(analysis: &Analysis, first_subtasks: usize) -> RunMode {
+    if analysis.estimated_subtasks > 1 || first_subtasks > 1 {
+        RunMode::Orchestrate
+    } else {
+        RunMode::SingleWorker
+    }
+}
+
+/// `auto`'s answer to a scope alert: too many subtasks → defer the low-priority ones and
+/// continue (the subtasks over the limit stay deferred); replan cycles, tokens, cost and wall
+/// clock → stop and synthesise what is done (budgets are hard).
+pub fn auto_scope_decision(limit: LimitKind) -> ScopeDecision {
+    match limit {
+        LimitKind::Subtasks => ScopeDecision::DeferLowPriority,
+        _ => ScopeDecision::StopAndSynthesize,
+    }
+}
+
+/// Subtasks that count toward the subtask limit: not cancelled, not deferred.
+pub fn counted_subtasks(state: &State) -> u32 {
+    state
+        .subtasks
+        .iter()
+        .filter(|s| !matches!(s.status, SubtaskStatus::Cancelled | SubtaskStatus::Deferred))
+        .count() as u32
+}
+
+/// Has a scope decision told the run to stop and synthesise?
+pub fn winding_down(state: &State) -> bool {
+    state
+        .alerts
+        .iter()
+        .any(|a| a.resolution == Some(ScopeDecision::StopAndSynthesize))
+}
+
+/// The budget limits (tokens, cost, wall clock) that are reached now, with (current, max).
+pub fn budgets_reached(state: &State, wall_secs: f64) -> Vec<(LimitKind, f64, f64)> {
+    let l = &state.limits;
+    let mut out = Vec::new();
+    if let Some(max) = l.max_tokens {
+        let cur = state.usage.total();
+        if cur >= max {
+            out.push((LimitKind::Tokens, cur as f64, max as f64));
+        }
+    }
+    if let Some(max) = l.budget_usd {
+        if state.cost_usd >= max {
+            out.push((LimitKind::Cost, state.cost_usd, max));
+        }
+    }
+    if let Some(max) = l.max_wall_secs {
+        if wall_secs >= max as f64 {
+            out.push((LimitKind::WallClock, wall_secs, max as f64));
+        }
+    }
+    out
+}
+
+/// Is an alert about this limit open?
+pub fn alert_open(state: &State, limit: LimitKind) -> bool {
+    state.open_alerts().any(|a| a.limit == limit)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn approval_by_policy_and_origin() {
+        let d = Origin::Discovered {
+            from: SubtaskId(1),
+            cycle: 1,
+        };
+        assert!(!needs_approval(ApprovalPolicy::Auto, &d));
+        assert!(needs_approval(ApprovalPolicy::Scope, &d));
+        assert!(!needs_approval(ApprovalPolicy::Scope, &Origin::Analysis));
+        assert!(needs_approval(ApprovalPolicy::All, &Origin::Analysis));
+        assert!(!needs_approval(ApprovalPolicy::All, &Origin::Person));
+    }
+}

@@ -1,0 +1,237 @@
+//! The texts the engine sends to models: the orchestrator's system prompt and one message per
+//! orchestrator step (human-readable text plus the `<context>` block), and the worker's brief
+//! (human-readable text plus the `<brief>` block).
+//!
+//! Builds text from the [`State`] only; must not change it. Prompt wording lives in
+//! `assets/prompts/*.md` and the role prompts in `assets/roles.toml`.
+
+use super::event::{ReportStatus, SubtaskId};
+use super::plan::{State, Subtask, SubtaskStatus};
+use super::protocol::*;
+use super::roles::RoleSpec;
+
+pub const ORCHESTRATOR_SYSTEM: &str = include_str!("../../assets/prompts/orchestrator.md");
+pub const WORKER_PREAMBLE: &str = include_str!("../../assets/prompts/worker.md");
+
+/// Longest result text shown per subtask in the orchestrator's plan view.
+const RESULT_PREVIEW: usize = 600;
+/// Discoveries passed to every worker as shared decisions (the latest ones).
+const SHARED_DISCOVERIES: usize = 12;
+
+fn clip(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        return s.to_string();
+    }
+    let mut out: String = s.chars().take(max).collect();
+    out.push('…');
+    out
+}
+
+fn result_of(s: &Subtask) -> Option<String> {
+    if !s.status.satisfies_dependency() {
+        return None;
+    }
+    s.report
+        .as_ref()
+        .map(|r| r.results.clone())
+        .or_else(|| s.output.clone())
+}
+
+/// The plan as the orchestrator sees it.
+pub fn subtask_views(state: &State) -> Vec<SubtaskView> {
+    state
+        .subtasks
+        .iter()
+        .map(|s| SubtaskView {
+            id: s.id.0,
+            title: s.title.clone(),
+            role: s.role.clone(),
+            status: s.status.label().to_string(),
+            priority: s.priority,
+            depends_on: s.depends_on.iter().map(|d| d.0).collect(),
+            results: result_of(s).map(|r| clip(&r, RESULT_PREVIEW)),
+        })
+        .collect()
+}
+
+/// The `<context>` block for one orchestrator step.
+pub fn context(
+    state: &State,
+    step: Step,
+    roles: &[RoleSpec],
+    reports: &[SubtaskId],
+    failure: Option<FailureView>,
+    cycle: u32,
+) -> OrchestratorContext {
+    OrchestratorContext {
+        step,
+        task: state.task.clone(),
+        initial_estimate: state.initial_estimate(),
+        current_estimate: state.current_estimate(),
+        subtasks: subtask_views(state),
+        reports: reports
+            .iter()
+            .filter_map(|id| state.subtask(*id))
+            .filter_map(|s| {
+                s.report.as_ref().map(|r| ReportView {
+                    id: s.id.0,
+                    title: s.title.clone(),
+                    role: s.role.clone(),
+                    report: r.clone(),
+                })
+            })
+            .collect(),
+        failure,
+        roles: roles.iter().map(|r| r.name.clone()).collect(),
+        cycle,
+    }
+}
+
+fn roles_text(roles: &[RoleSpec]) -> String {
+    roles
+        .iter()
+        .map(|r| format!("- `{}`: {}", r.name, r.purpose))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// The user message of one orchestrator step: instructions, then the `<context>` block.
+pub fn orchestrator_message(ctx: &OrchestratorContext, roles: &[RoleSpec], extra: &str) -> String {
+    let instruction = match ctx.step {
+        Step::Analysis => format!(
+            "Analyse this task and call `{SUBMIT_ANALYSIS}`: complexity (0..1), task type, known \
+             requirements, unknowns, your estimate of the total number of subtasks, the strategy, \
+             and the FIRST subtasks only (more will be discovered as workers report)."
+        ),
+        Step::Replan => format!(
+            "Replan cycle {}. Workers reported (the `reports` in the context). Call `{SUBMIT_REPLAN}`: \
+             add subtasks that are now needed (including workers' proposed new subtasks you accept), \
+             update priorities, roles, descriptions or dependencies, cancel obsolete subtasks, and \
+             give a scope note (original estimate {} vs now).",
+            ctx.cycle, ctx.initial_estimate
+        ),
+        Step::Recovery => format!(
+            "A subtask failed (the `failure` in the context). Call `{DECIDE_RECOVERY}`: `retry` \
+             (transient problem), `reassign` to another role (set `role`), `decompose` into smaller \
+             subtasks (set `subtasks`; they replace it), or `escalate` to the person. Give the \
+             rationale and the impact on the plan."
+        ),
+        Step::Completion => format!(
+            "Nothing is left to run. Call `{ASSESS_COMPLETION}`: is the task complete? If not, list \
+             what is missing and add `new_subtasks` for it."
+        ),
+        Step::Synthesis => format!(
+            "All work is done. Call `{SUBMIT_SYNTHESIS}`: the final deliverable (complete, in \
+             Markdown) built from the subtasks' results, the integration points between them, \
+             conflicts you reconciled, and a coherence check."
+        ),
+        Step::Evaluation => format!(
+            "Evaluate the deliverable below against the task (round {}). Call `{SUBMIT_EVALUATION}`: \
+             accept it, or give feedback and `new_subtasks` for the work still needed.",
+            ctx.cycle
+        ),
+    };
+    let mut msg = format!(
+        "# Task\n{}\n\n# Step\n{instruction}\n\n# Roles you may assign\n{}\n",
+        ctx.task,
+        roles_text(roles)
+    );
+    if !extra.is_empty() {
+        msg.push('\n');
+        msg.push_str(extra);
+        msg.push('\n');
+    }
+    msg.push('\n');
+    msg.push_str(&render_block("context", ctx));
+    msg
+}
+
+/// Shared decisions every worker gets: the analysis strategy and the latest discoveries.
+pub fn shared_decisions(state: &State) -> Vec<String> {
+    let mut out = Vec::new();
+    if let Some(a) = &state.analysis {
+        out.push(format!("Strategy: {}", a.strategy));
+    }
+    let mut discoveries: Vec<String> = state
+        .subtasks
+        .iter()
+        .filter(|s| s.status.satisfies_dependency())
+        .filter_map(|s| s.report.as_ref().map(|r| (s.id, r)))
+        .filter(|(_, r)| r.status != ReportStatus::Blocked)
+        .flat_map(|(id, r)| r.discoveries.iter().map(move |d| format!("{id}: {d}")))
+        .collect();
+    let skip = discoveries.len().saturating_sub(SHARED_DISCOVERIES);
+    out.extend(discoveries.drain(skip..));
+    out
+}
+
+/// The `<brief>` of a worker attempt.
+pub fn worker_brief(state: &State, s: &Subtask, attempt: u32) -> WorkerBrief {
+    WorkerBrief {
+        task: state.task.clone(),
+        id: s.id.0,
+        title: s.title.clone(),
+        description: s.description.clone(),
+        role: s.role.clone(),
+        expected_output: s.expected_output.clone(),
+        attempt,
+        shared_decisions: shared_decisions(state),
+        dependency_results: s
+            .depends_on
+            .iter()
+            .filter_map(|d| state.subtask(*d))
+            .filter(|d| d.status == SubtaskStatus::Complete || d.status == SubtaskStatus::Partial)
+            .map(|d| DependencyResult {
+                id: d.id.0,
+                title: d.title.clone(),
+                results: result_of(d).unwrap_or_default(),
+            })
+            .collect(),
+        guidance: s.guidance.clone(),
+    }
+}
+
+/// The worker's user message: the brief in words, then the `<brief>` block.
+pub fn worker_message(b: &WorkerBrief) -> String {
+    let mut msg = format!(
+        "# Overall task\n{}\n\n# Your subtask #{}: {}\n{}\n",
+        b.task, b.id, b.title, b.description
+    );
+    if !b.expected_output.is_empty() {
+        msg.push_str(&format!("\nExpected output: {}\n", b.expected_output));
+    }
+    if !b.shared_decisions.is_empty() {
+        msg.push_str("\n# Shared decisions\n");
+        for d in &b.shared_decisions {
+            msg.push_str(&format!("- {d}\n"));
+        }
+    }
+    if !b.dependency_results.is_empty() {
+        msg.push_str("\n# Results you build on\n");
+        for d in &b.dependency_results {
+            msg.push_str(&format!("## #{} {}\n{}\n", d.id, d.title, d.results));
+        }
+    }
+    if let Some(g) = &b.guidance {
+        msg.push_str(&format!("\n# Guidance from the person supervising\n{g}\n"));
+    }
+    if b.attempt > 1 {
+        msg.push_str(&format!(
+            "\nThis is attempt {} of this subtask; an earlier attempt failed.\n",
+            b.attempt
+        ));
+    }
+    msg.push_str(&format!(
+        "\nWhen done, call `{SUBMIT_REPORT}`.\n\n{}",
+        render_block("brief", b)
+    ));
+    msg
+}
+
+/// The worker's system prompt: the role's prompt, then the common worker rules.
+pub fn worker_system(role: Option<&RoleSpec>) -> String {
+    match role {
+        Some(r) => format!("{}\n\n{}", r.prompt.trim(), WORKER_PREAMBLE),
+        None => WORKER_PREAMBLE.to_string(),
+    }
+}

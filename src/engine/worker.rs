@@ -1,0 +1,228 @@
+//! One worker attempt: the agentic loop of a subtask. System prompt = the role's prompt,
+//! first message = the brief; the model may use workspace tools (when the run has them and
+//! the role allows them) and must finish with `submit_report`, which is forced on the last
+//! allowed turn. An invalid report gets one repair round trip.
+//!
+//! Runs as its own tokio task; must not touch the state or the journal directly: usage,
+//! tool transcripts and command approvals go through the loop ([`ToEngine`]).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+
+use super::call::{CallCtx, Recorder, ToEngine, push_repair};
+use super::event::*;
+use super::policy::MAX_WORKER_TURNS;
+use super::protocol::SUBMIT_REPORT;
+use super::{schemas, validate};
+use crate::llm::{ChatRequest, ChatRole, Content, Message, ToolChoice};
+use crate::tools::{ToolHost, WorkerTools};
+
+/// How a worker attempt ended.
+#[derive(Debug)]
+pub(crate) enum WorkerOutcome {
+    Reported { output: String, report: Report },
+    Failed { error: String },
+}
+
+/// Everything one attempt needs.
+pub(crate) struct WorkerJob {
+    pub call: CallCtx,
+    pub id: SubtaskId,
+    pub attempt: u32,
+    pub model: String,
+    pub system: String,
+    pub message: String,
+    pub tools: Option<Arc<dyn WorkerTools>>,
+    pub allowed_tools: Vec<String>,
+    pub roles: Vec<String>,
+    pub timeout: Duration,
+    pub max_tokens: u32,
+}
+
+/// The engine's side of tool use, as the tools see it.
+struct EngineHost {
+    recorder: Recorder,
+}
+
+#[async_trait]
+impl ToolHost for EngineHost {
+    async fn approve_command(
+        &self,
+        subtask: SubtaskId,
+        command: &str,
+        cwd: &str,
+    ) -> CommandDecision {
+        let (reply, wait) = tokio::sync::oneshot::channel();
+        let msg = ToEngine::ApproveCommand {
+            subtask,
+            command: command.to_string(),
+            cwd: cwd.to_string(),
+            reply,
+        };
+        if self.recorder.tx.send(msg).await.is_err() {
+            return CommandDecision::Deny {
+                reason: "the run is stopping".into(),
+            };
+        }
+        wait.await.unwrap_or(CommandDecision::Deny {
+            reason: "the run is stopping".into(),
+        })
+    }
+
+    async fn record(&self, event: Event) {
+        self.recorder.record(event).await;
+    }
+}
+
+/// Runs one attempt, bounded by the worker timeout.
+pub(crate) async fn run(job: WorkerJob) -> WorkerOutcome {
+    let secs = job.timeout.as_secs();
+    match tokio::time::timeout(job.timeout, attempt(&job)).await {
+        Ok(outcome) => outcome,
+        Err(_) => WorkerOutcome::Failed {
+            error: format!("timed out after {secs} s (worker_timeout_secs)"),
+        },
+    }
+}
+
+async fn attempt(job: &WorkerJob) -> WorkerOutcome {
+    let host = EngineHost {
+        recorder: job.call.recorder.clone(),
+    };
+    let mut defs = vec![schemas::tool_def(SUBMIT_REPORT, &job.roles)];
+    if let Some(tools) = &job.tools {
+        defs.extend(tools.definitions(&job.allowed_tools));
+    }
+    let mut messages = vec![Message::user(job.message.clone())];
+    let mut output = String::new();
+    let mut force = false;
+    let mut repaired = false;
+    for turn in 1..=MAX_WORKER_TURNS {
+        let forced = force || turn == MAX_WORKER_TURNS;
+        let req = ChatRequest {
+            model: job.model.clone(),
+            system: job.system.clone(),
+            messages: messages.clone(),
+            tools: defs.clone(),
+            tool_choice: if forced {
+                ToolChoice::Tool(SUBMIT_REPORT.into())
+            } else {
+                ToolChoice::Auto
+            },
+            max_tokens: job.max_tokens,
+            temperature: None,
+        };
+        let resp = match job.call.chat(req).await {
+            Ok(r) => r,
+            Err(e) => {
+                return WorkerOutcome::Failed {
+                    error: format!("model call failed: {e}"),
+                };
+            }
+        };
+        if !resp.text.trim().is_empty() {
+            if !output.is_empty() {
+                output.push_str("\n\n");
+            }
+            output.push_str(resp.text.trim());
+        }
+        if let Some(call) = resp.tool_calls.iter().find(|c| c.name == SUBMIT_REPORT) {
+            match validate::report(&call.arguments, &job.roles) {
+                Ok(report) => {
+                    if output.is_empty() {
+                        output = report.results.clone();
+                    }
+                    return WorkerOutcome::Reported { output, report };
+                }
+                Err(e) if repaired => {
+                    return WorkerOutcome::Failed {
+                        error: format!("invalid report after one repair: {e}"),
+                    };
+                }
+                Err(e) => {
+                    repaired = true;
+                    force = true;
+                    push_repair(&mut messages, &resp, &e, SUBMIT_REPORT);
+                    continue;
+                }
+            }
+        }
+        if resp.tool_calls.is_empty() {
+            if forced {
+                return WorkerOutcome::Failed {
+                    error: "the model did not call `submit_report` when required".into(),
+                };
+            }
+            messages.push(Message::assistant(if resp.text.is_empty() {
+                "(no answer)".to_string()
+            } else {
+                resp.text.clone()
+            }));
+            messages.push(Message::user(format!(
+                "Now call `{SUBMIT_REPORT}` with your status and results."
+            )));
+            force = true;
+            continue;
+        }
+        // Workspace tool calls: run each, feed the results back.
+        let mut assistant = Vec::new();
+        if !resp.text.is_empty() {
+            assistant.push(Content::Text {
+                text: resp.text.clone(),
+            });
+        }
+        let mut results = Vec::new();
+        for call in &resp.tool_calls {
+            assistant.push(Content::ToolUse {
+                id: call.id.clone(),
+                name: call.name.clone(),
+                input: call.arguments.clone(),
+            });
+            let allowed = job.allowed_tools.iter().any(|t| t == &call.name);
+            let (content, is_error, summary) = match (&job.tools, allowed) {
+                (Some(tools), true) => {
+                    let out = tools.call(&host, job.id, job.attempt, call).await;
+                    (out.content, out.is_error, out.summary)
+                }
+                _ => (
+                    format!(
+                        "unknown tool `{}`; available: {}",
+                        call.name,
+                        defs.iter()
+                            .map(|d| d.name.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                    true,
+                    format!("{} (not available)", call.name),
+                ),
+            };
+            host.record(Event::WorkerToolUsed {
+                id: job.id,
+                attempt: job.attempt,
+                tool: call.name.clone(),
+                summary,
+                is_error,
+            })
+            .await;
+            results.push(Content::ToolResult {
+                tool_use_id: call.id.clone(),
+                content,
+                is_error,
+            });
+        }
+        messages.push(Message {
+            role: ChatRole::Assistant,
+            content: assistant,
+        });
+        messages.push(Message {
+            role: ChatRole::User,
+            content: results,
+        });
+    }
+    WorkerOutcome::Failed {
+        error: format!("no report after {MAX_WORKER_TURNS} turns"),
+    }
+}
