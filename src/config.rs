@@ -1115,13 +1115,16 @@ impl Config {
                 kept.push("provider");
                 c.provider_note = None;
                 let (key, source) = match key_env_var(kind).and_then(|var| {
-                    self.env_keys.get(var).map(|k| (k.clone(), Source::Env(var)))
+                    self.env_keys
+                        .get(var)
+                        .map(|k| (k.clone(), Source::Env(var)))
                 }) {
                     Some(found) => found,
                     None => match (&self.file_api_key, kind) {
-                        (Some(k), ProviderKind::Anthropic | ProviderKind::Openai) => {
-                            (k.clone(), Source::Derived("the config file's api_key".into()))
-                        }
+                        (Some(k), ProviderKind::Anthropic | ProviderKind::Openai) => (
+                            k.clone(),
+                            Source::Derived("the config file's api_key".into()),
+                        ),
                         _ => (Secret::default(), Source::Default),
                     },
                 };
@@ -1134,7 +1137,11 @@ impl Config {
         if c.provider.to_string() == original.provider {
             keep!("base_url", c.base_url, original.base_url.clone());
             keep!("model", c.model, original.orchestrator_model.clone());
-            keep!("worker_model", c.worker_model, original.worker_model.clone());
+            keep!(
+                "worker_model",
+                c.worker_model,
+                original.worker_model.clone()
+            );
         }
         keep!("max_workers", c.max_workers, original.max_workers);
         keep!("approve", c.approve, original.approve);
@@ -1142,7 +1149,11 @@ impl Config {
         keep!("max_subtasks", c.max_subtasks, original.limits.max_subtasks);
         keep!("max_cycles", c.max_cycles, original.limits.max_cycles);
         keep!("max_tokens", c.max_tokens, original.limits.max_tokens);
-        keep!("max_wall_secs", c.max_wall_secs, original.limits.max_wall_secs);
+        keep!(
+            "max_wall_secs",
+            c.max_wall_secs,
+            original.limits.max_wall_secs
+        );
         keep!(
             "complexity_threshold",
             c.complexity_threshold,

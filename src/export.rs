@@ -116,7 +116,10 @@ fn ids(v: &[crate::engine::event::SubtaskId]) -> String {
     if v.is_empty() {
         "none".into()
     } else {
-        v.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
+        v.iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(", ")
     }
 }
 
@@ -146,11 +149,7 @@ pub fn render_markdown(state: &State) -> String {
         let _ = writeln!(
             o,
             "- **Provider:** {} · orchestrator `{}` · workers `{}` · approve {:?} · max workers {}",
-            s.provider,
-            s.orchestrator_model,
-            s.worker_model,
-            s.approve,
-            state.max_workers
+            s.provider, s.orchestrator_model, s.worker_model, s.approve, state.max_workers
         );
     }
     let _ = writeln!(o, "\n## Task\n\n{}\n", state.task.trim());
@@ -161,7 +160,10 @@ pub fn render_markdown(state: &State) -> String {
             let _ = writeln!(o, "{}\n", s.deliverable.trim());
         }
         None => {
-            let _ = writeln!(o, "_No synthesis yet: the run has not finished its work._\n");
+            let _ = writeln!(
+                o,
+                "_No synthesis yet: the run has not finished its work._\n"
+            );
         }
     }
 

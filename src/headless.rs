@@ -146,7 +146,10 @@ fn finish(state: &State, run_id: &str, outcome: &RunOutcome, json: bool, interru
                     .map(|s| s.deliverable.trim().to_string())
                     .unwrap_or_default();
                 let mut out = std::io::stdout().lock();
-                if writeln!(out, "{deliverable}").and_then(|()| out.flush()).is_err() {
+                if writeln!(out, "{deliverable}")
+                    .and_then(|()| out.flush())
+                    .is_err()
+                {
                     tracing::warn!("stdout closed before the deliverable was written");
                 }
             }
@@ -194,9 +197,10 @@ fn totals(state: &State) -> String {
 }
 
 fn title(state: &State, id: SubtaskId) -> String {
-    state
-        .subtask(id)
-        .map_or_else(|| id.to_string(), |s| format!("{id} {}", short(&s.title, 60)))
+    state.subtask(id).map_or_else(
+        || id.to_string(),
+        |s| format!("{id} {}", short(&s.title, 60)),
+    )
 }
 
 /// One line, at most `max` characters.
@@ -278,15 +282,18 @@ fn purpose(p: &CallPurpose) -> String {
 }
 
 fn id_list(ids: &[SubtaskId]) -> String {
-    ids.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
+    ids.iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// The progress line for one event (after it was applied to `state`), or `None` for events
 /// that are not worth a line (usage records, phase changes, tool transcript, ...).
 pub fn progress_line(state: &State, envelope: &Envelope) -> Option<String> {
-    let at = state
-        .started_at
-        .map_or(0.0, |s| (envelope.ts - s).num_milliseconds().max(0) as f64 / 1000.0);
+    let at = state.started_at.map_or(0.0, |s| {
+        (envelope.ts - s).num_milliseconds().max(0) as f64 / 1000.0
+    });
     let text = match &envelope.event {
         Event::RunStarted { task, .. } => format!("started: {}", short(task, 80)),
         Event::RunResumed {
@@ -295,7 +302,10 @@ pub fn progress_line(state: &State, envelope: &Envelope) -> Option<String> {
         } => {
             let mut t = "resumed".to_string();
             if !interrupted.is_empty() {
-                t.push_str(&format!("; interrupted, will run again: {}", id_list(interrupted)));
+                t.push_str(&format!(
+                    "; interrupted, will run again: {}",
+                    id_list(interrupted)
+                ));
             }
             if *torn_line_dropped {
                 t.push_str("; a torn last journal line was dropped");
@@ -312,7 +322,9 @@ pub fn progress_line(state: &State, envelope: &Envelope) -> Option<String> {
         Event::ModeChoiceRequested {
             complexity,
             threshold,
-        } => format!("complexity {complexity:.2} is below {threshold:.2}: orchestrate or single worker?"),
+        } => format!(
+            "complexity {complexity:.2} is below {threshold:.2}: orchestrate or single worker?"
+        ),
         Event::ModeChosen { mode, by } => format!(
             "mode: {} ({})",
             match mode {
@@ -345,11 +357,19 @@ pub fn progress_line(state: &State, envelope: &Envelope) -> Option<String> {
                 spec.id,
                 short(&spec.title, 60),
                 spec.role,
-                if *needs_approval { " awaits approval" } else { "" }
+                if *needs_approval {
+                    " awaits approval"
+                } else {
+                    ""
+                }
             )
         }
         Event::SubtaskRejected { title, reason } => {
-            format!("rejected subtask \"{}\": {}", short(title, 50), short(reason, 80))
+            format!(
+                "rejected subtask \"{}\": {}",
+                short(title, 50),
+                short(reason, 80)
+            )
         }
         Event::SubtaskStarted {
             id,
@@ -360,7 +380,11 @@ pub fn progress_line(state: &State, envelope: &Envelope) -> Option<String> {
         } => format!(
             "> {} started [{role}, {model}]{}",
             title(state, *id),
-            if *attempt > 1 { format!(" attempt {attempt}") } else { String::new() }
+            if *attempt > 1 {
+                format!(" attempt {attempt}")
+            } else {
+                String::new()
+            }
         ),
         Event::SubtaskReported { id, report, .. } => {
             let status = match report.status {
@@ -376,7 +400,11 @@ pub fn progress_line(state: &State, envelope: &Envelope) -> Option<String> {
             format!("= {} {status}{proposed}", title(state, *id))
         }
         Event::SubtaskFailed { id, attempt, error } => {
-            format!("x {} failed (attempt {attempt}): {}", title(state, *id), short(error, 100))
+            format!(
+                "x {} failed (attempt {attempt}): {}",
+                title(state, *id),
+                short(error, 100)
+            )
         }
         Event::RecoveryDecided {
             id,
@@ -391,7 +419,11 @@ pub fn progress_line(state: &State, envelope: &Envelope) -> Option<String> {
                 RecoveryAction::Decompose { into } => format!("decompose into {}", id_list(into)),
                 RecoveryAction::Escalate => "escalate to a person".to_string(),
             };
-            format!("recovery of {id}: {action} ({}): {}", actor(*by), short(rationale, 80))
+            format!(
+                "recovery of {id}: {action} ({}): {}",
+                actor(*by),
+                short(rationale, 80)
+            )
         }
         Event::SubtaskEscalated { id, reason, .. } => {
             format!("! {} escalated: {}", title(state, *id), short(reason, 80))
@@ -400,9 +432,16 @@ pub fn progress_line(state: &State, envelope: &Envelope) -> Option<String> {
             format!("escalation of {id} resolved ({})", actor(*by))
         }
         Event::SubtaskCancelled { id, reason, by } => {
-            format!("- {} cancelled ({}): {}", title(state, *id), actor(*by), short(reason, 80))
+            format!(
+                "- {} cancelled ({}): {}",
+                title(state, *id),
+                actor(*by),
+                short(reason, 80)
+            )
         }
-        Event::SubtaskDeferred { id, by } => format!("{} deferred ({})", title(state, *id), actor(*by)),
+        Event::SubtaskDeferred { id, by } => {
+            format!("{} deferred ({})", title(state, *id), actor(*by))
+        }
         Event::ReplanLogged {
             cycle,
             covered,
@@ -415,7 +454,11 @@ pub fn progress_line(state: &State, envelope: &Envelope) -> Option<String> {
             ..
         } => format!(
             "replan {cycle} (after {}): +{} ~{} -{}, estimate {estimate_before} -> {estimate_now}; {}",
-            if covered.is_empty() { "-".to_string() } else { id_list(covered) },
+            if covered.is_empty() {
+                "-".to_string()
+            } else {
+                id_list(covered)
+            },
             added.len(),
             updated.len(),
             cancelled.len(),
@@ -451,7 +494,11 @@ pub fn progress_line(state: &State, envelope: &Envelope) -> Option<String> {
             };
             format!("scope alert {alert}: {d} ({})", actor(*by))
         }
-        Event::CommandApprovalDecided { request, decision, by } => {
+        Event::CommandApprovalDecided {
+            request,
+            decision,
+            by,
+        } => {
             let cmd = state
                 .command_requests
                 .iter()
@@ -465,7 +512,9 @@ pub fn progress_line(state: &State, envelope: &Envelope) -> Option<String> {
                 _ => format!("{cmd} allowed ({})", actor(*by)),
             }
         }
-        Event::FileChanged { id, path, after, .. } => format!(
+        Event::FileChanged {
+            id, path, after, ..
+        } => format!(
             "{id} {} {path}",
             if after.is_some() { "wrote" } else { "deleted" }
         ),
@@ -479,7 +528,10 @@ pub fn progress_line(state: &State, envelope: &Envelope) -> Option<String> {
             if *complete {
                 "completion check: done".to_string()
             } else {
-                format!("completion check: missing {}", short(&missing.join("; "), 80))
+                format!(
+                    "completion check: missing {}",
+                    short(&missing.join("; "), 80)
+                )
             }
         }
         Event::EvaluationCompleted {
@@ -564,7 +616,10 @@ mod tests {
         }
         assert_eq!(lines[0].trim(), "0.0s  note: hello");
         assert!(lines[1].contains("5.0s  + #1 Map the API [code_analyzer] awaits approval"));
-        assert_eq!(describe_needs(&state), vec!["#1 Map the API awaits approval"]);
+        assert_eq!(
+            describe_needs(&state),
+            vec!["#1 Map the API awaits approval"]
+        );
     }
 
     #[test]

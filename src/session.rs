@@ -120,7 +120,11 @@ pub fn run_settings(config: &Config, front_end: FrontEnd) -> RunSettings {
 }
 
 /// Starts (or resumes) a run. Must be called inside a tokio runtime.
-pub fn start(config: &Config, launch: Launch, front_end: FrontEnd) -> Result<Session, SessionError> {
+pub fn start(
+    config: &Config,
+    launch: Launch,
+    front_end: FrontEnd,
+) -> Result<Session, SessionError> {
     let data_dir = config.data_dir().to_path_buf();
     match launch {
         Launch::New { task } => {
@@ -172,10 +176,14 @@ pub fn start(config: &Config, launch: Launch, front_end: FrontEnd) -> Result<Ses
                     journal_path.display()
                 ));
             }
-            let Some(original) = replay.events.iter().find_map(|e: &Envelope| match &e.event {
-                Event::RunStarted { settings, .. } => Some(settings.clone()),
-                _ => None,
-            }) else {
+            let Some(original) = replay
+                .events
+                .iter()
+                .find_map(|e: &Envelope| match &e.event {
+                    Event::RunStarted { settings, .. } => Some(settings.clone()),
+                    _ => None,
+                })
+            else {
                 return Err(SessionError::EmptyJournal { path: journal_path });
             };
             let (config, kept) = config.for_resume(&original);

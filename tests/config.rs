@@ -343,7 +343,10 @@ fn the_uncommented_example_loads_as_a_config() {
     assert!(c.pricing.contains_key("my-local-model"));
     let table = c.price_table();
     assert_eq!(table.price("my-local-model").unwrap().output, 0.0);
-    assert!(table.price("claude-sonnet-4-5").is_some(), "built-in prices stay");
+    assert!(
+        table.price("claude-sonnet-4-5").is_some(),
+        "built-in prices stay"
+    );
     assert_eq!(c.model_for_role("documentation_writer"), "gpt-4.1-mini");
 }
 

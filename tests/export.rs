@@ -14,7 +14,10 @@ use baton::llm::Usage;
 fn baton(home: &Path) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_baton"));
     c.env("BATON_HOME", home);
-    for var in baton::config::ENV_VARS.iter().filter(|v| **v != "BATON_HOME") {
+    for var in baton::config::ENV_VARS
+        .iter()
+        .filter(|v| **v != "BATON_HOME")
+    {
         c.env_remove(var);
     }
     c
@@ -260,9 +263,16 @@ fn json_has_the_same_content_structured() {
 #[test]
 fn export_command_writes_md_and_json() {
     let home = tempfile::tempdir().unwrap();
-    write_run(home.path(), "20261126-100000-aaaa", finished_run_events("20261126-100000-aaaa"));
+    write_run(
+        home.path(),
+        "20261126-100000-aaaa",
+        finished_run_events("20261126-100000-aaaa"),
+    );
 
-    let o = baton(home.path()).args(["export", "latest"]).output().unwrap();
+    let o = baton(home.path())
+        .args(["export", "latest"])
+        .output()
+        .unwrap();
     assert_eq!(o.status.code(), Some(0), "{o:?}");
     let (md, _) = out(&o);
     assert!(md.starts_with("# Baton run 20261126-100000-aaaa"));
@@ -276,22 +286,40 @@ fn export_command_writes_md_and_json() {
         .unwrap();
     assert_eq!(o.status.code(), Some(0), "{o:?}");
     assert!(o.stdout.is_empty(), "-o writes nothing on stdout");
-    let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
     assert_eq!(v["summary"]["replan_cycles"], 1);
 }
 
 #[test]
 fn unknown_or_ambiguous_runs_are_usage_errors() {
     let home = tempfile::tempdir().unwrap();
-    let o = baton(home.path()).args(["export", "latest"]).output().unwrap();
+    let o = baton(home.path())
+        .args(["export", "latest"])
+        .output()
+        .unwrap();
     assert_eq!(o.status.code(), Some(2));
     assert!(out(&o).1.contains("no runs yet"));
-    write_run(home.path(), "20261126-100000-aaaa", finished_run_events("a"));
-    write_run(home.path(), "20261126-110000-bbbb", finished_run_events("b"));
-    let o = baton(home.path()).args(["export", "nope"]).output().unwrap();
+    write_run(
+        home.path(),
+        "20261126-100000-aaaa",
+        finished_run_events("a"),
+    );
+    write_run(
+        home.path(),
+        "20261126-110000-bbbb",
+        finished_run_events("b"),
+    );
+    let o = baton(home.path())
+        .args(["export", "nope"])
+        .output()
+        .unwrap();
     assert_eq!(o.status.code(), Some(2));
     assert!(out(&o).1.contains("no run matches"));
-    let o = baton(home.path()).args(["export", "2026"]).output().unwrap();
+    let o = baton(home.path())
+        .args(["export", "2026"])
+        .output()
+        .unwrap();
     assert_eq!(o.status.code(), Some(2));
     assert!(out(&o).1.contains("several runs"));
 }
@@ -306,7 +334,10 @@ fn a_torn_journal_still_exports_and_says_so() {
     let mut text = std::fs::read_to_string(&path).unwrap();
     text.push_str("{\"seq\":8,\"ts\":\"2026-11-26T10:00:00Z\",\"v\":1,\"type\":\"subt");
     std::fs::write(&path, text).unwrap();
-    let o = baton(home.path()).args(["export", "latest"]).output().unwrap();
+    let o = baton(home.path())
+        .args(["export", "latest"])
+        .output()
+        .unwrap();
     assert_eq!(o.status.code(), Some(0));
     let (md, err) = out(&o);
     assert!(err.contains("incomplete"), "{err}");
@@ -321,7 +352,11 @@ fn runs_lists_newest_first_with_aligned_columns() {
     assert_eq!(o.status.code(), Some(0));
     assert!(out(&o).0.starts_with("no runs yet"));
 
-    write_run(home.path(), "20261126-100000-aaaa", finished_run_events("a"));
+    write_run(
+        home.path(),
+        "20261126-100000-aaaa",
+        finished_run_events("a"),
+    );
     let mut unfinished = finished_run_events("b");
     unfinished.truncate(4);
     write_run(home.path(), "20261126-110000-bbbb", unfinished);
