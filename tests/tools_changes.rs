@@ -302,3 +302,40 @@ async fn a_new_attempt_must_read_again() {
     );
     assert_eq!(fx.read("f.txt"), "a\n");
 }
+
+#[tokio::test]
+async fn two_workers_creating_the_same_file_conflict() {
+    let fx = Fixture::new();
+    let ws = fx.open();
+    let host = FakeHost::default();
+    let out = run(
+        &ws,
+        &host,
+        1,
+        "write_file",
+        json!({"path": "NOTES.md", "content": "from 1\n"}),
+    )
+    .await;
+    assert!(!out.is_error, "{}", out.content);
+    let out = run(
+        &ws,
+        &host,
+        2,
+        "write_file",
+        json!({"path": "NOTES.md", "content": "from 2\n"}),
+    )
+    .await;
+    assert!(out.is_error);
+    assert!(
+        out.content.contains("another worker (#1)"),
+        "{}",
+        out.content
+    );
+    assert_eq!(fx.read("NOTES.md"), "from 1\n");
+    let conflicts: Vec<_> = host
+        .events()
+        .into_iter()
+        .filter(|e| matches!(e, Event::FileConflict { id, .. } if *id == SubtaskId(2)))
+        .collect();
+    assert_eq!(conflicts.len(), 1);
+}
