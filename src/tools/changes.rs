@@ -41,8 +41,11 @@ pub fn current_hash(path: &Path) -> Result<Option<String>, std::io::Error> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Freshness {
     Ok,
-    /// The file exists and this worker never read it.
-    NotRead,
+    /// The file exists and this worker never read it; `writer` is the other worker of
+    /// this run that last wrote it, if any (then it is a conflict between workers).
+    NotRead {
+        writer: Option<(SubtaskId, u32)>,
+    },
     /// The file changed since this worker read or wrote it.
     Changed {
         seen: Option<String>,
@@ -59,6 +62,8 @@ struct Record {
     originals: HashMap<(SubtaskId, String), Option<String>>,
     /// Backups taken per subtask (for the `<n>` in backup names).
     counters: HashMap<SubtaskId, u32>,
+    /// path → the worker (subtask, attempt) that last wrote it through a tool.
+    writers: HashMap<String, (SubtaskId, u32)>,
 }
 
 /// The record of what workers saw and changed, shared by all workers of a run.
@@ -88,6 +93,15 @@ impl ChangeRecord {
             .insert((subtask, attempt, path.to_string()), hash);
     }
 
+    /// Notes that a worker wrote `path` (with hash `hash`, `None`: deleted it).
+    pub fn wrote(&self, subtask: SubtaskId, attempt: u32, path: &str, hash: Option<String>) {
+        let mut record = self.lock();
+        record
+            .seen
+            .insert((subtask, attempt, path.to_string()), hash);
+        record.writers.insert(path.to_string(), (subtask, attempt));
+    }
+
     /// Whether `subtask`/`attempt` may change `path`, whose hash is `now`.
     pub fn freshness(
         &self,
@@ -99,7 +113,13 @@ impl ChangeRecord {
         let record = self.lock();
         match record.seen.get(&(subtask, attempt, path.to_string())) {
             None if now.is_none() => Freshness::Ok,
-            None => Freshness::NotRead,
+            None => Freshness::NotRead {
+                writer: record
+                    .writers
+                    .get(path)
+                    .copied()
+                    .filter(|w| *w != (subtask, attempt)),
+            },
             Some(seen) if seen == now => Freshness::Ok,
             Some(seen) => Freshness::Changed {
                 seen: seen.clone(),

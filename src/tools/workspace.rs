@@ -386,10 +386,30 @@ impl Workspace {
         let before = original.map(sha256_hex);
         match self.changes.freshness(subtask, attempt, &file.rel, &before) {
             Freshness::Ok => {}
-            Freshness::NotRead => {
+            Freshness::NotRead { writer: None } => {
                 return Err(ToolError::Conflict(format!(
                     "`{}` already exists and you have not read it; read_file it first so your \
                      change is based on its current content. Nothing was written.",
+                    file.rel
+                )));
+            }
+            Freshness::NotRead {
+                writer: Some((other, _)),
+            } => {
+                host.record(Event::FileConflict {
+                    id: subtask,
+                    path: file.rel.clone(),
+                    detail: format!(
+                        "{subtask} (attempt {attempt}) tried to write `{}`, which {other} wrote \
+                         while {subtask} had not read it",
+                        file.rel
+                    ),
+                })
+                .await;
+                return Err(ToolError::Conflict(format!(
+                    "conflict: `{}` was not written because another worker ({other}) wrote it \
+                     and you have not read it. Read it and build on its content, or report the \
+                     conflict.",
                     file.rel
                 )));
             }
@@ -460,7 +480,7 @@ impl Workspace {
                 std::fs::remove_file(&file.abs).map_err(|e| io_error(&file.rel, "delete", &e))?;
             }
         }
-        self.changes.saw(subtask, attempt, &file.rel, after);
+        self.changes.wrote(subtask, attempt, &file.rel, after);
         Ok(())
     }
 
