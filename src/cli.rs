@@ -9,9 +9,10 @@ use std::io::Read;
 use std::path::PathBuf;
 
 use clap::error::ErrorKind;
-use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
+use clap::{Args, CommandFactory, Parser, Subcommand};
 
 use crate::engine::event::ApprovalPolicy;
+pub use crate::export::ExportFormat;
 use crate::llm::ProviderKind;
 
 const AFTER_HELP: &str = "\
@@ -213,12 +214,6 @@ pub enum Cmd {
     Doctor,
     /// Print the effective configuration and where each value came from.
     Config,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum ExportFormat {
-    Md,
-    Json,
 }
 
 /// What this invocation asks for, after validation.

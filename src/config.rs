@@ -18,6 +18,7 @@ use toml::Spanned;
 use crate::cli::CommonArgs;
 use crate::engine::event::{ApprovalPolicy, Limits, RunSettings};
 use crate::engine::roles::RoleSpec;
+use crate::llm::pricing::{ModelPrice, PriceTable};
 use crate::llm::{ProviderKind, ProviderSettings, RetrySettings, Secret, ToolMode};
 
 /// Default number of workers at once.
@@ -262,7 +263,7 @@ struct FileConfig {
     #[serde(default)]
     ui: UiFile,
     #[serde(default)]
-    pricing: BTreeMap<String, Spanned<PriceOverride>>,
+    pricing: BTreeMap<String, Spanned<ModelPrice>>,
     #[serde(default)]
     roles: Vec<Spanned<RoleSpec>>,
     #[serde(default)]
@@ -293,16 +294,6 @@ struct UiFile {
     bell: Option<Spanned<bool>>,
     ascii: Option<Spanned<bool>>,
     mouse: Option<Spanned<bool>>,
-}
-
-/// A price override from `[pricing."model"]`, USD per million tokens.
-#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct PriceOverride {
-    pub input: f64,
-    pub output: f64,
-    #[serde(default)]
-    pub cached_input: Option<f64>,
 }
 
 /// The file's text, for turning byte spans into line numbers and keys.
@@ -451,7 +442,7 @@ pub struct Config {
     pub demo: DemoSettings,
     pub ui: UiSettings,
     /// `[pricing."model"]` overrides of the built-in price table.
-    pub pricing: BTreeMap<String, PriceOverride>,
+    pub pricing: BTreeMap<String, ModelPrice>,
     /// `[[roles]]`: added roles, or overrides of a default role with the same name.
     pub roles: Vec<RoleSpec>,
     /// `[roles_models]`: role name → model.
@@ -462,6 +453,10 @@ pub struct Config {
     /// Set when the provider was chosen automatically; says why (shown by the front ends).
     pub provider_note: Option<String>,
     sources: BTreeMap<&'static str, Source>,
+    /// Keys found in the environment, by variable, and the file's key: a resumed run on
+    /// another provider than today's default picks its key from these.
+    env_keys: BTreeMap<&'static str, Secret>,
+    file_api_key: Option<Secret>,
 }
 
 /// One value being resolved.
@@ -501,9 +496,10 @@ struct Builder {
     ui_bell: Option<Val<bool>>,
     ui_ascii: Option<Val<bool>>,
     ui_mouse: Option<Val<bool>>,
-    pricing: BTreeMap<String, PriceOverride>,
+    pricing: BTreeMap<String, ModelPrice>,
     roles: Vec<RoleSpec>,
     roles_models: BTreeMap<String, String>,
+    file_api_key: Option<Secret>,
 }
 
 fn set<T>(slot: &mut Option<Val<T>>, value: T, source: Source) {
@@ -558,7 +554,9 @@ impl Builder {
         }
         if let Some(s) = file.api_key {
             let source = f.source(s.span());
-            set(&mut self.api_key, Secret::new(s.into_inner()), source);
+            let key = Secret::new(s.into_inner());
+            self.file_api_key = Some(key.clone());
+            set(&mut self.api_key, key, source);
         }
         take!(self.provider, file.provider);
         take!(self.model, file.model);
@@ -1080,7 +1078,105 @@ impl Config {
             paths,
             provider_note,
             sources,
+            env_keys: ["ANTHROPIC_API_KEY", "OPENAI_API_KEY"]
+                .into_iter()
+                .filter_map(|var| env.get(var).map(|v| (var, Secret::new(v))))
+                .collect(),
+            file_api_key: b.file_api_key,
         }
+    }
+
+    /// The configuration for continuing a run that started with `original`: the run keeps
+    /// its own settings (provider, models, limits, policy, workspace) except those given as
+    /// flags now. Returns the config and the names of the settings that differ from today's
+    /// configuration because the run's own were kept.
+    pub fn for_resume(&self, original: &RunSettings) -> (Config, Vec<&'static str>) {
+        let mut c = self.clone();
+        let mut kept = Vec::new();
+        let journal = || Source::Derived("the run's journal".into());
+        let flagged = |key: &str| matches!(self.sources.get(key), Some(Source::Flag(_)));
+        macro_rules! keep {
+            ($key:literal, $field:expr, $value:expr) => {
+                if !flagged($key) {
+                    let v = $value;
+                    if $field != v {
+                        $field = v;
+                        kept.push($key);
+                    }
+                    c.sources.insert($key, journal());
+                }
+            };
+        }
+        if !flagged("provider")
+            && let Ok(kind) = <ProviderKind as clap::ValueEnum>::from_str(&original.provider, true)
+        {
+            if kind != c.provider {
+                c.provider = kind;
+                kept.push("provider");
+                c.provider_note = None;
+                let (key, source) = match key_env_var(kind).and_then(|var| {
+                    self.env_keys
+                        .get(var)
+                        .map(|k| (k.clone(), Source::Env(var)))
+                }) {
+                    Some(found) => found,
+                    None => match (&self.file_api_key, kind) {
+                        (Some(k), ProviderKind::Anthropic | ProviderKind::Openai) => (
+                            k.clone(),
+                            Source::Derived("the config file's api_key".into()),
+                        ),
+                        _ => (Secret::default(), Source::Default),
+                    },
+                };
+                c.api_key = key;
+                c.sources.insert("api_key", source);
+            }
+            c.sources.insert("provider", journal());
+        }
+        // The run's endpoint and models only make sense on the run's own provider.
+        if c.provider.to_string() == original.provider {
+            keep!("base_url", c.base_url, original.base_url.clone());
+            keep!("model", c.model, original.orchestrator_model.clone());
+            keep!(
+                "worker_model",
+                c.worker_model,
+                original.worker_model.clone()
+            );
+        }
+        keep!("max_workers", c.max_workers, original.max_workers);
+        keep!("approve", c.approve, original.approve);
+        keep!("budget_usd", c.budget_usd, original.limits.budget_usd);
+        keep!("max_subtasks", c.max_subtasks, original.limits.max_subtasks);
+        keep!("max_cycles", c.max_cycles, original.limits.max_cycles);
+        keep!("max_tokens", c.max_tokens, original.limits.max_tokens);
+        keep!(
+            "max_wall_secs",
+            c.max_wall_secs,
+            original.limits.max_wall_secs
+        );
+        keep!(
+            "complexity_threshold",
+            c.complexity_threshold,
+            original.complexity_threshold
+        );
+        keep!("evaluate", c.evaluate, original.evaluate);
+        keep!(
+            "workspace",
+            c.workspace,
+            original.workspace.as_ref().map(PathBuf::from)
+        );
+        keep!("read_only", c.read_only, original.read_only);
+        keep!("allow_commands", c.allow_commands, original.allow_commands);
+        (c, kept)
+    }
+
+    /// The built-in price table with the `[pricing]` overrides applied.
+    pub fn price_table(&self) -> PriceTable {
+        let mut table = PriceTable::builtin();
+        for (model, price) in &self.pricing {
+            table.set(model, *price);
+        }
+        table
     }
 
     /// Where the effective value of `key` came from (`"max_workers"`, `"retry.max_retries"`).
@@ -1297,10 +1393,13 @@ impl Config {
         out.push_str("\nSettings (highest precedence first: flag, env, file, default)\n");
         out.push_str(&format!("  {:key_w$}  {:val_w$}  source\n", "key", "value"));
         for (key, value) in rows {
-            let source = self
+            let mut source = self
                 .sources
                 .get(key)
                 .map_or_else(|| "default".to_string(), ToString::to_string);
+            if key == "approve" && self.sources.get(key) == Some(&Source::Default) {
+                source.push_str(" (--headless runs use auto unless it is set)");
+            }
             out.push_str(&format!("  {key:key_w$}  {value:val_w$}  {source}\n"));
         }
         out.push_str(

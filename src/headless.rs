@@ -1,1 +1,630 @@
-//! (being built)
+//! The headless front end (`--headless`): runs the engine without a screen, for scripts and
+//! CI. Progress goes to stderr (one short line per meaningful event), the deliverable to
+//! stdout at the end; with `--json`, stdout carries every event envelope as one JSON line
+//! (the journal's format) and nothing else.
+//!
+//! Owns: the progress lines, the end-of-run messages and the exit code. Never waits for
+//! input: the engine runs with `stop_when_person_needed`, and a run that stops for a person
+//! exits 3 naming `baton resume <id>`. Ctrl-C asks the engine to stop (resumable), a second
+//! Ctrl-C leaves at once. Must not contain orchestration logic: it only folds the events it
+//! receives with the same reducer as everyone else.
+
+use std::io::Write;
+
+use tokio::sync::mpsc;
+
+use crate::config::Config;
+use crate::engine::event::*;
+use crate::engine::plan::{NeedsPerson, State, apply};
+use crate::export::{cost_text, duration_text};
+use crate::session::{self, FrontEnd, Launch};
+
+/// Exit codes (DESIGN.md): complete, failed, usage/config, stopped needing a person.
+pub const EXIT_COMPLETE: i32 = 0;
+pub const EXIT_FAILED: i32 = 1;
+pub const EXIT_STOPPED: i32 = 3;
+
+/// Runs (or resumes) a run headless and returns the process exit code.
+pub async fn run(config: &Config, launch: Launch, json: bool) -> color_eyre::Result<i32> {
+    let session = match session::start(config, launch, FrontEnd::Headless) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("baton: {e}");
+            return Ok(e.exit_code());
+        }
+    };
+    for w in &session.warnings {
+        eprintln!("baton: note: {w}");
+    }
+    let run_id = session.run_id.clone();
+    let replayed_up_to = session.replayed_up_to;
+    let mut handle = session.handle;
+    eprintln!(
+        "baton: run {run_id} on {} (orchestrator {}, workers {}){}",
+        session.config.provider,
+        session.config.model,
+        session.config.worker_model,
+        if replayed_up_to > 0 {
+            format!(", resuming after event {replayed_up_to}")
+        } else {
+            String::new()
+        }
+    );
+
+    let mut interrupts = ctrl_c_channel();
+    let mut state = State::default();
+    let mut stop_requested = false;
+    let mut deltas_open = true;
+    let stdout = std::io::stdout();
+    loop {
+        tokio::select! {
+            biased;
+            event = handle.events.recv() => {
+                let Some(envelope) = event else { break };
+                apply(&mut state, &envelope);
+                if json {
+                    let line = serde_json::to_string(&envelope)?;
+                    let mut out = stdout.lock();
+                    writeln!(out, "{line}")?;
+                    out.flush()?;
+                }
+                if envelope.seq > replayed_up_to
+                    && let Some(line) = progress_line(&state, &envelope)
+                {
+                    eprintln!("{line}");
+                }
+            }
+            Some(()) = interrupts.recv() => {
+                if stop_requested {
+                    eprintln!(
+                        "baton: interrupted; the run is saved. Continue it with `baton resume {run_id}`"
+                    );
+                    return Ok(EXIT_STOPPED);
+                }
+                stop_requested = true;
+                eprintln!("baton: stopping after the current step (Ctrl-C again to leave at once)");
+                if handle.commands.send(Command::Stop).await.is_err() {
+                    tracing::warn!("the engine is gone; it cannot be asked to stop");
+                }
+            }
+            delta = handle.deltas.recv(), if deltas_open => {
+                // Live output is for the TUI; headless drains it so the engine never waits.
+                if delta.is_none() {
+                    deltas_open = false;
+                }
+            }
+        }
+    }
+    let outcome = match handle.join.await {
+        Ok(outcome) => outcome,
+        Err(e) => RunOutcome::Failed {
+            reason: format!("the engine task ended abnormally: {e}"),
+        },
+    };
+    Ok(finish(&state, &run_id, &outcome, json, stop_requested))
+}
+
+/// Forwards Ctrl-C presses to a channel. On unix the handler is installed before this
+/// returns, so a Ctrl-C right after the run starts is never lost (nor kills the process).
+fn ctrl_c_channel() -> mpsc::Receiver<()> {
+    let (tx, rx) = mpsc::channel(4);
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::interrupt()) {
+            Ok(mut interrupts) => {
+                tokio::spawn(async move {
+                    while interrupts.recv().await.is_some() {
+                        if tx.send(()).await.is_err() {
+                            break;
+                        }
+                    }
+                });
+            }
+            Err(e) => tracing::warn!("cannot listen for Ctrl-C: {e}"),
+        }
+    }
+    #[cfg(not(unix))]
+    tokio::spawn(async move {
+        while tokio::signal::ctrl_c().await.is_ok() {
+            if tx.send(()).await.is_err() {
+                break;
+            }
+        }
+    });
+    rx
+}
+
+/// Prints the end of the run and returns the exit code.
+fn finish(state: &State, run_id: &str, outcome: &RunOutcome, json: bool, interrupted: bool) -> i32 {
+    match outcome {
+        RunOutcome::Completed => {
+            if !json {
+                let deliverable = state
+                    .synthesis
+                    .as_ref()
+                    .map(|s| s.deliverable.trim().to_string())
+                    .unwrap_or_default();
+                let mut out = std::io::stdout().lock();
+                if writeln!(out, "{deliverable}")
+                    .and_then(|()| out.flush())
+                    .is_err()
+                {
+                    tracing::warn!("stdout closed before the deliverable was written");
+                }
+            }
+            eprintln!("baton: complete. {}", totals(state));
+            eprintln!("baton: report: `baton export {run_id}`");
+            EXIT_COMPLETE
+        }
+        RunOutcome::Failed { reason } => {
+            eprintln!("baton: the run failed: {reason}");
+            eprintln!("baton: {}", totals(state));
+            eprintln!(
+                "baton: what was done is kept: `baton export {run_id}` for a report, \
+                 `baton resume {run_id}` to try again"
+            );
+            EXIT_FAILED
+        }
+        RunOutcome::Stopped { reason } => {
+            if interrupted {
+                eprintln!("baton: stopped ({reason}).");
+            } else {
+                eprintln!("baton: the run needs a person and has stopped.");
+                for need in describe_needs(state) {
+                    eprintln!("  - {need}");
+                }
+            }
+            eprintln!("baton: {}", totals(state));
+            eprintln!(
+                "baton: continue in the TUI with `baton resume {run_id}` \
+                 (or `baton resume {run_id} --headless` with other flags, e.g. --approve auto)"
+            );
+            EXIT_STOPPED
+        }
+    }
+}
+
+fn totals(state: &State) -> String {
+    format!(
+        "{} subtasks, {} replans, {} tokens, {}, {}",
+        state.live_subtask_count(),
+        state.replan_log.len(),
+        state.usage.total(),
+        cost_text(state.cost_usd, state.unpriced_calls),
+        duration_text(state.elapsed_secs())
+    )
+}
+
+fn title(state: &State, id: SubtaskId) -> String {
+    state.subtask(id).map_or_else(
+        || id.to_string(),
+        |s| format!("{id} {}", short(&s.title, 60)),
+    )
+}
+
+/// One line, at most `max` characters.
+fn short(text: &str, max: usize) -> String {
+    let one_line = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    if one_line.chars().count() <= max {
+        one_line
+    } else {
+        let cut: String = one_line.chars().take(max.saturating_sub(1)).collect();
+        format!("{cut}…")
+    }
+}
+
+/// What the stopped run waits for, one line each.
+pub fn describe_needs(state: &State) -> Vec<String> {
+    state
+        .needs_person()
+        .into_iter()
+        .map(|need| match need {
+            NeedsPerson::ModeChoice {
+                complexity,
+                threshold,
+            } => format!(
+                "choose orchestration or a single worker (complexity {complexity:.2} is below {threshold:.2})"
+            ),
+            NeedsPerson::ScopeAlert(n) => match state.alerts.iter().find(|a| a.alert == n) {
+                Some(a) => format!(
+                    "scope alert {n}: {} at {} of {}; raise the limit, defer low-priority work, or stop and synthesise",
+                    a.limit, trim_num(a.current), trim_num(a.max)
+                ),
+                None => format!("scope alert {n}"),
+            },
+            NeedsPerson::Escalation(id) => format!(
+                "{} was escalated: {}",
+                title(state, id),
+                state
+                    .subtask(id)
+                    .and_then(|s| s.escalation.clone())
+                    .unwrap_or_else(|| "no reason given".into())
+            ),
+            NeedsPerson::CommandApproval(r) => {
+                match state.command_requests.iter().find(|c| c.request == r) {
+                    Some(c) => format!("{} wants to run `{}` in {}", title(state, c.id), c.command, c.cwd),
+                    None => format!("command approval {r}"),
+                }
+            }
+            NeedsPerson::Approval(id) => format!("{} awaits approval", title(state, id)),
+        })
+        .collect()
+}
+
+fn trim_num(v: f64) -> String {
+    if v.fract() == 0.0 {
+        format!("{v:.0}")
+    } else {
+        format!("{v:.2}")
+    }
+}
+
+fn actor(by: Actor) -> &'static str {
+    match by {
+        Actor::Person => "person",
+        Actor::Policy => "policy",
+        Actor::Orchestrator => "orchestrator",
+        Actor::Engine => "engine",
+    }
+}
+
+fn purpose(p: &CallPurpose) -> String {
+    match p {
+        CallPurpose::Analysis => "analysis".into(),
+        CallPurpose::Worker { id, attempt } => format!("worker {id} attempt {attempt}"),
+        CallPurpose::Replan { cycle } => format!("replan {cycle}"),
+        CallPurpose::Recovery { id } => format!("recovery of {id}"),
+        CallPurpose::Completion => "completion check".into(),
+        CallPurpose::Synthesis => "synthesis".into(),
+        CallPurpose::Evaluation { round } => format!("evaluation {round}"),
+    }
+}
+
+fn id_list(ids: &[SubtaskId]) -> String {
+    ids.iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The progress line for one event (after it was applied to `state`), or `None` for events
+/// that are not worth a line (usage records, phase changes, tool transcript, ...).
+pub fn progress_line(state: &State, envelope: &Envelope) -> Option<String> {
+    let at = state.started_at.map_or(0.0, |s| {
+        (envelope.ts - s).num_milliseconds().max(0) as f64 / 1000.0
+    });
+    let text = match &envelope.event {
+        Event::RunStarted { task, .. } => format!("started: {}", short(task, 80)),
+        Event::RunResumed {
+            interrupted,
+            torn_line_dropped,
+        } => {
+            let mut t = "resumed".to_string();
+            if !interrupted.is_empty() {
+                t.push_str(&format!(
+                    "; interrupted, will run again: {}",
+                    id_list(interrupted)
+                ));
+            }
+            if *torn_line_dropped {
+                t.push_str("; a torn last journal line was dropped");
+            }
+            t
+        }
+        Event::AnalysisCompleted { analysis } => format!(
+            "analysis: complexity {:.2}, {}, about {} subtasks; {}",
+            analysis.complexity,
+            short(&analysis.task_type, 30),
+            analysis.estimated_subtasks,
+            short(&analysis.strategy, 80)
+        ),
+        Event::ModeChoiceRequested {
+            complexity,
+            threshold,
+        } => format!(
+            "complexity {complexity:.2} is below {threshold:.2}: orchestrate or single worker?"
+        ),
+        Event::ModeChosen { mode, by } => format!(
+            "mode: {} ({})",
+            match mode {
+                RunMode::Orchestrate => "orchestrate",
+                RunMode::SingleWorker => "single worker",
+            },
+            actor(*by)
+        ),
+        Event::SubtaskAdded {
+            spec,
+            origin,
+            needs_approval,
+        } => {
+            let from = match origin {
+                Origin::Analysis => String::new(),
+                Origin::Discovered { from, .. } => format!(", discovered by {from}"),
+                Origin::Replan { cycle } => format!(", replan {cycle}"),
+                Origin::Person => ", added by a person".into(),
+                Origin::Decomposed { from } => format!(", decomposed from {from}"),
+                Origin::Evaluation { round } => format!(", evaluation {round}"),
+                Origin::SingleWorker => ", single worker".into(),
+            };
+            let deps = if spec.depends_on.is_empty() {
+                String::new()
+            } else {
+                format!(", after {}", id_list(&spec.depends_on))
+            };
+            format!(
+                "+ {} {} [{}{from}{deps}]{}",
+                spec.id,
+                short(&spec.title, 60),
+                spec.role,
+                if *needs_approval {
+                    " awaits approval"
+                } else {
+                    ""
+                }
+            )
+        }
+        Event::SubtaskRejected { title, reason } => {
+            format!(
+                "rejected subtask \"{}\": {}",
+                short(title, 50),
+                short(reason, 80)
+            )
+        }
+        Event::SubtaskStarted {
+            id,
+            attempt,
+            role,
+            model,
+            ..
+        } => format!(
+            "> {} started [{role}, {model}]{}",
+            title(state, *id),
+            if *attempt > 1 {
+                format!(" attempt {attempt}")
+            } else {
+                String::new()
+            }
+        ),
+        Event::SubtaskReported { id, report, .. } => {
+            let status = match report.status {
+                ReportStatus::Complete => "complete",
+                ReportStatus::Partial => "partial",
+                ReportStatus::Blocked => "blocked",
+            };
+            let proposed = if report.new_subtasks.is_empty() {
+                String::new()
+            } else {
+                format!(" ({} new subtasks proposed)", report.new_subtasks.len())
+            };
+            format!("= {} {status}{proposed}", title(state, *id))
+        }
+        Event::SubtaskFailed { id, attempt, error } => {
+            format!(
+                "x {} failed (attempt {attempt}): {}",
+                title(state, *id),
+                short(error, 100)
+            )
+        }
+        Event::RecoveryDecided {
+            id,
+            action,
+            rationale,
+            by,
+            ..
+        } => {
+            let action = match action {
+                RecoveryAction::Retry => "retry".to_string(),
+                RecoveryAction::Reassign { role } => format!("reassign to {role}"),
+                RecoveryAction::Decompose { into } => format!("decompose into {}", id_list(into)),
+                RecoveryAction::Escalate => "escalate to a person".to_string(),
+            };
+            format!(
+                "recovery of {id}: {action} ({}): {}",
+                actor(*by),
+                short(rationale, 80)
+            )
+        }
+        Event::SubtaskEscalated { id, reason, .. } => {
+            format!("! {} escalated: {}", title(state, *id), short(reason, 80))
+        }
+        Event::EscalationResolved { id, by, .. } => {
+            format!("escalation of {id} resolved ({})", actor(*by))
+        }
+        Event::SubtaskCancelled { id, reason, by } => {
+            format!(
+                "- {} cancelled ({}): {}",
+                title(state, *id),
+                actor(*by),
+                short(reason, 80)
+            )
+        }
+        Event::SubtaskDeferred { id, by } => {
+            format!("{} deferred ({})", title(state, *id), actor(*by))
+        }
+        Event::ReplanLogged {
+            cycle,
+            covered,
+            added,
+            updated,
+            cancelled,
+            estimate_before,
+            estimate_now,
+            summary,
+            ..
+        } => format!(
+            "replan {cycle} (after {}): +{} ~{} -{}, estimate {estimate_before} -> {estimate_now}; {}",
+            if covered.is_empty() {
+                "-".to_string()
+            } else {
+                id_list(covered)
+            },
+            added.len(),
+            updated.len(),
+            cancelled.len(),
+            short(summary, 80)
+        ),
+        Event::LlmRetried { purpose: p, notice } => format!(
+            "retry {} of {} in {}: {}",
+            notice.attempt,
+            purpose(p),
+            duration_text(notice.delay_ms as f64 / 1000.0),
+            short(&notice.reason, 80)
+        ),
+        Event::ScopeAlertRaised {
+            alert,
+            limit,
+            current,
+            max,
+            ..
+        } => format!(
+            "! scope alert {alert}: {limit} at {} of {}",
+            trim_num(*current),
+            trim_num(*max)
+        ),
+        Event::ScopeAlertResolved {
+            alert,
+            decision,
+            by,
+        } => {
+            let d = match decision {
+                ScopeDecision::RaiseLimit { to } => format!("raise the limit to {}", trim_num(*to)),
+                ScopeDecision::DeferLowPriority => "defer low-priority subtasks".into(),
+                ScopeDecision::StopAndSynthesize => "stop and synthesise what is done".into(),
+            };
+            format!("scope alert {alert}: {d} ({})", actor(*by))
+        }
+        Event::CommandApprovalDecided {
+            request,
+            decision,
+            by,
+        } => {
+            let cmd = state
+                .command_requests
+                .iter()
+                .find(|c| c.request == *request)
+                .map(|c| format!("`{}`", short(&c.command, 60)))
+                .unwrap_or_else(|| format!("command {request}"));
+            match decision {
+                CommandDecision::Deny { reason } => {
+                    format!("{cmd} denied ({}): {}", actor(*by), short(reason, 60))
+                }
+                _ => format!("{cmd} allowed ({})", actor(*by)),
+            }
+        }
+        Event::FileChanged {
+            id, path, after, ..
+        } => format!(
+            "{id} {} {path}",
+            if after.is_some() { "wrote" } else { "deleted" }
+        ),
+        Event::FileConflict { id, path, detail } => {
+            format!("! conflict on {path} ({id}): {}", short(detail, 80))
+        }
+        Event::SubtaskRolledBack { id, files, .. } => {
+            format!("{id} rolled back {} files", files.len())
+        }
+        Event::CompletionAssessed { complete, missing } => {
+            if *complete {
+                "completion check: done".to_string()
+            } else {
+                format!(
+                    "completion check: missing {}",
+                    short(&missing.join("; "), 80)
+                )
+            }
+        }
+        Event::EvaluationCompleted {
+            round,
+            accepted,
+            added,
+            ..
+        } => format!(
+            "evaluation {round}: {}",
+            if *accepted {
+                "accepted".to_string()
+            } else {
+                format!("sent back with {} new subtasks", added.len())
+            }
+        ),
+        Event::SynthesisCompleted { .. } => "synthesis written".to_string(),
+        Event::DispatchPaused { by } => format!("dispatch paused ({})", actor(*by)),
+        Event::DispatchResumed { by } => format!("dispatch resumed ({})", actor(*by)),
+        Event::MaxWorkersChanged { max_workers, by } => {
+            format!("max workers {max_workers} ({})", actor(*by))
+        }
+        Event::Notice { message } => format!("note: {}", short(message, 100)),
+        Event::PhaseChanged { .. }
+        | Event::RunFinished { .. }
+        | Event::SubtaskApproved { .. }
+        | Event::SubtaskUndeferred { .. }
+        | Event::SubtaskEdited { .. }
+        | Event::WorkerToolUsed { .. }
+        | Event::LlmUsage { .. }
+        | Event::CommandApprovalRequested { .. } => return None,
+    };
+    Some(format!("{:>7}  {text}", duration_text(at)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::{TimeZone, Utc};
+
+    fn env(seq: u64, secs: i64, event: Event) -> Envelope {
+        Envelope {
+            seq,
+            ts: Utc.timestamp_opt(1_700_000_000 + secs, 0).single().unwrap(),
+            v: JOURNAL_VERSION,
+            event,
+        }
+    }
+
+    #[test]
+    fn lines_for_a_subtask_name_it_and_show_elapsed_time() {
+        let mut state = State::default();
+        let events = [
+            env(
+                1,
+                0,
+                Event::Notice {
+                    message: "hello".into(),
+                },
+            ),
+            env(
+                2,
+                5,
+                Event::SubtaskAdded {
+                    spec: SubtaskSpec {
+                        id: SubtaskId(1),
+                        title: "Map the API".into(),
+                        description: String::new(),
+                        role: "code_analyzer".into(),
+                        priority: Priority::High,
+                        depends_on: vec![],
+                        expected_output: String::new(),
+                    },
+                    origin: Origin::Analysis,
+                    needs_approval: true,
+                },
+            ),
+        ];
+        let mut lines = Vec::new();
+        for e in &events {
+            apply(&mut state, e);
+            lines.extend(progress_line(&state, e));
+        }
+        assert_eq!(lines[0].trim(), "0.0s  note: hello");
+        assert!(lines[1].contains("5.0s  + #1 Map the API [code_analyzer] awaits approval"));
+        assert_eq!(
+            describe_needs(&state),
+            vec!["#1 Map the API awaits approval"]
+        );
+    }
+
+    #[test]
+    fn long_text_is_shortened_to_one_line() {
+        assert_eq!(short("a\nb   c", 10), "a b c");
+        assert_eq!(short("abcdefghijkl", 5), "abcd…");
+    }
+}

@@ -12,5 +12,6 @@ pub mod headless;
 pub mod journal;
 pub mod llm;
 pub mod logging;
+pub mod session;
 pub mod tools;
 pub mod tui;

@@ -10,6 +10,7 @@ use clap::Parser;
 
 use baton::cli::{Action, Cli};
 use baton::config::Config;
+use baton::session::Launch;
 
 /// Exit code for a usage or configuration error.
 const EXIT_USAGE: u8 = 2;
@@ -72,16 +73,41 @@ async fn dispatch(action: Action, config: Config) -> color_eyre::Result<i32> {
             print!("{}", config.report());
             Ok(0)
         }
-        Action::Doctor
-        | Action::Runs
-        | Action::Export { .. }
-        | Action::Run { .. }
-        | Action::Resume { .. } => {
-            eprintln!(
-                "baton: this command is not available in this build yet; \
-                 `baton config` shows the effective configuration"
-            );
+        Action::Runs => {
+            let runs = baton::journal::list_runs(config.data_dir())?;
+            let dir = baton::journal::runs_dir(config.data_dir());
+            print!("{}", baton::export::runs_table(&runs, &dir));
+            Ok(0)
+        }
+        Action::Export {
+            run,
+            format,
+            output,
+        } => Ok(baton::export::export_command(
+            config.data_dir(),
+            &run,
+            format,
+            output.as_deref(),
+        )),
+        Action::Doctor => {
+            eprintln!("baton: `doctor` is not available in this build yet");
             Ok(1)
         }
+        Action::Run {
+            task,
+            headless,
+            json,
+        } => {
+            if !headless && task.is_empty() {
+                eprintln!("baton: give a task: baton \"TASK\" (the TUI is not in this build yet)");
+                return Ok(EXIT_USAGE.into());
+            }
+            baton::headless::run(&config, Launch::New { task }, json).await
+        }
+        Action::Resume {
+            run,
+            headless: _,
+            json,
+        } => baton::headless::run(&config, Launch::Resume { run }, json).await,
     }
 }

@@ -341,6 +341,12 @@ fn the_uncommented_example_loads_as_a_config() {
     assert_eq!(c.allow, vec!["cargo test".to_string(), "ls *".to_string()]);
     assert_eq!(c.roles.len(), 1);
     assert!(c.pricing.contains_key("my-local-model"));
+    let table = c.price_table();
+    assert_eq!(table.price("my-local-model").unwrap().output, 0.0);
+    assert!(
+        table.price("claude-sonnet-4-5").is_some(),
+        "built-in prices stay"
+    );
     assert_eq!(c.model_for_role("documentation_writer"), "gpt-4.1-mini");
 }
 
@@ -398,4 +404,77 @@ fn the_key_never_shows_in_debug_config_output_or_the_log() {
         "the config is logged: {log}"
     );
     assert!(!log.contains(KEY) && !log.contains("very-secret"), "{log}");
+}
+
+#[test]
+fn a_resumed_run_keeps_its_settings_unless_flags_say_otherwise() {
+    let home = tempfile::tempdir().unwrap();
+    let e = env(home.path(), &[("OPENAI_API_KEY", "sk-openai-test")]);
+    let today = Config::load_with(&CommonArgs::default(), &e).unwrap();
+    assert_eq!(today.provider, ProviderKind::Openai);
+    // The run was started on demo with 2 workers and approve=all.
+    let mut original = Config::load_with(
+        &CommonArgs {
+            provider: Some(ProviderKind::Demo),
+            ..CommonArgs::default()
+        },
+        &e,
+    )
+    .unwrap()
+    .run_settings();
+    original.max_workers = 2;
+    original.approve = ApprovalPolicy::All;
+
+    let (c, kept) = today.for_resume(&original);
+    assert_eq!(c.provider, ProviderKind::Demo);
+    assert!(c.api_key.is_empty());
+    assert_eq!(c.model, "demo-orchestrator");
+    assert_eq!((c.max_workers, c.approve), (2, ApprovalPolicy::All));
+    assert!(kept.contains(&"provider") && kept.contains(&"max_workers"));
+
+    // A flag given now wins over the run's own setting.
+    let flagged = Config::load_with(
+        &CommonArgs {
+            max_workers: Some(6),
+            approve: Some(ApprovalPolicy::Auto),
+            ..CommonArgs::default()
+        },
+        &e,
+    )
+    .unwrap();
+    let (c, kept) = flagged.for_resume(&original);
+    assert_eq!((c.max_workers, c.approve), (6, ApprovalPolicy::Auto));
+    assert!(!kept.contains(&"max_workers"));
+
+    // Back on a provider with a key in the environment, the key comes along.
+    let mut on_openai = original.clone();
+    on_openai.provider = "openai".into();
+    let demo_today = Config::load_with(&CommonArgs::default(), &env(home.path(), &[])).unwrap();
+    let (c, _) = demo_today.for_resume(&on_openai);
+    assert_eq!(c.provider, ProviderKind::Openai);
+    assert!(c.api_key.is_empty(), "no key in this environment");
+    let (c, _) = today.for_resume(&on_openai);
+    assert_eq!(c.api_key.expose(), "sk-openai-test");
+}
+
+#[test]
+fn resuming_on_another_provider_by_flag_uses_that_providers_defaults() {
+    let home = tempfile::tempdir().unwrap();
+    let e = env(home.path(), &[]);
+    let original = Config::load_with(&CommonArgs::default(), &e)
+        .unwrap()
+        .run_settings();
+    assert_eq!(original.provider, "demo");
+    let now = Config::load_with(
+        &CommonArgs {
+            provider: Some(ProviderKind::Openai),
+            ..CommonArgs::default()
+        },
+        &e,
+    )
+    .unwrap();
+    let (c, _) = now.for_resume(&original);
+    assert_eq!(c.provider, ProviderKind::Openai);
+    assert_eq!(c.base_url, "https://api.openai.com/v1");
+    assert_eq!(c.model, "gpt-4.1");
 }

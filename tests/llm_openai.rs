@@ -534,3 +534,21 @@ async fn json_text_mode_parses_the_reply() {
     assert!(system.contains("\"arguments\""), "{system}");
     assert!(system.contains("submit_replan"));
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_server_that_hangs_after_finish_reason_still_gives_the_answer() {
+    let reply = Reply::new().text("complete").without_done();
+    let events = reply.openai_events();
+    // finish_reason and the usage chunk arrive, then silence without [DONE] or close.
+    let server = FakeLlm::start([reply.openai().stall_after(events.len())]).await;
+    let mut settings = server.settings(ProviderKind::Openai);
+    settings.retry.idle_timeout_ms = 1_000;
+    let resp = OpenAiProvider::new(settings)
+        .unwrap()
+        .chat(request("m", &[], ToolChoice::Auto), &|_| {})
+        .await
+        .unwrap();
+    assert_eq!(resp.text, "complete");
+    assert!(resp.retries.is_empty());
+    assert_eq!(server.request_count(), 1);
+}

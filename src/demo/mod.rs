@@ -1,24 +1,278 @@
-//! The built-in simulated model (being built).
-use crate::llm::*;
-pub struct DemoProvider {}
+//! The `demo` provider: a built-in simulated orchestrator and workers behind the same
+//! [`Provider`] trait as the HTTP providers, so the whole app runs with no key and no network.
+//!
+//! It reads the protocol blocks the engine writes (`<context>` for orchestrator steps,
+//! `<brief>` for workers, see `engine::protocol`), answers with valid tool arguments taken
+//! from the scenario in `assets/demo/` (docs/demo.md), and streams them word by word at
+//! `demo_pace_ms`. Everything is a pure function of the request and `demo_seed`, so runs are
+//! reproducible and resume-safe.
+//!
+//! Must not: use the network, keep state between calls, or panic on any request (an
+//! unexpected one gets a generic but valid answer).
+
+mod orchestrator;
+mod scenario;
+mod stream;
+mod worker;
+mod workspace;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use serde_json::{Map, Value, json};
+
+pub use scenario::Scenario;
+pub use stream::Reply;
+
+use crate::engine::protocol::{
+    ASSESS_COMPLETION, DECIDE_RECOVERY, OrchestratorContext, SUBMIT_ANALYSIS, SUBMIT_EVALUATION,
+    SUBMIT_REPLAN, SUBMIT_REPORT, SUBMIT_SYNTHESIS, Step, WorkerBrief, extract_block,
+};
+use crate::llm::{
+    ChatRequest, ChatResponse, ChatRole, Content, DeltaSink, LlmError, Provider, ProviderSettings,
+    ToolChoice,
+};
+
+/// The simulated model.
+pub struct DemoProvider {
+    scenario: Result<Arc<Scenario>, String>,
+    pace_ms: u64,
+    seed: u64,
+}
+
 impl DemoProvider {
-    pub fn new(_s: &ProviderSettings) -> Self {
-        Self {}
+    pub fn new(settings: &ProviderSettings) -> Self {
+        Self {
+            scenario: Scenario::builtin().map(Arc::new),
+            pace_ms: settings.demo_pace_ms,
+            seed: settings.demo_seed,
+        }
+    }
+
+    /// What the model answers to `req`, before streaming (pure; used by `chat` and tests).
+    pub fn reply(&self, req: &ChatRequest) -> Result<Reply, LlmError> {
+        let scenario = self.scenario.as_ref().map_err(|e| {
+            LlmError::InvalidResponse(format!("the built-in demo scenario is invalid: {e}"))
+        })?;
+        Ok(reply(scenario, req))
     }
 }
-#[async_trait::async_trait]
+
+#[async_trait]
 impl Provider for DemoProvider {
     fn name(&self) -> &str {
         "demo"
     }
+
     fn base_url(&self) -> &str {
         ""
     }
-    async fn chat(
-        &self,
-        _req: ChatRequest,
-        _sink: DeltaSink<'_>,
-    ) -> Result<ChatResponse, LlmError> {
-        Err(LlmError::InvalidResponse("not built yet".into()))
+
+    async fn chat(&self, req: ChatRequest, sink: DeltaSink<'_>) -> Result<ChatResponse, LlmError> {
+        let reply = self.reply(&req)?;
+        let key = request_key(&req);
+        let mut rng = stream::Rng::new(self.seed, &key);
+        let call_id = format!("toolu_demo_{:016x}", rng.next_u64());
+        Ok(stream::play(&req, reply, self.pace_ms, &mut rng, call_id, sink).await)
+    }
+}
+
+/// A stable digest of the request's content, so the same request always plays the same.
+fn request_key(req: &ChatRequest) -> String {
+    let mut key = String::new();
+    for m in &req.messages {
+        for c in &m.content {
+            match c {
+                Content::Text { text } => key.push_str(text),
+                Content::ToolUse { id, name, .. } => {
+                    key.push_str(id);
+                    key.push_str(name);
+                }
+                Content::ToolResult { tool_use_id, .. } => key.push_str(tool_use_id),
+            }
+        }
+    }
+    format!("{:016x}", stream::fnv1a(&key))
+}
+
+/// All text of the user messages, newest first (where the engine puts its blocks).
+fn user_texts(req: &ChatRequest) -> Vec<&str> {
+    let mut out = Vec::new();
+    for m in req.messages.iter().rev() {
+        if m.role != ChatRole::User {
+            continue;
+        }
+        for c in &m.content {
+            if let Content::Text { text } = c {
+                out.push(text.as_str());
+            }
+        }
+    }
+    out
+}
+
+fn find_block<T: for<'de> serde::Deserialize<'de>>(req: &ChatRequest, tag: &str) -> Option<T> {
+    user_texts(req)
+        .into_iter()
+        .chain(std::iter::once(req.system.as_str()))
+        .find_map(|t| extract_block::<T>(t, tag))
+}
+
+/// The orchestrator steps, by tool name.
+fn step_of_tool(name: &str) -> Option<Step> {
+    Some(match name {
+        SUBMIT_ANALYSIS => Step::Analysis,
+        SUBMIT_REPLAN => Step::Replan,
+        DECIDE_RECOVERY => Step::Recovery,
+        ASSESS_COMPLETION => Step::Completion,
+        SUBMIT_SYNTHESIS => Step::Synthesis,
+        SUBMIT_EVALUATION => Step::Evaluation,
+        _ => return None,
+    })
+}
+
+/// Picks the answer for a request.
+pub fn reply(sc: &Scenario, req: &ChatRequest) -> Reply {
+    let forced = match &req.tool_choice {
+        ToolChoice::Tool(name) => Some(name.as_str()),
+        _ => None,
+    };
+    let context: Option<OrchestratorContext> = find_block(req, "context");
+    let step = forced.and_then(step_of_tool).or_else(|| {
+        let offered: Vec<Step> = req
+            .tools
+            .iter()
+            .filter_map(|t| step_of_tool(&t.name))
+            .collect();
+        match (&context, offered.as_slice()) {
+            (_, [only]) => Some(*only),
+            (Some(ctx), _) => Some(ctx.step),
+            _ => None,
+        }
+    });
+    if let Some(step) = step {
+        let ctx = context.unwrap_or_else(|| bare_context(req, step));
+        return match step {
+            Step::Analysis => orchestrator::analysis(sc, &ctx.task),
+            Step::Replan => orchestrator::replan(sc, &ctx),
+            Step::Recovery => orchestrator::recovery(sc, &ctx),
+            Step::Completion => orchestrator::completion(&ctx),
+            Step::Synthesis => orchestrator::synthesis(sc, &ctx),
+            Step::Evaluation => orchestrator::evaluation(sc, &ctx),
+        };
+    }
+    let offers_report = req.tools.iter().any(|t| t.name == SUBMIT_REPORT);
+    let brief = find_block::<WorkerBrief>(req, "brief");
+    if forced.is_none_or(|f| f == SUBMIT_REPORT)
+        && (offers_report || forced.is_some() || brief.is_some())
+    {
+        let brief = brief.unwrap_or_else(|| bare_brief(req));
+        return worker::worker(sc, req, &brief);
+    }
+    generic(req, forced)
+}
+
+/// A context for an orchestrator request that carries no `<context>` block: the task is
+/// the last user text.
+fn bare_context(req: &ChatRequest, step: Step) -> OrchestratorContext {
+    OrchestratorContext {
+        step,
+        task: user_texts(req)
+            .first()
+            .map(|t| t.trim().to_string())
+            .unwrap_or_default(),
+        initial_estimate: 0,
+        current_estimate: 0,
+        subtasks: Vec::new(),
+        reports: Vec::new(),
+        failure: None,
+        roles: Vec::new(),
+        cycle: 0,
+    }
+}
+
+/// A brief for a worker request that carries no `<brief>` block.
+fn bare_brief(req: &ChatRequest) -> WorkerBrief {
+    let text = user_texts(req)
+        .last()
+        .map(|t| t.trim().to_string())
+        .unwrap_or_default();
+    WorkerBrief {
+        task: text.clone(),
+        id: 0,
+        title: scenario::subject_of(&text),
+        description: text,
+        role: "code_developer".into(),
+        expected_output: String::new(),
+        attempt: 1,
+        shared_decisions: Vec::new(),
+        dependency_results: Vec::new(),
+        guidance: None,
+    }
+}
+
+/// An answer to a request the demo has no script for: plain text, or a call of the forced
+/// (or only) tool with arguments made from its schema.
+fn generic(req: &ChatRequest, forced: Option<&str>) -> Reply {
+    const NOTE: &str = "This is Baton's built-in demo model: it plays a scripted orchestrator and workers so you can try Baton with no API key. Configure a real provider (see `baton doctor`) for real answers.";
+    let tool = match (&req.tool_choice, forced) {
+        (_, Some(name)) => req.tools.iter().find(|t| t.name == name),
+        (ToolChoice::Any, None) => req.tools.first(),
+        _ => None,
+    };
+    match tool {
+        Some(t) => Reply::tool(NOTE, &t.name, example_of(&t.input_schema, 0)),
+        None => match forced {
+            // A forced tool without a definition: call it with an empty object.
+            Some(name) => Reply::tool(NOTE, name, json!({})),
+            None => Reply::text(NOTE),
+        },
+    }
+}
+
+/// A minimal value that satisfies a JSON Schema (required properties, first enum value).
+fn example_of(schema: &Value, depth: usize) -> Value {
+    if depth > 8 {
+        return Value::Null;
+    }
+    if let Some(first) = schema
+        .get("enum")
+        .and_then(|e| e.as_array())
+        .and_then(|a| a.first())
+    {
+        return first.clone();
+    }
+    if let Some(c) = schema.get("const") {
+        return c.clone();
+    }
+    let ty = match schema.get("type") {
+        Some(Value::String(s)) => s.as_str(),
+        Some(Value::Array(a)) => a.iter().find_map(|t| t.as_str()).unwrap_or("null"),
+        _ if schema.get("properties").is_some() => "object",
+        _ => "string",
+    };
+    match ty {
+        "object" => {
+            let mut obj = Map::new();
+            let required: Vec<&str> = schema
+                .get("required")
+                .and_then(|r| r.as_array())
+                .map(|a| a.iter().filter_map(|v| v.as_str()).collect())
+                .unwrap_or_default();
+            if let Some(props) = schema.get("properties").and_then(|p| p.as_object()) {
+                for (k, v) in props {
+                    if required.contains(&k.as_str()) {
+                        obj.insert(k.clone(), example_of(v, depth + 1));
+                    }
+                }
+            }
+            Value::Object(obj)
+        }
+        "array" => json!([]),
+        "string" => json!("demo"),
+        "integer" => json!(1),
+        "number" => json!(1.0),
+        "boolean" => json!(true),
+        _ => Value::Null,
     }
 }

@@ -17,7 +17,7 @@ pub struct RoleSpec {
     #[serde(default)]
     pub model: Option<String>,
     /// Workspace tools this role may use (`list_dir`, `read_file`, `search`, `write_file`,
-    /// `edit_file`, `run_command`). Empty: none.
+    /// `edit_file`, `delete_file`, `run_command`). Empty: none.
     #[serde(default)]
     pub tools: Vec<String>,
 }

@@ -455,3 +455,97 @@ fn stream_error(data: &Value) -> LlmError {
         other => LlmError::Stream(format!("error event `{other}`: {message}")),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(name: &str, data: Value) -> Event {
+        Event {
+            event: name.into(),
+            data: data.to_string(),
+            ..Event::default()
+        }
+    }
+
+    fn run(events: &[Event]) -> Result<ChatResponse, LlmError> {
+        let mut a = Assembler::default();
+        for e in events {
+            if a.on_event(e, &|_| {})? {
+                break;
+            }
+        }
+        a.finish()
+    }
+
+    #[test]
+    fn events_without_an_event_line_dispatch_on_their_type() {
+        let resp = run(&[
+            event("message", json!({"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": "Hi"}})),
+            event("message", json!({"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": " there"}})),
+            event("message", json!({"type": "message_stop"})),
+        ])
+        .unwrap();
+        assert_eq!(resp.text, "Hi there");
+        assert_eq!(resp.stop_reason, StopReason::EndTurn);
+    }
+
+    #[test]
+    fn tool_input_given_whole_in_block_start_is_used() {
+        let resp = run(&[
+            event("content_block_start", json!({"type": "content_block_start", "index": 0,
+                "content_block": {"type": "tool_use", "id": "t1", "name": "ping", "input": {"reply": "pong"}}})),
+            event("content_block_stop", json!({"type": "content_block_stop", "index": 0})),
+            event("message_stop", json!({"type": "message_stop"})),
+        ])
+        .unwrap();
+        assert_eq!(resp.tool_calls[0].arguments, json!({"reply": "pong"}));
+        assert_eq!(resp.stop_reason, StopReason::ToolUse);
+    }
+
+    #[test]
+    fn json_delta_for_a_text_block_is_a_stream_error() {
+        let err = run(&[
+            event("content_block_start", json!({"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}})),
+            event("content_block_delta", json!({"type": "content_block_delta", "index": 0, "delta": {"type": "input_json_delta", "partial_json": "{"}})),
+        ])
+        .unwrap_err();
+        assert!(matches!(err, LlmError::Stream(_)), "{err:?}");
+    }
+
+    #[test]
+    fn malformed_event_data_is_a_retryable_stream_error() {
+        let err = run(&[Event {
+            event: "message_start".into(),
+            data: "{not json".into(),
+            ..Event::default()
+        }])
+        .unwrap_err();
+        assert!(err.is_retryable(), "{err:?}");
+    }
+
+    #[test]
+    fn mid_stream_error_types_map_to_errors() {
+        let e = |kind: &str| {
+            stream_error(&json!({"type": "error", "error": {"type": kind, "message": "m"}}))
+        };
+        assert!(matches!(
+            e("overloaded_error"),
+            LlmError::Server { status: 529, .. }
+        ));
+        assert!(matches!(
+            e("api_error"),
+            LlmError::Server { status: 500, .. }
+        ));
+        assert!(matches!(
+            e("rate_limit_error"),
+            LlmError::RateLimited { .. }
+        ));
+        assert!(matches!(
+            e("invalid_request_error"),
+            LlmError::BadRequest { .. }
+        ));
+        assert!(matches!(e("authentication_error"), LlmError::Auth { .. }));
+        assert!(e("something_new").is_retryable());
+    }
+}

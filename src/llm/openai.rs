@@ -88,9 +88,20 @@ impl OpenAiProvider {
         let response = retry::send(request, &self.settings.retry, &self.url, KEY_ENV).await?;
         let mut events = SseStream::open(response, &self.settings.retry).await?;
         let mut assembler = Assembler::default();
-        while let Some(event) = events.next().await? {
-            if assembler.on_event(&event, sink)? {
-                break;
+        loop {
+            match events.next().await {
+                Ok(Some(event)) => {
+                    if assembler.on_event(&event, sink)? {
+                        break;
+                    }
+                }
+                Ok(None) => break,
+                // After a finish_reason the answer is complete; only usage may be missing.
+                Err(e) if assembler.finish_reason.is_some() => {
+                    tracing::debug!(error = %e, "stream ended badly after finish_reason; answer kept");
+                    break;
+                }
+                Err(e) => return Err(e.into()),
             }
         }
         Ok(assembler.finish()?)

@@ -38,11 +38,19 @@ impl From<LlmError> for Failure {
     }
 }
 
-/// The shared `reqwest` client settings of the HTTP providers.
+/// The shared `reqwest` client settings of the HTTP providers. System proxies
+/// (`HTTPS_PROXY`, ...) apply, except to a server on this machine (Ollama, llama.cpp, tests).
 pub fn http_client(settings: &ProviderSettings) -> Result<reqwest::Client, LlmError> {
-    reqwest::Client::builder()
+    let mut builder = reqwest::Client::builder()
         .connect_timeout(ms(settings.retry.connect_timeout_ms))
-        .user_agent(concat!("baton/", env!("CARGO_PKG_VERSION")))
+        .user_agent(concat!("baton/", env!("CARGO_PKG_VERSION")));
+    let local = url_host(&settings.base_url)
+        .map(|h| matches!(h.as_str(), "localhost" | "127.0.0.1" | "[::1]" | "::1"))
+        .unwrap_or(false);
+    if local {
+        builder = builder.no_proxy();
+    }
+    builder
         .build()
         .map_err(|e| LlmError::InvalidResponse(format!("cannot build the HTTP client: {e}")))
 }

@@ -4,8 +4,25 @@
 //! The engine's worker loop offers [`WorkerTools::definitions`] to the model and routes
 //! each tool call to [`WorkerTools::call`]. Tools never talk to the screen: approvals and
 //! journal records go through the [`ToolHost`] the engine passes in.
+//!
+//! [`Workspace`] is the implementation over a directory; the modules beside it hold its
+//! parts: confinement ([`paths`]), schemas ([`schema`]), the reading tools ([`fs`],
+//! [`search`]), the command runner ([`command`]) and the change record ([`changes`]).
+
+pub mod changes;
+pub mod command;
+pub mod error;
+pub mod fs;
+pub mod paths;
+pub mod schema;
+pub mod search;
+pub mod text;
+pub mod workspace;
 
 use async_trait::async_trait;
+
+pub use error::ToolError;
+pub use workspace::{Workspace, WorkspaceOptions};
 
 use crate::engine::event::{CommandDecision, Event, SubtaskId};
 use crate::engine::plan::FileChange;

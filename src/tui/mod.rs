@@ -1,1 +1,118 @@
-//! (being built)
+//! The supervision TUI: a front end over the engine. It receives `Envelope`s and `Delta`s
+//! from an `EngineHandle`, keeps a replica `State` with the engine's own reducer, and sends
+//! `Command`s. No orchestration logic lives here.
+//!
+//! Layout of this module: `app` (model + update), `input` (keys → actions), `keymap`
+//! (bindings as data), `needs` (bell, auto-opened modals), `view` (draw) and one file per
+//! part of the screen, `modals/` (one file per dialog), `runtime` (the loop), `terminal`
+//! (the mode pair).
+
+pub mod app;
+pub mod detail;
+pub mod editor;
+pub mod export_doc;
+pub mod footer;
+pub mod header;
+pub mod help;
+pub mod input;
+pub mod keymap;
+pub mod layout;
+pub mod markdown;
+pub mod modals;
+pub mod needs;
+pub mod output;
+pub mod replan_log;
+pub mod runtime;
+pub mod synthesis;
+pub mod task_list;
+pub mod terminal;
+pub mod theme;
+pub mod view;
+pub mod worker_panes;
+
+pub use app::{Effect, Msg, Ui, update};
+pub use view::draw;
+
+use color_eyre::eyre::Result;
+
+use crate::config::Config;
+use crate::llm::ProviderKind;
+pub use runtime::{Ending, Started, Starter};
+
+/// What the screen says about the run's settings, from the effective configuration.
+pub fn run_info(config: &Config) -> app::RunInfo {
+    let demo = config.provider == ProviderKind::Demo;
+    let banner = if demo {
+        Some(match &config.provider_note {
+            Some(_) => "no API key found: running on the built-in demo model \
+                        (set ANTHROPIC_API_KEY or OPENAI_API_KEY to use a real one)"
+                .to_string(),
+            None => "running on the built-in demo model (--provider demo)".to_string(),
+        })
+    } else {
+        None
+    };
+    app::RunInfo {
+        provider: config.provider.to_string(),
+        model: config.model.clone(),
+        worker_model: config.worker_model.clone(),
+        workspace: config.workspace.as_ref().map(|p| p.display().to_string()),
+        approve: format!("{:?}", config.approve).to_lowercase(),
+        max_workers: config.max_workers,
+        demo,
+        banner,
+        run_dir: None,
+    }
+}
+
+/// Runs the TUI over a started engine (or the task editor when `first` is `None`, using
+/// `starter` to start the run), restores the terminal on every path, prints the run id and
+/// how to reopen it, and returns the exit code (0 complete, 1 failed, 3 stopped/open).
+pub async fn run_front_end(
+    config: &Config,
+    first: Option<Started>,
+    starter: Starter<'_>,
+) -> Result<i32> {
+    let theme = theme::Theme::from_env(config.ui.ascii);
+    let options = app::UiOptions {
+        bell: config.ui.bell,
+        mouse: config.ui.mouse,
+    };
+    let mut ui = Ui::new(run_info(config), theme, options, chrono::Utc::now());
+    let engine = match first {
+        Some(s) => {
+            ui.info.run_dir = s.run_dir;
+            Some(s.handle)
+        }
+        None => {
+            ui = ui.with_editor();
+            None
+        }
+    };
+    let (mut terminal, guard) = terminal::enter(options.mouse)?;
+    let ending = runtime::run_loop(&mut terminal, &mut ui, engine, starter).await;
+    drop(guard);
+    let ending = ending?;
+    if ending == Ending::NoRun {
+        return Ok(0);
+    }
+    println!("{}", farewell(&ui));
+    Ok(ui.exit_code())
+}
+
+/// The lines printed after the terminal is restored.
+pub fn farewell(ui: &Ui) -> String {
+    let id = ui.run_id();
+    let status = match &ui.state.outcome {
+        Some(crate::engine::RunOutcome::Completed) => "complete".to_string(),
+        Some(crate::engine::RunOutcome::Failed { reason }) => format!("failed: {reason}"),
+        Some(crate::engine::RunOutcome::Stopped { reason }) => format!("stopped: {reason}"),
+        None => "stopped".to_string(),
+    };
+    let mut out = format!("Run {id}: {status}.\n");
+    if let Some(dir) = &ui.info.run_dir {
+        out.push_str(&format!("Journal and files: {}\n", dir.display()));
+    }
+    out.push_str(&format!("Reopen it with: baton resume {id}"));
+    out
+}

@@ -1,0 +1,292 @@
+//! Start-up shared by the TUI and the headless runner: from a [`Launch`] (a new task, or a
+//! run to resume) to a running engine.
+//!
+//! Owns: creating or resolving the run directory, opening the journal (replaying it on
+//! resume and reporting torn or corrupt lines), building the provider and the
+//! [`EngineConfig`] (roles merged with the config's, prices with its overrides, per-role
+//! models), and which settings a resumed run keeps. Must not draw, print or decide anything
+//! about the run itself: the front ends show [`Session::warnings`], the engine runs the loop.
+
+use std::path::PathBuf;
+
+use crate::config::{Config, Source};
+use crate::engine::event::{ApprovalPolicy, Envelope, Event, RunSettings};
+use crate::engine::roles::{self, RoleSpec};
+use crate::engine::{self, EngineConfig, EngineHandle, Start};
+use crate::journal::{self, Journal, JournalError};
+use crate::llm::{self, LlmError, ProviderKind};
+
+/// What the person asked to run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Launch {
+    /// A new run. An empty task means "ask for it" (the TUI does; headless refuses).
+    New { task: String },
+    /// Continue a run: an id, a unique prefix of one, or `latest`.
+    Resume { run: String },
+}
+
+/// Which front end drives the run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FrontEnd {
+    Tui,
+    /// Never waits for a person: the engine stops the run when one is needed.
+    Headless,
+}
+
+/// A running engine and what the front end needs to know about it.
+pub struct Session {
+    pub run_id: String,
+    pub run_dir: PathBuf,
+    pub handle: EngineHandle,
+    /// The run is on the simulated `demo` provider (the front end says so).
+    pub demo: bool,
+    /// Events up to this sequence number are the journal's replay (resume); 0 for a new run.
+    pub replayed_up_to: u64,
+    /// Things the person should know before the run continues (torn or corrupt journal
+    /// lines, settings kept from the original run, the provider chosen automatically).
+    pub warnings: Vec<String>,
+    /// The effective configuration of this run (a resumed run keeps its own settings).
+    pub config: Config,
+}
+
+/// Why a run could not start. [`SessionError::exit_code`] gives the process exit code.
+#[derive(Debug, thiserror::Error)]
+pub enum SessionError {
+    #[error("the task is empty; give a task to run")]
+    EmptyTask,
+    #[error("{0}")]
+    Run(#[from] JournalError),
+    #[error("cannot {action} {path}: {source}", path = path.display())]
+    Io {
+        action: &'static str,
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("the journal {path} holds no events; the run cannot be resumed", path = path.display())]
+    EmptyJournal { path: PathBuf },
+    #[error("cannot start the {provider} provider: {source}")]
+    Provider {
+        provider: ProviderKind,
+        source: LlmError,
+    },
+    #[error("{0}")]
+    Config(String),
+}
+
+impl SessionError {
+    /// 2 for what the person can fix in the command line or config, 1 otherwise.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            SessionError::EmptyTask
+            | SessionError::Run(
+                JournalError::NoRuns(_)
+                | JournalError::NotFound { .. }
+                | JournalError::Ambiguous { .. },
+            )
+            | SessionError::Provider { .. }
+            | SessionError::Config(_) => 2,
+            _ => 1,
+        }
+    }
+}
+
+/// The six default roles with the config's `[[roles]]` applied and the per-role models of
+/// `[roles_models]` set. A `[roles_models]` entry for a role that does not exist is an error.
+pub fn engine_roles(config: &Config) -> Result<Vec<RoleSpec>, SessionError> {
+    let mut roles = roles::merge(roles::default_roles(), config.roles.clone());
+    for (name, model) in &config.roles_models {
+        match roles.iter_mut().find(|r| &r.name == name) {
+            Some(role) => role.model = Some(model.clone()),
+            None => {
+                let known: Vec<&str> = roles.iter().map(|r| r.name.as_str()).collect();
+                return Err(SessionError::Config(format!(
+                    "[roles_models] names role `{name}`, which does not exist; roles are: {}",
+                    known.join(", ")
+                )));
+            }
+        }
+    }
+    Ok(roles)
+}
+
+/// The settings a run starts with. Headless has nobody to ask, so unless `approve` was set
+/// explicitly it runs with `auto` (only escalations then need a person).
+pub fn run_settings(config: &Config, front_end: FrontEnd) -> RunSettings {
+    let mut settings = config.run_settings();
+    if front_end == FrontEnd::Headless && config.source("approve") == Some(&Source::Default) {
+        settings.approve = ApprovalPolicy::Auto;
+    }
+    settings
+}
+
+/// Starts (or resumes) a run. Must be called inside a tokio runtime.
+pub fn start(
+    config: &Config,
+    launch: Launch,
+    front_end: FrontEnd,
+) -> Result<Session, SessionError> {
+    let data_dir = config.data_dir().to_path_buf();
+    match launch {
+        Launch::New { task } => {
+            let task = task.trim().to_string();
+            if task.is_empty() {
+                return Err(SessionError::EmptyTask);
+            }
+            let (run_id, run_dir, journal) = create_run(&data_dir)?;
+            let mut warnings = Vec::new();
+            if let Some(note) = &config.provider_note {
+                warnings.push(note.clone());
+            }
+            let settings = run_settings(config, front_end);
+            spawn(
+                config.clone(),
+                settings,
+                front_end,
+                run_id.clone(),
+                run_dir,
+                journal,
+                Start::New { run_id, task },
+                0,
+                warnings,
+            )
+        }
+        Launch::Resume { run } => {
+            let run_dir = journal::resolve_run(&data_dir, &run)?;
+            let run_id = run_dir
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let journal_path = run_dir.join(journal::JOURNAL_FILE);
+            let replay = journal::replay(&journal_path).map_err(|source| SessionError::Io {
+                action: "read the journal",
+                path: journal_path.clone(),
+                source,
+            })?;
+            let mut warnings = Vec::new();
+            if replay.torn_line_dropped {
+                warnings.push(format!(
+                    "the last line of {} was cut off (the process stopped while writing it); \
+                     it was dropped and the run continues from the event before it",
+                    journal_path.display()
+                ));
+            }
+            for (line, error) in &replay.corrupt_lines {
+                warnings.push(format!(
+                    "line {line} of {} is not a valid event and was skipped: {error}",
+                    journal_path.display()
+                ));
+            }
+            let Some(original) = replay
+                .events
+                .iter()
+                .find_map(|e: &Envelope| match &e.event {
+                    Event::RunStarted { settings, .. } => Some(settings.clone()),
+                    _ => None,
+                })
+            else {
+                return Err(SessionError::EmptyJournal { path: journal_path });
+            };
+            let (config, kept) = config.for_resume(&original);
+            if !kept.is_empty() {
+                warnings.push(format!(
+                    "continuing with the run's own settings for {} (give a flag to change one)",
+                    kept.join(", ")
+                ));
+            }
+            let replayed_up_to = replay.events.last().map_or(0, |e| e.seq);
+            let journal = Journal::open_append(&run_dir).map_err(|source| SessionError::Io {
+                action: "open the journal",
+                path: journal_path,
+                source,
+            })?;
+            let settings = config.run_settings();
+            spawn(
+                config,
+                settings,
+                front_end,
+                run_id,
+                run_dir,
+                journal,
+                Start::Resume {
+                    events: replay.events,
+                    torn_line_dropped: replay.torn_line_dropped,
+                },
+                replayed_up_to,
+                warnings,
+            )
+        }
+    }
+}
+
+/// A fresh run id and its directory (a new id if one is taken).
+fn create_run(data_dir: &std::path::Path) -> Result<(String, PathBuf, Journal), SessionError> {
+    let runs = journal::runs_dir(data_dir);
+    let mut last_error = None;
+    for _ in 0..8 {
+        let run_id = journal::new_run_id();
+        let run_dir = runs.join(&run_id);
+        match Journal::create(&run_dir) {
+            Ok(j) => return Ok((run_id, run_dir, j)),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => last_error = Some(e),
+            Err(source) => {
+                return Err(SessionError::Io {
+                    action: "create the run directory",
+                    path: run_dir,
+                    source,
+                });
+            }
+        }
+    }
+    Err(SessionError::Io {
+        action: "create a run directory in",
+        path: runs,
+        source: last_error.unwrap_or_else(|| std::io::Error::other("no free run id")),
+    })
+}
+
+#[allow(clippy::too_many_arguments)]
+fn spawn(
+    config: Config,
+    settings: RunSettings,
+    front_end: FrontEnd,
+    run_id: String,
+    run_dir: PathBuf,
+    journal: Journal,
+    start: Start,
+    replayed_up_to: u64,
+    warnings: Vec<String>,
+) -> Result<Session, SessionError> {
+    let provider_settings = config.provider_settings();
+    let provider =
+        llm::build_provider(&provider_settings).map_err(|source| SessionError::Provider {
+            provider: config.provider,
+            source,
+        })?;
+    let engine_config = EngineConfig {
+        settings,
+        roles: engine_roles(&config)?,
+        pricing: config.price_table(),
+        worker_timeout_secs: config.worker_timeout_secs,
+        run_dir: run_dir.clone(),
+        tools: None,
+        stop_when_person_needed: front_end == FrontEnd::Headless,
+    };
+    tracing::info!(
+        run = %run_id,
+        provider = %config.provider,
+        model = %config.model,
+        worker_model = %config.worker_model,
+        ?front_end,
+        "starting the engine"
+    );
+    let handle = engine::spawn(engine_config, provider, journal, start);
+    Ok(Session {
+        run_id,
+        run_dir,
+        handle,
+        demo: config.provider == ProviderKind::Demo,
+        replayed_up_to,
+        warnings,
+        config,
+    })
+}

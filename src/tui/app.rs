@@ -1,0 +1,404 @@
+//! The UI model and its one update function: `update(&mut Ui, Msg) -> Vec<Effect>`.
+//!
+//! Owns the replica of the run (`State`, folded with the engine's own `plan::apply`), the
+//! live output buffers, and what the person is looking at (screen, focus, selection,
+//! scroll, modal). Must not contain orchestration rules (ask `State`'s queries) and must
+//! not touch the terminal: effects are returned for the runtime to carry out.
+
+use std::collections::HashSet;
+use std::path::PathBuf;
+
+use chrono::{DateTime, Utc};
+use crossterm::event::{KeyEvent, MouseEvent};
+use tui_textarea::TextArea;
+
+use super::modals::Modal;
+use super::output::Outputs;
+use super::theme::Theme;
+use crate::engine::plan::{NeedsPerson, State};
+use crate::engine::{Command, Delta, Envelope, Event, Phase, SubtaskId};
+
+/// Something that happened: a key, an engine fact, live output, time passing.
+#[derive(Debug, Clone)]
+pub enum Msg {
+    Key(KeyEvent),
+    Paste(String),
+    Mouse(MouseEvent),
+    Resize(u16, u16),
+    Event(Box<Envelope>),
+    Delta(Delta),
+    /// Time passed (spinner frame, elapsed clock).
+    Tick(DateTime<Utc>),
+    /// The engine's event channel closed (the engine task ended).
+    EngineClosed,
+    /// The export finished: where it went, or why it failed.
+    Exported(Result<PathBuf, String>),
+}
+
+/// What the runtime must do after an update.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Effect {
+    /// Send a command to the engine.
+    Send(Command),
+    /// Ring the terminal bell (something new needs the person).
+    Bell,
+    /// Write the export file.
+    Export,
+    /// Start the run with this task (from the task editor).
+    StartRun(String),
+    /// Leave: stop the engine if it still runs (the run stays resumable), restore the terminal.
+    Quit,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Screen {
+    /// The task editor before a run starts.
+    Editor,
+    Main,
+    Detail(SubtaskId),
+    Synthesis,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Focus {
+    Tasks,
+    Panes,
+    Replan,
+}
+
+/// Which task-list rows show.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Filter {
+    All,
+    NeedsYou,
+    Running,
+    Waiting,
+    Problems,
+    Deferred,
+    Finished,
+}
+
+impl Filter {
+    pub fn next(self) -> Self {
+        match self {
+            Filter::All => Filter::NeedsYou,
+            Filter::NeedsYou => Filter::Running,
+            Filter::Running => Filter::Waiting,
+            Filter::Waiting => Filter::Problems,
+            Filter::Problems => Filter::Deferred,
+            Filter::Deferred => Filter::Finished,
+            Filter::Finished => Filter::All,
+        }
+    }
+    pub fn label(self) -> &'static str {
+        match self {
+            Filter::All => "all",
+            Filter::NeedsYou => "needs you",
+            Filter::Running => "running",
+            Filter::Waiting => "waiting",
+            Filter::Problems => "failed",
+            Filter::Deferred => "deferred",
+            Filter::Finished => "finished",
+        }
+    }
+}
+
+/// A selected task-list row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sel {
+    Subtask(SubtaskId),
+    /// The "✓ 5 done ⊘ 1 cancelled" line.
+    Finished,
+}
+
+/// A need for a person, as a stable key (for the bell and for "dismissed, do not reopen").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum NeedKey {
+    Mode,
+    Scope(u32),
+    /// An escalation, per attempt (a later escalation of the same subtask is new).
+    Escalation(SubtaskId, u32),
+    Command(u32),
+    Approval(SubtaskId),
+}
+
+impl NeedKey {
+    pub fn of(n: &NeedsPerson, state: &State) -> Self {
+        match n {
+            NeedsPerson::ModeChoice { .. } => NeedKey::Mode,
+            NeedsPerson::ScopeAlert(a) => NeedKey::Scope(*a),
+            NeedsPerson::Escalation(id) => {
+                NeedKey::Escalation(*id, state.subtask(*id).map_or(0, |s| s.attempts))
+            }
+            NeedsPerson::CommandApproval(r) => NeedKey::Command(*r),
+            NeedsPerson::Approval(id) => NeedKey::Approval(*id),
+        }
+    }
+    /// Needs that open a modal by themselves (approvals are answered in the list).
+    pub fn wants_modal(&self) -> bool {
+        !matches!(self, NeedKey::Approval(_))
+    }
+}
+
+/// What the screen says about the run before it starts (the editor) and in the header.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RunInfo {
+    pub provider: String,
+    pub model: String,
+    pub worker_model: String,
+    pub workspace: Option<String>,
+    pub approve: String,
+    pub max_workers: u32,
+    /// Running on the built-in demo model.
+    pub demo: bool,
+    /// Said on screen before the run starts (e.g. why the demo model is used).
+    pub banner: Option<String>,
+    pub run_dir: Option<PathBuf>,
+}
+
+/// Preferences from `[ui]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UiOptions {
+    pub bell: bool,
+    pub mouse: bool,
+}
+
+impl Default for UiOptions {
+    fn default() -> Self {
+        Self {
+            bell: true,
+            mouse: true,
+        }
+    }
+}
+
+/// A key pressed less than this ago means the person is typing: no modal pops up.
+pub const TYPING_GRACE_MS: i64 = 1_200;
+
+/// The whole UI model.
+pub struct Ui {
+    pub state: State,
+    pub outputs: Outputs,
+    pub theme: Theme,
+    pub options: UiOptions,
+    pub info: RunInfo,
+    pub now: DateTime<Utc>,
+    /// Spinner frame.
+    pub frame: u64,
+    pub size: (u16, u16),
+    pub screen: Screen,
+    pub help: bool,
+    pub help_scroll: u16,
+    pub focus: Focus,
+    pub filter: Filter,
+    pub show_finished: bool,
+    pub selected: Option<Sel>,
+    /// Row offset of the task list (kept so the selection stays visible).
+    pub list_offset: usize,
+    pub replan_selected: usize,
+    pub replan_expanded: HashSet<u32>,
+    /// The pane selected in the panes area (`None` inside: the orchestrator).
+    pub pane_selected: Option<Option<SubtaskId>>,
+    /// The zoomed pane.
+    pub zoom: Option<Option<SubtaskId>>,
+    pub detail_scroll: u16,
+    pub synthesis_scroll: u16,
+    pub modal: Option<Box<dyn Modal>>,
+    pub dismissed: HashSet<NeedKey>,
+    pub rung: HashSet<NeedKey>,
+    pub last_key_at: Option<DateTime<Utc>>,
+    /// A one-line message (notice, export path) until the next key.
+    pub flash: Option<String>,
+    /// The task editor (before a run starts).
+    pub editor: TextArea<'static>,
+    pub engine_closed: bool,
+}
+
+impl Ui {
+    pub fn new(info: RunInfo, theme: Theme, options: UiOptions, now: DateTime<Utc>) -> Self {
+        Self {
+            state: State::default(),
+            outputs: Outputs::default(),
+            theme,
+            options,
+            info,
+            now,
+            frame: 0,
+            size: (80, 24),
+            screen: Screen::Main,
+            help: false,
+            help_scroll: 0,
+            focus: Focus::Tasks,
+            filter: Filter::All,
+            show_finished: false,
+            selected: None,
+            list_offset: 0,
+            replan_selected: 0,
+            replan_expanded: HashSet::new(),
+            pane_selected: None,
+            zoom: None,
+            detail_scroll: 0,
+            synthesis_scroll: 0,
+            modal: None,
+            dismissed: HashSet::new(),
+            rung: HashSet::new(),
+            last_key_at: None,
+            flash: None,
+            editor: super::editor::new_editor(),
+            engine_closed: false,
+        }
+    }
+
+    /// Opens on the task editor (no task given).
+    pub fn with_editor(mut self) -> Self {
+        self.screen = Screen::Editor;
+        self
+    }
+
+    /// Does something move on screen (a spinner)? Ticks run fast only then.
+    pub fn animating(&self) -> bool {
+        if self.state.is_finished() || self.engine_closed || self.screen == Screen::Editor {
+            return false;
+        }
+        self.state.running().next().is_some() || orchestrator_busy(self.state.phase)
+    }
+
+    /// Does the clock on screen need ticking at all (a live run shows elapsed time)?
+    pub fn clock_visible(&self) -> bool {
+        !self.state.is_finished()
+            && !self.engine_closed
+            && self.screen != Screen::Editor
+            && !self.state.run_id.is_empty()
+    }
+
+    /// The run's id, once known.
+    pub fn run_id(&self) -> &str {
+        &self.state.run_id
+    }
+
+    /// Is a text box taking keys (editor, or a modal's text box)?
+    pub fn typing(&self) -> bool {
+        self.screen == Screen::Editor || self.modal.as_ref().is_some_and(|m| m.typing())
+    }
+
+    /// The selected subtask, if a subtask row is selected.
+    pub fn selected_subtask(&self) -> Option<SubtaskId> {
+        match self.screen {
+            Screen::Detail(id) => Some(id),
+            _ => match self.selected {
+                Some(Sel::Subtask(id)) => Some(id),
+                _ => None,
+            },
+        }
+    }
+
+    /// Seconds the run has been going, by the injected clock.
+    pub fn elapsed_secs(&self) -> f64 {
+        let recorded = self.state.elapsed_secs();
+        if self.state.is_finished() || self.engine_closed {
+            return recorded;
+        }
+        match self.state.started_at {
+            Some(start) => {
+                ((self.now - start).num_milliseconds().max(0) as f64 / 1000.0).max(recorded)
+            }
+            None => 0.0,
+        }
+    }
+
+    /// The exit code the run's outcome calls for: 0 complete, 1 failed, 3 stopped/open.
+    pub fn exit_code(&self) -> i32 {
+        match &self.state.outcome {
+            Some(crate::engine::RunOutcome::Completed) => 0,
+            Some(crate::engine::RunOutcome::Failed { .. }) => 1,
+            _ => 3,
+        }
+    }
+}
+
+/// Phases where the orchestrator model is working (its pane shows).
+pub fn orchestrator_busy(phase: Phase) -> bool {
+    matches!(
+        phase,
+        Phase::Analysing
+            | Phase::Replanning
+            | Phase::Recovering
+            | Phase::Assessing
+            | Phase::Synthesising
+            | Phase::Evaluating
+    )
+}
+
+/// The one update function.
+pub fn update(ui: &mut Ui, msg: Msg) -> Vec<Effect> {
+    let mut fx = Vec::new();
+    match msg {
+        Msg::Event(env) => on_event(ui, &env),
+        Msg::Delta(d) => {
+            // Live output changes no needs or selection: skip the reconcile (hot path).
+            on_delta(ui, &d);
+            return fx;
+        }
+        Msg::Key(key) => {
+            ui.last_key_at = Some(ui.now);
+            fx = super::input::on_key(ui, key);
+        }
+        Msg::Paste(text) => super::input::on_paste(ui, &text),
+        Msg::Mouse(m) => super::input::on_mouse(ui, m),
+        Msg::Resize(w, h) => ui.size = (w, h),
+        Msg::Tick(now) => {
+            ui.now = now;
+            ui.frame = ui.frame.wrapping_add(1);
+        }
+        Msg::EngineClosed => ui.engine_closed = true,
+        Msg::Exported(Ok(path)) => {
+            ui.flash = Some(format!("exported to {}", path.display()));
+        }
+        Msg::Exported(Err(e)) => ui.flash = Some(format!("export failed: {e}")),
+    }
+    fx.extend(super::needs::reconcile(ui));
+    fx
+}
+
+/// Folds an engine fact into the replica and keeps the view in step with it.
+fn on_event(ui: &mut Ui, env: &Envelope) {
+    crate::engine::plan::apply(&mut ui.state, env);
+    let marker = ui.theme.glyph("▸");
+    let result_marker = ui.theme.glyph("↳");
+    match &env.event {
+        Event::SubtaskStarted { id, attempt, .. } => {
+            ui.outputs.pane_mut(Some(*id)).start_attempt(*attempt);
+        }
+        Event::WorkerToolUsed {
+            id,
+            summary,
+            is_error,
+            ..
+        } => {
+            let _ = marker;
+            ui.outputs
+                .pane_mut(Some(*id))
+                .push_tool_used(summary, *is_error, result_marker);
+        }
+        Event::PhaseChanged { phase } if orchestrator_busy(*phase) => {
+            let pane = ui.outputs.pane_mut(None);
+            pane.start_attempt(pane.attempt);
+            pane.push_text(&format!("\n── {phase} ──\n"));
+        }
+        Event::SynthesisCompleted { .. } if ui.screen == Screen::Main && ui.modal.is_none() => {
+            ui.screen = Screen::Synthesis;
+            ui.synthesis_scroll = 0;
+        }
+        Event::Notice { message } => ui.flash = Some(message.clone()),
+        _ => {}
+    }
+}
+
+fn on_delta(ui: &mut Ui, d: &Delta) {
+    let marker = ui.theme.glyph("▸");
+    let pane = ui.outputs.pane_mut(d.subtask);
+    if d.subtask.is_some() && d.attempt != pane.attempt && d.attempt > 0 {
+        pane.start_attempt(d.attempt);
+    }
+    pane.apply_stream(&d.event, marker);
+}

@@ -1,0 +1,85 @@
+//! The footer: the keys that act on what is selected now, built from the keymap (so it
+//! never drifts from behaviour), or a one-line message after an action.
+//!
+//! Owns that line only. Must not handle keys.
+
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::Paragraph;
+use unicode_width::UnicodeWidthStr;
+
+use super::app::Ui;
+use super::input::{context, holds};
+use super::keymap::{Action, bindings};
+
+/// The `(key, label)` pairs the footer offers now.
+pub fn offered(ui: &Ui) -> Vec<(&'static str, &'static str)> {
+    let mut out: Vec<(&str, &str)> = Vec::new();
+    for b in bindings(context(ui)) {
+        if b.footer.is_empty() || !holds(ui, b.when) {
+            continue;
+        }
+        if out.iter().any(|(k, _)| *k == b.label) {
+            continue;
+        }
+        out.push((b.label, b.footer));
+    }
+    // Help and quit always show, at the end.
+    let keep_last = |a: &Action| matches!(a, Action::Help | Action::Quit);
+    let last: Vec<_> = bindings(context(ui))
+        .filter(|b| keep_last(&b.action) && !b.footer.is_empty())
+        .map(|b| (b.label, b.footer))
+        .collect();
+    out.retain(|p| !last.contains(p));
+    out.extend(last);
+    out
+}
+
+pub fn render(frame: &mut Frame, area: Rect, ui: &Ui) {
+    let t = &ui.theme;
+    if let Some(msg) = &ui.flash {
+        let line = Line::from(vec![Span::raw(" "), Span::styled(msg.clone(), t.warn())]);
+        frame.render_widget(Paragraph::new(line), area);
+        return;
+    }
+    if ui.modal.is_some() {
+        let line = Line::from(vec![
+            Span::raw(" "),
+            Span::styled("the run keeps going behind this dialog", t.dim()),
+            Span::raw("  "),
+            Span::styled("Esc", t.key()),
+            Span::raw(" back / later"),
+        ]);
+        frame.render_widget(Paragraph::new(line), area);
+        return;
+    }
+    let items = offered(ui);
+    let width = area.width as usize;
+    let tail_n = 2.min(items.len());
+    let (head, tail) = items.split_at(items.len() - tail_n);
+    let w = |(k, l): &(&str, &str)| k.width() + l.width() + 3;
+    let tail_w: usize = tail.iter().map(w).sum();
+    let mut spans = vec![Span::raw(" ")];
+    let mut used = 1 + tail_w;
+    for item in head {
+        if used + w(item) > width {
+            break;
+        }
+        used += w(item);
+        push(&mut spans, item, t);
+    }
+    for item in tail {
+        push(&mut spans, item, t);
+    }
+    frame.render_widget(Paragraph::new(Line::from(spans)), area);
+}
+
+fn push(
+    spans: &mut Vec<Span<'static>>,
+    (k, l): &(&'static str, &'static str),
+    t: &super::theme::Theme,
+) {
+    spans.push(Span::styled(*k, t.key()));
+    spans.push(Span::raw(format!(" {l}  ")));
+}

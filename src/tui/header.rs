@@ -1,0 +1,229 @@
+//! The two header lines: task and status/phase/elapsed on the first; provider, workers,
+//! progress against the first estimate, tokens, cost against the budget, pause/retry
+//! indicators and "⚑ N need you" on the second.
+//!
+//! Owns how the run's vital signs read at a glance. Must not compute anything the state
+//! already knows (counts and estimates come from `State`).
+
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::style::Style;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::Paragraph;
+use unicode_width::UnicodeWidthStr;
+
+use super::app::Ui;
+use super::task_list::fit;
+use super::theme::Mark;
+use crate::engine::RunOutcome;
+use crate::engine::plan::SubtaskStatus;
+
+/// `41k`, `1.2M`.
+pub fn tokens(n: u64) -> String {
+    if n >= 1_000_000 {
+        format!("{:.1}M", n as f64 / 1_000_000.0)
+    } else if n >= 10_000 {
+        format!("{}k", n / 1000)
+    } else if n >= 1000 {
+        format!("{:.1}k", n as f64 / 1000.0)
+    } else {
+        n.to_string()
+    }
+}
+
+/// `12s`, `4m05s`, `1h02m`.
+pub fn duration(secs: f64) -> String {
+    let s = secs.max(0.0) as u64;
+    if s < 60 {
+        format!("{s}s")
+    } else if s < 3600 {
+        format!("{}m{:02}s", s / 60, s % 60)
+    } else {
+        format!("{}h{:02}m", s / 3600, (s % 3600) / 60)
+    }
+}
+
+/// The run's status word and its style.
+pub fn status(ui: &Ui) -> (String, Style) {
+    let t = &ui.theme;
+    let st = &ui.state;
+    match &st.outcome {
+        Some(RunOutcome::Completed) => return ("DONE".into(), t.good()),
+        Some(RunOutcome::Failed { .. }) => return ("FAILED".into(), t.error()),
+        Some(RunOutcome::Stopped { .. }) => return ("STOPPED".into(), t.warn()),
+        None => {}
+    }
+    if st.run_id.is_empty() {
+        return ("STARTING".into(), t.dim());
+    }
+    if ui.engine_closed {
+        return ("ENGINE STOPPED".into(), t.error());
+    }
+    let needs = !st.needs_person().is_empty();
+    if st.paused {
+        return ("PAUSED".into(), t.warn());
+    }
+    if needs && st.running().next().is_none() && !super::app::orchestrator_busy(st.phase) {
+        return ("WAITING FOR YOU".into(), t.mark_style(Mark::NeedsYou));
+    }
+    ("RUNNING".into(), t.accent())
+}
+
+fn cost(ui: &Ui) -> Option<String> {
+    let st = &ui.state;
+    if st.llm_calls > 0 && st.unpriced_calls == st.llm_calls {
+        return Some("cost n/a".to_string());
+    }
+    let lower = if st.unpriced_calls > 0 { "≥" } else { "" };
+    let spent = format!("{lower}${:.2}", st.cost_usd);
+    Some(match st.limits.budget_usd {
+        Some(b) => format!("{spent} / ${b:.2}"),
+        None => spent,
+    })
+}
+
+/// The second line's items in display order; when narrow the provider goes first, then
+/// items from the end (progress and workers stay).
+fn vitals(ui: &Ui) -> Vec<(String, Style)> {
+    let t = &ui.theme;
+    let st = &ui.state;
+    let mut v: Vec<(String, Style)> = Vec::new();
+    let busy = st.running().count();
+    v.push((
+        format!("{busy}/{} workers", st.max_workers),
+        Style::default(),
+    ));
+    let done = st.count(SubtaskStatus::Complete) + st.count(SubtaskStatus::Partial);
+    let total = st.live_subtask_count();
+    let est = st.initial_estimate();
+    let progress = if est > 0 {
+        format!("{done}/{total} done (est. {est})")
+    } else {
+        format!("{done}/{total} done")
+    };
+    v.push((progress, Style::default()));
+    if st.paused {
+        v.push((
+            format!("{} dispatch paused", t.symbol(Mark::Deferred)),
+            t.warn(),
+        ));
+    }
+    if let Some((at, notice)) = &st.last_retry {
+        let age = (ui.now - *at).num_milliseconds();
+        if age >= 0 && age < notice.delay_ms as i64 + 5_000 && !st.is_finished() {
+            v.push((
+                format!(
+                    "{} retry {} in {}s: {}",
+                    t.glyph("↻"),
+                    notice.attempt,
+                    notice.delay_ms.div_ceil(1000),
+                    notice.reason
+                ),
+                t.warn(),
+            ));
+        }
+    }
+    v.push((
+        format!("{} tok", tokens(st.usage.total())),
+        Style::default(),
+    ));
+    if let Some(c) = cost(ui) {
+        let over = st.limits.budget_usd.is_some_and(|b| st.cost_usd > b * 0.8);
+        v.push((c, if over { t.warn() } else { Style::default() }));
+    }
+    let mut provider = match &st.settings {
+        Some(s) => format!("{} · {}", s.provider, s.orchestrator_model),
+        None => format!("{} · {}", ui.info.provider, ui.info.model),
+    };
+    if ui.info.demo {
+        provider = format!("{provider} (demo, no API key)");
+    }
+    v.insert(0, (provider, t.dim()));
+    v
+}
+
+pub fn render(frame: &mut Frame, area: Rect, ui: &Ui) {
+    let t = &ui.theme;
+    let st = &ui.state;
+    let width = area.width as usize;
+
+    // Line 1: task on the left, status on the right.
+    let (word, style) = status(ui);
+    let mut right = vec![Span::styled(
+        word.clone(),
+        style.add_modifier(ratatui::style::Modifier::BOLD),
+    )];
+    if st.outcome.is_none() && !st.run_id.is_empty() {
+        let spin = if ui.animating() {
+            format!(" {}", t.spinner(ui.frame))
+        } else {
+            String::new()
+        };
+        right.push(Span::styled(format!(" · {}{spin}", st.phase), t.accent()));
+    }
+    if let Some(r) = st.replan_log.last() {
+        right.push(Span::raw(format!(" · replan {}", r.cycle)));
+    }
+    right.push(Span::styled(
+        format!(" · {} ", duration(ui.elapsed_secs())),
+        t.dim(),
+    ));
+    let right_w: usize = right.iter().map(|s| s.content.width()).sum();
+    let task = if st.task.is_empty() {
+        "starting…"
+    } else {
+        st.task.as_str()
+    };
+    let left_prefix = format!(" Baton {} ", t.glyph("▸"));
+    let task_w = width.saturating_sub(right_w + left_prefix.width() + 1);
+    let task = fit(task.lines().next().unwrap_or(""), task_w);
+    let pad = width.saturating_sub(left_prefix.width() + task.width() + right_w);
+    let mut l1 = vec![
+        Span::styled(left_prefix, t.title()),
+        Span::styled(task, t.bold()),
+        Span::raw(" ".repeat(pad)),
+    ];
+    l1.extend(right);
+
+    // Line 2: vitals, then the need count on the right.
+    let needs = st.needs_person().len();
+    let need_text = if needs > 0 {
+        format!(
+            "{} {needs} need{} you ",
+            t.symbol(Mark::NeedsYou),
+            if needs == 1 { "s" } else { "" }
+        )
+    } else {
+        String::new()
+    };
+    let sep = format!(" {} ", t.glyph("·"));
+    let mut items = vitals(ui);
+    let mut provider_first = true;
+    let room = width.saturating_sub(need_text.width() + 2);
+    loop {
+        let w: usize = items.iter().map(|(s, _)| s.width()).sum::<usize>()
+            + sep.width() * items.len().saturating_sub(1);
+        if w <= room || items.len() <= 1 {
+            break;
+        }
+        if items.len() > 3 && provider_first {
+            items.remove(0);
+            provider_first = false;
+        } else {
+            items.pop();
+        }
+    }
+    let mut l2: Vec<Span> = vec![Span::raw(" ")];
+    for (i, (text, style)) in items.iter().enumerate() {
+        if i > 0 {
+            l2.push(Span::styled(sep.clone(), t.dim()));
+        }
+        l2.push(Span::styled(fit(text, room), *style));
+    }
+    let used: usize = l2.iter().map(|s| s.content.width()).sum();
+    l2.push(Span::raw(
+        " ".repeat(width.saturating_sub(used + need_text.width())),
+    ));
+    l2.push(Span::styled(need_text, t.mark_style(Mark::NeedsYou)));
+    frame.render_widget(Paragraph::new(vec![Line::from(l1), Line::from(l2)]), area);
+}

@@ -1,0 +1,408 @@
+//! Keys, paste and mouse → changes to the `Ui` and effects (commands for the engine).
+//!
+//! Owns what each keymap action does. Must not decide which key means what (that is
+//! `keymap`, as data) and must not touch the run's state: decisions become `Command`s.
+
+use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseEvent, MouseEventKind};
+use ratatui::layout::{Position, Rect};
+
+use super::app::{Effect, Filter, Focus, Screen, Sel, Ui};
+use super::keymap::{self, Action, Context, When};
+use super::layout::{self, pane_ids, selected_pane};
+use super::modals::{self, confirm::Confirm, quit::QuitModal, subtask_form::SubtaskForm};
+use super::needs;
+use super::task_list::{self, Row};
+use crate::engine::plan::SubtaskStatus;
+use crate::engine::{Command, SubtaskId};
+
+/// Which bindings apply now.
+pub fn context(ui: &Ui) -> Context {
+    if ui.help {
+        return Context::Help;
+    }
+    match ui.screen {
+        Screen::Detail(_) => Context::Detail,
+        Screen::Synthesis => Context::Synthesis,
+        Screen::Editor | Screen::Main => {
+            if ui.zoom.is_some() {
+                Context::Zoom
+            } else {
+                match ui.focus {
+                    Focus::Tasks => Context::Tasks,
+                    Focus::Panes => Context::Panes,
+                    Focus::Replan => Context::Replan,
+                }
+            }
+        }
+    }
+}
+
+/// Does a binding's condition hold now?
+pub fn holds(ui: &Ui, when: When) -> bool {
+    let sel = ui.selected_subtask().and_then(|id| ui.state.subtask(id));
+    let status = sel.map(|s| s.status);
+    match when {
+        When::Always => true,
+        When::SelAwaitingApproval => status == Some(SubtaskStatus::AwaitingApproval),
+        When::SelDeferred => status == Some(SubtaskStatus::Deferred),
+        When::SelDeferrable => matches!(
+            status,
+            Some(SubtaskStatus::AwaitingApproval | SubtaskStatus::Ready)
+        ),
+        When::SelOpen => status.is_some_and(|s| !s.is_terminal()) && !ui.state.is_finished(),
+        When::SelEscalated => status == Some(SubtaskStatus::Escalated),
+        When::AnyAwaiting => ui.state.count(SubtaskStatus::AwaitingApproval) > 0,
+        When::AnyNeed => !ui.state.needs_person().is_empty(),
+        When::HasSynthesis => ui.state.synthesis.is_some(),
+        When::RunLive => !ui.state.is_finished() && !ui.engine_closed,
+        When::SelRunning => status == Some(SubtaskStatus::Running),
+    }
+}
+
+pub fn on_key(ui: &mut Ui, key: KeyEvent) -> Vec<Effect> {
+    if key.kind == KeyEventKind::Release {
+        return Vec::new();
+    }
+    ui.flash = None;
+    if ui.screen == Screen::Editor {
+        return super::editor::on_key(ui, key);
+    }
+    if let Some(mut modal) = ui.modal.take() {
+        if is_ctrl_c(&key) && !modal.takes_ctrl_c() {
+            needs::closed(ui, modal.as_ref(), false);
+            return quit(ui);
+        }
+        let fx = modal.handle_key(key, &ui.state);
+        if modal.is_complete() {
+            needs::closed(ui, modal.as_ref(), !fx.is_empty());
+        } else {
+            ui.modal = Some(modal);
+        }
+        return fx;
+    }
+    let ctx = context(ui);
+    match keymap::lookup(ctx, &key, |w| holds(ui, w)) {
+        Some(binding) => act(ui, binding.action),
+        None => Vec::new(),
+    }
+}
+
+pub fn on_paste(ui: &mut Ui, text: &str) {
+    if ui.screen == Screen::Editor {
+        ui.editor.insert_str(text);
+    } else if let Some(m) = ui.modal.as_mut() {
+        m.handle_paste(text);
+    }
+}
+
+pub fn on_mouse(ui: &mut Ui, m: MouseEvent) {
+    let delta: i64 = match m.kind {
+        MouseEventKind::ScrollUp => -3,
+        MouseEventKind::ScrollDown => 3,
+        _ => return,
+    };
+    if ui.modal.is_some() || ui.screen == Screen::Editor {
+        return;
+    }
+    if ui.help {
+        ui.help_scroll = add(ui.help_scroll, delta);
+        return;
+    }
+    match ui.screen {
+        Screen::Detail(_) => ui.detail_scroll = add(ui.detail_scroll, delta),
+        Screen::Synthesis => ui.synthesis_scroll = add(ui.synthesis_scroll, delta),
+        Screen::Main | Screen::Editor => {
+            if let Some(z) = ui.zoom {
+                ui.outputs.pane_mut(z).scroll_by(delta);
+                return;
+            }
+            let area = Rect::new(0, 0, ui.size.0, ui.size.1);
+            let l = layout::main_layout(area, ui);
+            let at = Position::new(m.column, m.row);
+            if let Some((id, _)) = l.panes.iter().find(|(_, r)| r.contains(at)) {
+                let id = *id;
+                ui.outputs.pane_mut(id).scroll_by(delta);
+            } else if l.tasks.contains(at) {
+                move_selection(ui, delta as isize);
+            } else if l.replan.contains(at) {
+                move_replan(ui, delta as isize);
+            }
+        }
+    }
+}
+
+fn add(v: u16, d: i64) -> u16 {
+    (v as i64 + d).clamp(0, u16::MAX as i64) as u16
+}
+
+/// Carries out one keymap action.
+pub fn act(ui: &mut Ui, action: Action) -> Vec<Effect> {
+    let sel = ui.selected_subtask();
+    let send = |c: Command| vec![Effect::Send(c)];
+    let page = ui.size.1.saturating_sub(6).max(1) as isize;
+    match action {
+        Action::Approve => sel.map_or_else(Vec::new, |id| send(Command::Approve { id })),
+        Action::Defer => sel.map_or_else(Vec::new, |id| send(Command::Defer { id })),
+        Action::Undefer => sel.map_or_else(Vec::new, |id| send(Command::Undefer { id })),
+        Action::ApproveAll => send(Command::ApproveAll),
+        Action::Escalate => sel.map_or_else(Vec::new, |id| {
+            send(Command::Escalate {
+                id,
+                reason: "a person asked to take it over".to_string(),
+            })
+        }),
+        Action::Retry => {
+            if let Some(id) = sel {
+                let attempts = ui.state.subtask(id).map_or(0, |s| s.attempts);
+                needs::open_need(ui, super::app::NeedKey::Escalation(id, attempts));
+            }
+            Vec::new()
+        }
+        Action::Cancel => {
+            if let Some(s) = sel.and_then(|id| ui.state.subtask(id)) {
+                ui.modal = Some(Box::new(Confirm::cancel(s)));
+            }
+            Vec::new()
+        }
+        Action::Edit => {
+            if let Some(s) = sel.and_then(|id| ui.state.subtask(id)) {
+                ui.modal = Some(Box::new(SubtaskForm::edit(s)));
+            }
+            Vec::new()
+        }
+        Action::Add => {
+            ui.modal = Some(Box::new(SubtaskForm::add()));
+            Vec::new()
+        }
+        Action::TogglePause => send(if ui.state.paused {
+            Command::Resume
+        } else {
+            Command::Pause
+        }),
+        Action::MoreWorkers => send(Command::SetMaxWorkers {
+            max_workers: ui.state.max_workers.saturating_add(1).min(64),
+        }),
+        Action::FewerWorkers => {
+            let n = ui.state.max_workers.saturating_sub(1).max(1);
+            if n == ui.state.max_workers {
+                ui.flash = Some("at least one worker runs".to_string());
+                Vec::new()
+            } else {
+                send(Command::SetMaxWorkers { max_workers: n })
+            }
+        }
+        Action::Details => {
+            details(ui);
+            Vec::new()
+        }
+        Action::Zoom => {
+            let ids = pane_ids(ui);
+            let target = match (ui.focus, sel) {
+                (Focus::Tasks, Some(id)) if ids.contains(&Some(id)) => Some(Some(id)),
+                _ => selected_pane(ui, &ids),
+            };
+            ui.zoom = target;
+            Vec::new()
+        }
+        Action::NextNeed => {
+            if let Some(need) = needs::most_urgent(ui) {
+                needs::open_need(ui, need);
+            }
+            Vec::new()
+        }
+        Action::Filter => {
+            ui.filter = ui.filter.next();
+            ui.list_offset = 0;
+            ui.flash = Some(format!("showing: {} (f: next filter)", ui.filter.label()));
+            Vec::new()
+        }
+        Action::ToggleFinished => {
+            ui.show_finished = !ui.show_finished;
+            if ui.filter == Filter::Finished && !ui.show_finished {
+                ui.filter = Filter::All;
+            }
+            Vec::new()
+        }
+        Action::FocusNext | Action::FocusPrev => {
+            let fwd = action == Action::FocusNext;
+            ui.focus = match (ui.focus, fwd) {
+                (Focus::Tasks, true) | (Focus::Replan, false) => Focus::Panes,
+                (Focus::Panes, true) | (Focus::Tasks, false) => Focus::Replan,
+                (Focus::Replan, true) | (Focus::Panes, false) => Focus::Tasks,
+            };
+            if ui.screen != Screen::Main && !ui.help {
+                ui.screen = Screen::Main;
+            }
+            Vec::new()
+        }
+        Action::Up => scroll(ui, -1),
+        Action::Down => scroll(ui, 1),
+        Action::PageUp => scroll(ui, -page),
+        Action::PageDown => scroll(ui, page),
+        Action::Top => scroll(ui, -100_000),
+        Action::Bottom => scroll(ui, 100_000),
+        Action::Left | Action::Right => {
+            let ids = pane_ids(ui);
+            let cur = match ui.zoom {
+                Some(z) => Some(z),
+                None => selected_pane(ui, &ids),
+            };
+            let i = cur
+                .and_then(|c| ids.iter().position(|x| *x == c))
+                .unwrap_or(0);
+            let n = ids.len().max(1);
+            let j = if action == Action::Right {
+                (i + 1) % n
+            } else {
+                (i + n - 1) % n
+            };
+            if let Some(next) = ids.get(j).copied() {
+                ui.pane_selected = Some(next);
+                if ui.zoom.is_some() {
+                    ui.zoom = Some(next);
+                }
+            }
+            Vec::new()
+        }
+        Action::Follow => {
+            if let Some(p) = current_pane(ui) {
+                ui.outputs.pane_mut(p).follow();
+            }
+            Vec::new()
+        }
+        Action::Synthesis => {
+            ui.screen = Screen::Synthesis;
+            Vec::new()
+        }
+        Action::Export => vec![Effect::Export],
+        Action::Help => {
+            ui.help = true;
+            ui.help_scroll = 0;
+            Vec::new()
+        }
+        Action::Back => {
+            if ui.help {
+                ui.help = false;
+            } else if ui.zoom.is_some() {
+                ui.zoom = None;
+            } else if ui.screen != Screen::Main {
+                ui.screen = Screen::Main;
+            } else {
+                ui.focus = Focus::Tasks;
+            }
+            Vec::new()
+        }
+        Action::Quit | Action::ForceQuit => quit(ui),
+    }
+}
+
+/// Leaves at once when the run is over; otherwise asks (the run stays resumable).
+pub fn quit(ui: &mut Ui) -> Vec<Effect> {
+    if ui.state.is_finished() || ui.engine_closed || ui.state.run_id.is_empty() {
+        vec![Effect::Quit]
+    } else {
+        ui.modal = Some(Box::new(QuitModal::new(&ui.state.run_id)));
+        Vec::new()
+    }
+}
+
+fn current_pane(ui: &Ui) -> Option<Option<SubtaskId>> {
+    match ui.zoom {
+        Some(z) => Some(z),
+        None => selected_pane(ui, &pane_ids(ui)),
+    }
+}
+
+fn details(ui: &mut Ui) {
+    match (ui.focus, ui.zoom) {
+        (_, Some(Some(id))) => open_detail(ui, id),
+        (Focus::Panes, _) => {
+            if let Some(Some(id)) = current_pane(ui) {
+                open_detail(ui, id);
+            }
+        }
+        (Focus::Replan, _) => {
+            let cycle = ui
+                .state
+                .replan_log
+                .iter()
+                .rev()
+                .nth(ui.replan_selected)
+                .map(|r| r.cycle);
+            if let Some(c) = cycle {
+                if !ui.replan_expanded.remove(&c) {
+                    ui.replan_expanded.insert(c);
+                }
+            }
+        }
+        (Focus::Tasks, _) => match ui.selected {
+            Some(Sel::Finished) => ui.show_finished = !ui.show_finished,
+            Some(Sel::Subtask(id)) => open_detail(ui, id),
+            None => {}
+        },
+    }
+}
+
+fn open_detail(ui: &mut Ui, id: SubtaskId) {
+    ui.screen = Screen::Detail(id);
+    ui.detail_scroll = 0;
+    ui.zoom = None;
+}
+
+fn scroll(ui: &mut Ui, delta: isize) -> Vec<Effect> {
+    if ui.help {
+        ui.help_scroll = add(ui.help_scroll, delta as i64);
+        return Vec::new();
+    }
+    match ui.screen {
+        Screen::Detail(_) => ui.detail_scroll = add(ui.detail_scroll, delta as i64),
+        Screen::Synthesis => ui.synthesis_scroll = add(ui.synthesis_scroll, delta as i64),
+        Screen::Main | Screen::Editor => {
+            if ui.zoom.is_some() || ui.focus == Focus::Panes {
+                if let Some(p) = current_pane(ui) {
+                    ui.outputs.pane_mut(p).scroll_by(delta as i64);
+                }
+            } else if ui.focus == Focus::Replan {
+                move_replan(ui, delta);
+            } else {
+                move_selection(ui, delta);
+            }
+        }
+    }
+    Vec::new()
+}
+
+fn move_selection(ui: &mut Ui, delta: isize) {
+    let rows = task_list::rows(ui);
+    if rows.is_empty() {
+        return;
+    }
+    let cur = ui
+        .selected
+        .and_then(|s| rows.iter().position(|r| r.sel() == s))
+        .unwrap_or(0) as isize;
+    let next = (cur + delta).clamp(0, rows.len() as isize - 1) as usize;
+    ui.selected = rows.get(next).map(Row::sel);
+    ui.pane_selected = None;
+    let area = Rect::new(0, 0, ui.size.0, ui.size.1);
+    let height = layout::main_layout(area, ui).tasks.height.saturating_sub(2) as usize;
+    ui.list_offset = task_list::scroll_offset(ui.list_offset, next, height, rows.len());
+}
+
+fn move_replan(ui: &mut Ui, delta: isize) {
+    let n = ui.state.replan_log.len();
+    if n == 0 {
+        return;
+    }
+    ui.replan_selected = (ui.replan_selected as isize + delta).clamp(0, n as isize - 1) as usize;
+}
+
+/// Keys that go to a text box are never taken by the global keymap, except Ctrl-C.
+pub fn is_ctrl_c(key: &KeyEvent) -> bool {
+    key.modifiers.contains(KeyModifiers::CONTROL) && matches!(key.code, KeyCode::Char('c' | 'C'))
+}
+
+/// Opens the modal for a need by key (used by tests and the `n` key).
+pub fn open_modal(ui: &mut Ui, need: super::app::NeedKey) {
+    ui.modal = modals::open_for(need, &ui.state, &ui.info);
+}

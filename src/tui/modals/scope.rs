@@ -1,0 +1,217 @@
+//! The scope alert: a limit was reached (subtasks, cycles, tokens, cost, time). Raise it,
+//! defer low-priority work, or stop and synthesise what is done.
+//!
+//! Owns that dialog and the new limit's input. Must not enforce limits (the engine does).
+
+use crossterm::event::{KeyCode, KeyEvent};
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Direction, Layout, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Paragraph, Wrap};
+use tui_textarea::TextArea;
+
+use super::{Choice, Modal, boxed, choices_line, frame_box, is_esc, modal_width, pick, text_of};
+use crate::engine::plan::State;
+use crate::engine::{Command, LimitKind, Priority, ScopeDecision};
+use crate::tui::app::{Effect, NeedKey};
+use crate::tui::theme::Theme;
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Act {
+    Raise,
+    DeferLow,
+    Stop,
+}
+
+const CHOICES: &[Choice<Act>] = &[
+    Choice {
+        key: 'r',
+        label: "raise the limit",
+        action: Act::Raise,
+    },
+    Choice {
+        key: 'd',
+        label: "defer low-priority work",
+        action: Act::DeferLow,
+    },
+    Choice {
+        key: 's',
+        label: "stop and synthesise",
+        action: Act::Stop,
+    },
+];
+
+pub struct ScopeAlertModal {
+    alert: u32,
+    limit: LimitKind,
+    current: f64,
+    max: f64,
+    pending: Vec<String>,
+    raising: Option<TextArea<'static>>,
+    error: Option<String>,
+    done: bool,
+}
+
+/// A sensible next limit: half again, rounded up (money to the cent).
+fn suggest(limit: LimitKind, max: f64) -> String {
+    match limit {
+        LimitKind::Cost => format!("{:.2}", (max * 1.5).max(max + 0.5)),
+        _ => format!("{}", (max * 1.5).ceil().max(max + 1.0) as u64),
+    }
+}
+
+fn show(limit: LimitKind, v: f64) -> String {
+    match limit {
+        LimitKind::Cost => format!("${v:.2}"),
+        _ => format!("{}", v.round() as u64),
+    }
+}
+
+impl ScopeAlertModal {
+    pub fn new(state: &State, alert: u32) -> Option<Self> {
+        let a = state.alerts.iter().find(|a| a.alert == alert)?;
+        let pending = a
+            .pending
+            .iter()
+            .filter_map(|id| state.subtask(*id))
+            .map(|s| format!("{} {} ({})", s.id, s.title, priority_word(s.priority)))
+            .collect();
+        Some(Self {
+            alert,
+            limit: a.limit,
+            current: a.current,
+            max: a.max,
+            pending,
+            raising: None,
+            error: None,
+            done: false,
+        })
+    }
+
+    fn send(&mut self, decision: ScopeDecision) -> Vec<Effect> {
+        self.done = true;
+        vec![Effect::Send(Command::ResolveScopeAlert {
+            alert: self.alert,
+            decision,
+        })]
+    }
+}
+
+/// `high`, `normal`, `low`.
+pub fn priority_word(p: Priority) -> &'static str {
+    match p {
+        Priority::High => "high",
+        Priority::Normal => "normal",
+        Priority::Low => "low",
+    }
+}
+
+impl Modal for ScopeAlertModal {
+    fn handle_key(&mut self, key: KeyEvent, _state: &State) -> Vec<Effect> {
+        if let Some(t) = self.raising.as_mut() {
+            if is_esc(&key) {
+                self.raising = None;
+                self.error = None;
+                return Vec::new();
+            }
+            if key.code == KeyCode::Enter {
+                let text = text_of(t);
+                return match text.trim_start_matches('$').parse::<f64>() {
+                    Ok(to) if to > self.current => self.send(ScopeDecision::RaiseLimit { to }),
+                    Ok(_) => {
+                        self.error = Some(format!(
+                            "the new limit must be above the current {}",
+                            show(self.limit, self.current)
+                        ));
+                        Vec::new()
+                    }
+                    Err(_) => {
+                        self.error = Some(format!("\"{text}\" is not a number"));
+                        Vec::new()
+                    }
+                };
+            }
+            t.input(key);
+            return Vec::new();
+        }
+        if is_esc(&key) {
+            self.done = true;
+            return Vec::new();
+        }
+        match pick(CHOICES, &key) {
+            Some(Act::Raise) => {
+                let mut t = TextArea::new(vec![suggest(self.limit, self.max)]);
+                t.move_cursor(tui_textarea::CursorMove::End);
+                self.raising = Some(t);
+                Vec::new()
+            }
+            Some(Act::DeferLow) => self.send(ScopeDecision::DeferLowPriority),
+            Some(Act::Stop) => self.send(ScopeDecision::StopAndSynthesize),
+            None => Vec::new(),
+        }
+    }
+
+    fn render(&self, frame: &mut Frame, area: Rect, _state: &State, theme: &Theme) {
+        let height = 11 + self.pending.len().min(6) as u16;
+        let title = format!("Scope alert · {} limit reached", self.limit);
+        let inner = frame_box(frame, area, modal_width(area), height, &title, theme);
+        let [body, input, foot] = Layout::default()
+            .direction(Direction::Vertical)
+            .constraints([
+                Constraint::Min(2),
+                Constraint::Length(if self.raising.is_some() { 3 } else { 0 }),
+                Constraint::Length(2),
+            ])
+            .areas(inner);
+        let mut lines = vec![Line::from(vec![
+            Span::raw(format!("{}: ", self.limit)),
+            Span::styled(show(self.limit, self.current), theme.warn()),
+            Span::raw(format!(" now, limit {}.", show(self.limit, self.max))),
+        ])];
+        if self.pending.is_empty() {
+            lines.push(Line::from("Nothing is pending."));
+        } else {
+            lines.push(Line::from(format!("Pending ({}):", self.pending.len())));
+            for p in self.pending.iter().take(6) {
+                lines.push(Line::from(format!("  {p}")));
+            }
+            if self.pending.len() > 6 {
+                lines.push(Line::from(format!(
+                    "  … and {} more",
+                    self.pending.len() - 6
+                )));
+            }
+        }
+        frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), body);
+        if let Some(t) = &self.raising {
+            let mut t = t.clone();
+            boxed(
+                &mut t,
+                "New limit (Enter to confirm, Esc back)",
+                true,
+                theme,
+            );
+            frame.render_widget(&t, input);
+        }
+        let mut foot_lines = Vec::new();
+        if let Some(e) = &self.error {
+            foot_lines.push(Line::from(Span::styled(e.clone(), theme.error())));
+        }
+        if self.raising.is_none() {
+            foot_lines.push(choices_line(CHOICES, theme, &[("Esc", "later")]));
+        }
+        frame.render_widget(Paragraph::new(foot_lines), foot);
+    }
+
+    fn is_complete(&self) -> bool {
+        self.done
+    }
+
+    fn need(&self) -> Option<NeedKey> {
+        Some(NeedKey::Scope(self.alert))
+    }
+
+    fn typing(&self) -> bool {
+        self.raising.is_some()
+    }
+}

@@ -1,0 +1,136 @@
+//! The replan log: one entry per cycle, newest first; collapsed to two lines (what changed,
+//! scope then vs now), expanded to the rationale and the titles of what was added,
+//! updated and cancelled.
+//!
+//! Owns that view. Must not change anything.
+
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Paragraph, Wrap};
+
+use super::app::{Focus, Ui};
+use super::modals::wrap_words;
+use crate::engine::SubtaskId;
+use crate::engine::plan::ReplanEntry;
+
+fn ids(v: &[SubtaskId]) -> String {
+    v.iter()
+        .map(|i| i.to_string())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// `after #8: +2 (#10 #11) ~1 -1`
+pub fn summary_line(e: &ReplanEntry) -> String {
+    let mut s = if e.covered.is_empty() {
+        "replan".to_string()
+    } else {
+        format!("after {}", ids(&e.covered))
+    };
+    s.push(':');
+    if !e.added.is_empty() {
+        s.push_str(&format!(" +{} ({})", e.added.len(), ids(&e.added)));
+    }
+    if !e.updated.is_empty() {
+        s.push_str(&format!(" ~{} ({})", e.updated.len(), ids(&e.updated)));
+    }
+    if !e.cancelled.is_empty() {
+        s.push_str(&format!(" cancel {}", ids(&e.cancelled)));
+    }
+    if e.added.is_empty() && e.updated.is_empty() && e.cancelled.is_empty() {
+        s.push_str(" no change");
+    }
+    s
+}
+
+pub fn entry_lines(ui: &Ui, e: &ReplanEntry, expanded: bool, width: usize) -> Vec<Line<'static>> {
+    let t = &ui.theme;
+    let mut out = vec![Line::from(vec![
+        Span::styled(format!("{:<3}", e.cycle), t.accent()),
+        Span::raw(summary_line(e)),
+    ])];
+    let scope = format!(
+        "   scope {} {} {}{}",
+        e.estimate_before,
+        t.glyph("→"),
+        e.estimate_now,
+        if e.scope_note.is_empty() {
+            String::new()
+        } else {
+            format!(": {}", e.scope_note)
+        }
+    );
+    out.push(Line::from(Span::styled(scope, t.dim())));
+    if expanded {
+        for l in wrap_words(&e.summary, width.saturating_sub(3).max(10)) {
+            out.push(Line::from(format!("   {l}")));
+        }
+        let named = |label: &str, v: &[SubtaskId]| -> Vec<Line<'static>> {
+            v.iter()
+                .map(|id| {
+                    let title = ui
+                        .state
+                        .subtask(*id)
+                        .map(|s| s.title.clone())
+                        .unwrap_or_default();
+                    Line::from(format!("   {label} {id} {title}"))
+                })
+                .collect()
+        };
+        out.extend(named("+", &e.added));
+        out.extend(named("~", &e.updated));
+        out.extend(named(t.symbol(super::theme::Mark::Cancelled), &e.cancelled));
+    }
+    out
+}
+
+pub fn render(frame: &mut Frame, area: Rect, ui: &Ui) {
+    if area.height == 0 {
+        return;
+    }
+    let t = &ui.theme;
+    let focused = ui.focus == Focus::Replan && ui.zoom.is_none();
+    let block = Block::default()
+        .borders(Borders::ALL)
+        .border_style(t.border(focused))
+        .title(Span::styled(" Replan log ", t.title()));
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    let log = &ui.state.replan_log;
+    if log.is_empty() {
+        frame.render_widget(
+            Paragraph::new(Span::styled(
+                "no replans yet: one after each worker report",
+                t.dim(),
+            )),
+            inner,
+        );
+        return;
+    }
+    let width = inner.width as usize;
+    let mut lines = Vec::new();
+    let sel = ui.replan_selected.min(log.len() - 1);
+    let mut sel_line = 0;
+    for (i, e) in log.iter().rev().enumerate() {
+        let expanded = ui.replan_expanded.contains(&e.cycle);
+        let mut ls = entry_lines(ui, e, expanded, width);
+        if i == sel {
+            sel_line = lines.len();
+            if focused {
+                if let Some(first) = ls.first_mut() {
+                    *first = first.clone().style(t.selected());
+                }
+            }
+        }
+        lines.append(&mut ls);
+    }
+    let h = inner.height as usize;
+    let offset = (sel_line + 2).saturating_sub(h);
+    frame.render_widget(
+        Paragraph::new(lines)
+            .wrap(Wrap { trim: false })
+            .scroll((offset as u16, 0)),
+        inner,
+    );
+}

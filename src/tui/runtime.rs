@@ -1,0 +1,292 @@
+//! The one loop that owns the terminal: it `select!`s over terminal input, engine events,
+//! live deltas, a tick (only while something moves or a clock shows) and SIGTERM; feeds
+//! everything through `app::update`; carries out the effects; and redraws at most ~30
+//! times a second, only when something changed. Idle, it sleeps.
+//!
+//! Owns scheduling and effects. Must not contain UI rules (`app`) or drawing (`view`); never
+//! awaits anything slow inside a branch.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use chrono::Utc;
+use color_eyre::eyre::Result;
+use crossterm::event::{Event as TermEvent, EventStream, KeyEventKind};
+use futures::StreamExt;
+use tokio::sync::mpsc::error::TrySendError;
+use tokio::time::Instant;
+
+use super::app::{Effect, Msg, Screen, Ui, update};
+use super::terminal::{self, Tty};
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+use crate::engine::{Command, Delta, EngineHandle, Envelope, RunOutcome};
+
+/// Frame budget: about 30 frames a second at most.
+const FRAME: Duration = Duration::from_millis(33);
+/// Spinner speed while something runs.
+const SPIN: Duration = Duration::from_millis(120);
+/// Clock tick while a run is live but nothing moves.
+const CLOCK: Duration = Duration::from_secs(1);
+/// Events and deltas handled per batch before drawing.
+const BATCH: usize = 512;
+/// How long quitting waits for the engine to stop and journal it.
+const STOP_WAIT: Duration = Duration::from_secs(5);
+
+/// A run started from the task editor.
+pub struct Started {
+    pub handle: EngineHandle,
+    pub run_dir: Option<PathBuf>,
+}
+
+/// Starts a run for a task typed in the editor.
+pub type Starter<'a> = Box<dyn FnMut(String) -> Result<Started> + 'a>;
+
+/// How the loop ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ending {
+    /// The person quit (or the run ended and they left).
+    Quit,
+    /// SIGTERM/SIGHUP.
+    Signal,
+    /// Quit from the editor before any run.
+    NoRun,
+}
+
+/// The engine's channels, held apart so the loop can wait on several at once.
+#[derive(Default)]
+struct Link {
+    events: Option<mpsc::Receiver<Envelope>>,
+    deltas: Option<mpsc::Receiver<Delta>>,
+    commands: Option<mpsc::Sender<Command>>,
+    join: Option<JoinHandle<RunOutcome>>,
+}
+
+impl Link {
+    fn new(h: Option<EngineHandle>) -> Self {
+        match h {
+            Some(h) => Self {
+                events: Some(h.events),
+                deltas: Some(h.deltas),
+                commands: Some(h.commands),
+                join: Some(h.join),
+            },
+            None => Self::default(),
+        }
+    }
+}
+
+pub async fn run_loop(
+    terminal: &mut Tty,
+    ui: &mut Ui,
+    engine: Option<EngineHandle>,
+    mut starter: Starter<'_>,
+) -> Result<Ending> {
+    let mut engine = Link::new(engine);
+    let mut input = EventStream::new();
+    let mut sigterm = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    let mut sighup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())?;
+    let size = terminal.size()?;
+    update(ui, Msg::Resize(size.width, size.height));
+    let mut dirty = true;
+    let mut last_draw = Instant::now() - FRAME;
+    let mut tick_period: Option<Duration> = None;
+    let mut next_tick = Instant::now();
+
+    loop {
+        if dirty && last_draw.elapsed() >= FRAME {
+            terminal.draw(|f| super::view::draw(f, ui))?;
+            dirty = false;
+            last_draw = Instant::now();
+        }
+        let period = if ui.animating() {
+            Some(SPIN)
+        } else if ui.clock_visible() {
+            Some(CLOCK)
+        } else {
+            None
+        };
+        if period != tick_period {
+            tick_period = period;
+            if let Some(p) = period {
+                next_tick = Instant::now() + p;
+            }
+        }
+        let mut msgs: Vec<Msg> = Vec::new();
+        tokio::select! {
+            _ = sigterm.recv() => {
+                stop_engine(ui, &mut engine).await;
+                return Ok(Ending::Signal);
+            }
+            _ = sighup.recv() => {
+                stop_engine(ui, &mut engine).await;
+                return Ok(Ending::Signal);
+            }
+            ev = input.next() => match ev {
+                Some(Ok(ev)) => msgs.extend(translate(ev)),
+                Some(Err(e)) => return Err(e.into()),
+                None => {
+                    stop_engine(ui, &mut engine).await;
+                    return Ok(Ending::Quit);
+                }
+            },
+            env = recv(&mut engine.events) => match env {
+                Some(env) => {
+                    msgs.push(Msg::Event(Box::new(env)));
+                    if let Some(rx) = engine.events.as_mut() {
+                        while msgs.len() < BATCH {
+                            match rx.try_recv() {
+                                Ok(e) => msgs.push(Msg::Event(Box::new(e))),
+                                Err(_) => break,
+                            }
+                        }
+                    }
+                }
+                None => {
+                    engine.events = None;
+                    msgs.push(Msg::EngineClosed);
+                }
+            },
+            d = recv(&mut engine.deltas) => match d {
+                Some(d) => {
+                    msgs.push(Msg::Delta(d));
+                    if let Some(rx) = engine.deltas.as_mut() {
+                        while msgs.len() < BATCH {
+                            match rx.try_recv() {
+                                Ok(d) => msgs.push(Msg::Delta(d)),
+                                Err(_) => break,
+                            }
+                        }
+                    }
+                }
+                None => engine.deltas = None,
+            },
+            _ = tokio::time::sleep_until(last_draw + FRAME), if dirty => {}
+            _ = tokio::time::sleep_until(next_tick), if tick_period.is_some() => {
+                if let Some(p) = tick_period {
+                    next_tick = Instant::now() + p;
+                }
+                msgs.push(Msg::Tick(Utc::now()));
+            }
+        }
+        if msgs.is_empty() {
+            continue;
+        }
+        dirty = true;
+        ui.now = ui.now.max(Utc::now());
+        for msg in msgs {
+            for effect in update(ui, msg) {
+                match effect {
+                    Effect::Send(cmd) => send(&engine, cmd),
+                    Effect::Bell => terminal::bell(terminal),
+                    Effect::Export => {
+                        let result = export(ui);
+                        update(ui, Msg::Exported(result));
+                    }
+                    Effect::StartRun(task) => match starter(task) {
+                        Ok(started) => {
+                            ui.info.run_dir = started.run_dir;
+                            engine = Link::new(Some(started.handle));
+                        }
+                        Err(e) => {
+                            ui.screen = Screen::Editor;
+                            ui.flash = Some(format!("could not start: {e}"));
+                        }
+                    },
+                    Effect::Quit => {
+                        if engine.commands.is_none() {
+                            return Ok(Ending::NoRun);
+                        }
+                        stop_engine(ui, &mut engine).await;
+                        return Ok(Ending::Quit);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Waits on a channel that may be gone (then never ready).
+async fn recv<T>(rx: &mut Option<mpsc::Receiver<T>>) -> Option<T> {
+    match rx.as_mut() {
+        Some(rx) => rx.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+fn translate(ev: TermEvent) -> Option<Msg> {
+    match ev {
+        TermEvent::Key(k) if k.kind != KeyEventKind::Release => Some(Msg::Key(k)),
+        TermEvent::Paste(text) => Some(Msg::Paste(text)),
+        TermEvent::Mouse(m) => Some(Msg::Mouse(m)),
+        TermEvent::Resize(w, h) => Some(Msg::Resize(w, h)),
+        _ => None,
+    }
+}
+
+/// Sends a command without blocking the loop; a full channel hands it to a task.
+fn send(engine: &Link, cmd: Command) {
+    let Some(commands) = engine.commands.as_ref() else {
+        tracing::warn!(?cmd, "no engine to send the command to");
+        return;
+    };
+    match commands.try_send(cmd) {
+        Ok(()) => {}
+        Err(TrySendError::Full(cmd)) => {
+            let tx = commands.clone();
+            tokio::spawn(async move {
+                if tx.send(cmd).await.is_err() {
+                    tracing::warn!("the engine stopped before a command reached it");
+                }
+            });
+        }
+        Err(TrySendError::Closed(cmd)) => {
+            tracing::warn!(?cmd, "the engine has stopped; command dropped");
+        }
+    }
+}
+
+/// Asks a live engine to stop (the run stays resumable) and folds its last events, so the
+/// journal records the stop; gives up after `STOP_WAIT`.
+async fn stop_engine(ui: &mut Ui, engine: &mut Link) {
+    let Some(commands) = engine.commands.take() else {
+        return;
+    };
+    if !ui.state.is_finished() {
+        let _ = commands.try_send(Command::Stop);
+    }
+    let deadline = Instant::now() + STOP_WAIT;
+    while engine.events.is_some() {
+        tokio::select! {
+            ev = recv(&mut engine.events) => match ev {
+                Some(env) => { update(ui, Msg::Event(Box::new(env))); }
+                None => engine.events = None,
+            },
+            d = recv(&mut engine.deltas) => if d.is_none() { engine.deltas = None },
+            _ = tokio::time::sleep_until(deadline) => {
+                tracing::warn!("the engine did not stop in time");
+                if let Some(j) = engine.join.take() {
+                    j.abort();
+                }
+                return;
+            }
+        }
+    }
+    if let Some(j) = engine.join.take() {
+        let _ = tokio::time::timeout_at(deadline, j).await;
+    }
+}
+
+/// Writes `<run_dir>/export.md`.
+fn export(ui: &Ui) -> std::result::Result<PathBuf, String> {
+    let dir = ui
+        .info
+        .run_dir
+        .clone()
+        .ok_or_else(|| "this run has no directory to export to".to_string())?;
+    let path = dir.join("export.md");
+    let text = super::export_doc::render_markdown(&ui.state);
+    std::fs::write(&path, text).map_err(|e| format!("{}: {e}", path.display()))?;
+    Ok(path)
+}
