@@ -52,6 +52,7 @@ pub enum Reply {
 }
 
 pub type Rule = Box<dyn Fn(&Call) -> Option<Reply> + Send + Sync>;
+pub type Delay = Box<dyn Fn(&Call) -> Option<Duration> + Send + Sync>;
 
 /// One provider call as recorded (tokio clock).
 #[derive(Debug, Clone)]
@@ -66,7 +67,7 @@ pub struct Record {
 pub struct Fake {
     pub latency: Duration,
     /// Per-call latency, overriding `latency` when it returns `Some`.
-    pub delay: Option<Box<dyn Fn(&Call) -> Option<Duration> + Send + Sync>>,
+    pub delay: Option<Delay>,
     /// Tried in order before the defaults; the first `Some` answers.
     pub rules: Vec<Rule>,
     /// Default analysis subtasks.
