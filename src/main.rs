@@ -90,8 +90,12 @@ async fn dispatch(action: Action, config: Config) -> color_eyre::Result<i32> {
             output.as_deref(),
         )),
         Action::Doctor => {
-            eprintln!("baton: `doctor` is not available in this build yet");
-            Ok(1)
+            if let Some(note) = &config.provider_note {
+                println!("note: {note}");
+            }
+            let report = baton::doctor::run(&config.provider_settings(), &config.model).await;
+            println!("{report}");
+            Ok(if report.ok() { 0 } else { 1 })
         }
         Action::Run {
             task,

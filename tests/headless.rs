@@ -1,0 +1,336 @@
+//! Headless runs of the real binary on the demo provider, end to end: the deliverable on
+//! stdout, `--json` lines that are the journal's envelopes, exit 3 when a person is needed,
+//! Ctrl-C, resume, and the key never reaching the journal, the log or the output.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+use baton::engine::event::{Envelope, Event, RunOutcome};
+use baton::journal;
+
+/// The binary with a private BATON_HOME whose config makes the demo instant.
+fn baton(home: &Path) -> Command {
+    let config = home.join("config.toml");
+    if !config.exists() {
+        std::fs::write(&config, "[demo]\npace_ms = 0\n").unwrap();
+    }
+    let mut c = Command::new(env!("CARGO_BIN_EXE_baton"));
+    c.env("BATON_HOME", home);
+    for var in baton::config::ENV_VARS
+        .iter()
+        .filter(|v| **v != "BATON_HOME")
+    {
+        c.env_remove(var);
+    }
+    c
+}
+
+fn text(o: &Output) -> (String, String) {
+    (
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
+
+fn only_run_id(home: &Path) -> String {
+    let runs = journal::list_runs(&home.join("data")).unwrap();
+    assert_eq!(runs.len(), 1, "{runs:?}");
+    runs[0].id.clone()
+}
+
+const TASK: &str = "Add rate limiting to the public API";
+
+#[test]
+fn a_demo_run_stops_at_its_escalation_and_says_how_to_continue() {
+    let home = tempfile::tempdir().unwrap();
+    let o = baton(home.path())
+        .args(["--headless", TASK])
+        .output()
+        .unwrap();
+    let (stdout, stderr) = text(&o);
+    // The demo's story has a blocked worker that the orchestrator escalates: with nobody
+    // to ask, the headless run stops there.
+    assert_eq!(o.status.code(), Some(3), "stderr:\n{stderr}");
+    assert!(stdout.is_empty(), "no deliverable yet: {stdout}");
+    assert!(stderr.contains("demo"), "says it runs on demo: {stderr}");
+    for progress in [
+        "analysis:",
+        "started [",
+        "replan 1",
+        "escalated",
+        "complete",
+    ] {
+        assert!(stderr.contains(progress), "no `{progress}` line:\n{stderr}");
+    }
+    let id = only_run_id(home.path());
+    assert!(stderr.contains("needs a person"), "{stderr}");
+    assert!(stderr.contains("was escalated"), "{stderr}");
+    assert!(stderr.contains(&format!("baton resume {id}")), "{stderr}");
+
+    let o = baton(home.path()).arg("runs").output().unwrap();
+    let (table, _) = text(&o);
+    assert!(table.contains(&id) && table.contains("stopped"), "{table}");
+}
+
+/// Plays the person in the TUI's place: resumes the run in-process and answers every
+/// escalation with guidance until the run ends. Returns the deliverable.
+async fn finish_as_a_person(home: &Path) -> String {
+    use baton::cli::CommonArgs;
+    use baton::config::{Config, Env};
+    use baton::engine::event::{Command as EngineCommand, Resolution};
+    use baton::engine::plan::NeedsPerson;
+    use baton::session::{self, FrontEnd, Launch};
+
+    let env = Env::from_pairs([("BATON_HOME", home.display().to_string())]);
+    let config = Config::load_with(&CommonArgs::default(), &env).unwrap();
+    let mut s = session::start(
+        &config,
+        Launch::Resume {
+            run: "latest".into(),
+        },
+        FrontEnd::Tui,
+    )
+    .unwrap();
+    let mut state = baton::engine::State::default();
+    let mut answered = Vec::new();
+    let run = async {
+        while let Some(e) = s.handle.events.recv().await {
+            baton::engine::apply(&mut state, &e);
+            if e.seq <= s.replayed_up_to {
+                continue;
+            }
+            for need in state.needs_person() {
+                if let NeedsPerson::Escalation(id) = need
+                    && !answered.contains(&(id, state.subtask(id).map(|t| t.attempts)))
+                {
+                    answered.push((id, state.subtask(id).map(|t| t.attempts)));
+                    s.handle
+                        .commands
+                        .send(EngineCommand::Resolve {
+                            id,
+                            resolution: Resolution::Retry {
+                                guidance: "Records expire after 30 days.".into(),
+                            },
+                        })
+                        .await
+                        .unwrap();
+                }
+            }
+            if let Event::RunFinished { outcome } = &e.event {
+                assert_eq!(outcome, &RunOutcome::Completed, "{:?}", state.notices);
+                break;
+            }
+        }
+    };
+    // A safety net against a hung engine, not a wait for something.
+    tokio::time::timeout(std::time::Duration::from_secs(120), run)
+        .await
+        .expect("the run finishes");
+    assert!(!answered.is_empty(), "the demo escalates once");
+    state.synthesis.expect("a synthesis").deliverable
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stopped_run_resumed_by_a_person_completes_and_headless_prints_it() {
+    let home = tempfile::tempdir().unwrap();
+    let o = baton(home.path())
+        .args(["--headless", TASK])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(3));
+    let id = only_run_id(home.path());
+
+    let deliverable = finish_as_a_person(home.path()).await;
+    assert!(!deliverable.trim().is_empty());
+
+    // Resuming a completed run headless prints its deliverable, exactly, and exits 0.
+    let o = baton(home.path())
+        .args(["resume", "--headless"])
+        .output()
+        .unwrap();
+    let (stdout, stderr) = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{stderr}");
+    assert_eq!(stdout.trim(), deliverable.trim());
+    assert!(stderr.contains("baton: complete."), "{stderr}");
+    let o = baton(home.path()).arg("runs").output().unwrap();
+    assert!(text(&o).0.contains("completed"));
+
+    // Export of the finished run, both formats.
+    let o = baton(home.path()).args(["export", &id]).output().unwrap();
+    assert_eq!(o.status.code(), Some(0));
+    let (md, _) = text(&o);
+    assert!(md.contains("**Status:** complete"), "{md}");
+    assert!(md.contains(deliverable.lines().next().unwrap().trim()));
+    assert!(
+        md.contains("## Execution summary") && md.contains("| #1 |"),
+        "{md}"
+    );
+    assert!(md.contains("### Cycle 1"), "{md}");
+    let o = baton(home.path())
+        .args(["export", "latest", "--format", "json"])
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["run_id"], id.as_str());
+    assert_eq!(v["status"], "complete");
+    assert!(v["summary"]["subtasks_total"].as_u64().unwrap() >= 6);
+    assert_eq!(
+        v["deliverable"].as_str().unwrap().trim(),
+        deliverable.trim()
+    );
+}
+
+#[test]
+fn json_mode_writes_only_envelopes_on_stdout() {
+    let home = tempfile::tempdir().unwrap();
+    let o = baton(home.path())
+        .args(["--headless", "--json", TASK])
+        .output()
+        .unwrap();
+    let (stdout, stderr) = text(&o);
+    assert_eq!(o.status.code(), Some(3), "{stderr}");
+    let envelopes: Vec<Envelope> = stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    assert!(matches!(envelopes[0].event, Event::RunStarted { .. }));
+    assert!(matches!(
+        envelopes.last().unwrap().event,
+        Event::RunFinished {
+            outcome: RunOutcome::Stopped { .. }
+        }
+    ));
+    assert!(
+        stderr.contains("analysis:"),
+        "progress still goes to stderr"
+    );
+    for (i, e) in envelopes.iter().enumerate() {
+        assert_eq!(e.seq, i as u64 + 1, "every event, in order");
+    }
+    // Exactly the journal's lines.
+    let id = only_run_id(home.path());
+    let journal_text = std::fs::read_to_string(
+        journal::runs_dir(&home.path().join("data"))
+            .join(&id)
+            .join(journal::JOURNAL_FILE),
+    )
+    .unwrap();
+    let from_journal: Vec<Envelope> = journal_text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(envelopes, from_journal);
+}
+
+#[test]
+fn approve_all_stops_for_a_person_with_exit_3_and_resume_keeps_the_policy() {
+    let home = tempfile::tempdir().unwrap();
+    let o = baton(home.path())
+        .args(["--headless", "--approve", "all", TASK])
+        .output()
+        .unwrap();
+    let (stdout, stderr) = text(&o);
+    assert_eq!(o.status.code(), Some(3), "{stderr}");
+    assert!(stdout.is_empty(), "no deliverable: {stdout}");
+    let id = only_run_id(home.path());
+    assert!(stderr.contains("awaits approval"), "{stderr}");
+    assert!(stderr.contains(&format!("baton resume {id}")), "{stderr}");
+    let o = baton(home.path()).arg("runs").output().unwrap();
+    assert!(text(&o).0.contains("stopped"));
+
+    // Resuming headless keeps the run's policy: it stops again for the same reason.
+    let o = baton(home.path())
+        .args(["resume", "latest", "--headless"])
+        .output()
+        .unwrap();
+    let (_, stderr) = text(&o);
+    assert_eq!(o.status.code(), Some(3), "{stderr}");
+    assert!(stderr.contains("awaits approval"), "{stderr}");
+}
+
+#[test]
+fn resume_of_an_unknown_run_is_a_usage_error() {
+    let home = tempfile::tempdir().unwrap();
+    let o = baton(home.path())
+        .args(["resume", "nope", "--headless"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o).1.contains("no runs yet"));
+}
+
+#[test]
+fn the_key_never_reaches_journal_log_or_output() {
+    let key = "sk-ant-headless-secret-123456";
+    let home = tempfile::tempdir().unwrap();
+    let o = baton(home.path())
+        .args([
+            "--headless",
+            "--json",
+            "--provider",
+            "demo",
+            "--log-level",
+            "trace",
+            TASK,
+        ])
+        .env("ANTHROPIC_API_KEY", key)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(3));
+    let (stdout, stderr) = text(&o);
+    assert!(!stdout.contains(key) && !stderr.contains(key));
+    let data = home.path().join("data");
+    let id = only_run_id(home.path());
+    let journal_text = std::fs::read_to_string(
+        journal::runs_dir(&data)
+            .join(&id)
+            .join(journal::JOURNAL_FILE),
+    )
+    .unwrap();
+    assert!(!journal_text.contains(key));
+    let log = std::fs::read_to_string(data.join("logs/baton.log")).unwrap();
+    assert!(!log.is_empty());
+    assert!(!log.contains(key));
+}
+
+/// Ctrl-C (SIGINT) stops the run gracefully: exit 3 and how to resume.
+#[cfg(unix)]
+#[test]
+fn ctrl_c_stops_the_run_resumably() {
+    let home = tempfile::tempdir().unwrap();
+    // A slow demo, so the run is still going when the signal arrives.
+    std::fs::write(home.path().join("config.toml"), "[demo]\npace_ms = 40\n").unwrap();
+    let mut child = baton(home.path())
+        .args(["--headless", TASK])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    // Wait for the run to be under way (a progress line), not for a time.
+    let mut seen = String::new();
+    loop {
+        let mut line = String::new();
+        assert!(
+            stderr.read_line(&mut line).unwrap() > 0,
+            "ended early: {seen}"
+        );
+        seen.push_str(&line);
+        if line.contains("started:") {
+            break;
+        }
+    }
+    let status = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut stderr, &mut rest).unwrap();
+    let code = child.wait().unwrap().code();
+    assert_eq!(code, Some(3), "{seen}{rest}");
+    let id = only_run_id(home.path());
+    assert!(rest.contains(&format!("baton resume {id}")), "{rest}");
+}
