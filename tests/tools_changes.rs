@@ -339,3 +339,51 @@ async fn two_workers_creating_the_same_file_conflict() {
         .collect();
     assert_eq!(conflicts.len(), 1);
 }
+
+#[tokio::test]
+async fn diffs_show_each_changed_file_against_its_original() {
+    use baton::tools::diff::file_diffs;
+    let fx = Fixture::new();
+    fx.write("a.txt", "one\ntwo\nthree\n");
+    fx.write("gone.txt", "bye\n");
+    let ws = fx.open();
+    let host = FakeHost::default();
+    run(&ws, &host, 1, "read_file", json!({"path": "a.txt"})).await;
+    run(
+        &ws,
+        &host,
+        1,
+        "edit_file",
+        json!({"path": "a.txt", "old_string": "two", "new_string": "TWO"}),
+    )
+    .await;
+    run(
+        &ws,
+        &host,
+        1,
+        "write_file",
+        json!({"path": "new.txt", "content": "fresh\n"}),
+    )
+    .await;
+    run(&ws, &host, 1, "read_file", json!({"path": "gone.txt"})).await;
+    run(&ws, &host, 1, "delete_file", json!({"path": "gone.txt"})).await;
+    let diffs = file_diffs(&fx.run, &fx.ws, &changes_of(&host, 1));
+    assert_eq!(diffs.len(), 3);
+    assert_eq!(diffs[0].path, "a.txt");
+    assert!(
+        diffs[0].diff.contains("--- a/a.txt\n+++ b/a.txt\n"),
+        "{}",
+        diffs[0].diff
+    );
+    assert!(diffs[0].diff.contains("-two\n+TWO\n"), "{}", diffs[0].diff);
+    assert_eq!((diffs[0].added, diffs[0].removed), (1, 1));
+    assert!(diffs[0].notes.is_empty(), "{:?}", diffs[0].notes);
+    assert_eq!(diffs[1].notes, vec!["created"]);
+    assert!(diffs[1].diff.contains("+fresh"), "{}", diffs[1].diff);
+    assert_eq!(diffs[2].notes, vec!["deleted"]);
+    assert!(diffs[2].diff.contains("-bye"), "{}", diffs[2].diff);
+    // Someone else changes a.txt afterwards: the diff says so.
+    fx.write("a.txt", "other\n");
+    let diffs = file_diffs(&fx.run, &fx.ws, &changes_of(&host, 1));
+    assert_eq!(diffs[0].notes, vec!["changed since by someone else"]);
+}

@@ -7,10 +7,12 @@
 //!
 //! [`Workspace`] is the implementation over a directory; the modules beside it hold its
 //! parts: confinement ([`paths`]), schemas ([`schema`]), the reading tools ([`fs`],
-//! [`search`]), the command runner ([`command`]) and the change record ([`changes`]).
+//! [`search`]), the command runner ([`command`]), the change record ([`changes`]) and
+//! diffs of recorded changes for review ([`diff`]).
 
 pub mod changes;
 pub mod command;
+pub mod diff;
 pub mod error;
 pub mod fs;
 pub mod paths;

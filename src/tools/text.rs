@@ -106,16 +106,18 @@ impl HeadTail {
             self.head.extend_from_slice(&bytes[..take]);
             bytes = &bytes[take..];
         }
-        for &b in bytes {
-            if self.tail.len() == self.limit {
-                if let Some(old) = self.tail.pop_front() {
-                    if old == b'\n' {
-                        self.dropped_lines += 1;
-                    }
-                }
-            }
-            self.tail.push_back(b);
+        if bytes.len() >= self.limit {
+            // Everything in the tail and the start of `bytes` fall out.
+            let keep_from = bytes.len() - self.limit;
+            self.dropped_lines += count_newlines(self.tail.iter().copied())
+                + count_newlines(bytes[..keep_from].iter().copied());
+            self.tail.clear();
+            self.tail.extend(&bytes[keep_from..]);
+            return;
         }
+        let overflow = (self.tail.len() + bytes.len()).saturating_sub(self.limit);
+        self.dropped_lines += count_newlines(self.tail.drain(..overflow));
+        self.tail.extend(bytes);
     }
 
     /// Total bytes seen.
@@ -144,6 +146,10 @@ impl HeadTail {
         out.push_str(&tail);
         out
     }
+}
+
+fn count_newlines(bytes: impl Iterator<Item = u8>) -> u64 {
+    bytes.filter(|&b| b == b'\n').count() as u64
 }
 
 /// A string cut to `max` chars with `…` when longer (for one-line summaries).
@@ -194,6 +200,17 @@ mod tests {
         assert!(r.starts_with("0123456789\n"), "{r}");
         assert!(r.ends_with("KLMNOPQRST"), "{r}");
         assert!(r.contains("2 lines (12 bytes) cut"), "{r}");
+        let mut big = HeadTail::new(4);
+        for chunk in [&b"ab"[..], b"c\nd\ne", b"\nfghij\n", b"k", b"lmnop\nq"] {
+            big.push(chunk);
+        }
+        let text = "abc\nd\ne\nfghij\nklmnop\nq";
+        assert_eq!(big.total(), text.len() as u64);
+        let r = big.render();
+        assert!(r.starts_with("abc\n"), "{r}");
+        assert!(r.ends_with("op\nq"), "{r}");
+        // Dropped: "d\ne\nfghij\nklmn" → 3 newlines, 14 bytes.
+        assert!(r.contains("3 lines (14 bytes) cut"), "{r}");
     }
 
     #[test]
