@@ -4,7 +4,7 @@
 //! Owns: creating or resolving the run directory, opening the journal (replaying it on
 //! resume and reporting torn or corrupt lines), building the provider and the
 //! [`EngineConfig`] (roles merged with the config's, prices with its overrides, per-role
-//! models), and which settings a resumed run keeps. Must not draw, print or decide anything
+//! models, the workspace tools of `--workspace`), and which settings a resumed run keeps. Must not draw, print or decide anything
 //! about the run itself: the front ends show [`Session::warnings`], the engine runs the loop.
 
 use std::path::{Path, PathBuf};
