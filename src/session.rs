@@ -4,10 +4,11 @@
 //! Owns: creating or resolving the run directory, opening the journal (replaying it on
 //! resume and reporting torn or corrupt lines), building the provider and the
 //! [`EngineConfig`] (roles merged with the config's, prices with its overrides, per-role
-//! models), and which settings a resumed run keeps. Must not draw, print or decide anything
+//! models, the workspace tools of `--workspace`), and which settings a resumed run keeps. Must not draw, print or decide anything
 //! about the run itself: the front ends show [`Session::warnings`], the engine runs the loop.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use crate::config::{Config, Source};
 use crate::engine::event::{ApprovalPolicy, Envelope, Event, RunSettings};
@@ -15,6 +16,7 @@ use crate::engine::roles::{self, RoleSpec};
 use crate::engine::{self, EngineConfig, EngineHandle, Start};
 use crate::journal::{self, Journal, JournalError};
 use crate::llm::{self, LlmError, ProviderKind};
+use crate::tools::{WorkerTools, Workspace, WorkspaceOptions};
 
 /// What the person asked to run.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -244,6 +246,24 @@ fn create_run(data_dir: &std::path::Path) -> Result<(String, PathBuf, Journal), 
     })
 }
 
+/// The workspace tools for `--workspace DIR` (confined to DIR, backups in the run
+/// directory), or `None` when no workspace is set: workers then have no file tools.
+fn workspace_tools(
+    config: &Config,
+    run_dir: &Path,
+) -> Result<Option<Arc<dyn WorkerTools>>, SessionError> {
+    let Some(dir) = &config.workspace else {
+        return Ok(None);
+    };
+    let mut options = WorkspaceOptions::new(run_dir);
+    options.read_only = config.read_only;
+    options.allow_commands = config.allow_commands;
+    options.allow = config.allow.clone();
+    let workspace =
+        Workspace::open(dir, options).map_err(|e| SessionError::Config(e.to_string()))?;
+    Ok(Some(Arc::new(workspace)))
+}
+
 #[allow(clippy::too_many_arguments)]
 fn spawn(
     config: Config,
@@ -268,7 +288,7 @@ fn spawn(
         pricing: config.price_table(),
         worker_timeout_secs: config.worker_timeout_secs,
         run_dir: run_dir.clone(),
-        tools: None,
+        tools: workspace_tools(&config, &run_dir)?,
         stop_when_person_needed: front_end == FrontEnd::Headless,
     };
     tracing::info!(

@@ -371,8 +371,8 @@ impl Engine {
                 }
             }
         }
-        // 5. Dispatch.
-        if !self.state.paused && !wind && !self.budget_hold() {
+        // 5. Dispatch (a scope decision above may have ended new work).
+        if !self.state.paused && !policy::winding_down(&self.state) && !self.budget_hold() {
             self.dispatch().await;
         }
         self.sync_phase().await;
@@ -398,7 +398,7 @@ impl Engine {
         }
         // Runnable work blocked by pause or a budget alert waits, it is not "done".
         if !self.state.runnable().is_empty() {
-            return !self.state.paused && !self.budget_hold();
+            return self.state.paused || self.budget_hold();
         }
         true
     }

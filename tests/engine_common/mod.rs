@@ -52,6 +52,7 @@ pub enum Reply {
 }
 
 pub type Rule = Box<dyn Fn(&Call) -> Option<Reply> + Send + Sync>;
+pub type Delay = Box<dyn Fn(&Call) -> Option<Duration> + Send + Sync>;
 
 /// One provider call as recorded (tokio clock).
 #[derive(Debug, Clone)]
@@ -65,6 +66,8 @@ pub struct Record {
 
 pub struct Fake {
     pub latency: Duration,
+    /// Per-call latency, overriding `latency` when it returns `Some`.
+    pub delay: Option<Delay>,
     /// Tried in order before the defaults; the first `Some` answers.
     pub rules: Vec<Rule>,
     /// Default analysis subtasks.
@@ -89,6 +92,7 @@ impl Fake {
     pub fn new(first: Vec<Value>) -> Self {
         Self {
             latency: Duration::ZERO,
+            delay: None,
             rules: Vec::new(),
             estimate: first.len() as u32,
             first,
@@ -100,6 +104,11 @@ impl Fake {
 
     pub fn rule(mut self, r: impl Fn(&Call) -> Option<Reply> + Send + Sync + 'static) -> Self {
         self.rules.push(Box::new(r));
+        self
+    }
+
+    pub fn delay(mut self, d: impl Fn(&Call) -> Option<Duration> + Send + Sync + 'static) -> Self {
+        self.delay = Some(Box::new(d));
         self
     }
 
@@ -218,8 +227,13 @@ impl Provider for Fake {
             turn: req.messages.len() / 2 + 1,
             req,
         };
-        if !self.latency.is_zero() {
-            tokio::time::sleep(self.latency).await;
+        let wait = self
+            .delay
+            .as_ref()
+            .and_then(|d| d(&call))
+            .unwrap_or(self.latency);
+        if !wait.is_zero() {
+            tokio::time::sleep(wait).await;
         }
         let reply = self
             .rules
@@ -336,17 +350,30 @@ pub async fn drive(
     let mut h = spawn(cfg, provider, journal, start);
     let mut replica = State::default();
     let mut events = Vec::new();
-    while let Some(e) = h.events.recv().await {
-        apply(&mut replica, &e);
-        for c in on_event(&e, &replica) {
-            h.commands.send(c).await.unwrap();
+    let collect = async {
+        while let Some(e) = h.events.recv().await {
+            apply(&mut replica, &e);
+            for c in on_event(&e, &replica) {
+                // The run may have ended already; a late command is simply not delivered.
+                let _ = h.commands.send(c).await;
+            }
+            events.push(e);
         }
-        events.push(e);
-    }
-    let outcome = tokio::time::timeout(Duration::from_secs(3600), h.join)
+    };
+    // Virtual time: an engine that waits for nothing would otherwise hang the test.
+    if tokio::time::timeout(Duration::from_secs(24 * 3600), collect)
         .await
-        .expect("engine hangs")
-        .unwrap();
+        .is_err()
+    {
+        let last: Vec<String> = events
+            .iter()
+            .rev()
+            .take(8)
+            .map(|e| format!("{:?}", e.event))
+            .collect();
+        panic!("the engine hangs; last events: {last:#?}");
+    }
+    let outcome = h.join.await.unwrap();
     let state = h.final_state.await.unwrap();
     let journal = journal::replay(&dir.join(journal::JOURNAL_FILE)).unwrap();
     Finished {

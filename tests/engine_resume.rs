@@ -1,0 +1,140 @@
+//! Resume: a journal cut at many points (and with a torn last line) is folded and continued;
+//! the run completes and no completed subtask runs again.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod engine_common;
+
+use std::sync::Arc;
+
+use baton::engine::protocol::*;
+use baton::engine::*;
+use baton::journal::{self, JOURNAL_FILE};
+use engine_common::*;
+
+fn scenario() -> Fake {
+    Fake::new(vec![
+        st("A", "code_analyzer", &[]),
+        st("B", "code_analyzer", &[]),
+        st("C", "code_developer", &["A", "B"]),
+    ])
+    .latency(5)
+    .rule(|c| {
+        let b = c.brief.as_ref()?;
+        match (b.title.as_str(), b.attempt) {
+            ("A", _) => Some(Reply::Tool(
+                SUBMIT_REPORT,
+                report("complete", "A done", vec![st("D", "test_engineer", &["A"])]),
+            )),
+            ("B", 1) => Some(Reply::Error(baton::llm::LlmError::Server {
+                status: 503,
+                message: "overloaded".into(),
+            })),
+            _ => None,
+        }
+    })
+}
+
+async fn resume_from(lines: &[&str], torn: Option<&str>) -> (Finished, State) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut text: String = lines.iter().map(|l| format!("{l}\n")).collect();
+    if let Some(t) = torn {
+        text.push_str(t);
+    }
+    std::fs::write(dir.path().join(JOURNAL_FILE), text).unwrap();
+    let replay = journal::replay(&dir.path().join(JOURNAL_FILE)).unwrap();
+    assert_eq!(replay.torn_line_dropped, torn.is_some());
+    let before = State::fold(&replay.events);
+    let f = drive(
+        config(dir.path(), settings(ApprovalPolicy::Auto, 2)),
+        Arc::new(scenario()),
+        Start::Resume {
+            events: replay.events,
+            torn_line_dropped: replay.torn_line_dropped,
+        },
+        |_, _| vec![],
+    )
+    .await;
+    // Keep the directory alive until the journal was read back by `drive`.
+    drop(dir);
+    (f, before)
+}
+
+#[tokio::test(start_paused = true)]
+async fn resume_from_many_cut_points_completes_without_rerunning() {
+    let dir = tempfile::tempdir().unwrap();
+    let full = run_new(
+        config(dir.path(), settings(ApprovalPolicy::Auto, 2)),
+        Arc::new(scenario()),
+        "t",
+    )
+    .await;
+    assert_eq!(full.outcome, RunOutcome::Completed);
+    check_consistent(&full);
+    let text = std::fs::read_to_string(dir.path().join(JOURNAL_FILE)).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    let n = lines.len();
+    let mut cuts: Vec<usize> = vec![
+        1,
+        2,
+        4,
+        n / 4,
+        n / 3,
+        n / 2,
+        2 * n / 3,
+        3 * n / 4,
+        n - 3,
+        n - 1,
+        n,
+    ];
+    cuts.sort();
+    cuts.dedup();
+    for (i, cut) in cuts.into_iter().enumerate() {
+        let torn = (i % 2 == 1 && cut < n).then(|| &lines[cut][..lines[cut].len() / 2]);
+        let (f, before) = resume_from(&lines[..cut], torn).await;
+        assert_eq!(f.outcome, RunOutcome::Completed, "cut {cut}");
+        check_consistent(&f);
+        let resumed: Vec<&Envelope> = f
+            .events
+            .iter()
+            .filter(|e| e.seq > before.last_seq)
+            .collect();
+        assert!(matches!(
+            &resumed[0].event,
+            Event::RunResumed { torn_line_dropped, .. } if *torn_line_dropped == torn.is_some()
+        ));
+        for s in before
+            .subtasks
+            .iter()
+            .filter(|s| s.status.satisfies_dependency())
+        {
+            let again = resumed
+                .iter()
+                .filter(|e| matches!(&e.event, Event::SubtaskStarted { id, .. } if *id == s.id))
+                .count();
+            assert_eq!(again, 0, "cut {cut}: {} ran again", s.id);
+        }
+        // Subtasks that were running at the cut are dispatched again.
+        for s in before.running() {
+            assert!(
+                resumed
+                    .iter()
+                    .any(|e| matches!(&e.event, Event::SubtaskStarted { id, .. } if *id == s.id)),
+                "cut {cut}: interrupted {} did not run again",
+                s.id
+            );
+        }
+        let st = &f.state;
+        assert_eq!(st.subtasks.len(), 4, "cut {cut}");
+        assert!(
+            st.subtasks
+                .iter()
+                .all(|s| s.status == SubtaskStatus::Complete),
+            "cut {cut}"
+        );
+        assert!(st.synthesis.is_some());
+        if cut == n {
+            // A finished run is replayed and finished again, nothing else.
+            assert_eq!(resumed.len(), 2);
+        }
+    }
+}

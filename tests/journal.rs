@@ -1,0 +1,210 @@
+//! The journal: append and replay, torn and corrupt lines, resume appending, the run index.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::io::Write;
+
+use baton::engine::*;
+use baton::journal::*;
+
+fn notice(i: u32) -> Event {
+    Event::Notice {
+        message: format!("n{i}"),
+    }
+}
+
+#[test]
+fn append_then_replay_roundtrips() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("runs").join("r1");
+    let mut j = Journal::create(&run).unwrap();
+    let a = j.append(notice(1)).unwrap();
+    let b = j.append(notice(2)).unwrap();
+    assert_eq!((a.seq, b.seq), (1, 2));
+    assert_eq!(a.v, JOURNAL_VERSION);
+    let r = replay(&run.join(JOURNAL_FILE)).unwrap();
+    assert_eq!(r.events, vec![a, b]);
+    assert!(!r.torn_line_dropped);
+    assert!(r.corrupt_lines.is_empty());
+    // One JSON object a line, in the documented shape.
+    let text = std::fs::read_to_string(run.join(JOURNAL_FILE)).unwrap();
+    let first = text.lines().next().unwrap();
+    assert!(first.starts_with(r#"{"seq":1,"ts":""#), "{first}");
+    assert!(
+        first.contains(r#""v":1,"type":"notice","message":"n1""#),
+        "{first}"
+    );
+    // A run id is never reused.
+    assert!(Journal::create(&run).is_err());
+}
+
+#[test]
+fn torn_last_line_is_tolerated_and_cut_on_resume() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut j = Journal::create(dir.path()).unwrap();
+    j.append(notice(1)).unwrap();
+    j.append(notice(2)).unwrap();
+    drop(j);
+    let path = dir.path().join(JOURNAL_FILE);
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&path)
+        .unwrap();
+    f.write_all(br#"{"seq":3,"ts":"2026-11-26T09:00:00Z","v":1,"type":"not"#)
+        .unwrap();
+    drop(f);
+    let r = replay(&path).unwrap();
+    assert_eq!(r.events.len(), 2);
+    assert!(r.torn_line_dropped);
+    assert!(r.corrupt_lines.is_empty());
+    let mut j = Journal::open_append(dir.path()).unwrap();
+    assert_eq!(j.last_seq(), 2);
+    assert_eq!(j.append(notice(3)).unwrap().seq, 3);
+    let r = replay(&path).unwrap();
+    assert_eq!(r.events.len(), 3);
+    assert!(!r.torn_line_dropped);
+    assert!(r.corrupt_lines.is_empty());
+}
+
+#[test]
+fn complete_last_line_without_newline_is_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut j = Journal::create(dir.path()).unwrap();
+    let e = j.append(notice(1)).unwrap();
+    drop(j);
+    let path = dir.path().join(JOURNAL_FILE);
+    let text = std::fs::read_to_string(&path).unwrap();
+    std::fs::write(&path, text.trim_end()).unwrap();
+    let mut j = Journal::open_append(dir.path()).unwrap();
+    assert_eq!(j.append(notice(2)).unwrap().seq, 2);
+    let r = replay(&path).unwrap();
+    assert_eq!(r.events[0], e);
+    assert_eq!(r.events.len(), 2);
+}
+
+#[test]
+fn corrupt_middle_line_is_reported_with_its_number() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut j = Journal::create(dir.path()).unwrap();
+    j.append(notice(1)).unwrap();
+    drop(j);
+    let path = dir.path().join(JOURNAL_FILE);
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&path)
+        .unwrap();
+    f.write_all(b"{garbage\n\xff\xfe\n").unwrap();
+    drop(f);
+    let mut j = Journal::open_append(dir.path()).unwrap();
+    j.append(notice(2)).unwrap();
+    let r = replay(&path).unwrap();
+    assert_eq!(r.events.len(), 2);
+    let lines: Vec<usize> = r.corrupt_lines.iter().map(|(n, _)| *n).collect();
+    assert_eq!(lines, vec![2, 3]);
+    assert!(!r.torn_line_dropped);
+}
+
+fn make_run(data: &std::path::Path, id: &str, task: &str, finish: Option<RunOutcome>) {
+    let mut j = Journal::create(&runs_dir(data).join(id)).unwrap();
+    let settings = RunSettings {
+        provider: "demo".into(),
+        base_url: String::new(),
+        orchestrator_model: "m".into(),
+        worker_model: "m".into(),
+        max_workers: 2,
+        approve: ApprovalPolicy::Auto,
+        limits: Limits::default(),
+        complexity_threshold: 0.7,
+        evaluate: false,
+        workspace: None,
+        read_only: false,
+        allow_commands: false,
+    };
+    j.append(Event::RunStarted {
+        run_id: id.into(),
+        task: task.into(),
+        settings,
+    })
+    .unwrap();
+    j.append(Event::LlmUsage {
+        purpose: CallPurpose::Analysis,
+        model: "m".into(),
+        usage: Default::default(),
+        cost_usd: Some(0.5),
+    })
+    .unwrap();
+    if let Some(outcome) = finish {
+        j.append(Event::RunFinished { outcome }).unwrap();
+    }
+}
+
+#[test]
+fn list_and_resolve_runs() {
+    let data = tempfile::tempdir().unwrap();
+    assert!(list_runs(data.path()).unwrap().is_empty());
+    assert!(matches!(
+        resolve_run(data.path(), "latest"),
+        Err(JournalError::NoRuns(_))
+    ));
+    make_run(
+        data.path(),
+        "20261126-090000-aaaa",
+        "first",
+        Some(RunOutcome::Completed),
+    );
+    make_run(data.path(), "20261126-090500-bbbb", "second", None);
+    make_run(
+        data.path(),
+        "20261126-100000-cccc",
+        "third",
+        Some(RunOutcome::Stopped { reason: "x".into() }),
+    );
+    std::fs::create_dir_all(runs_dir(data.path()).join("not-a-run")).unwrap();
+    let runs = list_runs(data.path()).unwrap();
+    let rows: Vec<(&str, &str, RunStatus)> = runs
+        .iter()
+        .map(|r| (r.id.as_str(), r.task.as_str(), r.status))
+        .collect();
+    assert_eq!(
+        rows,
+        vec![
+            ("20261126-090000-aaaa", "first", RunStatus::Completed),
+            ("20261126-090500-bbbb", "second", RunStatus::Unfinished),
+            ("20261126-100000-cccc", "third", RunStatus::Stopped),
+        ]
+    );
+    assert_eq!(runs[0].cost_usd, 0.5);
+    let dir = |id: &str| runs_dir(data.path()).join(id);
+    assert_eq!(
+        resolve_run(data.path(), "latest").unwrap(),
+        dir("20261126-100000-cccc")
+    );
+    assert_eq!(
+        resolve_run(data.path(), "20261126-0905").unwrap(),
+        dir("20261126-090500-bbbb")
+    );
+    assert_eq!(
+        resolve_run(data.path(), "20261126-090000-aaaa").unwrap(),
+        dir("20261126-090000-aaaa")
+    );
+    match resolve_run(data.path(), "20261126-09") {
+        Err(e @ JournalError::Ambiguous { .. }) => {
+            let msg = e.to_string();
+            assert!(
+                msg.contains("20261126-090000-aaaa") && msg.contains("20261126-090500-bbbb"),
+                "{msg}"
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    match resolve_run(data.path(), "1999") {
+        Err(e @ JournalError::NotFound { .. }) => assert!(e.to_string().contains("baton runs")),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn run_ids_sort_by_time() {
+    let a = new_run_id();
+    assert_eq!(a.len(), "20261126-093012-7f3a".len());
+    assert!(a.chars().nth(8) == Some('-') && a.chars().nth(15) == Some('-'));
+}
