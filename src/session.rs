@@ -134,6 +134,11 @@ pub fn start(
             if task.is_empty() {
                 return Err(SessionError::EmptyTask);
             }
+            // A bad --workspace is reported before a run directory is created for nothing.
+            if let Some(dir) = &config.workspace {
+                crate::tools::paths::Root::open(dir)
+                    .map_err(|e| SessionError::Config(e.to_string()))?;
+            }
             let (run_id, run_dir, journal) = create_run(&data_dir)?;
             let mut warnings = Vec::new();
             if let Some(note) = &config.provider_note {
@@ -246,28 +251,10 @@ fn create_run(data_dir: &std::path::Path) -> Result<(String, PathBuf, Journal), 
     })
 }
 
-/// The workspace tools for `--workspace DIR` (confined to DIR, backups in the run
-/// directory), or `None` when no workspace is set: workers then have no file tools.
-fn workspace_tools(
-    config: &Config,
-    run_dir: &Path,
-) -> Result<Option<Arc<dyn WorkerTools>>, SessionError> {
-    let Some(dir) = &config.workspace else {
-        return Ok(None);
-    };
-    let mut options = WorkspaceOptions::new(run_dir);
-    options.read_only = config.read_only;
-    options.allow_commands = config.allow_commands;
-    options.allow = config.allow.clone();
-    let workspace =
-        Workspace::open(dir, options).map_err(|e| SessionError::Config(e.to_string()))?;
-    Ok(Some(Arc::new(workspace)))
-}
-
 #[allow(clippy::too_many_arguments)]
 fn spawn(
     config: Config,
-    settings: RunSettings,
+    mut settings: RunSettings,
     front_end: FrontEnd,
     run_id: String,
     run_dir: PathBuf,
@@ -282,13 +269,18 @@ fn spawn(
             provider: config.provider,
             source,
         })?;
+    let workspace = workspace_tools(&config, &run_dir)?;
+    if let Some(ws) = &workspace {
+        // Journal the workspace as an absolute path (a resumed run finds it from anywhere).
+        settings.workspace = Some(ws.root().display().to_string());
+    }
     let engine_config = EngineConfig {
         settings,
         roles: engine_roles(&config)?,
         pricing: config.price_table(),
         worker_timeout_secs: config.worker_timeout_secs,
         run_dir: run_dir.clone(),
-        tools: workspace_tools(&config, &run_dir)?,
+        tools: workspace.map(|ws| ws as Arc<dyn WorkerTools>),
         stop_when_person_needed: front_end == FrontEnd::Headless,
     };
     tracing::info!(
@@ -309,4 +301,22 @@ fn spawn(
         warnings,
         config,
     })
+}
+
+/// The workspace tools for `--workspace` (with `--read-only`, `--allow-commands` and the
+/// config's `allow` list), or `None` without a workspace. Backups go under `run_dir`.
+fn workspace_tools(
+    config: &Config,
+    run_dir: &Path,
+) -> Result<Option<Arc<Workspace>>, SessionError> {
+    let Some(dir) = &config.workspace else {
+        return Ok(None);
+    };
+    let mut options = WorkspaceOptions::new(run_dir);
+    options.read_only = config.read_only;
+    options.allow_commands = config.allow_commands;
+    options.allow = config.allow.clone();
+    let workspace =
+        Workspace::open(dir, options).map_err(|e| SessionError::Config(e.to_string()))?;
+    Ok(Some(Arc::new(workspace)))
 }
