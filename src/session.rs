@@ -4,8 +4,9 @@
 //! Owns: creating or resolving the run directory, opening the journal (replaying it on
 //! resume and reporting torn or corrupt lines), building the provider and the
 //! [`EngineConfig`] (roles merged with the config's, prices with its overrides, per-role
-//! models, the workspace tools of `--workspace`), and which settings a resumed run keeps. Must not draw, print or decide anything
-//! about the run itself: the front ends show [`Session::warnings`], the engine runs the loop.
+//! models, the workspace tools of `--workspace`), and which settings a resumed run keeps.
+//! Must not draw, print or decide anything about the run itself: the front ends show
+//! [`Session::warnings`], the engine runs the loop.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -134,11 +135,13 @@ pub fn start(
             if task.is_empty() {
                 return Err(SessionError::EmptyTask);
             }
-            // A bad --workspace is reported before a run directory is created for nothing.
+            // A bad --workspace, provider or role is reported before a run directory is
+            // created for nothing.
             if let Some(dir) = &config.workspace {
                 crate::tools::paths::Root::open(dir)
                     .map_err(|e| SessionError::Config(e.to_string()))?;
             }
+            check_before_creating(config)?;
             let (run_id, run_dir, journal) = create_run(&data_dir)?;
             let mut warnings = Vec::new();
             if let Some(note) = &config.provider_note {
@@ -223,6 +226,17 @@ pub fn start(
             )
         }
     }
+}
+
+/// The provider can be built and the roles merge: checked before a new run directory is
+/// created, so a configuration mistake leaves no empty run behind.
+fn check_before_creating(config: &Config) -> Result<(), SessionError> {
+    llm::build_provider(&config.provider_settings()).map_err(|source| SessionError::Provider {
+        provider: config.provider,
+        source,
+    })?;
+    engine_roles(config)?;
+    Ok(())
 }
 
 /// A fresh run id and its directory (a new id if one is taken).

@@ -372,3 +372,35 @@ fn workers_use_the_workspace_and_read_only_keeps_it_unchanged() {
     assert_eq!(o.status.code(), Some(2));
     assert!(text(&o).1.contains("/no/such/dir"));
 }
+
+#[test]
+fn configuration_mistakes_stop_before_a_run_is_created() {
+    let home = tempfile::tempdir().unwrap();
+    std::fs::write(
+        home.path().join("config.toml"),
+        "[roles_models]\nsecurity_guru = \"m\"\n",
+    )
+    .unwrap();
+    let o = baton(home.path())
+        .args(["--headless", TASK])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    let (_, stderr) = text(&o);
+    assert!(
+        stderr.contains("security_guru") && stderr.contains("code_developer"),
+        "{stderr}"
+    );
+
+    let o = baton(home.path())
+        .args(["--headless", "--provider", "anthropic", TASK])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o).1.contains("ANTHROPIC_API_KEY"));
+    assert!(
+        journal::list_runs(&home.path().join("data"))
+            .unwrap()
+            .is_empty()
+    );
+}
