@@ -240,6 +240,22 @@ pub enum Action {
     Config,
 }
 
+impl Action {
+    /// The command's name, for logs.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Action::Run { headless: true, .. } => "run --headless",
+            Action::Run { .. } => "run",
+            Action::Resume { headless: true, .. } => "resume --headless",
+            Action::Resume { .. } => "resume",
+            Action::Runs => "runs",
+            Action::Export { .. } => "export",
+            Action::Doctor => "doctor",
+            Action::Config => "config",
+        }
+    }
+}
+
 fn parse_url(s: &str) -> Result<String, String> {
     let t = s.trim();
     if t.starts_with("http://") || t.starts_with("https://") {

@@ -38,11 +38,13 @@ fn main() -> ExitCode {
             return ExitCode::from(EXIT_USAGE);
         }
     };
+    // The task text may be long or private: only the command's name at info level.
     tracing::info!(
         version = env!("CARGO_PKG_VERSION"),
-        ?action,
+        command = action.name(),
         "baton starting"
     );
+    tracing::debug!(?action, "command line");
     tracing::debug!(?config, "effective configuration");
 
     let runtime = match tokio::runtime::Builder::new_multi_thread()

@@ -4,10 +4,12 @@
 //! Owns: creating or resolving the run directory, opening the journal (replaying it on
 //! resume and reporting torn or corrupt lines), building the provider and the
 //! [`EngineConfig`] (roles merged with the config's, prices with its overrides, per-role
-//! models), and which settings a resumed run keeps. Must not draw, print or decide anything
-//! about the run itself: the front ends show [`Session::warnings`], the engine runs the loop.
+//! models, the workspace tools of `--workspace`), and which settings a resumed run keeps.
+//! Must not draw, print or decide anything about the run itself: the front ends show
+//! [`Session::warnings`], the engine runs the loop.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use crate::config::{Config, Source};
 use crate::engine::event::{ApprovalPolicy, Envelope, Event, RunSettings};
@@ -15,6 +17,7 @@ use crate::engine::roles::{self, RoleSpec};
 use crate::engine::{self, EngineConfig, EngineHandle, Start};
 use crate::journal::{self, Journal, JournalError};
 use crate::llm::{self, LlmError, ProviderKind};
+use crate::tools::{WorkerTools, Workspace, WorkspaceOptions};
 
 /// What the person asked to run.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -132,6 +135,13 @@ pub fn start(
             if task.is_empty() {
                 return Err(SessionError::EmptyTask);
             }
+            // A bad --workspace, provider or role is reported before a run directory is
+            // created for nothing.
+            if let Some(dir) = &config.workspace {
+                crate::tools::paths::Root::open(dir)
+                    .map_err(|e| SessionError::Config(e.to_string()))?;
+            }
+            check_before_creating(config)?;
             let (run_id, run_dir, journal) = create_run(&data_dir)?;
             let mut warnings = Vec::new();
             if let Some(note) = &config.provider_note {
@@ -218,6 +228,17 @@ pub fn start(
     }
 }
 
+/// The provider can be built and the roles merge: checked before a new run directory is
+/// created, so a configuration mistake leaves no empty run behind.
+fn check_before_creating(config: &Config) -> Result<(), SessionError> {
+    llm::build_provider(&config.provider_settings()).map_err(|source| SessionError::Provider {
+        provider: config.provider,
+        source,
+    })?;
+    engine_roles(config)?;
+    Ok(())
+}
+
 /// A fresh run id and its directory (a new id if one is taken).
 fn create_run(data_dir: &std::path::Path) -> Result<(String, PathBuf, Journal), SessionError> {
     let runs = journal::runs_dir(data_dir);
@@ -247,7 +268,7 @@ fn create_run(data_dir: &std::path::Path) -> Result<(String, PathBuf, Journal), 
 #[allow(clippy::too_many_arguments)]
 fn spawn(
     config: Config,
-    settings: RunSettings,
+    mut settings: RunSettings,
     front_end: FrontEnd,
     run_id: String,
     run_dir: PathBuf,
@@ -262,13 +283,18 @@ fn spawn(
             provider: config.provider,
             source,
         })?;
+    let workspace = workspace_tools(&config, &run_dir)?;
+    if let Some(ws) = &workspace {
+        // Journal the workspace as an absolute path (a resumed run finds it from anywhere).
+        settings.workspace = Some(ws.root().display().to_string());
+    }
     let engine_config = EngineConfig {
         settings,
         roles: engine_roles(&config)?,
         pricing: config.price_table(),
         worker_timeout_secs: config.worker_timeout_secs,
         run_dir: run_dir.clone(),
-        tools: None,
+        tools: workspace.map(|ws| ws as Arc<dyn WorkerTools>),
         stop_when_person_needed: front_end == FrontEnd::Headless,
     };
     tracing::info!(
@@ -289,4 +315,22 @@ fn spawn(
         warnings,
         config,
     })
+}
+
+/// The workspace tools for `--workspace` (with `--read-only`, `--allow-commands` and the
+/// config's `allow` list), or `None` without a workspace. Backups go under `run_dir`.
+fn workspace_tools(
+    config: &Config,
+    run_dir: &Path,
+) -> Result<Option<Arc<Workspace>>, SessionError> {
+    let Some(dir) = &config.workspace else {
+        return Ok(None);
+    };
+    let mut options = WorkspaceOptions::new(run_dir);
+    options.read_only = config.read_only;
+    options.allow_commands = config.allow_commands;
+    options.allow = config.allow.clone();
+    let workspace =
+        Workspace::open(dir, options).map_err(|e| SessionError::Config(e.to_string()))?;
+    Ok(Some(Arc::new(workspace)))
 }

@@ -1,9 +1,13 @@
 //! Tests of the `demo` provider: every orchestrator step and the workers (with and without
-//! workspace tools) called directly with crafted requests, plus a whole scripted run driven
-//! by a small simulator of the engine's loop. Pace 0: nothing here waits on real time.
+//! workspace tools) called directly with crafted requests, whole scripted runs driven by a
+//! small simulator of the engine's loop, and whole runs of the real engine on the demo
+//! (with and without the sample project as a workspace). Pace 0: nothing waits on time.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::sync::Mutex;
+mod engine_common;
+
+use std::path::Path;
+use std::sync::{Arc, Mutex};
 
 use baton::demo::DemoProvider;
 use baton::engine::event::{Priority, ProposedSubtask, Report, ReportStatus};
@@ -411,6 +415,35 @@ async fn developer_lists_reads_and_makes_an_exact_edit() {
     assert!(r.results.contains("Read `src/app.py`"));
 }
 
+/// Lists, reads and proposes an edit of `APP_PY`; returns the conversation so far.
+async fn up_to_the_edit(p: &DemoProvider, b: &WorkerBrief) -> (Vec<Message>, ChatResponse) {
+    let mut history = Vec::new();
+    let (resp, _) = call(p, worker_request(b, workspace_tools(), history.clone())).await;
+    answer(
+        &mut history,
+        &resp,
+        "./ (1 entries, depth 1)\napp.py (120 bytes)\n",
+        false,
+    );
+    let (resp, _) = call(p, worker_request(b, workspace_tools(), history.clone())).await;
+    assert_eq!(resp.tool_calls[0].name, "read_file");
+    answer(
+        &mut history,
+        &resp,
+        &format!("app.py (9 lines)\n{APP_PY}"),
+        false,
+    );
+    let (resp, _) = call(p, worker_request(b, workspace_tools(), history.clone())).await;
+    assert_eq!(resp.tool_calls[0].name, "edit_file");
+    let old = resp.tool_calls[0].arguments["old_string"].as_str().unwrap();
+    assert_eq!(
+        APP_PY.matches(old).count(),
+        1,
+        "the header line is not part of the text"
+    );
+    (history, resp)
+}
+
 #[tokio::test]
 async fn developer_reports_a_failed_edit() {
     let p = provider(7);
@@ -420,24 +453,57 @@ async fn developer_reports_a_failed_edit() {
         1,
         None,
     );
-    let mut history = Vec::new();
-    let (resp, _) = call(&p, worker_request(&b, workspace_tools(), history.clone())).await;
-    answer(&mut history, &resp, "app.py\n", false);
-    let (resp, _) = call(&p, worker_request(&b, workspace_tools(), history.clone())).await;
-    assert_eq!(resp.tool_calls[0].name, "read_file");
-    answer(&mut history, &resp, APP_PY, false);
-    let (resp, _) = call(&p, worker_request(&b, workspace_tools(), history.clone())).await;
-    assert_eq!(resp.tool_calls[0].name, "edit_file");
+    let (mut history, resp) = up_to_the_edit(&p, &b).await;
     answer(
         &mut history,
         &resp,
-        "the file changed since it was read",
+        "`def resolve(code):` was not found in app.py",
         true,
     );
     let (resp, _) = call(&p, worker_request(&b, workspace_tools(), history.clone())).await;
     let r: Report = args(&resp, SUBMIT_REPORT);
     assert_eq!(r.status, ReportStatus::Partial);
-    assert!(r.results.contains("the file changed since it was read"));
+    assert!(r.results.contains("was not found in app.py"));
+    assert!(
+        r.discoveries
+            .iter()
+            .any(|d| d.contains("could not be made"))
+    );
+}
+
+#[tokio::test]
+async fn developer_rereads_after_a_conflict_and_edits_again() {
+    let p = provider(7);
+    let b = brief(
+        "Add rate limiting to link creation",
+        "code_developer",
+        1,
+        None,
+    );
+    let (mut history, resp) = up_to_the_edit(&p, &b).await;
+    answer(
+        &mut history,
+        &resp,
+        "conflict: `app.py` was not written because it changed since this worker read it",
+        true,
+    );
+    let (resp, _) = call(&p, worker_request(&b, workspace_tools(), history.clone())).await;
+    assert_eq!(resp.tool_calls[0].name, "read_file", "reads the new text");
+    let changed = APP_PY.replace("def shorten(url):", "def shorten(url: str) -> str:");
+    answer(&mut history, &resp, &changed, false);
+    let (resp, _) = call(&p, worker_request(&b, workspace_tools(), history.clone())).await;
+    assert_eq!(resp.tool_calls[0].name, "edit_file");
+    let old = resp.tool_calls[0].arguments["old_string"].as_str().unwrap();
+    assert_eq!(
+        changed.matches(old).count(),
+        1,
+        "the edit is planned on the new text"
+    );
+    answer(&mut history, &resp, "edited app.py (1 replacement)", false);
+    let (resp, _) = call(&p, worker_request(&b, workspace_tools(), history.clone())).await;
+    let r: Report = args(&resp, SUBMIT_REPORT);
+    assert_eq!(r.status, ReportStatus::Complete);
+    assert!(r.discoveries.iter().any(|d| d.contains("re-read the file")));
 }
 
 #[tokio::test]
@@ -1125,4 +1191,208 @@ async fn a_whole_generic_run_also_completes() {
         .orchestrate(SUBMIT_SYNTHESIS, &sim.context(Step::Synthesis))
         .await;
     assert!(s.deliverable.contains("recipe manager"));
+}
+
+// ---- the real engine on the demo ------------------------------------------------------------
+
+use baton::engine::{
+    ApprovalPolicy, Command, CommandDecision, Event, Resolution, RunOutcome, Start, SubtaskStatus,
+};
+use baton::tools::{WorkerTools, Workspace, WorkspaceOptions};
+use engine_common::{check_consistent, config, drive, settings};
+
+const GUIDANCE: &str = "Links expire after 90 days; creators may choose a shorter expiry";
+
+fn demo_arc() -> Arc<dyn Provider> {
+    build_provider(&ProviderSettings {
+        kind: ProviderKind::Demo,
+        demo_pace_ms: 0,
+        ..ProviderSettings::default()
+    })
+    .unwrap()
+}
+
+/// A person who answers every escalation with guidance and allows every command once.
+fn person(env: &baton::engine::Envelope) -> Vec<Command> {
+    match &env.event {
+        Event::SubtaskEscalated { id, .. } => vec![Command::Resolve {
+            id: *id,
+            resolution: Resolution::Retry {
+                guidance: GUIDANCE.into(),
+            },
+        }],
+        Event::CommandApprovalRequested { request, .. } => vec![Command::DecideCommand {
+            request: *request,
+            decision: CommandDecision::AllowOnce,
+        }],
+        _ => vec![],
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_engine_runs_the_showcase_on_the_demo_to_a_deliverable() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = settings(ApprovalPolicy::Auto, 3);
+    s.provider = "demo".into();
+    let f = drive(
+        config(dir.path(), s),
+        demo_arc(),
+        Start::New {
+            run_id: "demo-e2e".into(),
+            task: SHOWCASE.into(),
+        },
+        |env, _| person(env),
+    )
+    .await;
+    assert_eq!(f.outcome, RunOutcome::Completed, "{:?}", f.state.notices);
+    check_consistent(&f);
+    let st = &f.state;
+    assert_eq!(st.initial_estimate(), 6);
+    assert_eq!(st.subtasks.len(), 10, "the plan grew from 6 to 10");
+    assert!(st.rejected.is_empty(), "{:?}", st.rejected);
+    assert!(
+        st.subtasks
+            .iter()
+            .all(|t| matches!(t.status, SubtaskStatus::Complete | SubtaskStatus::Partial)),
+        "{:?}",
+        st.subtasks
+            .iter()
+            .map(|t| (t.id, t.status))
+            .collect::<Vec<_>>()
+    );
+    assert_eq!(
+        f.of(|e| matches!(e, Event::SubtaskEscalated { .. }))
+            .count(),
+        1,
+        "one escalation"
+    );
+    let storage = st
+        .subtasks
+        .iter()
+        .find(|t| t.title == "Implement the storage layer")
+        .unwrap();
+    assert_eq!(storage.attempts, 2);
+    let tests = st
+        .subtasks
+        .iter()
+        .find(|t| t.title == "Write the test suite")
+        .unwrap();
+    assert!(
+        tests.depends_on.contains(&storage.id),
+        "re-linked by a replan"
+    );
+    let synthesis = st.synthesis.as_ref().unwrap();
+    assert!(synthesis.deliverable.contains("## API"));
+    assert!(
+        synthesis.deliverable.contains("90 days"),
+        "the person's decision is in it"
+    );
+    assert!(st.replan_log.len() >= 3, "{}", st.replan_log.len());
+    assert!(st.usage.input_tokens > 0 && st.usage.output_tokens > 0);
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).unwrap();
+        }
+    }
+}
+
+/// The issue #5 demo: on a copy of the sample project, workers read files, make real edits,
+/// ask before running the tests, and every change is on record.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn demo_workers_read_edit_and_test_the_sample_project() {
+    let tmp = tempfile::tempdir().unwrap();
+    let ws_dir = tmp.path().join("project");
+    let run_dir = tmp.path().join("run");
+    std::fs::create_dir_all(&run_dir).unwrap();
+    copy_dir(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/sample-project"),
+        &ws_dir,
+    );
+    let ws = Arc::new(Workspace::open(&ws_dir, WorkspaceOptions::new(&run_dir)).unwrap());
+    // One worker at a time: the edits land in a fixed order (parallel edits of the same
+    // file are covered by `developer_rereads_after_a_conflict_and_edits_again`).
+    let mut s = settings(ApprovalPolicy::Auto, 1);
+    s.provider = "demo".into();
+    s.workspace = Some(ws_dir.display().to_string());
+    let mut cfg = config(&run_dir, s);
+    cfg.tools = Some(ws as Arc<dyn WorkerTools>);
+    let f = drive(
+        cfg,
+        demo_arc(),
+        Start::New {
+            run_id: "demo-workspace".into(),
+            task: SHOWCASE.into(),
+        },
+        |env, _| person(env),
+    )
+    .await;
+    assert_eq!(f.outcome, RunOutcome::Completed, "{:?}", f.state.notices);
+    check_consistent(&f);
+
+    let used: Vec<(String, String, bool)> = f
+        .of(|e| matches!(e, Event::WorkerToolUsed { .. }))
+        .filter_map(|e| match e {
+            Event::WorkerToolUsed {
+                tool,
+                summary,
+                is_error,
+                ..
+            } => Some((tool.clone(), summary.clone(), *is_error)),
+            _ => None,
+        })
+        .collect();
+    for tool in [
+        "list_dir",
+        "read_file",
+        "search",
+        "edit_file",
+        "run_command",
+    ] {
+        assert!(
+            used.iter().any(|(t, _, _)| t == tool),
+            "{tool} used: {used:?}"
+        );
+    }
+    // The tests ran after approval, and passed on the edited project.
+    assert!(
+        f.of(|e| matches!(e, Event::CommandApprovalRequested { .. }))
+            .count()
+            >= 1
+    );
+    assert!(
+        used.iter()
+            .any(|(t, sum, err)| t == "run_command" && sum.contains("exit 0") && !err),
+        "{used:?}"
+    );
+    // Real edits to the sample, on record.
+    assert!(f.of(|e| matches!(e, Event::FileChanged { .. })).count() >= 2);
+    let core = std::fs::read_to_string(ws_dir.join("shortener/core.py")).unwrap();
+    let transcript: Vec<String> = f
+        .state
+        .subtasks
+        .iter()
+        .map(|t| format!("#{} {} {:?}: {:?}", t.id, t.title, t.status, t.tool_uses))
+        .collect();
+    assert!(
+        !core.contains("TODO: reject URLs"),
+        "the validation TODO is fixed:\n{core}\n{}",
+        transcript.join("\n")
+    );
+    assert!(core.contains("raise ValueError(f\"not an http(s) URL"));
+    let tester = f
+        .state
+        .subtasks
+        .iter()
+        .find(|t| t.title == "Write the test suite")
+        .unwrap();
+    let report = tester.report.as_ref().unwrap();
+    assert!(report.results.contains("exit code 0"), "{}", report.results);
 }

@@ -334,3 +334,69 @@ fn ctrl_c_stops_the_run_resumably() {
     let id = only_run_id(home.path());
     assert!(rest.contains(&format!("baton resume {id}")), "{rest}");
 }
+
+#[test]
+fn workers_use_the_workspace_and_read_only_keeps_it_unchanged() {
+    let home = tempfile::tempdir().unwrap();
+    let ws = tempfile::tempdir().unwrap();
+    std::fs::create_dir(ws.path().join("src")).unwrap();
+    std::fs::write(ws.path().join("src/main.rs"), "fn main() {}\n").unwrap();
+    std::fs::write(ws.path().join("README.md"), "# project\n").unwrap();
+    let o = baton(home.path())
+        .args(["--headless", "--read-only", "--workspace"])
+        .arg(ws.path())
+        .arg(TASK)
+        .output()
+        .unwrap();
+    let (_, stderr) = text(&o);
+    assert_eq!(o.status.code(), Some(3), "{stderr}");
+    let id = only_run_id(home.path());
+    let journal_text = std::fs::read_to_string(
+        journal::runs_dir(&home.path().join("data"))
+            .join(&id)
+            .join(journal::JOURNAL_FILE),
+    )
+    .unwrap();
+    assert!(journal_text.contains("\"type\":\"worker_tool_used\""));
+    assert!(!journal_text.contains("\"type\":\"file_changed\""));
+    assert_eq!(
+        std::fs::read_to_string(ws.path().join("src/main.rs")).unwrap(),
+        "fn main() {}\n"
+    );
+    assert!(!ws.path().join("docs").exists(), "nothing written");
+
+    let o = baton(home.path())
+        .args(["--headless", "--workspace", "/no/such/dir", TASK])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o).1.contains("/no/such/dir"));
+}
+
+#[test]
+fn configuration_mistakes_stop_before_a_run_is_created() {
+    let home = tempfile::tempdir().unwrap();
+    std::fs::write(
+        home.path().join("config.toml"),
+        "[roles_models]\nsecurity_guru = \"m\"\n",
+    )
+    .unwrap();
+    let o = baton(home.path())
+        .args(["--headless", TASK])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    let (_, stderr) = text(&o);
+    assert!(
+        stderr.contains("security_guru") && stderr.contains("code_developer"),
+        "{stderr}"
+    );
+
+    let o = baton(home.path())
+        .args(["--headless", "--provider", "anthropic", TASK])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o).1.contains("ANTHROPIC_API_KEY"));
+    assert!(journal::list_runs(&home.path().join("data")).unwrap().is_empty());
+}

@@ -387,3 +387,43 @@ async fn diffs_show_each_changed_file_against_its_original() {
     let diffs = file_diffs(&fx.run, &fx.ws, &changes_of(&host, 1));
     assert_eq!(diffs[0].notes, vec!["changed since by someone else"]);
 }
+
+#[tokio::test]
+async fn a_reopened_workspace_never_overwrites_earlier_backups() {
+    let fx = Fixture::new();
+    fx.write("f.txt", "v0\n");
+    let host = FakeHost::default();
+    {
+        let ws = fx.open();
+        run(&ws, &host, 1, "read_file", json!({"path": "f.txt"})).await;
+        run(
+            &ws,
+            &host,
+            1,
+            "write_file",
+            json!({"path": "f.txt", "content": "v1\n"}),
+        )
+        .await;
+    }
+    // As after a resume: a new Workspace over the same run directory.
+    let ws = fx.open();
+    run(&ws, &host, 1, "read_file", json!({"path": "f.txt"})).await;
+    run(
+        &ws,
+        &host,
+        1,
+        "write_file",
+        json!({"path": "f.txt", "content": "v2\n"}),
+    )
+    .await;
+    let changes = changes_of(&host, 1);
+    assert_eq!(changes[0].backup.as_deref(), Some("backups/1/1-f.txt"));
+    assert_eq!(changes[1].backup.as_deref(), Some("backups/1/2-f.txt"));
+    assert_eq!(
+        std::fs::read_to_string(fx.run.join("backups/1/1-f.txt")).unwrap(),
+        "v0\n"
+    );
+    // Rollback over both sessions' records restores the true original.
+    ws.rollback(&changes).await.unwrap();
+    assert_eq!(fx.read("f.txt"), "v0\n");
+}

@@ -44,7 +44,12 @@ pub fn first_sentence(text: &str, max: usize) -> String {
     let s = &line[..end];
     if s.chars().count() > max {
         let cut: String = s.chars().take(max.saturating_sub(1)).collect();
-        format!("{}…", cut.trim_end())
+        // End on a whole word.
+        let cut = match cut.rfind(' ') {
+            Some(i) if i > max / 2 => &cut[..i],
+            _ => cut.as_str(),
+        };
+        format!("{}…", cut.trim_end_matches([' ', ',', ';', ':']))
     } else {
         s.to_string()
     }

@@ -328,7 +328,7 @@ impl RoleScript {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct WorkspaceHints {
-    /// Test commands by marker file found at the workspace root, first match wins.
+    /// Test commands by marker path (relative to the root, `*` wildcards), first match wins.
     pub test_commands: Vec<TestCommand>,
     /// Used when no marker matches.
     pub default_test_command: String,
@@ -361,6 +361,9 @@ pub struct KnownEdit {
     pub replace: String,
     /// What the edit does, for the report.
     pub summary: String,
+    /// Preferred by subtasks whose title contains one of these words.
+    #[serde(default)]
+    pub prefer: Vec<String>,
 }
 
 /// The broad kind of a role, for roles the user named differently.

@@ -120,6 +120,7 @@ pub fn worker(sc: &Scenario, req: &ChatRequest, brief: &WorkerBrief) -> Reply {
         let ctx = EditContext {
             title: brief.title.clone(),
             slug: slug(probe.render("{subject}").as_str()),
+            subtask_slug: slug(&brief.title),
             notes: notes(brief, &report),
         };
         if let Some(action) = findings.next(kind, &offered, &ctx) {
@@ -154,6 +155,9 @@ pub fn worker(sc: &Scenario, req: &ChatRequest, brief: &WorkerBrief) -> Reply {
 /// A page for a writer (or a developer's notes): the report as Markdown.
 fn notes(brief: &WorkerBrief, report: &Report) -> String {
     let mut out = format!("# {}\n\n{}\n", brief.title, report.results.trim());
+    for d in &brief.dependency_results {
+        out.push_str(&format!("\n## {}\n\n{}\n", d.title, d.results.trim()));
+    }
     if !report.discoveries.is_empty() {
         out.push_str("\n## Findings\n\n");
         for d in &report.discoveries {
@@ -198,15 +202,24 @@ fn adjust_for_tools(report: &mut Report, findings: &Findings) {
             .recommendations
             .push("Fix the failing tests before relying on the suite.".into());
     }
+    let changed = findings.ran(EDIT_FILE) || findings.ran(WRITE_FILE);
     for tool in [EDIT_FILE, WRITE_FILE] {
         if let Some(err) = findings.failed(tool) {
-            if !findings.ran(EDIT_FILE) && !findings.ran(WRITE_FILE) {
+            if changed {
+                report.discoveries.push(format!(
+                    "A first attempt at the change failed ({}); I re-read the file and applied it on top of the current text.",
+                    err.trim_end_matches('.')
+                ));
+            } else {
                 report.status = ReportStatus::Partial;
+                report.discoveries.push(format!(
+                    "The change could not be made in the workspace: {err}"
+                ));
+                report.recommendations.push(
+                    "Re-run this subtask once the parallel changes to the same file have landed."
+                        .into(),
+                );
             }
-            report.discoveries.push(format!(
-                "The change could not be made in the workspace: {}",
-                err
-            ));
         }
     }
 }

@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use regex::Regex;
 use serde_json::{Value, json};
 
-use super::scenario::{RoleKind, WorkspaceHints};
+use super::scenario::{KnownEdit, RoleKind, WorkspaceHints};
 use crate::llm::{ChatRole, Content, Message, ToolDef};
 
 pub const LIST_DIR: &str = "list_dir";
@@ -154,6 +154,14 @@ impl<'a> Offered<'a> {
         candidates.first().copied().unwrap_or("value").to_string()
     }
 
+    fn has_prop(&self, tool: &str, prop: &str) -> bool {
+        self.defs
+            .get(tool)
+            .and_then(|s| s.get("properties"))
+            .and_then(|p| p.get(prop))
+            .is_some()
+    }
+
     fn prop_is_array(&self, tool: &str, prop: &str) -> bool {
         self.defs
             .get(tool)
@@ -173,6 +181,10 @@ impl<'a> Offered<'a> {
                     self.prop(LIST_DIR, &["path", "dir", "directory"]),
                     json!(path),
                 );
+                // Two levels show a small project whole in one call.
+                if self.has_prop(LIST_DIR, "depth") {
+                    obj.insert("depth".into(), json!(2));
+                }
             }
             Action::ReadFile { path } => {
                 obj.insert(self.prop(READ_FILE, &["path", "file"]), json!(path));
@@ -348,7 +360,12 @@ pub fn parse_listing(dir: &str, text: &str) -> Vec<Entry> {
     let mut out = Vec::new();
     for line in text.lines() {
         let line = line.trim();
-        if line.is_empty() || line.starts_with('#') || line.starts_with('(') {
+        if line.is_empty()
+            || line.starts_with('#')
+            || line.starts_with('(')
+            || line.starts_with('…')
+            || is_listing_header(line)
+        {
             continue;
         }
         let lower = line.to_lowercase();
@@ -391,6 +408,12 @@ pub fn parse_listing(dir: &str, text: &str) -> Vec<Entry> {
         }
     }
     out
+}
+
+/// `src/ (12 entries, depth 2)`: the summary line a listing starts with.
+fn is_listing_header(line: &str) -> bool {
+    line.split_once(" (")
+        .is_some_and(|(_, rest)| rest.contains(" entries") || rest.contains(" entry"))
 }
 
 fn is_marker(t: &str) -> bool {
@@ -487,6 +510,25 @@ pub fn strip_line_numbers(text: &str) -> String {
         .map(|l| re.replace(l, "").into_owned())
         .collect::<Vec<_>>()
         .join("\n")
+}
+
+/// The file's text from a `read_file` result: without a header line naming the file
+/// (`core.py (35 lines)`), the tool's notes (`… 12 more lines cut`) and line numbers.
+pub fn file_body(path: &str, result: &str) -> String {
+    let mut lines: Vec<&str> = result.split_inclusive('\n').collect();
+    if lines
+        .first()
+        .is_some_and(|l| !path.is_empty() && l.starts_with(path) && l.contains(" ("))
+    {
+        lines.remove(0);
+    }
+    while lines.last().is_some_and(|l| {
+        let t = l.trim_start();
+        t.starts_with('…') || t.starts_with("(no newline at end of file)")
+    }) {
+        lines.pop();
+    }
+    strip_line_numbers(&lines.concat())
 }
 
 /// Everything the worker learned from its tool calls so far.
@@ -597,12 +639,30 @@ impl<'a> Findings<'a> {
             .filter(|s| s.name == LIST_DIR)
             .map(|s| s.str_arg(&["path", "dir", "directory"]))
             .collect();
-        self.hints.source_dirs.iter().find_map(|d| {
-            entries
-                .iter()
-                .find(|e| e.is_dir && e.name() == d && !listed.contains(&e.path))
-                .map(|e| e.path.clone())
-        })
+        let open = |e: &&Entry| e.is_dir && !listed.contains(&e.path);
+        self.hints
+            .source_dirs
+            .iter()
+            .find_map(|d| entries.iter().filter(open).find(|e| e.name() == d))
+            .or_else(|| {
+                // Else the first folder that does not look like tests, docs or tooling.
+                entries.iter().filter(open).find(|e| {
+                    let n = e.name().to_lowercase();
+                    !n.starts_with('.')
+                        && !Self::is_test(&n)
+                        && ![
+                            "docs",
+                            "doc",
+                            "target",
+                            "node_modules",
+                            "build",
+                            "dist",
+                            "vendor",
+                        ]
+                        .contains(&n.as_str())
+                })
+            })
+            .map(|e| e.path.clone())
     }
 
     /// The last file read successfully: `(path, text without line numbers)`.
@@ -612,23 +672,18 @@ impl<'a> Findings<'a> {
             .rev()
             .filter(|s| s.name == READ_FILE)
             .find_map(|s| {
-                s.ok()
-                    .map(|t| (s.str_arg(&["path", "file"]), strip_line_numbers(t)))
+                let path = s.str_arg(&["path", "file"]);
+                s.ok().map(|t| (path.clone(), file_body(&path, t)))
             })
     }
 
     /// The test command for the workspace (by marker files at its root).
     pub fn test_command(&self) -> String {
-        let names: Vec<String> = self
-            .entries()
-            .iter()
-            .filter(|e| !e.path.contains('/'))
-            .map(|e| e.path.clone())
-            .collect();
+        let paths: Vec<String> = self.entries().into_iter().map(|e| e.path).collect();
         self.hints
             .test_commands
             .iter()
-            .find(|t| names.iter().any(|n| n == &t.marker))
+            .find(|t| paths.iter().any(|p| glob_match(&t.marker, p)))
             .map(|t| t.command.clone())
             .unwrap_or_else(|| self.hints.default_test_command.clone())
     }
@@ -695,8 +750,36 @@ impl<'a> Findings<'a> {
                 if let Some(a) = list(self).or_else(|| read(self)) {
                     return Some(a);
                 }
-                if self.did(EDIT_FILE) || self.did(WRITE_FILE) {
+                if self.ran(EDIT_FILE) || self.ran(WRITE_FILE) {
                     return None;
+                }
+                // A conflicting edit (the file changed since it was read): read it again
+                // once and redo the edit on the new text, as a careful model would.
+                if let Some(path) = self.conflicted_edit() {
+                    if self.steps.last().is_some_and(|s| s.name == EDIT_FILE) {
+                        if self.reads_of(&path) < 2 && offered.has(READ_FILE) {
+                            return Some(Action::ReadFile { path });
+                        }
+                        return None;
+                    }
+                    // Read again: plan the edit on the current text below.
+                }
+                let failed_edit =
+                    self.failed(EDIT_FILE).is_some() && self.conflicted_edit().is_none();
+                if failed_edit || self.count(EDIT_FILE) >= 2 || self.failed(WRITE_FILE).is_some() {
+                    return None;
+                }
+                // An empty read of a file that is not empty in the listing was probably
+                // caught mid-write by another worker: read it once more.
+                if let Some((path, text)) = self.last_read() {
+                    let last_is_read = self.steps.last().is_some_and(|s| s.name == READ_FILE);
+                    if text.trim().is_empty()
+                        && last_is_read
+                        && self.reads_of(&path) < 2
+                        && !self.did(EDIT_FILE)
+                    {
+                        return Some(Action::ReadFile { path });
+                    }
                 }
                 if offered.has(EDIT_FILE) {
                     if let Some((path, text)) = self.last_read() {
@@ -707,7 +790,7 @@ impl<'a> Findings<'a> {
                 }
                 if offered.has(WRITE_FILE) {
                     return Some(Action::Write {
-                        path: format!("docs/{}-implementation-notes.md", ctx.slug),
+                        path: format!("docs/notes/{}.md", ctx.subtask_slug),
                         content: ctx.notes.clone(),
                         summary: "the implementation notes, next to the code they describe".into(),
                     });
@@ -768,6 +851,21 @@ impl<'a> Findings<'a> {
             .map(|s| first_line(s.result.as_deref().unwrap_or("no details")))
     }
 
+    fn reads_of(&self, path: &str) -> usize {
+        self.steps
+            .iter()
+            .filter(|s| s.name == READ_FILE && s.str_arg(&["path", "file"]) == path)
+            .count()
+    }
+
+    /// The path of the last edit, when it failed because the file changed meanwhile.
+    pub fn conflicted_edit(&self) -> Option<String> {
+        let s = self.steps.iter().rev().find(|s| s.name == EDIT_FILE)?;
+        let text = s.result.as_deref().unwrap_or("").to_lowercase();
+        (s.is_error && (text.contains("conflict") || text.contains("changed since")))
+            .then(|| s.str_arg(&["path", "file"]))
+    }
+
     pub fn ran(&self, tool: &str) -> bool {
         self.steps.iter().any(|s| s.name == tool && !s.is_error)
     }
@@ -789,6 +887,22 @@ fn first_line(text: &str) -> String {
         format!("{cut}…")
     } else {
         line.to_string()
+    }
+}
+
+/// `pattern` matches `path` exactly, `*` standing for any run of characters except `/`.
+pub fn glob_match(pattern: &str, path: &str) -> bool {
+    match pattern.split_once('*') {
+        None => pattern == path,
+        Some((head, tail)) => {
+            let Some(rest) = path.strip_prefix(head) else {
+                return false;
+            };
+            (0..=rest.len())
+                .filter(|i| rest.is_char_boundary(*i))
+                .take_while(|i| !rest[..*i].contains('/'))
+                .any(|i| glob_match(tail, &rest[i..]))
+        }
     }
 }
 
@@ -860,8 +974,9 @@ fn observe(s: &ToolStep) -> String {
             }
         }
         READ_FILE => {
-            let lines = strip_line_numbers(text).lines().count();
-            format!("Read `{}` ({lines} lines).", s.str_arg(&["path", "file"]))
+            let path = s.str_arg(&["path", "file"]);
+            let lines = file_body(&path, text).lines().count();
+            format!("Read `{path}` ({lines} lines).")
         }
         SEARCH => format!(
             "Searched for `{}`: {} matching lines.",
@@ -902,6 +1017,8 @@ pub struct EditContext {
     pub title: String,
     /// A file-name-safe form of the subject.
     pub slug: String,
+    /// A file-name-safe form of the subtask's title.
+    pub subtask_slug: String,
     /// Markdown for a new file (a writer's page, a developer's notes).
     pub notes: String,
 }
@@ -914,15 +1031,29 @@ pub fn plan_edit(
     hints: &WorkspaceHints,
     ctx: &EditContext,
 ) -> Option<Action> {
-    for e in &hints.edits {
-        if path.ends_with(&e.file) && text.matches(&e.find).count() == 1 {
-            return Some(Action::Edit {
-                path: path.to_string(),
-                old: e.find.clone(),
-                new: e.replace.clone(),
-                summary: e.summary.clone(),
-            });
-        }
+    let title = ctx.title.to_lowercase();
+    let applicable = |e: &&KnownEdit| path.ends_with(&e.file) && text.matches(&e.find).count() == 1;
+    // The edit meant for this subtask, else one meant for nobody in particular, else any.
+    let chosen = hints
+        .edits
+        .iter()
+        .filter(applicable)
+        .find(|e| e.prefer.iter().any(|w| title.contains(&w.to_lowercase())))
+        .or_else(|| {
+            hints
+                .edits
+                .iter()
+                .filter(applicable)
+                .find(|e| e.prefer.is_empty())
+        })
+        .or_else(|| hints.edits.iter().find(applicable));
+    if let Some(e) = chosen {
+        return Some(Action::Edit {
+            path: path.to_string(),
+            old: e.find.clone(),
+            new: e.replace.clone(),
+            summary: e.summary.clone(),
+        });
     }
     let ext = path.rsplit_once('.').map(|(_, e)| e.to_lowercase())?;
     let prefix = match ext.as_str() {
@@ -950,7 +1081,14 @@ pub fn plan_edit(
                 || p.starts_with("/*")
                 || p.starts_with('@')
         });
-        if documented || text.matches(line).count() != 1 {
+        let docstring = lines[i + 1..]
+            .iter()
+            .find(|l| !l.trim().is_empty())
+            .is_some_and(|l| {
+                let l = l.trim_start();
+                l.starts_with("\"\"\"") || l.starts_with("'''")
+            });
+        if documented || docstring || text.matches(line).count() != 1 {
             continue;
         }
         let indent = caps.get(1).map_or("", |m| m.as_str());

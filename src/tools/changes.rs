@@ -144,13 +144,19 @@ impl ChangeRecord {
         let backup = match original {
             None => None,
             Some(bytes) => {
-                let n = {
-                    let mut record = self.lock();
-                    let counter = record.counters.entry(subtask).or_insert(0);
-                    *counter += 1;
-                    *counter
+                // Never overwrite a backup (a resumed run starts counting again).
+                let rel = loop {
+                    let n = {
+                        let mut record = self.lock();
+                        let counter = record.counters.entry(subtask).or_insert(0);
+                        *counter += 1;
+                        *counter
+                    };
+                    let rel = format!("backups/{}/{n}-{}", subtask.0, flatten(path));
+                    if !self.run_dir.join(&rel).exists() {
+                        break rel;
+                    }
                 };
-                let rel = format!("backups/{}/{n}-{}", subtask.0, flatten(path));
                 write_durably(&self.run_dir.join(&rel), bytes)
                     .map_err(|e| io_error(path, "back up", &e))?;
                 Some(rel)
