@@ -478,3 +478,40 @@ fn resuming_on_another_provider_by_flag_uses_that_providers_defaults() {
     assert_eq!(c.base_url, "https://api.openai.com/v1");
     assert_eq!(c.model, "gpt-4.1");
 }
+
+#[test]
+fn bad_environment_values_name_the_variable() {
+    let home = tempfile::tempdir().unwrap();
+    let err = Config::load_with(
+        &CommonArgs::default(),
+        &env(home.path(), &[("BATON_PROVIDER", "gemini")]),
+    )
+    .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            ConfigError::Env {
+                var: "BATON_PROVIDER",
+                ..
+            }
+        ),
+        "{err}"
+    );
+    let o = baton(home.path())
+        .arg("config")
+        .env("BATON_LOG", "baton=shouty")
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o).1.contains("BATON_LOG"));
+    // Empty variables count as unset.
+    let c = Config::load_with(
+        &CommonArgs::default(),
+        &env(
+            home.path(),
+            &[("BATON_PROVIDER", ""), ("ANTHROPIC_API_KEY", " ")],
+        ),
+    )
+    .unwrap();
+    assert_eq!(c.provider, ProviderKind::Demo);
+}

@@ -398,5 +398,9 @@ fn configuration_mistakes_stop_before_a_run_is_created() {
         .unwrap();
     assert_eq!(o.status.code(), Some(2));
     assert!(text(&o).1.contains("ANTHROPIC_API_KEY"));
-    assert!(journal::list_runs(&home.path().join("data")).unwrap().is_empty());
+    assert!(
+        journal::list_runs(&home.path().join("data"))
+            .unwrap()
+            .is_empty()
+    );
 }
