@@ -104,16 +104,22 @@ async fn dispatch(action: Action, config: Config) -> color_eyre::Result<i32> {
             headless,
             json,
         } => {
-            if !headless && task.is_empty() {
-                eprintln!("baton: give a task: baton \"TASK\" (the TUI is not in this build yet)");
-                return Ok(EXIT_USAGE.into());
+            if headless {
+                baton::headless::run(&config, Launch::New { task }, json).await
+            } else {
+                baton::tui::run(config, Launch::New { task }).await
             }
-            baton::headless::run(&config, Launch::New { task }, json).await
         }
         Action::Resume {
             run,
-            headless: _,
+            headless,
             json,
-        } => baton::headless::run(&config, Launch::Resume { run }, json).await,
+        } => {
+            if headless {
+                baton::headless::run(&config, Launch::Resume { run }, json).await
+            } else {
+                baton::tui::run(config, Launch::Resume { run }).await
+            }
+        }
     }
 }

@@ -383,7 +383,8 @@ fn on_event(ui: &mut Ui, env: &Envelope) {
         Event::PhaseChanged { phase } if orchestrator_busy(*phase) => {
             let pane = ui.outputs.pane_mut(None);
             pane.start_attempt(pane.attempt);
-            pane.push_text(&format!("\n── {phase} ──\n"));
+            let lead = if pane.is_empty() { "" } else { "\n" };
+            pane.push_text(&format!("{lead}── {phase} ──\n"));
         }
         Event::SynthesisCompleted { .. } if ui.screen == Screen::Main && ui.modal.is_none() => {
             ui.screen = Screen::Synthesis;

@@ -10,7 +10,6 @@
 pub mod app;
 pub mod detail;
 pub mod editor;
-pub mod export_doc;
 pub mod footer;
 pub mod header;
 pub mod help;
@@ -37,7 +36,39 @@ use color_eyre::eyre::Result;
 
 use crate::config::Config;
 use crate::llm::ProviderKind;
+use crate::session::{self, FrontEnd, Launch, Session};
 pub use runtime::{Ending, Started, Starter};
+
+/// The TUI's entry point: starts (or resumes) the run, or opens the task editor when the
+/// task is empty, and supervises it until the person leaves. Returns the exit code: 0
+/// complete, 1 failed, 3 stopped or still needing a person (resumable).
+pub async fn run(config: Config, launch: Launch) -> Result<i32> {
+    let first = match &launch {
+        Launch::New { task } if task.trim().is_empty() => None,
+        _ => match session::start(&config, launch, FrontEnd::Tui) {
+            Ok(s) => Some(s),
+            Err(e) => {
+                eprintln!("baton: {e}");
+                return Ok(e.exit_code());
+            }
+        },
+    };
+    let shown_config = first.as_ref().map_or(config.clone(), |s| s.config.clone());
+    let starter_config = config.clone();
+    let starter: Starter<'_> = Box::new(move |task: String| {
+        let s = session::start(&starter_config, Launch::New { task }, FrontEnd::Tui)?;
+        Ok(started(s))
+    });
+    run_front_end(&shown_config, first.map(started), starter).await
+}
+
+fn started(s: Session) -> Started {
+    Started {
+        handle: s.handle,
+        run_dir: Some(s.run_dir),
+        warnings: s.warnings,
+    }
+}
 
 /// What the screen says about the run's settings, from the effective configuration.
 pub fn run_info(config: &Config) -> app::RunInfo {
@@ -82,6 +113,7 @@ pub async fn run_front_end(
     let engine = match first {
         Some(s) => {
             ui.info.run_dir = s.run_dir;
+            ui.flash = s.warnings.first().cloned();
             Some(s.handle)
         }
         None => {

@@ -236,11 +236,14 @@ impl PaneBuffer {
     }
 }
 
-/// Wraps by display width (characters, not words: output is often code).
+/// Wraps by display width, breaking after the last space of a row when there is one
+/// (else mid-word, as long code lines need).
 pub fn wrap(text: &str, width: usize) -> Vec<String> {
     let mut out = Vec::new();
     let mut cur = String::new();
     let mut w = 0;
+    // Byte offset in `cur` just after its last space, and the width up to there.
+    let mut brk: Option<(usize, usize)> = None;
     for ch in text.chars() {
         let ch = if ch == '\t' { ' ' } else { ch };
         if ch.is_control() {
@@ -248,11 +251,25 @@ pub fn wrap(text: &str, width: usize) -> Vec<String> {
         }
         let cw = ch.width().unwrap_or(0);
         if w + cw > width && !cur.is_empty() {
-            out.push(std::mem::take(&mut cur));
-            w = 0;
+            match brk {
+                Some((at, bw)) if at < cur.len() => {
+                    let rest = cur.split_off(at);
+                    out.push(std::mem::take(&mut cur));
+                    cur = rest;
+                    w -= bw;
+                }
+                _ => {
+                    out.push(std::mem::take(&mut cur));
+                    w = 0;
+                }
+            }
+            brk = None;
         }
         cur.push(ch);
         w += cw;
+        if ch == ' ' {
+            brk = Some((cur.len(), w));
+        }
     }
     out.push(cur);
     out
@@ -404,5 +421,9 @@ mod tests {
         p.scroll_by(5);
         assert_eq!(p.scroll, None);
         assert_eq!(wrap("abcdef", 4), vec!["abcd", "ef"]);
+        assert_eq!(
+            wrap("the API, the store", 9),
+            vec!["the API, ", "the store"]
+        );
     }
 }

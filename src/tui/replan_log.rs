@@ -61,6 +61,11 @@ pub fn entry_lines(ui: &Ui, e: &ReplanEntry, expanded: bool, width: usize) -> Ve
             format!(": {}", e.scope_note)
         }
     );
+    let scope = if expanded {
+        scope
+    } else {
+        super::task_list::fit(&scope, width)
+    };
     out.push(Line::from(Span::styled(scope, t.dim())));
     if expanded {
         for l in wrap_words(&e.summary, width.saturating_sub(3).max(10)) {

@@ -38,6 +38,8 @@ const STOP_WAIT: Duration = Duration::from_secs(5);
 pub struct Started {
     pub handle: EngineHandle,
     pub run_dir: Option<PathBuf>,
+    /// Said once on screen (torn journal lines, settings kept on resume, ...).
+    pub warnings: Vec<String>,
 }
 
 /// Starts a run for a task typed in the editor.
@@ -187,6 +189,7 @@ pub async fn run_loop(
                     Effect::StartRun(task) => match starter(task) {
                         Ok(started) => {
                             ui.info.run_dir = started.run_dir;
+                            ui.flash = started.warnings.first().cloned();
                             engine = Link::new(Some(started.handle));
                         }
                         Err(e) => {
@@ -286,7 +289,7 @@ fn export(ui: &Ui) -> std::result::Result<PathBuf, String> {
         .clone()
         .ok_or_else(|| "this run has no directory to export to".to_string())?;
     let path = dir.join("export.md");
-    let text = super::export_doc::render_markdown(&ui.state);
+    let text = crate::export::render_markdown(&ui.state);
     std::fs::write(&path, text).map_err(|e| format!("{}: {e}", path.display()))?;
     Ok(path)
 }

@@ -181,9 +181,11 @@ pub fn subtask_line(ui: &Ui, s: &Subtask, width: usize) -> Line<'static> {
     let head = format!("{} {id}", t.symbol(mark));
     let tail_w: usize = tail.iter().map(|sp| sp.content.width()).sum();
     let head_w = head.width() + 1;
-    // The title gets what is left; at least 10 columns, then tail items are dropped.
+    // The title gets what is left; tail items (origin, then dependencies, ...) give way
+    // before the title shrinks below about 40% of the row.
+    let min_title = (width * 2 / 5).max(10);
     let mut avail = width.saturating_sub(head_w + tail_w);
-    while avail < 10 && tail.len() > 2 {
+    while avail < min_title && tail.len() > 2 {
         tail.truncate(tail.len() - 2);
         let tw: usize = tail.iter().map(|sp| sp.content.width()).sum();
         avail = width.saturating_sub(head_w + tw);
