@@ -216,7 +216,8 @@ async fn any_other_task_gets_a_generic_plan_around_its_words() {
     assert!(
         a.subtasks
             .iter()
-            .any(|s| s.title == "Implement the core of the CLI todo app")
+            .any(|s| s.title == "Implement the core changes"
+                && s.description.contains("CLI todo app"))
     );
     let all = serde_json::to_string(&a).unwrap() + &resp.text;
     assert!(
