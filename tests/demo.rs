@@ -1466,3 +1466,41 @@ async fn demo_workers_read_edit_and_test_the_sample_project() {
     let report = tester.report.as_ref().unwrap();
     assert!(report.results.contains("exit code 0"), "{}", report.results);
 }
+
+#[tokio::test]
+async fn a_whole_writing_run_escalates_the_audience_and_completes() {
+    let task = "Write a report on the adoption of heat pumps in Europe";
+    let mut sim = Sim {
+        p: provider(5),
+        task: task.into(),
+        subtasks: Vec::new(),
+        initial: 0,
+        cycle: 0,
+        escalations: Vec::new(),
+        calls: 0,
+    };
+    let a: AnalysisArgs = sim
+        .orchestrate(SUBMIT_ANALYSIS, &context(Step::Analysis, task))
+        .await;
+    assert_eq!(a.subtasks[0].title, "Gather the sources");
+    sim.initial = a.estimated_subtasks;
+    sim.add(&a.subtasks);
+    sim.run_until_idle().await;
+    assert_eq!(sim.escalations.len(), 1);
+    assert!(sim.escalations[0].contains("audience"));
+    assert_eq!(sim.subtasks.len(), 10);
+    assert!(sim.subtasks.iter().any(|s| s.status == "partial"));
+    let s: SynthesisArgs = sim
+        .orchestrate(SUBMIT_SYNTHESIS, &sim.context(Step::Synthesis))
+        .await;
+    assert!(
+        s.deliverable
+            .starts_with("# Adoption of heat pumps in Europe\n"),
+        "{}",
+        s.deliverable
+    );
+    assert!(
+        s.deliverable.contains("90 days"),
+        "the person's decision is in it"
+    );
+}

@@ -12,6 +12,8 @@ use crate::engine::event::{Priority, ProposedSubtask, Report, ReportStatus};
 
 /// The showcase theme ("Build a URL shortener with an API, storage and tests").
 const SHOWCASE: &str = include_str!("../../assets/demo/scenario.toml");
+/// Writing and research tasks (a report, an analysis, a proposal).
+const WRITING: &str = include_str!("../../assets/demo/writing.toml");
 /// The theme used for any other task, phrased around the task's own words.
 const GENERIC: &str = include_str!("../../assets/demo/generic.toml");
 /// Role fallbacks, generic phrases and workspace hints shared by all themes.
@@ -29,7 +31,11 @@ impl Scenario {
     /// Parses the embedded scenario files.
     pub fn builtin() -> Result<Scenario, String> {
         Self::from_sources(
-            &[("scenario.toml", SHOWCASE), ("generic.toml", GENERIC)],
+            &[
+                ("scenario.toml", SHOWCASE),
+                ("writing.toml", WRITING),
+                ("generic.toml", GENERIC),
+            ],
             COMMON,
         )
     }
@@ -499,6 +505,27 @@ pub fn subject_of(task: &str) -> String {
         "rewrite",
     ];
     const ARTICLES: &[&str] = &["a ", "an ", "the ", "our ", "my ", "some "];
+    const DOCUMENT_KINDS: &[&str] = &[
+        "report on ",
+        "report about ",
+        "article on ",
+        "article about ",
+        "essay on ",
+        "essay about ",
+        "blog post on ",
+        "blog post about ",
+        "analysis of ",
+        "guide to ",
+        "summary of ",
+        "comparison of ",
+        "proposal for ",
+        "review of ",
+        "whitepaper on ",
+        "literature review on ",
+        "market analysis of ",
+        "research on ",
+        "research into ",
+    ];
     const CUTS: &[&str] = &[
         " with ",
         " that ",
@@ -523,12 +550,18 @@ pub fn subject_of(task: &str) -> String {
             break;
         }
     }
-    let lower = s.to_lowercase();
-    for a in ARTICLES {
-        if lower.starts_with(a) {
-            s = s.get(a.len()..).unwrap_or("").to_string();
-            break;
+    let strip_article = |s: &mut String| {
+        let lower = s.to_lowercase();
+        if let Some(a) = ARTICLES.iter().find(|a| lower.starts_with(*a)) {
+            *s = s.get(a.len()..).unwrap_or("").to_string();
         }
+    };
+    strip_article(&mut s);
+    // "a report on X" is about X.
+    let lower = s.to_lowercase();
+    if let Some(p) = DOCUMENT_KINDS.iter().find(|p| lower.starts_with(*p)) {
+        s = s.get(p.len()..).unwrap_or("").to_string();
+        strip_article(&mut s);
     }
     let lower = s.to_lowercase();
     let cut = CUTS
@@ -577,5 +610,9 @@ mod tests {
         assert_eq!(subject_of("Refactor the billing module"), "billing module");
         assert_eq!(subject_of(""), "project");
         assert_eq!(subject_of("Write a CLI todo app for teams"), "CLI todo app");
+        assert_eq!(
+            subject_of("Write a report on the adoption of heat pumps in Europe"),
+            "adoption of heat pumps in Europe"
+        );
     }
 }
