@@ -216,7 +216,8 @@ async fn any_other_task_gets_a_generic_plan_around_its_words() {
     assert!(
         a.subtasks
             .iter()
-            .any(|s| s.title == "Implement the core of the CLI todo app")
+            .any(|s| s.title == "Implement the core changes"
+                && s.description.contains("CLI todo app"))
     );
     let all = serde_json::to_string(&a).unwrap() + &resp.text;
     assert!(
@@ -1271,13 +1272,12 @@ fn person(env: &baton::engine::Envelope) -> Vec<Command> {
     }
 }
 
-#[tokio::test(start_paused = true)]
-async fn the_engine_runs_the_showcase_on_the_demo_to_a_deliverable() {
-    let dir = tempfile::tempdir().unwrap();
+async fn run_showcase(dir: &Path, evaluate: bool) -> engine_common::Finished {
     let mut s = settings(ApprovalPolicy::Auto, 3);
     s.provider = "demo".into();
-    let f = drive(
-        config(dir.path(), s),
+    s.evaluate = evaluate;
+    drive(
+        config(dir, s),
         demo_arc(),
         Start::New {
             run_id: "demo-e2e".into(),
@@ -1285,7 +1285,35 @@ async fn the_engine_runs_the_showcase_on_the_demo_to_a_deliverable() {
         },
         |env, _| person(env),
     )
-    .await;
+    .await
+}
+
+#[tokio::test(start_paused = true)]
+async fn with_evaluate_the_evaluator_adds_one_subtask_then_accepts() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = run_showcase(dir.path(), true).await;
+    assert_eq!(f.outcome, RunOutcome::Completed, "{:?}", f.state.notices);
+    check_consistent(&f);
+    let rounds: Vec<(bool, usize)> = f
+        .of(|e| matches!(e, Event::EvaluationCompleted { .. }))
+        .filter_map(|e| match e {
+            Event::EvaluationCompleted {
+                accepted, added, ..
+            } => Some((*accepted, added.len())),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(rounds, vec![(false, 1), (true, 0)]);
+    assert_eq!(f.state.subtasks.len(), 11);
+    let smoke = f.state.subtasks.last().unwrap();
+    assert_eq!(smoke.title, "Add an end-to-end smoke test");
+    assert_eq!(smoke.status, SubtaskStatus::Complete);
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_engine_runs_the_showcase_on_the_demo_to_a_deliverable() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = run_showcase(dir.path(), false).await;
     assert_eq!(f.outcome, RunOutcome::Completed, "{:?}", f.state.notices);
     check_consistent(&f);
     let st = &f.state;

@@ -428,18 +428,35 @@ impl Vars {
         self.values.insert(key, value.to_string());
     }
 
-    /// Replaces every `{key}` with its value; unknown `{...}` stay as written.
+    /// Replaces every `{key}` with its value in one pass (values are not scanned again, so
+    /// a task that contains `{subject}` stays as written); unknown `{...}` stay too.
     pub fn render(&self, text: &str) -> String {
         if !text.contains('{') {
             return text.to_string();
         }
-        let mut out = text.to_string();
-        for (k, v) in &self.values {
-            let pat = format!("{{{k}}}");
-            if out.contains(&pat) {
-                out = out.replace(&pat, v);
+        let mut out = String::with_capacity(text.len() + 64);
+        let mut rest = text;
+        while let Some(open) = rest.find('{') {
+            out.push_str(&rest[..open]);
+            let after = &rest[open + 1..];
+            let key_len = after
+                .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                .unwrap_or(after.len());
+            let value = (after[key_len..].starts_with('}'))
+                .then(|| self.values.get(&after[..key_len]))
+                .flatten();
+            match value {
+                Some(v) => {
+                    out.push_str(v);
+                    rest = &after[key_len + 1..];
+                }
+                None => {
+                    out.push('{');
+                    rest = after;
+                }
             }
         }
+        out.push_str(rest);
         out
     }
 
@@ -538,6 +555,17 @@ mod tests {
         let sc = Scenario::builtin().unwrap();
         assert!(sc.themes.len() >= 2);
         assert!(sc.themes.last().unwrap().keywords.is_empty());
+    }
+
+    #[test]
+    fn render_is_one_pass_and_keeps_unknown_braces() {
+        let mut v = Vars::default();
+        v.set("task", "make {subject} great");
+        v.set("subject", "X");
+        assert_eq!(
+            v.render("{task} / {subject} / {code} / {error, detail} / {"),
+            "make {subject} great / X / {code} / {error, detail} / {"
+        );
     }
 
     #[test]
