@@ -116,10 +116,21 @@ async fn call(p: &DemoProvider, req: ChatRequest) -> (ChatResponse, Vec<StreamEv
     (resp, events.into_inner().unwrap())
 }
 
+/// The arguments of the one tool call, checked by the engine's own validator (JSON Schema
+/// with the default roles, then the typed struct).
 fn args<T: for<'de> serde::Deserialize<'de>>(resp: &ChatResponse, name: &str) -> T {
+    let roles: Vec<String> = ROLES.iter().map(|r| r.to_string()).collect();
+    args_with_roles(resp, name, &roles)
+}
+
+fn args_with_roles<T: for<'de> serde::Deserialize<'de>>(
+    resp: &ChatResponse,
+    name: &str,
+    roles: &[String],
+) -> T {
     assert_eq!(resp.tool_calls.len(), 1, "one tool call");
     assert_eq!(resp.tool_calls[0].name, name);
-    serde_json::from_value(resp.tool_calls[0].arguments.clone())
+    baton::engine::validate::parse(name, &resp.tool_calls[0].arguments, roles)
         .unwrap_or_else(|e| panic!("invalid {name} arguments: {e}"))
 }
 
@@ -205,7 +216,8 @@ async fn any_other_task_gets_a_generic_plan_around_its_words() {
     assert!(
         a.subtasks
             .iter()
-            .any(|s| s.title == "Implement the core of the CLI todo app")
+            .any(|s| s.title == "Implement the core changes"
+                && s.description.contains("CLI todo app"))
     );
     let all = serde_json::to_string(&a).unwrap() + &resp.text;
     assert!(
@@ -776,6 +788,37 @@ async fn evaluation_asks_for_one_subtask_then_accepts() {
 }
 
 #[tokio::test]
+async fn roles_the_run_does_not_offer_are_mapped_to_ones_it_does() {
+    let p = provider(7);
+    let mut ctx = context(Step::Analysis, SHOWCASE);
+    ctx.roles = vec!["analyst".into(), "qa_engineer".into(), "engineer".into()];
+    let (resp, _) = call(&p, orchestrator_request(SUBMIT_ANALYSIS, &ctx)).await;
+    let a: AnalysisArgs = args_with_roles(&resp, SUBMIT_ANALYSIS, &ctx.roles);
+    let roles: Vec<&str> = a.subtasks.iter().map(|s| s.role.as_str()).collect();
+    assert_eq!(roles[0], "analyst");
+    assert!(roles.contains(&"qa_engineer"));
+    assert!(
+        roles.iter().all(|r| ctx.roles.iter().any(|c| c == r)),
+        "{roles:?}"
+    );
+
+    // A worker learns the roles from the `submit_report` schema.
+    let b = brief(
+        "Survey the requirements and existing code",
+        "analyst",
+        1,
+        None,
+    );
+    let mut req = worker_request(&b, vec![], vec![]);
+    req.tools[0].input_schema = json!({"type": "object", "properties": {"new_subtasks": {
+        "type": "array", "items": {"type": "object", "properties": {
+            "role": {"type": "string", "enum": ["analyst", "qa_engineer", "engineer"]}}}}}});
+    let (resp, _) = call(&p, req).await;
+    let r: Report = args_with_roles(&resp, SUBMIT_REPORT, &ctx.roles);
+    assert!(r.new_subtasks.iter().all(|s| s.role == "engineer"));
+}
+
+#[tokio::test]
 async fn unexpected_requests_get_sensible_answers() {
     let p = provider(7);
     // No block, no tools: plain text.
@@ -1229,13 +1272,12 @@ fn person(env: &baton::engine::Envelope) -> Vec<Command> {
     }
 }
 
-#[tokio::test(start_paused = true)]
-async fn the_engine_runs_the_showcase_on_the_demo_to_a_deliverable() {
-    let dir = tempfile::tempdir().unwrap();
+async fn run_showcase(dir: &Path, evaluate: bool) -> engine_common::Finished {
     let mut s = settings(ApprovalPolicy::Auto, 3);
     s.provider = "demo".into();
-    let f = drive(
-        config(dir.path(), s),
+    s.evaluate = evaluate;
+    drive(
+        config(dir, s),
         demo_arc(),
         Start::New {
             run_id: "demo-e2e".into(),
@@ -1243,7 +1285,35 @@ async fn the_engine_runs_the_showcase_on_the_demo_to_a_deliverable() {
         },
         |env, _| person(env),
     )
-    .await;
+    .await
+}
+
+#[tokio::test(start_paused = true)]
+async fn with_evaluate_the_evaluator_adds_one_subtask_then_accepts() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = run_showcase(dir.path(), true).await;
+    assert_eq!(f.outcome, RunOutcome::Completed, "{:?}", f.state.notices);
+    check_consistent(&f);
+    let rounds: Vec<(bool, usize)> = f
+        .of(|e| matches!(e, Event::EvaluationCompleted { .. }))
+        .filter_map(|e| match e {
+            Event::EvaluationCompleted {
+                accepted, added, ..
+            } => Some((*accepted, added.len())),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(rounds, vec![(false, 1), (true, 0)]);
+    assert_eq!(f.state.subtasks.len(), 11);
+    let smoke = f.state.subtasks.last().unwrap();
+    assert_eq!(smoke.title, "Add an end-to-end smoke test");
+    assert_eq!(smoke.status, SubtaskStatus::Complete);
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_engine_runs_the_showcase_on_the_demo_to_a_deliverable() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = run_showcase(dir.path(), false).await;
     assert_eq!(f.outcome, RunOutcome::Completed, "{:?}", f.state.notices);
     check_consistent(&f);
     let st = &f.state;
@@ -1395,4 +1465,42 @@ async fn demo_workers_read_edit_and_test_the_sample_project() {
         .unwrap();
     let report = tester.report.as_ref().unwrap();
     assert!(report.results.contains("exit code 0"), "{}", report.results);
+}
+
+#[tokio::test]
+async fn a_whole_writing_run_escalates_the_audience_and_completes() {
+    let task = "Write a report on the adoption of heat pumps in Europe";
+    let mut sim = Sim {
+        p: provider(5),
+        task: task.into(),
+        subtasks: Vec::new(),
+        initial: 0,
+        cycle: 0,
+        escalations: Vec::new(),
+        calls: 0,
+    };
+    let a: AnalysisArgs = sim
+        .orchestrate(SUBMIT_ANALYSIS, &context(Step::Analysis, task))
+        .await;
+    assert_eq!(a.subtasks[0].title, "Gather the sources");
+    sim.initial = a.estimated_subtasks;
+    sim.add(&a.subtasks);
+    sim.run_until_idle().await;
+    assert_eq!(sim.escalations.len(), 1);
+    assert!(sim.escalations[0].contains("audience"));
+    assert_eq!(sim.subtasks.len(), 10);
+    assert!(sim.subtasks.iter().any(|s| s.status == "partial"));
+    let s: SynthesisArgs = sim
+        .orchestrate(SUBMIT_SYNTHESIS, &sim.context(Step::Synthesis))
+        .await;
+    assert!(
+        s.deliverable
+            .starts_with("# Adoption of heat pumps in Europe\n"),
+        "{}",
+        s.deliverable
+    );
+    assert!(
+        s.deliverable.contains("90 days"),
+        "the person's decision is in it"
+    );
 }

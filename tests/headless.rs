@@ -392,6 +392,7 @@ fn configuration_mistakes_stop_before_a_run_is_created() {
         "{stderr}"
     );
 
+    std::fs::write(home.path().join("config.toml"), "[demo]\npace_ms = 0\n").unwrap();
     let o = baton(home.path())
         .args(["--headless", "--provider", "anthropic", TASK])
         .output()
