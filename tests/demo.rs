@@ -64,6 +64,7 @@ fn context(step: Step, task: &str) -> OrchestratorContext {
         failure: None,
         roles: ROLES.iter().map(|r| r.to_string()).collect(),
         cycle: 1,
+        person_available: true,
     }
 }
 
@@ -700,6 +701,14 @@ async fn recovery_escalates_the_blocked_storage_and_retries_a_transient_failure(
     assert_eq!(r.action, RecoveryChoice::Escalate);
     assert!(r.rationale.contains("link expiry"));
 
+    // Headless: no person can answer, so the orchestrator settles it and retries.
+    ctx.person_available = false;
+    let (resp, _) = call(&p, orchestrator_request(DECIDE_RECOVERY, &ctx)).await;
+    let r: RecoveryArgs = args(&resp, DECIDE_RECOVERY);
+    assert_eq!(r.action, RecoveryChoice::Retry);
+    assert!(r.rationale.contains("No person is available"));
+    ctx.person_available = true;
+
     ctx.subtasks[6].status = "failed".into();
     ctx.failure = Some(FailureView {
         id: 4,
@@ -999,6 +1008,7 @@ impl Sim {
             failure: None,
             roles: ROLES.iter().map(|r| r.to_string()).collect(),
             cycle: self.cycle,
+            person_available: true,
         }
     }
 

@@ -274,6 +274,7 @@ fn bare_context(req: &ChatRequest, step: Step) -> OrchestratorContext {
         failure: None,
         roles: Vec::new(),
         cycle: 0,
+        person_available: true,
     }
 }
 

@@ -1217,7 +1217,9 @@ impl Engine {
                 ),
             ),
         };
-        let ctx = prompts::context(&self.state, step, &self.cfg.roles, &reports, failure, cycle);
+        let mut ctx =
+            prompts::context(&self.state, step, &self.cfg.roles, &reports, failure, cycle);
+        ctx.person_available = !self.cfg.stop_when_person_needed;
         let message = prompts::orchestrator_message(&ctx, &self.cfg.roles, &extra);
         let req = ChatRequest {
             model: self.cfg.settings.orchestrator_model.clone(),
