@@ -173,8 +173,9 @@ pub struct CommonArgs {
     #[arg(long, global = true, help_heading = "Workspace")]
     pub read_only: bool,
 
-    /// Workers may run commands in the workspace (each one is approved unless allowed in
-    /// the config's `allow` list).
+    /// Workers may run any command in the workspace without asking. Without it, a command
+    /// not in the config's `allow` list needs a person's approval (TUI) or is denied
+    /// (headless).
     #[arg(long, global = true, help_heading = "Workspace")]
     pub allow_commands: bool,
 
