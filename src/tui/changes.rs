@@ -134,7 +134,11 @@ pub fn prepare(diffs: &[FileDiff]) -> (Vec<DiffLine>, Vec<usize>) {
             text: title,
         });
         if d.diff.is_empty() {
-            let why = if d.notes.iter().any(|n| n == "rolled back") {
+            let rolled = d.notes.iter().any(|n| n == "rolled back");
+            let created = d.notes.iter().any(|n| n == "created");
+            let why = if rolled && created {
+                "removed again: the subtask had created it"
+            } else if rolled {
                 "no differences now: the original is back"
             } else {
                 "no differences to show"
