@@ -463,3 +463,51 @@ fn synthesis_lists_the_files_the_run_changed() {
     assert!(text.contains("Files changed (2):"), "{text}");
     assert!(text.contains("app.py  by #1  ↻ rolled back"), "{text}");
 }
+
+#[test]
+fn a_later_edit_by_another_subtask_is_kept_out_of_the_diff_and_named() {
+    let f = fixture();
+    let (mut ui, mut s) = ui_with_changes(&f);
+    // #2 edits app.py after #1: its backup holds what #1 left.
+    let later = format!("{EDITED}\n\ndef stats(code):\n    return 0\n");
+    std::fs::create_dir_all(f.run.join("backups/2")).unwrap();
+    std::fs::write(f.run.join("backups/2/1-app.py"), EDITED).unwrap();
+    std::fs::write(f.ws.join("app.py"), &later).unwrap();
+    feed(
+        &mut ui,
+        &mut s,
+        vec![Event::FileChanged {
+            id: SubtaskId(2),
+            path: "app.py".into(),
+            before: Some(sha256_hex(EDITED.as_bytes())),
+            after: Some(sha256_hex(later.as_bytes())),
+            backup: Some("backups/2/1-app.py".into()),
+        }],
+    );
+    select(&mut ui, 1);
+    ch(&mut ui, 'D');
+    let c = ui.changes.as_ref().unwrap();
+    let app = &c.diffs[0];
+    assert_eq!((app.added, app.removed), (3, 1), "only #1's own lines");
+    assert!(
+        app.notes.contains(&"changed since by #2".to_string()),
+        "{:?}",
+        app.notes
+    );
+    assert!(!app.diff.contains("stats"), "{}", app.diff);
+    // #2's own diff of the file has only its lines.
+    key(&mut ui, KeyCode::Esc);
+    select(&mut ui, 2);
+    ch(&mut ui, 'D');
+    let c = ui.changes.as_ref().unwrap();
+    assert_eq!((c.diffs[0].added, c.diffs[0].removed), (4, 0));
+    // Rolling back #1 now would lose #2's edit: the confirmation says so up front.
+    key(&mut ui, KeyCode::Esc);
+    select(&mut ui, 1);
+    ch(&mut ui, 'R');
+    let text = render(&mut ui, 160, 48);
+    assert!(
+        text.contains("changed since by #2: roll that back first"),
+        "{text}"
+    );
+}

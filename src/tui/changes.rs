@@ -20,7 +20,7 @@ use super::app::{Screen, Ui};
 use super::theme::Theme;
 use crate::engine::plan::{FileChange, State, SubtaskStatus};
 use crate::engine::{Actor, Envelope, Event, SubtaskId};
-use crate::tools::diff::{FileDiff, file_diffs};
+use crate::tools::diff::{FileDiff, subtask_diffs};
 
 /// How a line of the diff view is drawn.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -80,9 +80,8 @@ pub fn changes_of(state: &State, id: SubtaskId) -> Vec<FileChange> {
 
 /// Computes the diffs of `id`'s changes (reads backups and workspace files).
 pub fn load(ui: &Ui, id: SubtaskId, back: Screen) -> Changes {
-    let changes = changes_of(&ui.state, id);
     let (diffs, problem) = match (&ui.info.run_dir, workspace(ui)) {
-        (Some(run_dir), Some(ws)) => (file_diffs(run_dir, &ws, &changes), None),
+        (Some(run_dir), Some(ws)) => (subtask_diffs(run_dir, &ws, &ui.state.files, id), None),
         (None, _) => (
             Vec::new(),
             Some("the run directory is not known, so the diffs cannot be shown".to_string()),
@@ -196,16 +195,19 @@ fn viewed(ui: &Ui) -> Option<SubtaskId> {
     }
 }
 
-/// Keeps the loaded diffs in step with the journal: a new change or a rollback of the
-/// subtask on screen recomputes them (the scroll position stays).
+/// Keeps the loaded diffs in step with the journal: a new change or a rollback while a
+/// subtask's changes are on screen recomputes them (the scroll position stays).
 pub fn on_event(ui: &mut Ui, event: &Event) {
-    let id = match event {
-        Event::FileChanged { id, .. } | Event::SubtaskRolledBack { id, .. } => *id,
-        _ => return,
-    };
-    if viewed(ui) != Some(id) {
+    if !matches!(
+        event,
+        Event::FileChanged { .. } | Event::SubtaskRolledBack { .. }
+    ) {
         return;
     }
+    // Another subtask's change can alter what this one's diff shows (a later edit).
+    let Some(id) = viewed(ui) else {
+        return;
+    };
     let (scroll, back) = ui
         .changes
         .as_ref()

@@ -11,7 +11,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
 use super::{Choice, Modal, choices_line, frame_box, is_esc, modal_width, pick, wrap_words};
-use crate::engine::plan::State;
+use crate::engine::plan::{FileChange, State};
 use crate::engine::{Command, SubtaskId};
 use crate::tui::app::Effect;
 use crate::tui::theme::Theme;
@@ -39,7 +39,7 @@ const CHOICES: &[Choice<Answer>] = &[
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Restore {
     pub path: String,
-    pub what: &'static str,
+    pub what: String,
 }
 
 pub struct RollbackConfirm {
@@ -51,29 +51,40 @@ pub struct RollbackConfirm {
 
 /// Each file the subtask's live (not rolled back) changes touched, first-touched order.
 pub fn restores(state: &State, id: SubtaskId) -> Vec<Restore> {
-    let live: Vec<_> = state
+    let live: Vec<(usize, &FileChange)> = state
         .files
         .iter()
-        .filter(|f| f.id == id && !f.rolled_back)
+        .enumerate()
+        .filter(|(_, f)| f.id == id && !f.rolled_back)
         .collect();
     let mut out: Vec<Restore> = Vec::new();
-    for f in &live {
-        if out.iter().any(|r| r.path == f.path) {
+    for (_, first) in &live {
+        if out.iter().any(|r| r.path == first.path) {
             continue;
         }
-        let first = f;
-        let last = live
+        let (last_at, last) = live
             .iter()
             .rev()
-            .find(|g| g.path == f.path)
-            .unwrap_or(first);
-        let what = match (&first.before, &last.after) {
-            (None, _) => "remove (the subtask created it)",
-            (Some(_), None) => "restore (the subtask deleted it)",
-            (Some(_), Some(_)) => "restore the original",
+            .find(|(_, g)| g.path == first.path)
+            .map_or((0, *first), |(i, g)| (*i, *g));
+        // A later subtask's change of the file that is still in place: the rollback would
+        // lose it, so the tools refuse; say so before the person confirms.
+        let later = state
+            .files
+            .iter()
+            .skip(last_at + 1)
+            .find(|g| g.path == first.path && g.id != id && !g.rolled_back);
+        let what = match (later, &first.before, &last.after) {
+            (Some(l), _, _) => format!(
+                "changed since by {}: roll that back first, or nothing is restored",
+                l.id
+            ),
+            (None, None, _) => "remove (the subtask created it)".to_string(),
+            (None, Some(_), None) => "restore (the subtask deleted it)".to_string(),
+            (None, Some(_), Some(_)) => "restore the original".to_string(),
         };
         out.push(Restore {
-            path: f.path.clone(),
+            path: first.path.clone(),
             what,
         });
     }
