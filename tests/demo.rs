@@ -116,10 +116,21 @@ async fn call(p: &DemoProvider, req: ChatRequest) -> (ChatResponse, Vec<StreamEv
     (resp, events.into_inner().unwrap())
 }
 
+/// The arguments of the one tool call, checked by the engine's own validator (JSON Schema
+/// with the default roles, then the typed struct).
 fn args<T: for<'de> serde::Deserialize<'de>>(resp: &ChatResponse, name: &str) -> T {
+    let roles: Vec<String> = ROLES.iter().map(|r| r.to_string()).collect();
+    args_with_roles(resp, name, &roles)
+}
+
+fn args_with_roles<T: for<'de> serde::Deserialize<'de>>(
+    resp: &ChatResponse,
+    name: &str,
+    roles: &[String],
+) -> T {
     assert_eq!(resp.tool_calls.len(), 1, "one tool call");
     assert_eq!(resp.tool_calls[0].name, name);
-    serde_json::from_value(resp.tool_calls[0].arguments.clone())
+    baton::engine::validate::parse(name, &resp.tool_calls[0].arguments, roles)
         .unwrap_or_else(|e| panic!("invalid {name} arguments: {e}"))
 }
 
@@ -773,6 +784,37 @@ async fn evaluation_asks_for_one_subtask_then_accepts() {
     let (resp, _) = call(&p, orchestrator_request(SUBMIT_EVALUATION, &ctx)).await;
     let e: EvaluationArgs = args(&resp, SUBMIT_EVALUATION);
     assert!(e.accepted && e.new_subtasks.is_empty());
+}
+
+#[tokio::test]
+async fn roles_the_run_does_not_offer_are_mapped_to_ones_it_does() {
+    let p = provider(7);
+    let mut ctx = context(Step::Analysis, SHOWCASE);
+    ctx.roles = vec!["analyst".into(), "qa_engineer".into(), "engineer".into()];
+    let (resp, _) = call(&p, orchestrator_request(SUBMIT_ANALYSIS, &ctx)).await;
+    let a: AnalysisArgs = args_with_roles(&resp, SUBMIT_ANALYSIS, &ctx.roles);
+    let roles: Vec<&str> = a.subtasks.iter().map(|s| s.role.as_str()).collect();
+    assert_eq!(roles[0], "analyst");
+    assert!(roles.contains(&"qa_engineer"));
+    assert!(
+        roles.iter().all(|r| ctx.roles.iter().any(|c| c == r)),
+        "{roles:?}"
+    );
+
+    // A worker learns the roles from the `submit_report` schema.
+    let b = brief(
+        "Survey the requirements and existing code",
+        "analyst",
+        1,
+        None,
+    );
+    let mut req = worker_request(&b, vec![], vec![]);
+    req.tools[0].input_schema = json!({"type": "object", "properties": {"new_subtasks": {
+        "type": "array", "items": {"type": "object", "properties": {
+            "role": {"type": "string", "enum": ["analyst", "qa_engineer", "engineer"]}}}}}});
+    let (resp, _) = call(&p, req).await;
+    let r: Report = args_with_roles(&resp, SUBMIT_REPORT, &ctx.roles);
+    assert!(r.new_subtasks.iter().all(|s| s.role == "engineer"));
 }
 
 #[tokio::test]

@@ -131,8 +131,90 @@ fn step_of_tool(name: &str) -> Option<Step> {
     })
 }
 
-/// Picks the answer for a request.
+/// Picks the answer for a request, with every `role` in the arguments one the run offers.
 pub fn reply(sc: &Scenario, req: &ChatRequest) -> Reply {
+    let mut reply = script_reply(sc, req);
+    let roles = offered_roles(req);
+    if let Some((_, args)) = reply.tool.as_mut() {
+        fit_roles(args, &roles);
+    }
+    reply
+}
+
+/// The roles this run offers: the `<context>` block's list, else the `role` enum of a tool
+/// schema (workers see roles only there).
+fn offered_roles(req: &ChatRequest) -> Vec<String> {
+    if let Some(ctx) = find_block::<OrchestratorContext>(req, "context") {
+        if !ctx.roles.is_empty() {
+            return ctx.roles;
+        }
+    }
+    fn find_enum(v: &Value) -> Option<Vec<String>> {
+        match v {
+            Value::Object(map) => {
+                if let Some(list) = map
+                    .get("role")
+                    .and_then(|r| r.get("enum"))
+                    .and_then(|e| e.as_array())
+                {
+                    return Some(
+                        list.iter()
+                            .filter_map(|x| x.as_str().map(String::from))
+                            .collect(),
+                    );
+                }
+                map.values().find_map(find_enum)
+            }
+            Value::Array(items) => items.iter().find_map(find_enum),
+            _ => None,
+        }
+    }
+    req.tools
+        .iter()
+        .find_map(|t| find_enum(&t.input_schema))
+        .unwrap_or_default()
+}
+
+/// Replaces every `role` string the run does not offer with the closest one it does: the
+/// same kind of role (a user's `qa_engineer` for `test_engineer`), else a developer role,
+/// else the first.
+fn fit_roles(args: &mut Value, roles: &[String]) {
+    if roles.is_empty() {
+        return;
+    }
+    match args {
+        Value::Object(map) => {
+            for (k, v) in map.iter_mut() {
+                match v {
+                    Value::String(role) if k == "role" && !roles.contains(role) => {
+                        *role = closest_role(role, roles);
+                    }
+                    other => fit_roles(other, roles),
+                }
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(|v| fit_roles(v, roles)),
+        _ => {}
+    }
+}
+
+fn closest_role(role: &str, roles: &[String]) -> String {
+    use scenario::RoleKind;
+    let kind = RoleKind::of(role);
+    roles
+        .iter()
+        .find(|r| RoleKind::of(r) == kind)
+        .or_else(|| {
+            roles
+                .iter()
+                .find(|r| RoleKind::of(r) == RoleKind::Developer)
+        })
+        .or_else(|| roles.first())
+        .cloned()
+        .unwrap_or_else(|| role.to_string())
+}
+
+fn script_reply(sc: &Scenario, req: &ChatRequest) -> Reply {
     let forced = match &req.tool_choice {
         ToolChoice::Tool(name) => Some(name.as_str()),
         _ => None,

@@ -832,7 +832,7 @@ impl<'a> Findings<'a> {
         self.steps
             .iter()
             .filter(|s| s.name != crate::engine::protocol::SUBMIT_REPORT)
-            .map(observe)
+            .map(|s| observe(s, self.hints))
             .collect()
     }
 
@@ -924,7 +924,7 @@ pub fn exit_code(text: &str) -> Option<i64> {
         .and_then(|m| m.as_str().parse().ok())
 }
 
-fn observe(s: &ToolStep) -> String {
+fn observe(s: &ToolStep, hints: &WorkspaceHints) -> String {
     if s.is_error {
         let what = match s.name.as_str() {
             RUN_COMMAND => format!("`{}` did not run", s.str_arg(&["command", "argv", "cmd"])),
@@ -983,10 +983,16 @@ fn observe(s: &ToolStep) -> String {
             s.str_arg(&["pattern", "regex", "query"]),
             count_hits(text)
         ),
-        EDIT_FILE => format!(
-            "Edited `{}` (an exact, one-place change).",
-            s.str_arg(&["path", "file"])
-        ),
+        EDIT_FILE => {
+            let old = s.str_arg(&["old_string", "old", "find", "search"]);
+            let what = hints
+                .edits
+                .iter()
+                .find(|e| e.find == old)
+                .map(|e| format!("fixed {}", e.summary))
+                .unwrap_or_else(|| "added a doc comment, an exact one-place change".into());
+            format!("Edited `{}`: {what}.", s.str_arg(&["path", "file"]))
+        }
         WRITE_FILE => {
             let lines = s
                 .input
