@@ -233,7 +233,8 @@ pub fn render(frame: &mut Frame, area: Rect, ui: &Ui, id: SubtaskId) {
         return;
     };
     let all = lines(ui, s, inner.width as usize);
-    let max = all.len().saturating_sub(inner.height as usize / 2) as u16;
+    let max = super::layout::wrapped_rows(&all, inner.width)
+        .saturating_sub(inner.height as usize) as u16;
     frame.render_widget(
         Paragraph::new(all)
             .wrap(Wrap { trim: false })

@@ -165,3 +165,9 @@ pub fn inset(area: Rect, margin: u16) -> Rect {
         area.height,
     )
 }
+
+/// Rows `lines` take once a paragraph wraps them at `width` (for clamping scroll).
+pub fn wrapped_rows(lines: &[ratatui::text::Line], width: u16) -> usize {
+    let w = width.max(1) as usize;
+    lines.iter().map(|l| l.width().div_ceil(w).max(1)).sum()
+}
