@@ -381,10 +381,7 @@ fn on_event(ui: &mut Ui, env: &Envelope) {
                 .push_tool_used(summary, *is_error, result_marker);
         }
         Event::PhaseChanged { phase } if orchestrator_busy(*phase) => {
-            let pane = ui.outputs.pane_mut(None);
-            pane.start_attempt(pane.attempt);
-            let lead = if pane.is_empty() { "" } else { "\n" };
-            pane.push_text(&format!("{lead}── {phase} ──\n"));
+            ui.outputs.pane_mut(None).heading(format!("── {phase} ──"));
         }
         Event::SynthesisCompleted { .. } if ui.screen == Screen::Main && ui.modal.is_none() => {
             ui.screen = Screen::Synthesis;

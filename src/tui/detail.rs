@@ -208,11 +208,15 @@ pub fn lines(ui: &Ui, s: &Subtask, width: usize) -> Vec<Line<'static>> {
     }
     if let Some(o) = &s.output {
         section(&mut out, ui, "Result (final output)");
-        out.extend(super::markdown::render(o, t, width.saturating_sub(2)).into_iter().map(|l| {
-            let mut spans = vec![Span::raw("  ")];
-            spans.extend(l.spans);
-            Line::from(spans)
-        }));
+        out.extend(
+            super::markdown::render(o, t, width.saturating_sub(2))
+                .into_iter()
+                .map(|l| {
+                    let mut spans = vec![Span::raw("  ")];
+                    spans.extend(l.spans);
+                    Line::from(spans)
+                }),
+        );
     }
     out
 }
@@ -233,8 +237,8 @@ pub fn render(frame: &mut Frame, area: Rect, ui: &Ui, id: SubtaskId) {
         return;
     };
     let all = lines(ui, s, inner.width as usize);
-    let max = super::layout::wrapped_rows(&all, inner.width)
-        .saturating_sub(inner.height as usize) as u16;
+    let max =
+        super::layout::wrapped_rows(&all, inner.width).saturating_sub(inner.height as usize) as u16;
     frame.render_widget(
         Paragraph::new(all)
             .wrap(Wrap { trim: false })

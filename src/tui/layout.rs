@@ -48,7 +48,7 @@ pub fn main_layout(area: Rect, ui: &Ui) -> MainLayout {
         .areas(area);
     let wide = area.width >= 100;
     let (tasks, replan, panes_area) = if wide {
-        let left_w = (area.width * 2 / 5).clamp(36, 70);
+        let left_w = (area.width * 9 / 20).clamp(36, 80);
         let [left, right] = Layout::default()
             .direction(Direction::Horizontal)
             .constraints([Constraint::Length(left_w), Constraint::Min(10)])

@@ -255,7 +255,9 @@ impl<'t> Renderer<'t> {
                 widths[i] = widths[i].max(c.width());
             }
         }
-        let room = self.width.saturating_sub(3 * cols.saturating_sub(1) + 2 * self.quote);
+        let room = self
+            .width
+            .saturating_sub(3 * cols.saturating_sub(1) + 2 * self.quote);
         while widths.iter().sum::<usize>() > room {
             let Some((i, w)) = widths.iter().copied().enumerate().max_by_key(|(_, w)| *w) else {
                 break;
