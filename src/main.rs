@@ -61,7 +61,9 @@ fn main() -> ExitCode {
         Ok(code) => code,
         Err(report) => {
             tracing::error!("{report:#}");
-            eprintln!("baton: {report:?}");
+            // The message and its causes, without color-eyre's debug section: errors here
+            // are the user's to read (details are in the log file).
+            eprintln!("baton: {report:#}");
             1
         }
     };
@@ -106,6 +108,8 @@ async fn dispatch(action: Action, config: Config) -> color_eyre::Result<i32> {
         } => {
             if headless {
                 baton::headless::run(&config, Launch::New { task }, json).await
+            } else if let Some(code) = no_terminal() {
+                Ok(code)
             } else {
                 baton::tui::run(config, Launch::New { task }).await
             }
@@ -117,9 +121,25 @@ async fn dispatch(action: Action, config: Config) -> color_eyre::Result<i32> {
         } => {
             if headless {
                 baton::headless::run(&config, Launch::Resume { run }, json).await
+            } else if let Some(code) = no_terminal() {
+                Ok(code)
             } else {
                 baton::tui::run(config, Launch::Resume { run }).await
             }
         }
     }
+}
+
+/// The TUI needs a terminal on stdin and stdout. Checked before a run is created, so a
+/// script that forgot `--headless` leaves no empty run behind: a usage error (2).
+fn no_terminal() -> Option<i32> {
+    use std::io::IsTerminal;
+    if std::io::stdout().is_terminal() && std::io::stdin().is_terminal() {
+        return None;
+    }
+    eprintln!(
+        "baton: the TUI needs an interactive terminal; add --headless to run without it \
+         (scripts, CI, pipes)"
+    );
+    Some(EXIT_USAGE.into())
 }

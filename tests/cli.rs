@@ -189,3 +189,15 @@ fn common_flags_are_accepted_after_subcommands() {
         assert!(line.contains("flag --"), "{line}");
     }
 }
+
+#[test]
+fn the_tui_without_a_terminal_is_a_usage_error_and_creates_no_run() {
+    let home = tempfile::tempdir().unwrap();
+    let out = baton(home.path()).args(["write a haiku"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("--headless"), "{}", stderr(&out));
+    assert!(
+        !home.path().join("data/runs").exists(),
+        "no run was created"
+    );
+}

@@ -256,6 +256,15 @@ fn unknown_keys_and_wrong_types_name_file_line_and_key() {
         }
         other => panic!("{other:?}"),
     }
+    match file_error("model = \"m\"\n[roles_models]\nsecurity_guru = \"big\"\n") {
+        ConfigError::File {
+            line, key, message, ..
+        } => {
+            assert_eq!((line, key.as_str()), (3, "roles_models.security_guru"));
+            assert!(message.contains("code_developer"), "{message}");
+        }
+        other => panic!("{other:?}"),
+    }
     match file_error("[[roles]]\nname = \"x\"\npurpose = \"y\"\n") {
         ConfigError::File { key, message, .. } => {
             assert_eq!(key, "roles");

@@ -64,6 +64,7 @@ fn context(step: Step, task: &str) -> OrchestratorContext {
         failure: None,
         roles: ROLES.iter().map(|r| r.to_string()).collect(),
         cycle: 1,
+        person_available: true,
     }
 }
 
@@ -216,7 +217,8 @@ async fn any_other_task_gets_a_generic_plan_around_its_words() {
     assert!(
         a.subtasks
             .iter()
-            .any(|s| s.title == "Implement the core of the CLI todo app")
+            .any(|s| s.title == "Implement the core changes"
+                && s.description.contains("CLI todo app"))
     );
     let all = serde_json::to_string(&a).unwrap() + &resp.text;
     assert!(
@@ -699,6 +701,14 @@ async fn recovery_escalates_the_blocked_storage_and_retries_a_transient_failure(
     assert_eq!(r.action, RecoveryChoice::Escalate);
     assert!(r.rationale.contains("link expiry"));
 
+    // Headless: no person can answer, so the orchestrator settles it and retries.
+    ctx.person_available = false;
+    let (resp, _) = call(&p, orchestrator_request(DECIDE_RECOVERY, &ctx)).await;
+    let r: RecoveryArgs = args(&resp, DECIDE_RECOVERY);
+    assert_eq!(r.action, RecoveryChoice::Retry);
+    assert!(r.rationale.contains("No person is available"));
+    ctx.person_available = true;
+
     ctx.subtasks[6].status = "failed".into();
     ctx.failure = Some(FailureView {
         id: 4,
@@ -998,6 +1008,7 @@ impl Sim {
             failure: None,
             roles: ROLES.iter().map(|r| r.to_string()).collect(),
             cycle: self.cycle,
+            person_available: true,
         }
     }
 
@@ -1271,13 +1282,12 @@ fn person(env: &baton::engine::Envelope) -> Vec<Command> {
     }
 }
 
-#[tokio::test(start_paused = true)]
-async fn the_engine_runs_the_showcase_on_the_demo_to_a_deliverable() {
-    let dir = tempfile::tempdir().unwrap();
+async fn run_showcase(dir: &Path, evaluate: bool) -> engine_common::Finished {
     let mut s = settings(ApprovalPolicy::Auto, 3);
     s.provider = "demo".into();
-    let f = drive(
-        config(dir.path(), s),
+    s.evaluate = evaluate;
+    drive(
+        config(dir, s),
         demo_arc(),
         Start::New {
             run_id: "demo-e2e".into(),
@@ -1285,7 +1295,35 @@ async fn the_engine_runs_the_showcase_on_the_demo_to_a_deliverable() {
         },
         |env, _| person(env),
     )
-    .await;
+    .await
+}
+
+#[tokio::test(start_paused = true)]
+async fn with_evaluate_the_evaluator_adds_one_subtask_then_accepts() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = run_showcase(dir.path(), true).await;
+    assert_eq!(f.outcome, RunOutcome::Completed, "{:?}", f.state.notices);
+    check_consistent(&f);
+    let rounds: Vec<(bool, usize)> = f
+        .of(|e| matches!(e, Event::EvaluationCompleted { .. }))
+        .filter_map(|e| match e {
+            Event::EvaluationCompleted {
+                accepted, added, ..
+            } => Some((*accepted, added.len())),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(rounds, vec![(false, 1), (true, 0)]);
+    assert_eq!(f.state.subtasks.len(), 11);
+    let smoke = f.state.subtasks.last().unwrap();
+    assert_eq!(smoke.title, "Add an end-to-end smoke test");
+    assert_eq!(smoke.status, SubtaskStatus::Complete);
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_engine_runs_the_showcase_on_the_demo_to_a_deliverable() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = run_showcase(dir.path(), false).await;
     assert_eq!(f.outcome, RunOutcome::Completed, "{:?}", f.state.notices);
     check_consistent(&f);
     let st = &f.state;
@@ -1437,4 +1475,42 @@ async fn demo_workers_read_edit_and_test_the_sample_project() {
         .unwrap();
     let report = tester.report.as_ref().unwrap();
     assert!(report.results.contains("exit code 0"), "{}", report.results);
+}
+
+#[tokio::test]
+async fn a_whole_writing_run_escalates_the_audience_and_completes() {
+    let task = "Write a report on the adoption of heat pumps in Europe";
+    let mut sim = Sim {
+        p: provider(5),
+        task: task.into(),
+        subtasks: Vec::new(),
+        initial: 0,
+        cycle: 0,
+        escalations: Vec::new(),
+        calls: 0,
+    };
+    let a: AnalysisArgs = sim
+        .orchestrate(SUBMIT_ANALYSIS, &context(Step::Analysis, task))
+        .await;
+    assert_eq!(a.subtasks[0].title, "Gather the sources");
+    sim.initial = a.estimated_subtasks;
+    sim.add(&a.subtasks);
+    sim.run_until_idle().await;
+    assert_eq!(sim.escalations.len(), 1);
+    assert!(sim.escalations[0].contains("audience"));
+    assert_eq!(sim.subtasks.len(), 10);
+    assert!(sim.subtasks.iter().any(|s| s.status == "partial"));
+    let s: SynthesisArgs = sim
+        .orchestrate(SUBMIT_SYNTHESIS, &sim.context(Step::Synthesis))
+        .await;
+    assert!(
+        s.deliverable
+            .starts_with("# Adoption of heat pumps in Europe\n"),
+        "{}",
+        s.deliverable
+    );
+    assert!(
+        s.deliverable.contains("90 days"),
+        "the person's decision is in it"
+    );
 }

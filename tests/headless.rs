@@ -1,5 +1,7 @@
 //! Headless runs of the real binary on the demo provider, end to end: the deliverable on
-//! stdout, `--json` lines that are the journal's envelopes, exit 3 when a person is needed,
+//! stdout, `--json` lines that are the journal's envelopes, exit 3 when a person is needed
+//! (`--approve scope`; a plain demo run completes because the orchestrator is told no person
+//! is available),
 //! Ctrl-C, resume, and the key never reaching the journal, the log or the output.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -43,30 +45,60 @@ fn only_run_id(home: &Path) -> String {
 const TASK: &str = "Add rate limiting to the public API";
 
 #[test]
-fn a_demo_run_stops_at_its_escalation_and_says_how_to_continue() {
+fn a_plain_demo_run_completes_without_a_person() {
     let home = tempfile::tempdir().unwrap();
     let o = baton(home.path())
         .args(["--headless", TASK])
         .output()
         .unwrap();
     let (stdout, stderr) = text(&o);
-    // The demo's story has a blocked worker that the orchestrator escalates: with nobody
-    // to ask, the headless run stops there.
-    assert_eq!(o.status.code(), Some(3), "stderr:\n{stderr}");
-    assert!(stdout.is_empty(), "no deliverable yet: {stdout}");
+    // The demo's story has a blocked worker. With nobody to ask (headless), the
+    // orchestrator is told no person is available and settles it with a retry.
+    assert_eq!(o.status.code(), Some(0), "stderr:\n{stderr}");
     assert!(stderr.contains("demo"), "says it runs on demo: {stderr}");
     for progress in [
         "analysis:",
         "started [",
         "replan 1",
-        "escalated",
-        "complete",
+        "blocked",
+        "recovery of",
+        "No person is available",
+        "synthesis written",
+        "baton: complete.",
     ] {
+        assert!(stderr.contains(progress), "no `{progress}` line:\n{stderr}");
+    }
+    assert!(!stderr.contains("escalated"), "{stderr}");
+    assert!(
+        stdout.starts_with('#'),
+        "the deliverable on stdout: {stdout}"
+    );
+    let id = only_run_id(home.path());
+    let o = baton(home.path()).arg("runs").output().unwrap();
+    let (table, _) = text(&o);
+    assert!(
+        table.contains(&id) && table.contains("completed"),
+        "{table}"
+    );
+}
+
+#[test]
+fn with_approve_scope_a_demo_run_stops_for_a_person_and_says_how_to_continue() {
+    let home = tempfile::tempdir().unwrap();
+    let o = baton(home.path())
+        .args(["--headless", "--approve", "scope", TASK])
+        .output()
+        .unwrap();
+    let (stdout, stderr) = text(&o);
+    // Discovered subtasks wait for a person under `scope`: the headless run stops there.
+    assert_eq!(o.status.code(), Some(3), "stderr:\n{stderr}");
+    assert!(stdout.is_empty(), "no deliverable yet: {stdout}");
+    for progress in ["analysis:", "started [", "complete"] {
         assert!(stderr.contains(progress), "no `{progress}` line:\n{stderr}");
     }
     let id = only_run_id(home.path());
     assert!(stderr.contains("needs a person"), "{stderr}");
-    assert!(stderr.contains("was escalated"), "{stderr}");
+    assert!(stderr.contains("awaits approval"), "{stderr}");
     assert!(stderr.contains(&format!("baton resume {id}")), "{stderr}");
 
     let o = baton(home.path()).arg("runs").output().unwrap();
@@ -102,6 +134,13 @@ async fn finish_as_a_person(home: &Path) -> String {
                 continue;
             }
             for need in state.needs_person() {
+                if let NeedsPerson::Approval(id) = need {
+                    s.handle
+                        .commands
+                        .send(EngineCommand::Approve { id })
+                        .await
+                        .unwrap();
+                }
                 if let NeedsPerson::Escalation(id) = need
                     && !answered.contains(&(id, state.subtask(id).map(|t| t.attempts)))
                 {
@@ -136,7 +175,7 @@ async fn finish_as_a_person(home: &Path) -> String {
 async fn a_stopped_run_resumed_by_a_person_completes_and_headless_prints_it() {
     let home = tempfile::tempdir().unwrap();
     let o = baton(home.path())
-        .args(["--headless", TASK])
+        .args(["--headless", "--approve", "scope", TASK])
         .output()
         .unwrap();
     assert_eq!(o.status.code(), Some(3));
@@ -190,7 +229,7 @@ fn json_mode_writes_only_envelopes_on_stdout() {
         .output()
         .unwrap();
     let (stdout, stderr) = text(&o);
-    assert_eq!(o.status.code(), Some(3), "{stderr}");
+    assert_eq!(o.status.code(), Some(0), "{stderr}");
     let envelopes: Vec<Envelope> = stdout
         .lines()
         .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
@@ -199,7 +238,7 @@ fn json_mode_writes_only_envelopes_on_stdout() {
     assert!(matches!(
         envelopes.last().unwrap().event,
         Event::RunFinished {
-            outcome: RunOutcome::Stopped { .. }
+            outcome: RunOutcome::Completed
         }
     ));
     assert!(
@@ -278,7 +317,7 @@ fn the_key_never_reaches_journal_log_or_output() {
         .env("ANTHROPIC_API_KEY", key)
         .output()
         .unwrap();
-    assert_eq!(o.status.code(), Some(3));
+    assert_eq!(o.status.code(), Some(0));
     let (stdout, stderr) = text(&o);
     assert!(!stdout.contains(key) && !stderr.contains(key));
     let data = home.path().join("data");
@@ -349,7 +388,7 @@ fn workers_use_the_workspace_and_read_only_keeps_it_unchanged() {
         .output()
         .unwrap();
     let (_, stderr) = text(&o);
-    assert_eq!(o.status.code(), Some(3), "{stderr}");
+    assert_eq!(o.status.code(), Some(0), "{stderr}");
     let id = only_run_id(home.path());
     let journal_text = std::fs::read_to_string(
         journal::runs_dir(&home.path().join("data"))
@@ -392,6 +431,7 @@ fn configuration_mistakes_stop_before_a_run_is_created() {
         "{stderr}"
     );
 
+    std::fs::write(home.path().join("config.toml"), "[demo]\npace_ms = 0\n").unwrap();
     let o = baton(home.path())
         .args(["--headless", "--provider", "anthropic", TASK])
         .output()

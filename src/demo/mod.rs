@@ -220,7 +220,11 @@ fn script_reply(sc: &Scenario, req: &ChatRequest) -> Reply {
         _ => None,
     };
     let context: Option<OrchestratorContext> = find_block(req, "context");
+    // A forced tool decides; otherwise the only orchestrator tool offered, else the context.
     let step = forced.and_then(step_of_tool).or_else(|| {
+        if forced.is_some() {
+            return None;
+        }
         let offered: Vec<Step> = req
             .tools
             .iter()
@@ -270,6 +274,7 @@ fn bare_context(req: &ChatRequest, step: Step) -> OrchestratorContext {
         failure: None,
         roles: Vec::new(),
         cycle: 0,
+        person_available: true,
     }
 }
 

@@ -376,6 +376,24 @@ pub fn recovery(sc: &Scenario, ctx: &OrchestratorContext) -> Reply {
         .and_then(|w| w.blocked.as_ref());
 
     let (thinking, args) = match (blocked, scripted) {
+        // Headless: nobody can answer an escalation, so settle the decision here.
+        (true, _) if !ctx.person_available => (
+            format!(
+                "{label} is blocked on a decision. No person is watching this run, so escalating would stop it; I take the conservative default myself and retry."
+            ),
+            RecoveryArgs {
+                action: RecoveryChoice::Retry,
+                rationale: format!(
+                    "No person is available (headless run). The orchestrator settles the open question with the conservative default: {}",
+                    scripted
+                        .map(|b| first_sentence(&vars.render(&b.escalation), 200))
+                        .unwrap_or_else(|| first_sentence(&f.error, 200))
+                ),
+                role: None,
+                subtasks: None,
+                impact: format!("Adds one worker call. {waiting}"),
+            },
+        ),
         (true, Some(b)) => (
             format!(
                 "{label} is blocked on its first attempt. The worker is right not to guess: {} Retrying would hit the same wall, and reassigning does not create the missing decision. This one goes to the person.",

@@ -12,6 +12,8 @@ use crate::engine::event::{Priority, ProposedSubtask, Report, ReportStatus};
 
 /// The showcase theme ("Build a URL shortener with an API, storage and tests").
 const SHOWCASE: &str = include_str!("../../assets/demo/scenario.toml");
+/// Writing and research tasks (a report, an analysis, a proposal).
+const WRITING: &str = include_str!("../../assets/demo/writing.toml");
 /// The theme used for any other task, phrased around the task's own words.
 const GENERIC: &str = include_str!("../../assets/demo/generic.toml");
 /// Role fallbacks, generic phrases and workspace hints shared by all themes.
@@ -29,7 +31,11 @@ impl Scenario {
     /// Parses the embedded scenario files.
     pub fn builtin() -> Result<Scenario, String> {
         Self::from_sources(
-            &[("scenario.toml", SHOWCASE), ("generic.toml", GENERIC)],
+            &[
+                ("scenario.toml", SHOWCASE),
+                ("writing.toml", WRITING),
+                ("generic.toml", GENERIC),
+            ],
             COMMON,
         )
     }
@@ -428,18 +434,35 @@ impl Vars {
         self.values.insert(key, value.to_string());
     }
 
-    /// Replaces every `{key}` with its value; unknown `{...}` stay as written.
+    /// Replaces every `{key}` with its value in one pass (values are not scanned again, so
+    /// a task that contains `{subject}` stays as written); unknown `{...}` stay too.
     pub fn render(&self, text: &str) -> String {
         if !text.contains('{') {
             return text.to_string();
         }
-        let mut out = text.to_string();
-        for (k, v) in &self.values {
-            let pat = format!("{{{k}}}");
-            if out.contains(&pat) {
-                out = out.replace(&pat, v);
+        let mut out = String::with_capacity(text.len() + 64);
+        let mut rest = text;
+        while let Some(open) = rest.find('{') {
+            out.push_str(&rest[..open]);
+            let after = &rest[open + 1..];
+            let key_len = after
+                .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                .unwrap_or(after.len());
+            let value = (after[key_len..].starts_with('}'))
+                .then(|| self.values.get(&after[..key_len]))
+                .flatten();
+            match value {
+                Some(v) => {
+                    out.push_str(v);
+                    rest = &after[key_len + 1..];
+                }
+                None => {
+                    out.push('{');
+                    rest = after;
+                }
             }
         }
+        out.push_str(rest);
         out
     }
 
@@ -482,6 +505,27 @@ pub fn subject_of(task: &str) -> String {
         "rewrite",
     ];
     const ARTICLES: &[&str] = &["a ", "an ", "the ", "our ", "my ", "some "];
+    const DOCUMENT_KINDS: &[&str] = &[
+        "report on ",
+        "report about ",
+        "article on ",
+        "article about ",
+        "essay on ",
+        "essay about ",
+        "blog post on ",
+        "blog post about ",
+        "analysis of ",
+        "guide to ",
+        "summary of ",
+        "comparison of ",
+        "proposal for ",
+        "review of ",
+        "whitepaper on ",
+        "literature review on ",
+        "market analysis of ",
+        "research on ",
+        "research into ",
+    ];
     const CUTS: &[&str] = &[
         " with ",
         " that ",
@@ -506,12 +550,18 @@ pub fn subject_of(task: &str) -> String {
             break;
         }
     }
-    let lower = s.to_lowercase();
-    for a in ARTICLES {
-        if lower.starts_with(a) {
-            s = s.get(a.len()..).unwrap_or("").to_string();
-            break;
+    let strip_article = |s: &mut String| {
+        let lower = s.to_lowercase();
+        if let Some(a) = ARTICLES.iter().find(|a| lower.starts_with(*a)) {
+            *s = s.get(a.len()..).unwrap_or("").to_string();
         }
+    };
+    strip_article(&mut s);
+    // "a report on X" is about X.
+    let lower = s.to_lowercase();
+    if let Some(p) = DOCUMENT_KINDS.iter().find(|p| lower.starts_with(*p)) {
+        s = s.get(p.len()..).unwrap_or("").to_string();
+        strip_article(&mut s);
     }
     let lower = s.to_lowercase();
     let cut = CUTS
@@ -541,6 +591,17 @@ mod tests {
     }
 
     #[test]
+    fn render_is_one_pass_and_keeps_unknown_braces() {
+        let mut v = Vars::default();
+        v.set("task", "make {subject} great");
+        v.set("subject", "X");
+        assert_eq!(
+            v.render("{task} / {subject} / {code} / {error, detail} / {"),
+            "make {subject} great / X / {code} / {error, detail} / {"
+        );
+    }
+
+    #[test]
     fn subject_is_a_short_noun_phrase() {
         assert_eq!(
             subject_of("Build a URL shortener with an API, storage and tests"),
@@ -549,5 +610,9 @@ mod tests {
         assert_eq!(subject_of("Refactor the billing module"), "billing module");
         assert_eq!(subject_of(""), "project");
         assert_eq!(subject_of("Write a CLI todo app for teams"), "CLI todo app");
+        assert_eq!(
+            subject_of("Write a report on the adoption of heat pumps in Europe"),
+            "adoption of heat pumps in Europe"
+        );
     }
 }

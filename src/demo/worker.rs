@@ -81,9 +81,9 @@ pub fn worker(sc: &Scenario, req: &ChatRequest, brief: &WorkerBrief) -> Reply {
         .map(str::trim)
         .filter(|g| !g.is_empty());
     let probe = vars_for(sc, brief, "");
-    let scripted = theme.worker(&brief.title, &probe).cloned();
-    let script: WorkerScript = scripted
-        .clone()
+    let script: WorkerScript = theme
+        .worker(&brief.title, &probe)
+        .cloned()
         .unwrap_or_else(|| sc.role_script(&brief.role).as_worker());
     let default_decision = script
         .blocked

@@ -36,6 +36,8 @@ pub(crate) enum ToEngine {
         id: SubtaskId,
         attempt: u32,
         outcome: super::worker::WorkerOutcome,
+        /// Retry and usage records of the attempt's last call, journaled before the outcome.
+        records: Vec<Event>,
     },
     /// An orchestrator step ended.
     StepDone {
@@ -80,6 +82,19 @@ pub(crate) struct CallCtx {
 impl CallCtx {
     /// One provider call. Streams deltas (lossy), journals each retry and the usage.
     pub async fn chat(&self, req: ChatRequest) -> Result<ChatResponse, LlmError> {
+        let (result, events) = self.chat_collect(req).await;
+        for event in events {
+            self.recorder.record(event).await;
+        }
+        result
+    }
+
+    /// One provider call whose retry and usage events are returned for the caller to
+    /// journal (a worker hands the last ones to the loop with its result, in one message).
+    pub async fn chat_collect(
+        &self,
+        req: ChatRequest,
+    ) -> (Result<ChatResponse, LlmError>, Vec<Event>) {
         let retries: Mutex<Vec<RetryNotice>> = Mutex::new(Vec::new());
         let deltas = self.deltas.clone();
         let (subtask, attempt) = (self.subtask, self.attempt);
@@ -103,14 +118,13 @@ impl CallCtx {
                 seen = resp.retries.clone();
             }
         }
-        for notice in seen {
-            self.recorder
-                .record(Event::LlmRetried {
-                    purpose: self.purpose.clone(),
-                    notice,
-                })
-                .await;
-        }
+        let mut events: Vec<Event> = seen
+            .into_iter()
+            .map(|notice| Event::LlmRetried {
+                purpose: self.purpose.clone(),
+                notice,
+            })
+            .collect();
         if let Ok(resp) = &result {
             let model = if resp.model.is_empty() {
                 model
@@ -118,16 +132,14 @@ impl CallCtx {
                 resp.model.clone()
             };
             let cost_usd = price(&self.pricing, &model, &resp.usage);
-            self.recorder
-                .record(Event::LlmUsage {
-                    purpose: self.purpose.clone(),
-                    model,
-                    usage: resp.usage,
-                    cost_usd,
-                })
-                .await;
+            events.push(Event::LlmUsage {
+                purpose: self.purpose.clone(),
+                model,
+                usage: resp.usage,
+                cost_usd,
+            });
         }
-        result
+        (result, events)
     }
 
     /// A call that must end in `tool` (forced with `tool_choice`), parsed by `parse`. An

@@ -84,6 +84,7 @@ pub fn context(
         failure,
         roles: roles.iter().map(|r| r.name.clone()).collect(),
         cycle,
+        person_available: true,
     }
 }
 
@@ -114,7 +115,14 @@ pub fn orchestrator_message(ctx: &OrchestratorContext, roles: &[RoleSpec], extra
             "A subtask failed (the `failure` in the context). Call `{DECIDE_RECOVERY}`: `retry` \
              (transient problem), `reassign` to another role (set `role`), `decompose` into smaller \
              subtasks (set `subtasks`; they replace it), or `escalate` to the person. Give the \
-             rationale and the impact on the plan."
+             rationale and the impact on the plan.{}",
+            if ctx.person_available {
+                ""
+            } else {
+                " No person is watching this run (`person_available` is false): escalating stops \
+                 the run, so settle open questions yourself and escalate only when no other action \
+                 can work."
+            }
         ),
         Step::Completion => format!(
             "Nothing is left to run. Call `{ASSESS_COMPLETION}`: is the task complete? If not, list \

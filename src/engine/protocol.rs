@@ -196,6 +196,14 @@ pub struct OrchestratorContext {
     /// Replan cycle number / evaluation round, when relevant.
     #[serde(default)]
     pub cycle: u32,
+    /// Whether a person can answer an escalation now. False in headless runs: there an
+    /// escalation stops the run (exit 3), so the orchestrator should settle what it can.
+    #[serde(default = "default_true")]
+    pub person_available: bool,
+}
+
+fn default_true() -> bool {
+    true
 }
 
 /// A dependency's result given to a worker.

@@ -38,6 +38,10 @@ const ORCHESTRATOR_MAX_TOKENS: u32 = 8192;
 const WORKER_MAX_TOKENS: u32 = 8192;
 /// Capacity of the tasks → loop channel.
 const INTERNAL_CHANNEL: usize = 1024;
+/// Messages from tasks handled in one go before the loop looks at what to start.
+const INTERNAL_BATCH: usize = 256;
+/// Yield-and-drain rounds after a message (see `drain_internal`).
+const DRAIN_ROUNDS: usize = 4;
 
 /// An orchestrator step in flight.
 #[derive(Debug, Clone)]
@@ -228,6 +232,7 @@ impl Engine {
                 msg = self.rx.recv() => {
                     if let Some(msg) = msg {
                         self.handle_internal(msg).await;
+                        self.drain_internal().await;
                     }
                 }
                 cmd = self.commands.recv(), if self.commands_open => match cmd {
@@ -247,6 +252,30 @@ impl Engine {
             reason: "the engine stopped unexpectedly".into(),
         });
         (outcome, self.state)
+    }
+
+    /// Takes what else tasks have sent too, so reports that land together are covered by
+    /// one replan: drains the channel, and while that brings anything, yields once so
+    /// tasks woken by it (a worker whose usage was just journaled) can deliver as well.
+    async fn drain_internal(&mut self) {
+        let mut handled = 0;
+        for _ in 0..DRAIN_ROUNDS {
+            let mut got = false;
+            while handled < INTERNAL_BATCH {
+                match self.rx.try_recv() {
+                    Ok(msg) => {
+                        self.handle_internal(msg).await;
+                        handled += 1;
+                        got = true;
+                    }
+                    Err(_) => break,
+                }
+            }
+            if !got || handled >= INTERNAL_BATCH {
+                break;
+            }
+            tokio::task::yield_now().await;
+        }
     }
 
     async fn resume(&mut self, events: Vec<Envelope>, torn_line_dropped: bool) {
@@ -1078,12 +1107,13 @@ impl Engine {
         };
         let tx = self.tx.clone();
         let handle = tokio::spawn(async move {
-            let outcome = worker::run(job).await;
+            let (outcome, records) = worker::run(job).await;
             let _ = tx
                 .send(ToEngine::WorkerDone {
                     id,
                     attempt,
                     outcome,
+                    records,
                 })
                 .await;
         });
@@ -1187,7 +1217,9 @@ impl Engine {
                 ),
             ),
         };
-        let ctx = prompts::context(&self.state, step, &self.cfg.roles, &reports, failure, cycle);
+        let mut ctx =
+            prompts::context(&self.state, step, &self.cfg.roles, &reports, failure, cycle);
+        ctx.person_available = !self.cfg.stop_when_person_needed;
         let message = prompts::orchestrator_message(&ctx, &self.cfg.roles, &extra);
         let req = ChatRequest {
             model: self.cfg.settings.orchestrator_model.clone(),
@@ -1486,7 +1518,12 @@ impl Engine {
                 id,
                 attempt,
                 outcome,
+                records,
             } => {
+                // Tokens were spent even when the attempt was stopped meanwhile.
+                for event in records {
+                    self.emit(event).await;
+                }
                 let current = self.running.get(&id).is_some_and(|w| w.attempt == attempt);
                 let running = self
                     .state

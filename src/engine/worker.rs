@@ -76,18 +76,28 @@ impl ToolHost for EngineHost {
     }
 }
 
-/// Runs one attempt, bounded by the worker timeout.
-pub(crate) async fn run(job: WorkerJob) -> WorkerOutcome {
+/// Runs one attempt, bounded by the worker timeout. Returns the outcome and the retry and
+/// usage records of its last model call, which the loop journals just before the outcome.
+pub(crate) async fn run(job: WorkerJob) -> (WorkerOutcome, Vec<Event>) {
     let secs = job.timeout.as_secs();
-    match tokio::time::timeout(job.timeout, attempt(&job)).await {
+    let mut records = Vec::new();
+    let outcome = match tokio::time::timeout(job.timeout, attempt(&job, &mut records)).await {
         Ok(outcome) => outcome,
         Err(_) => WorkerOutcome::Failed {
             error: format!("timed out after {secs} s (worker_timeout_secs)"),
         },
+    };
+    (outcome, records)
+}
+
+/// Journals the held records now (the attempt goes on).
+async fn flush(job: &WorkerJob, records: &mut Vec<Event>) {
+    for event in records.drain(..) {
+        job.call.recorder.record(event).await;
     }
 }
 
-async fn attempt(job: &WorkerJob) -> WorkerOutcome {
+async fn attempt(job: &WorkerJob, records: &mut Vec<Event>) -> WorkerOutcome {
     let host = EngineHost {
         recorder: job.call.recorder.clone(),
     };
@@ -114,7 +124,9 @@ async fn attempt(job: &WorkerJob) -> WorkerOutcome {
             max_tokens: job.max_tokens,
             temperature: None,
         };
-        let resp = match job.call.chat(req).await {
+        let (result, events) = job.call.chat_collect(req).await;
+        *records = events;
+        let resp = match result {
             Ok(r) => r,
             Err(e) => {
                 return WorkerOutcome::Failed {
@@ -145,6 +157,7 @@ async fn attempt(job: &WorkerJob) -> WorkerOutcome {
                     repaired = true;
                     force = true;
                     push_repair(&mut messages, &resp, &e, SUBMIT_REPORT);
+                    flush(job, records).await;
                     continue;
                 }
             }
@@ -164,9 +177,12 @@ async fn attempt(job: &WorkerJob) -> WorkerOutcome {
                 "Now call `{SUBMIT_REPORT}` with your status and results."
             )));
             force = true;
+            flush(job, records).await;
             continue;
         }
-        // Workspace tool calls: run each, feed the results back.
+        // Workspace tool calls: journal this call's usage first, then run each tool and
+        // feed the results back.
+        flush(job, records).await;
         let mut assistant = Vec::new();
         if !resp.text.is_empty() {
             assistant.push(Content::Text {

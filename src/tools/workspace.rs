@@ -474,7 +474,8 @@ impl Workspace {
                     std::fs::create_dir_all(parent)
                         .map_err(|e| io_error(&file.rel, "create the directories of", &e))?;
                 }
-                std::fs::write(&file.abs, bytes).map_err(|e| io_error(&file.rel, "write", &e))?;
+                super::changes::write_atomic(&file.abs, bytes)
+                    .map_err(|e| io_error(&file.rel, "write", &e))?;
             }
             None => {
                 std::fs::remove_file(&file.abs).map_err(|e| io_error(&file.rel, "delete", &e))?;

@@ -1,0 +1,372 @@
+//! The config file: its format (every key, `deny_unknown_fields`), byte spans turned into
+//! line numbers and dotted keys for error messages and sources, and the checks of each value.
+//!
+//! Must not read the environment or flags (`resolve`) nor decide precedence.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use toml::Spanned;
+
+use super::resolve::{Builder, Val, check_log_filter, is_http_url, log_filter_from, set};
+use super::{ConfigError, Source};
+use crate::engine::event::ApprovalPolicy;
+use crate::engine::roles::RoleSpec;
+use crate::llm::pricing::ModelPrice;
+use crate::llm::{ProviderKind, Secret, ToolMode};
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct FileConfig {
+    provider: Option<Spanned<ProviderKind>>,
+    base_url: Option<Spanned<String>>,
+    api_key: Option<Spanned<String>>,
+    model: Option<Spanned<String>>,
+    worker_model: Option<Spanned<String>>,
+    tool_mode: Option<Spanned<ToolMode>>,
+    max_workers: Option<Spanned<u32>>,
+    approve: Option<Spanned<ApprovalPolicy>>,
+    budget_usd: Option<Spanned<f64>>,
+    max_subtasks: Option<Spanned<u32>>,
+    max_cycles: Option<Spanned<u32>>,
+    max_tokens: Option<Spanned<u64>>,
+    max_wall_secs: Option<Spanned<u64>>,
+    complexity_threshold: Option<Spanned<f64>>,
+    evaluate: Option<Spanned<bool>>,
+    worker_timeout_secs: Option<Spanned<u64>>,
+    workspace: Option<Spanned<String>>,
+    read_only: Option<Spanned<bool>>,
+    allow_commands: Option<Spanned<bool>>,
+    allow: Option<Spanned<Vec<String>>>,
+    log_level: Option<Spanned<String>>,
+    #[serde(default)]
+    retry: RetryFile,
+    #[serde(default)]
+    demo: DemoFile,
+    #[serde(default)]
+    ui: UiFile,
+    #[serde(default)]
+    pricing: BTreeMap<String, Spanned<ModelPrice>>,
+    #[serde(default)]
+    roles: Vec<Spanned<RoleSpec>>,
+    #[serde(default)]
+    roles_models: BTreeMap<String, Spanned<String>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RetryFile {
+    max_retries: Option<Spanned<u32>>,
+    initial_backoff_ms: Option<Spanned<u64>>,
+    max_backoff_ms: Option<Spanned<u64>>,
+    connect_timeout_ms: Option<Spanned<u64>>,
+    first_byte_timeout_ms: Option<Spanned<u64>>,
+    idle_timeout_ms: Option<Spanned<u64>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DemoFile {
+    pace_ms: Option<Spanned<u64>>,
+    seed: Option<Spanned<u64>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct UiFile {
+    bell: Option<Spanned<bool>>,
+    ascii: Option<Spanned<bool>>,
+    mouse: Option<Spanned<bool>>,
+}
+
+/// The file's text, for turning byte spans into line numbers and keys.
+pub(super) struct FileText<'a> {
+    pub(super) path: &'a Path,
+    pub(super) text: &'a str,
+}
+
+impl FileText<'_> {
+    fn line_col(&self, offset: usize) -> (usize, usize) {
+        let offset = offset.min(self.text.len());
+        let before = &self.text[..offset];
+        let line = before.matches('\n').count() + 1;
+        let column = before.rfind('\n').map_or(offset, |i| offset - i - 1) + 1;
+        (line, column)
+    }
+
+    fn source(&self, span: std::ops::Range<usize>) -> Source {
+        Source::File {
+            path: self.path.to_path_buf(),
+            line: self.line_col(span.start).0,
+        }
+    }
+
+    /// The dotted key at `offset`: the nearest `[table]` header above it, plus the key of
+    /// the `key = value` line it is on.
+    fn key_at(&self, offset: usize) -> String {
+        let offset = offset.min(self.text.len());
+        let line_start = self.text[..offset].rfind('\n').map_or(0, |i| i + 1);
+        let line_end = self.text[offset..]
+            .find('\n')
+            .map_or(self.text.len(), |i| offset + i);
+        let line = &self.text[line_start..line_end];
+        let header = self.text[..line_start]
+            .lines()
+            .rev()
+            .map(str::trim)
+            .find(|l| l.starts_with('['))
+            .map(|l| {
+                l.trim_start_matches('[')
+                    .split(']')
+                    .next()
+                    .unwrap_or_default()
+                    .trim()
+                    .to_string()
+            });
+        let trimmed = line.trim();
+        if trimmed.starts_with('[') {
+            return trimmed
+                .trim_start_matches('[')
+                .split(']')
+                .next()
+                .unwrap_or_default()
+                .trim()
+                .to_string();
+        }
+        let key = line
+            .split_once('=')
+            .map(|(k, _)| k.trim().trim_matches('"').to_string())
+            .unwrap_or_default();
+        match (header, key.is_empty()) {
+            (Some(h), false) => format!("{h}.{key}"),
+            (Some(h), true) => h,
+            (None, false) => key,
+            (None, true) => "(file)".to_string(),
+        }
+    }
+
+    fn error(&self, span: std::ops::Range<usize>, message: impl Into<String>) -> ConfigError {
+        let (line, column) = self.line_col(span.start);
+        ConfigError::File {
+            path: self.path.to_path_buf(),
+            line,
+            column,
+            key: self.key_at(span.start),
+            message: message.into(),
+        }
+    }
+}
+
+pub(super) fn parse_file(path: &Path, text: &str) -> Result<FileConfig, ConfigError> {
+    let file = FileText { path, text };
+    toml::from_str::<FileConfig>(text).map_err(|e| {
+        let span = e.span().unwrap_or(0..0);
+        let message = e.message().trim().to_string();
+        file.error(span, message)
+    })
+}
+
+/// Checks that an example or user config parses and validates, naming the first problem.
+pub fn validate_file_text(path: &Path, text: &str) -> Result<(), ConfigError> {
+    let parsed = parse_file(path, text)?;
+    let mut builder = Builder::default();
+    builder.apply_file(&FileText { path, text }, parsed)
+}
+
+impl Builder {
+    pub(super) fn apply_file(
+        &mut self,
+        f: &FileText<'_>,
+        file: FileConfig,
+    ) -> Result<(), ConfigError> {
+        macro_rules! take {
+            ($slot:expr, $spanned:expr) => {
+                if let Some(s) = $spanned {
+                    let source = f.source(s.span());
+                    set(&mut $slot, s.into_inner(), source);
+                }
+            };
+        }
+        if let Some(s) = file.base_url {
+            let v = s.get_ref().trim().trim_end_matches('/').to_string();
+            if !is_http_url(&v) {
+                return Err(f.error(
+                    s.span(),
+                    format!("`{v}` is not an http(s) URL; write it like https://api.openai.com/v1"),
+                ));
+            }
+            set(&mut self.base_url, v, f.source(s.span()));
+        }
+        if let Some(s) = file.api_key {
+            let source = f.source(s.span());
+            let key = Secret::new(s.into_inner());
+            self.file_api_key = Some(key.clone());
+            set(&mut self.api_key, key, source);
+        }
+        take!(self.provider, file.provider);
+        take!(self.model, file.model);
+        take!(self.worker_model, file.worker_model);
+        take!(self.tool_mode, file.tool_mode);
+        if let Some(s) = &file.max_workers
+            && !(1..=64).contains(s.get_ref())
+        {
+            return Err(f.error(s.span(), "max_workers must be between 1 and 64"));
+        }
+        take!(self.max_workers, file.max_workers);
+        take!(self.approve, file.approve);
+        if let Some(s) = &file.budget_usd
+            && !(s.get_ref().is_finite() && *s.get_ref() > 0.0)
+        {
+            return Err(f.error(
+                s.span(),
+                "budget_usd must be more than 0 (leave it out for no budget)",
+            ));
+        }
+        take!(self.budget_usd, file.budget_usd);
+        take!(self.max_subtasks, file.max_subtasks);
+        take!(self.max_cycles, file.max_cycles);
+        take!(self.max_tokens, file.max_tokens);
+        take!(self.max_wall_secs, file.max_wall_secs);
+        if let Some(s) = &file.complexity_threshold
+            && !(0.0..=1.0).contains(s.get_ref())
+        {
+            return Err(f.error(s.span(), "complexity_threshold must be between 0 and 1"));
+        }
+        take!(self.complexity_threshold, file.complexity_threshold);
+        take!(self.evaluate, file.evaluate);
+        if let Some(s) = &file.worker_timeout_secs
+            && *s.get_ref() == 0
+        {
+            return Err(f.error(s.span(), "worker_timeout_secs must be at least 1"));
+        }
+        take!(self.worker_timeout_secs, file.worker_timeout_secs);
+        if let Some(s) = file.workspace {
+            let source = f.source(s.span());
+            set(&mut self.workspace, PathBuf::from(s.into_inner()), source);
+        }
+        take!(self.read_only, file.read_only);
+        take!(self.allow_commands, file.allow_commands);
+        if let Some(s) = &file.allow
+            && s.get_ref().iter().any(|c| c.trim().is_empty())
+        {
+            return Err(f.error(s.span(), "allow entries must not be empty"));
+        }
+        take!(self.allow, file.allow);
+        if let Some(s) = file.log_level {
+            let filter = log_filter_from(s.get_ref());
+            check_log_filter(&filter).map_err(|m| f.error(s.span(), m))?;
+            set(&mut self.log_filter, filter, f.source(s.span()));
+        }
+        let retry = file.retry;
+        for (name, value) in [
+            ("max_retries", retry.max_retries.map(|s| s.map_u64())),
+            ("initial_backoff_ms", retry.initial_backoff_ms),
+            ("max_backoff_ms", retry.max_backoff_ms),
+            ("connect_timeout_ms", retry.connect_timeout_ms),
+            ("first_byte_timeout_ms", retry.first_byte_timeout_ms),
+            ("idle_timeout_ms", retry.idle_timeout_ms),
+        ] {
+            if let Some(s) = value {
+                if name.ends_with("timeout_ms") && *s.get_ref() == 0 {
+                    return Err(f.error(s.span(), format!("{name} must be at least 1")));
+                }
+                let source = f.source(s.span());
+                self.retry.insert(
+                    name,
+                    Val {
+                        value: s.into_inner(),
+                        source,
+                    },
+                );
+            }
+        }
+        take!(self.demo_pace_ms, file.demo.pace_ms);
+        take!(self.demo_seed, file.demo.seed);
+        take!(self.ui_bell, file.ui.bell);
+        take!(self.ui_ascii, file.ui.ascii);
+        take!(self.ui_mouse, file.ui.mouse);
+        for (model, price) in file.pricing {
+            let p = *price.get_ref();
+            let ok = |v: f64| v.is_finite() && v >= 0.0;
+            if !(ok(p.input) && ok(p.output) && p.cached_input.is_none_or(ok)) {
+                return Err(f.error(
+                    price.span(),
+                    format!(
+                        "prices for `{model}` must be numbers of 0 or more (USD per million tokens)"
+                    ),
+                ));
+            }
+            self.pricing.insert(model, p);
+        }
+        let mut seen = std::collections::BTreeSet::new();
+        for role in file.roles {
+            let span = role.span();
+            let r = role.into_inner();
+            if r.name.trim().is_empty() {
+                return Err(f.error(span, "a role needs a non-empty `name`"));
+            }
+            if !seen.insert(r.name.clone()) {
+                return Err(f.error(span, format!("role `{}` is defined twice", r.name)));
+            }
+            self.roles.push(r);
+        }
+        for (role, model) in file.roles_models {
+            if model.get_ref().trim().is_empty() {
+                return Err(f.error(
+                    model.span(),
+                    format!("the model for role `{role}` is empty"),
+                ));
+            }
+            let known = crate::engine::roles::default_roles()
+                .iter()
+                .any(|r| r.name == role)
+                || self.roles.iter().any(|r| r.name == role);
+            if !known {
+                let mut names: Vec<String> = crate::engine::roles::default_roles()
+                    .into_iter()
+                    .map(|r| r.name)
+                    .collect();
+                names.extend(self.roles.iter().map(|r| r.name.clone()));
+                return Err(f.error(
+                    model.span(),
+                    format!(
+                        "there is no role `{role}`; roles are: {} (add one with [[roles]])",
+                        names.join(", ")
+                    ),
+                ));
+            }
+            self.roles_models.insert(role, model.into_inner());
+        }
+        Ok(())
+    }
+}
+
+trait MapU64 {
+    fn map_u64(self) -> Spanned<u64>;
+}
+
+impl MapU64 for Spanned<u32> {
+    fn map_u64(self) -> Spanned<u64> {
+        let span = self.span();
+        Spanned::new(span, u64::from(self.into_inner()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn key_at_finds_table_and_key() {
+        let text = "provider = \"demo\"\n[retry]\nmax_retries = \"x\"\n";
+        let f = FileText {
+            path: Path::new("c.toml"),
+            text,
+        };
+        let offset = text.find("\"x\"").unwrap();
+        assert_eq!(f.key_at(offset), "retry.max_retries");
+        assert_eq!(f.line_col(offset), (3, 15));
+        assert_eq!(f.key_at(0), "provider");
+    }
+}

@@ -1,0 +1,510 @@
+//! Configuration: defaults, the TOML file, environment variables and flags, merged with the
+//! precedence flags > env > file > defaults, each effective value remembering its source.
+//!
+//! Owns: the config file format (every key, `deny_unknown_fields`, errors naming file, line
+//! and key), the paths (`BATON_HOME`, or the platform's config and data directories),
+//! provider auto-detection and default models, and `baton config`'s report. Produces the
+//! engine's [`RunSettings`] and the provider layer's [`ProviderSettings`].
+//! Must not start anything, print anything, or expose a key other than as a fingerprint
+//! (keys are held in [`Secret`]).
+//!
+//! Layout: this file holds the types, paths and the public API; `file` the TOML format and
+//! its error positions; `resolve` precedence, defaults and provider auto-detection;
+//! `report` the text of `baton config`.
+
+mod file;
+mod report;
+mod resolve;
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use crate::cli::CommonArgs;
+use crate::engine::event::{ApprovalPolicy, Limits, RunSettings};
+use crate::engine::roles::RoleSpec;
+use crate::llm::pricing::{ModelPrice, PriceTable};
+use crate::llm::{ProviderKind, ProviderSettings, RetrySettings, Secret, ToolMode};
+
+pub use file::validate_file_text;
+use file::{FileText, parse_file};
+use resolve::Builder;
+
+/// Default number of workers at once.
+pub const DEFAULT_MAX_WORKERS: u32 = 4;
+/// Default subtask limit (a scope alert is raised when reached).
+pub const DEFAULT_MAX_SUBTASKS: u32 = 40;
+/// Default replan-cycle limit.
+pub const DEFAULT_MAX_CYCLES: u32 = 40;
+/// Below this analysed complexity, a person or the policy picks orchestrate vs single worker.
+pub const DEFAULT_COMPLEXITY_THRESHOLD: f64 = 0.7;
+/// A worker attempt longer than this fails.
+pub const DEFAULT_WORKER_TIMEOUT_SECS: u64 = 600;
+/// The log filter when nothing sets one.
+pub const DEFAULT_LOG_FILTER: &str = "baton=info";
+
+pub const ANTHROPIC_BASE_URL: &str = "https://api.anthropic.com";
+pub const OPENAI_BASE_URL: &str = "https://api.openai.com/v1";
+
+/// Every environment variable Baton reads.
+pub const ENV_VARS: &[&str] = &[
+    "ANTHROPIC_API_KEY",
+    "OPENAI_API_KEY",
+    "OPENAI_BASE_URL",
+    "ANTHROPIC_BASE_URL",
+    "BATON_PROVIDER",
+    "BATON_MODEL",
+    "BATON_LOG",
+    "BATON_HOME",
+];
+
+/// `(orchestrator model, worker model)` used when none is configured.
+pub fn default_models(kind: ProviderKind) -> (&'static str, &'static str) {
+    match kind {
+        ProviderKind::Anthropic => ("claude-sonnet-4-5", "claude-sonnet-4-5"),
+        ProviderKind::Openai => ("gpt-4.1", "gpt-4.1-mini"),
+        ProviderKind::Demo => ("demo-orchestrator", "demo-worker"),
+    }
+}
+
+/// The base URL used when none is configured.
+pub fn default_base_url(kind: ProviderKind) -> &'static str {
+    match kind {
+        ProviderKind::Anthropic => ANTHROPIC_BASE_URL,
+        ProviderKind::Openai => OPENAI_BASE_URL,
+        ProviderKind::Demo => "",
+    }
+}
+
+/// The environment variable holding the key of this provider.
+pub fn key_env_var(kind: ProviderKind) -> Option<&'static str> {
+    match kind {
+        ProviderKind::Anthropic => Some("ANTHROPIC_API_KEY"),
+        ProviderKind::Openai => Some("OPENAI_API_KEY"),
+        ProviderKind::Demo => None,
+    }
+}
+
+fn base_url_env_var(kind: ProviderKind) -> Option<&'static str> {
+    match kind {
+        ProviderKind::Anthropic => Some("ANTHROPIC_BASE_URL"),
+        ProviderKind::Openai => Some("OPENAI_BASE_URL"),
+        ProviderKind::Demo => None,
+    }
+}
+
+// ------------------------------------------------------------------------------------------
+// Sources and errors
+// ------------------------------------------------------------------------------------------
+
+/// Where an effective value came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Source {
+    Default,
+    /// The config file, at this line.
+    File {
+        path: PathBuf,
+        line: usize,
+    },
+    Env(&'static str),
+    Flag(&'static str),
+    /// Worked out from other settings (provider auto-detection, provider defaults).
+    Derived(String),
+}
+
+impl fmt::Display for Source {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Source::Default => f.write_str("default"),
+            Source::File { path, line } => write!(f, "file {}:{line}", path.display()),
+            Source::Env(var) => write!(f, "env {var}"),
+            Source::Flag(flag) => write!(f, "flag {flag}"),
+            Source::Derived(why) => write!(f, "{why}"),
+        }
+    }
+}
+
+/// A configuration problem. Every message says where and what to fix.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{path}:{line}:{column}: {key}: {message}", path = path.display())]
+    File {
+        path: PathBuf,
+        line: usize,
+        column: usize,
+        /// Dotted key (`retry.max_retries`), or the table (`roles`) when the error is about it.
+        key: String,
+        message: String,
+    },
+    #[error("cannot read the config file {path}: {message}", path = path.display())]
+    Read { path: PathBuf, message: String },
+    #[error("environment variable {var}: {message}")]
+    Env { var: &'static str, message: String },
+    #[error("{flag}: {message}")]
+    Flag { flag: &'static str, message: String },
+    #[error(
+        "cannot find a home directory for the config and data files; set BATON_HOME to a directory"
+    )]
+    NoHome,
+}
+
+// ------------------------------------------------------------------------------------------
+// The environment
+// ------------------------------------------------------------------------------------------
+
+/// The environment variables Baton reads, captured once (tests build their own).
+/// Empty values count as unset.
+#[derive(Debug, Clone, Default)]
+pub struct Env {
+    vars: BTreeMap<String, String>,
+}
+
+impl Env {
+    /// The process environment (only the variables in [`ENV_VARS`]).
+    pub fn from_process() -> Self {
+        let vars = ENV_VARS
+            .iter()
+            .filter_map(|k| std::env::var(k).ok().map(|v| ((*k).to_string(), v)))
+            .collect();
+        Self { vars }
+    }
+
+    pub fn from_pairs<K: Into<String>, V: Into<String>>(
+        pairs: impl IntoIterator<Item = (K, V)>,
+    ) -> Self {
+        Self {
+            vars: pairs
+                .into_iter()
+                .map(|(k, v)| (k.into(), v.into()))
+                .collect(),
+        }
+    }
+
+    pub fn get(&self, var: &str) -> Option<&str> {
+        self.vars
+            .get(var)
+            .map(|v| v.trim())
+            .filter(|v| !v.is_empty())
+    }
+}
+
+// ------------------------------------------------------------------------------------------
+// Paths
+// ------------------------------------------------------------------------------------------
+
+/// Where Baton keeps its files.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Paths {
+    /// The config file read (or that would be read; it may not exist).
+    pub config_file: PathBuf,
+    /// Whether the config file exists (and was read).
+    pub config_found: bool,
+    /// Runs and logs live here.
+    pub data_dir: PathBuf,
+}
+
+impl Paths {
+    /// `BATON_HOME` (config `$BATON_HOME/config.toml`, data `$BATON_HOME/data`), else the
+    /// platform directories of `dev.baton.baton`. `--config F` replaces the config file.
+    pub fn resolve(env: &Env, config_flag: Option<&Path>) -> Result<Paths, ConfigError> {
+        let (default_config, data_dir) = match env.get("BATON_HOME") {
+            Some(home) => {
+                let home = PathBuf::from(home);
+                (home.join("config.toml"), home.join("data"))
+            }
+            None => {
+                let dirs = directories::ProjectDirs::from("dev", "baton", "baton")
+                    .ok_or(ConfigError::NoHome)?;
+                (
+                    dirs.config_dir().join("config.toml"),
+                    dirs.data_dir().to_path_buf(),
+                )
+            }
+        };
+        let config_file = config_flag.map_or(default_config, Path::to_path_buf);
+        let config_found = config_file.is_file();
+        if config_flag.is_some() && !config_found {
+            return Err(ConfigError::Flag {
+                flag: "--config",
+                message: format!("{} does not exist or is not a file", config_file.display()),
+            });
+        }
+        Ok(Paths {
+            config_file,
+            config_found,
+            data_dir,
+        })
+    }
+}
+
+// ------------------------------------------------------------------------------------------
+// The effective configuration
+// ------------------------------------------------------------------------------------------
+
+/// Demo provider settings (`[demo]`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct DemoSettings {
+    /// Milliseconds between streamed words (0 = instant).
+    pub pace_ms: u64,
+    pub seed: u64,
+}
+
+/// Terminal UI preferences (`[ui]`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct UiSettings {
+    /// Ring the terminal bell once when something starts needing a person.
+    pub bell: bool,
+    /// Draw with ASCII only (no box-drawing characters or symbols).
+    pub ascii: bool,
+    /// Capture the mouse (click to select, wheel to scroll).
+    pub mouse: bool,
+}
+
+/// The effective configuration. `Debug` never shows the key (it is a [`Secret`]).
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub provider: ProviderKind,
+    pub base_url: String,
+    pub api_key: Secret,
+    /// Orchestrator model.
+    pub model: String,
+    pub worker_model: String,
+    pub tool_mode: ToolMode,
+    pub max_workers: u32,
+    pub approve: ApprovalPolicy,
+    pub budget_usd: Option<f64>,
+    pub max_subtasks: Option<u32>,
+    pub max_cycles: Option<u32>,
+    pub max_tokens: Option<u64>,
+    pub max_wall_secs: Option<u64>,
+    pub complexity_threshold: f64,
+    pub evaluate: bool,
+    pub worker_timeout_secs: u64,
+    pub workspace: Option<PathBuf>,
+    pub read_only: bool,
+    pub allow_commands: bool,
+    /// Commands workers may run without asking (`"cargo test"`, `"ls *"`).
+    pub allow: Vec<String>,
+    pub retry: RetrySettings,
+    pub demo: DemoSettings,
+    pub ui: UiSettings,
+    /// `[pricing."model"]` overrides of the built-in price table.
+    pub pricing: BTreeMap<String, ModelPrice>,
+    /// `[[roles]]`: added roles, or overrides of a default role with the same name.
+    pub roles: Vec<RoleSpec>,
+    /// `[roles_models]`: role name → model.
+    pub roles_models: BTreeMap<String, String>,
+    /// The tracing filter for the log file.
+    pub log_filter: String,
+    pub paths: Paths,
+    /// Set when the provider was chosen automatically; says why (shown by the front ends).
+    pub provider_note: Option<String>,
+    sources: BTreeMap<&'static str, Source>,
+    /// Keys found in the environment, by variable, and the file's key: a resumed run on
+    /// another provider than today's default picks its key from these.
+    env_keys: BTreeMap<&'static str, Secret>,
+    file_api_key: Option<Secret>,
+}
+
+impl Config {
+    /// Loads the configuration for this command line from the process environment and the
+    /// config file.
+    pub fn load(args: &CommonArgs) -> Result<Config, ConfigError> {
+        Self::load_with(args, &Env::from_process())
+    }
+
+    /// Loads with an explicit environment (tests).
+    pub fn load_with(args: &CommonArgs, env: &Env) -> Result<Config, ConfigError> {
+        let paths = Paths::resolve(env, args.config.as_deref())?;
+        let mut b = Builder::default();
+        if paths.config_found {
+            let text =
+                std::fs::read_to_string(&paths.config_file).map_err(|e| ConfigError::Read {
+                    path: paths.config_file.clone(),
+                    message: e.to_string(),
+                })?;
+            let parsed = parse_file(&paths.config_file, &text)?;
+            b.apply_file(
+                &FileText {
+                    path: &paths.config_file,
+                    text: &text,
+                },
+                parsed,
+            )?;
+        }
+        b.apply_env(env)?;
+        b.apply_flags(args)?;
+        Ok(Self::finish(b, env, paths))
+    }
+
+    /// The configuration for continuing a run that started with `original`: the run keeps
+    /// its own settings (provider, models, limits, policy, workspace) except those given as
+    /// flags now. Returns the config and the names of the settings that differ from today's
+    /// configuration because the run's own were kept.
+    pub fn for_resume(&self, original: &RunSettings) -> (Config, Vec<&'static str>) {
+        let mut c = self.clone();
+        let mut kept = Vec::new();
+        let journal = || Source::Derived("the run's journal".into());
+        let flagged = |key: &str| matches!(self.sources.get(key), Some(Source::Flag(_)));
+        macro_rules! keep {
+            ($key:literal, $field:expr, $value:expr) => {
+                if !flagged($key) {
+                    let v = $value;
+                    if $field != v {
+                        $field = v;
+                        kept.push($key);
+                    }
+                    c.sources.insert($key, journal());
+                }
+            };
+        }
+        if !flagged("provider")
+            && let Ok(kind) = <ProviderKind as clap::ValueEnum>::from_str(&original.provider, true)
+        {
+            if kind != c.provider {
+                c.provider = kind;
+                kept.push("provider");
+                c.provider_note = None;
+                let (key, source) = match key_env_var(kind).and_then(|var| {
+                    self.env_keys
+                        .get(var)
+                        .map(|k| (k.clone(), Source::Env(var)))
+                }) {
+                    Some(found) => found,
+                    None => match (&self.file_api_key, kind) {
+                        (Some(k), ProviderKind::Anthropic | ProviderKind::Openai) => (
+                            k.clone(),
+                            Source::Derived("the config file's api_key".into()),
+                        ),
+                        _ => (Secret::default(), Source::Default),
+                    },
+                };
+                c.api_key = key;
+                c.sources.insert("api_key", source);
+            }
+            c.sources.insert("provider", journal());
+        }
+        // The run's endpoint and models only make sense on the run's own provider.
+        if c.provider.to_string() == original.provider {
+            keep!("base_url", c.base_url, original.base_url.clone());
+            keep!("model", c.model, original.orchestrator_model.clone());
+            keep!(
+                "worker_model",
+                c.worker_model,
+                original.worker_model.clone()
+            );
+        }
+        keep!("max_workers", c.max_workers, original.max_workers);
+        keep!("approve", c.approve, original.approve);
+        keep!("budget_usd", c.budget_usd, original.limits.budget_usd);
+        keep!("max_subtasks", c.max_subtasks, original.limits.max_subtasks);
+        keep!("max_cycles", c.max_cycles, original.limits.max_cycles);
+        keep!("max_tokens", c.max_tokens, original.limits.max_tokens);
+        keep!(
+            "max_wall_secs",
+            c.max_wall_secs,
+            original.limits.max_wall_secs
+        );
+        keep!(
+            "complexity_threshold",
+            c.complexity_threshold,
+            original.complexity_threshold
+        );
+        keep!("evaluate", c.evaluate, original.evaluate);
+        keep!(
+            "workspace",
+            c.workspace,
+            original.workspace.as_ref().map(PathBuf::from)
+        );
+        keep!("read_only", c.read_only, original.read_only);
+        keep!("allow_commands", c.allow_commands, original.allow_commands);
+        (c, kept)
+    }
+
+    /// The built-in price table with the `[pricing]` overrides applied.
+    pub fn price_table(&self) -> PriceTable {
+        let mut table = PriceTable::builtin();
+        for (model, price) in &self.pricing {
+            table.set(model, *price);
+        }
+        table
+    }
+
+    /// Where the effective value of `key` came from (`"max_workers"`, `"retry.max_retries"`).
+    pub fn source(&self, key: &str) -> Option<&Source> {
+        self.sources.get(key)
+    }
+
+    /// Runs and logs live under this directory.
+    pub fn data_dir(&self) -> &Path {
+        &self.paths.data_dir
+    }
+
+    /// `<data>/logs`.
+    pub fn log_dir(&self) -> PathBuf {
+        self.paths.data_dir.join("logs")
+    }
+
+    /// `<data>/logs/baton.log`.
+    pub fn log_file(&self) -> PathBuf {
+        self.log_dir().join(crate::logging::LOG_FILE_NAME)
+    }
+
+    /// The limits of a run (`None` = unlimited).
+    pub fn limits(&self) -> Limits {
+        Limits {
+            max_subtasks: self.max_subtasks,
+            max_cycles: self.max_cycles,
+            max_tokens: self.max_tokens,
+            budget_usd: self.budget_usd,
+            max_wall_secs: self.max_wall_secs,
+        }
+    }
+
+    /// The settings a new run starts with (journaled; no secrets).
+    pub fn run_settings(&self) -> RunSettings {
+        RunSettings {
+            provider: self.provider.to_string(),
+            base_url: self.base_url.clone(),
+            orchestrator_model: self.model.clone(),
+            worker_model: self.worker_model.clone(),
+            max_workers: self.max_workers,
+            approve: self.approve,
+            limits: self.limits(),
+            complexity_threshold: self.complexity_threshold,
+            evaluate: self.evaluate,
+            workspace: self.workspace.as_ref().map(|p| p.display().to_string()),
+            read_only: self.read_only,
+            allow_commands: self.allow_commands,
+        }
+    }
+
+    /// What the provider layer needs.
+    pub fn provider_settings(&self) -> ProviderSettings {
+        ProviderSettings {
+            kind: self.provider,
+            base_url: self.base_url.clone(),
+            api_key: self.api_key.clone(),
+            tool_mode: self.tool_mode,
+            retry: self.retry.clone(),
+            demo_pace_ms: self.demo.pace_ms,
+            demo_seed: self.demo.seed,
+            ..ProviderSettings::default()
+        }
+    }
+
+    /// The model a role's workers use: `[roles_models]`, else the role's own `model`, else
+    /// the worker model.
+    pub fn model_for_role(&self, role: &str) -> String {
+        self.roles_models
+            .get(role)
+            .cloned()
+            .or_else(|| {
+                self.roles
+                    .iter()
+                    .find(|r| r.name == role)
+                    .and_then(|r| r.model.clone())
+            })
+            .unwrap_or_else(|| self.worker_model.clone())
+    }
+}
