@@ -536,6 +536,18 @@ fn mouse_wheel_scrolls_the_pane_under_it() {
     };
     update(&mut ui, Msg::Mouse(up));
     assert_eq!(ui.outputs.workers[&SubtaskId(6)].scroll, Some(3));
+    let click = crossterm::event::MouseEvent {
+        kind: crossterm::event::MouseEventKind::Down(crossterm::event::MouseButton::Left),
+        column: 10,
+        row: 4,
+        modifiers: KeyModifiers::NONE,
+    };
+    update(&mut ui, Msg::Mouse(click));
+    assert_eq!(
+        ui.selected_subtask(),
+        Some(SubtaskId(8)),
+        "a click selects the row under it"
+    );
     assert_eq!(
         ui.outputs.workers[&SubtaskId(7)].scroll,
         None,
