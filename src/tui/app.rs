@@ -56,6 +56,8 @@ pub enum Screen {
     Editor,
     Main,
     Detail(SubtaskId),
+    /// The diffs of one subtask's file changes (`D`).
+    Diff(SubtaskId),
     Synthesis,
 }
 
@@ -203,6 +205,8 @@ pub struct Ui {
     pub zoom: Option<Option<SubtaskId>>,
     pub detail_scroll: u16,
     pub synthesis_scroll: u16,
+    /// The diffs of the subtask in the detail or diff view (computed when it opens).
+    pub changes: Option<super::changes::Changes>,
     pub modal: Option<Box<dyn Modal>>,
     pub dismissed: HashSet<NeedKey>,
     pub rung: HashSet<NeedKey>,
@@ -239,6 +243,7 @@ impl Ui {
             zoom: None,
             detail_scroll: 0,
             synthesis_scroll: 0,
+            changes: None,
             modal: None,
             dismissed: HashSet::new(),
             rung: HashSet::new(),
@@ -284,7 +289,7 @@ impl Ui {
     /// The selected subtask, if a subtask row is selected.
     pub fn selected_subtask(&self) -> Option<SubtaskId> {
         match self.screen {
-            Screen::Detail(id) => Some(id),
+            Screen::Detail(id) | Screen::Diff(id) => Some(id),
             _ => match self.selected {
                 Some(Sel::Subtask(id)) => Some(id),
                 _ => None,
@@ -390,6 +395,7 @@ fn on_event(ui: &mut Ui, env: &Envelope) {
         Event::Notice { message } => ui.flash = Some(message.clone()),
         _ => {}
     }
+    super::changes::on_event(ui, &env.event);
 }
 
 fn on_delta(ui: &mut Ui, d: &Delta) {

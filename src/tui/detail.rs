@@ -198,9 +198,7 @@ pub fn lines(ui: &Ui, s: &Subtask, width: usize) -> Vec<Line<'static>> {
     }
     if !s.files_changed.is_empty() {
         section(&mut out, ui, "Files changed");
-        for f in &s.files_changed {
-            out.push(Line::from(format!("  {f}")));
-        }
+        out.extend(super::changes::detail_lines(ui, s.id, &s.files_changed));
     }
     if let Some(b) = &s.brief {
         section(&mut out, ui, "Brief it was given");

@@ -24,6 +24,7 @@ pub fn context(ui: &Ui) -> Context {
     }
     match ui.screen {
         Screen::Detail(_) => Context::Detail,
+        Screen::Diff(_) => Context::Diff,
         Screen::Synthesis => Context::Synthesis,
         Screen::Editor | Screen::Main => {
             if ui.zoom.is_some() {
@@ -58,6 +59,10 @@ pub fn holds(ui: &Ui, when: When) -> bool {
         When::HasSynthesis => ui.state.synthesis.is_some(),
         When::RunLive => !ui.state.is_finished() && !ui.engine_closed,
         When::SelRunning => status == Some(SubtaskStatus::Running),
+        When::SelHasFiles => sel.is_some_and(|s| !s.files_changed.is_empty()),
+        When::SelRollbackable => {
+            sel.is_some_and(|s| super::changes::can_roll_back(&ui.state, s.id))
+        }
     }
 }
 
@@ -113,6 +118,7 @@ pub fn on_mouse(ui: &mut Ui, m: MouseEvent) {
     }
     match ui.screen {
         Screen::Detail(_) => ui.detail_scroll = add(ui.detail_scroll, delta),
+        Screen::Diff(_) => super::changes::scroll_by(ui, delta as isize),
         Screen::Synthesis => ui.synthesis_scroll = add(ui.synthesis_scroll, delta),
         Screen::Main | Screen::Editor => {
             if let Some(z) = ui.zoom {
@@ -319,6 +325,8 @@ pub fn act(ui: &mut Ui, action: Action) -> Vec<Effect> {
                 ui.help = false;
             } else if ui.zoom.is_some() {
                 ui.zoom = None;
+            } else if let Screen::Diff(_) = ui.screen {
+                ui.screen = ui.changes.as_ref().map_or(Screen::Main, |c| c.back);
             } else if ui.screen != Screen::Main {
                 ui.screen = Screen::Main;
             } else {
@@ -327,6 +335,23 @@ pub fn act(ui: &mut Ui, action: Action) -> Vec<Effect> {
             Vec::new()
         }
         Action::Quit | Action::ForceQuit => quit(ui),
+        Action::Diff => {
+            if let Some(id) = sel {
+                super::changes::open_diff(ui, id);
+            }
+            Vec::new()
+        }
+        Action::Rollback => {
+            if let Some(id) = sel {
+                ui.modal = modals::rollback::RollbackConfirm::new(&ui.state, id)
+                    .map(|m| Box::new(m) as Box<dyn modals::Modal>);
+            }
+            Vec::new()
+        }
+        Action::NextFile | Action::PrevFile => {
+            super::changes::jump_file(ui, action == Action::NextFile);
+            Vec::new()
+        }
     }
 }
 
@@ -381,6 +406,7 @@ fn open_detail(ui: &mut Ui, id: SubtaskId) {
     ui.screen = Screen::Detail(id);
     ui.detail_scroll = 0;
     ui.zoom = None;
+    super::changes::open_detail(ui, id);
 }
 
 fn scroll(ui: &mut Ui, delta: isize) -> Vec<Effect> {
@@ -390,6 +416,7 @@ fn scroll(ui: &mut Ui, delta: isize) -> Vec<Effect> {
     }
     match ui.screen {
         Screen::Detail(_) => ui.detail_scroll = add(ui.detail_scroll, delta as i64),
+        Screen::Diff(_) => super::changes::scroll_by(ui, delta),
         Screen::Synthesis => ui.synthesis_scroll = add(ui.synthesis_scroll, delta as i64),
         Screen::Main | Screen::Editor => {
             if ui.zoom.is_some() || ui.focus == Focus::Panes {

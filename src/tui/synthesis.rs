@@ -73,10 +73,7 @@ pub fn lines(ui: &Ui, width: usize) -> Vec<Line<'static>> {
             }
         }
         if !sum.files_changed.is_empty() {
-            out.push(Line::from(format!(
-                "Files changed: {}",
-                sum.files_changed.join(", ")
-            )));
+            out.extend(super::changes::synthesis_lines(ui, &sum.files_changed));
         }
     }
     if !syn.integration_points.is_empty() {
