@@ -554,3 +554,20 @@ fn mouse_wheel_scrolls_the_pane_under_it() {
         "the other pane still follows"
     );
 }
+
+#[test]
+fn a_message_gives_the_footer_back_after_a_while() {
+    let (mut ui, mut s) = main_ui();
+    feed(
+        &mut ui,
+        &mut s,
+        vec![Event::Notice {
+            message: "#99 does not exist".into(),
+        }],
+    );
+    assert_eq!(ui.flash.as_deref(), Some("#99 does not exist"));
+    later(&mut ui, 3);
+    assert!(ui.flash.is_some());
+    later(&mut ui, 6);
+    assert!(ui.flash.is_none(), "the keys come back in the footer");
+}
