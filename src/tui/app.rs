@@ -174,6 +174,9 @@ impl Default for UiOptions {
     }
 }
 
+/// A message in the footer gives the keys back after this long.
+pub const FLASH_SECS: i64 = 8;
+
 /// A key pressed less than this ago means the person is typing: no modal pops up.
 pub const TYPING_GRACE_MS: i64 = 1_200;
 
@@ -211,8 +214,10 @@ pub struct Ui {
     pub dismissed: HashSet<NeedKey>,
     pub rung: HashSet<NeedKey>,
     pub last_key_at: Option<DateTime<Utc>>,
-    /// A one-line message (notice, export path) until the next key.
+    /// A one-line message (notice, export path) until the next key or `FLASH_SECS`.
     pub flash: Option<String>,
+    /// When the flash appeared.
+    pub flash_at: Option<DateTime<Utc>>,
     /// The task editor (before a run starts).
     pub editor: TextArea<'static>,
     pub engine_closed: bool,
@@ -249,6 +254,7 @@ impl Ui {
             rung: HashSet::new(),
             last_key_at: None,
             flash: None,
+            flash_at: None,
             editor: super::editor::new_editor(),
             engine_closed: false,
         }
@@ -337,6 +343,7 @@ pub fn orchestrator_busy(phase: Phase) -> bool {
 /// The one update function.
 pub fn update(ui: &mut Ui, msg: Msg) -> Vec<Effect> {
     let mut fx = Vec::new();
+    let flash_before = ui.flash.clone();
     match msg {
         Msg::Event(env) => on_event(ui, &env),
         Msg::Delta(d) => {
@@ -354,12 +361,23 @@ pub fn update(ui: &mut Ui, msg: Msg) -> Vec<Effect> {
         Msg::Tick(now) => {
             ui.now = now;
             ui.frame = ui.frame.wrapping_add(1);
+            let stale = ui
+                .flash_at
+                .is_some_and(|at| (now - at).num_seconds() >= FLASH_SECS);
+            if stale {
+                ui.flash = None;
+            }
         }
         Msg::EngineClosed => ui.engine_closed = true,
         Msg::Exported(Ok(path)) => {
             ui.flash = Some(format!("exported to {}", path.display()));
         }
         Msg::Exported(Err(e)) => ui.flash = Some(format!("export failed: {e}")),
+    }
+    if ui.flash.is_none() {
+        ui.flash_at = None;
+    } else if ui.flash != flash_before || ui.flash_at.is_none() {
+        ui.flash_at = Some(ui.now);
     }
     fx.extend(super::needs::reconcile(ui));
     fx
@@ -386,10 +404,7 @@ fn on_event(ui: &mut Ui, env: &Envelope) {
                 .push_tool_used(summary, *is_error, result_marker);
         }
         Event::PhaseChanged { phase } if orchestrator_busy(*phase) => {
-            let pane = ui.outputs.pane_mut(None);
-            pane.start_attempt(pane.attempt);
-            let lead = if pane.is_empty() { "" } else { "\n" };
-            pane.push_text(&format!("{lead}── {phase} ──\n"));
+            ui.outputs.pane_mut(None).heading(format!("── {phase} ──"));
         }
         Event::SynthesisCompleted { .. } if ui.screen == Screen::Main && ui.modal.is_none() => {
             ui.screen = Screen::Synthesis;

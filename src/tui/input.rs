@@ -3,7 +3,9 @@
 //! Owns what each keymap action does. Must not decide which key means what (that is
 //! `keymap`, as data) and must not touch the run's state: decisions become `Command`s.
 
-use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseEvent, MouseEventKind};
+use crossterm::event::{
+    KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseButton, MouseEvent, MouseEventKind,
+};
 use ratatui::layout::{Position, Rect};
 
 use super::app::{Effect, Filter, Focus, Screen, Sel, Ui};
@@ -104,6 +106,7 @@ pub fn on_mouse(ui: &mut Ui, m: MouseEvent) {
     let delta: i64 = match m.kind {
         MouseEventKind::ScrollUp => -3,
         MouseEventKind::ScrollDown => 3,
+        MouseEventKind::Down(MouseButton::Left) => return click(ui, m),
         _ => return,
     };
     if ui.modal.is_some() || ui.screen == Screen::Editor {
@@ -134,6 +137,37 @@ pub fn on_mouse(ui: &mut Ui, m: MouseEvent) {
                 move_replan(ui, delta as isize);
             }
         }
+    }
+}
+
+/// A left click on the main screen: selects the subtask row or the worker pane under it.
+fn click(ui: &mut Ui, m: MouseEvent) {
+    if ui.modal.is_some() || ui.help || ui.screen != Screen::Main || ui.zoom.is_some() {
+        return;
+    }
+    let area = Rect::new(0, 0, ui.size.0, ui.size.1);
+    let l = layout::main_layout(area, ui);
+    let at = Position::new(m.column, m.row);
+    if l.tasks.contains(at) {
+        ui.focus = Focus::Tasks;
+        let rows = task_list::rows(ui);
+        let height = l.tasks.height.saturating_sub(2) as usize;
+        let sel = ui
+            .selected
+            .and_then(|s| rows.iter().position(|r| r.sel() == s))
+            .unwrap_or(0);
+        let offset = task_list::scroll_offset(ui.list_offset, sel, height, rows.len());
+        let row = (m.row as usize).checked_sub(l.tasks.y as usize + 1);
+        if let Some(r) = row.and_then(|r| rows.get(r + offset)) {
+            ui.selected = Some(r.sel());
+            ui.list_offset = offset;
+            ui.pane_selected = None;
+        }
+    } else if let Some((id, _)) = l.panes.iter().find(|(_, r)| r.contains(at)) {
+        ui.focus = Focus::Panes;
+        ui.pane_selected = Some(*id);
+    } else if l.replan.contains(at) {
+        ui.focus = Focus::Replan;
     }
 }
 
