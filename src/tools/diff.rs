@@ -83,7 +83,7 @@ pub fn subtask_diffs(
                 .iter()
                 .filter(|(_, c)| c.path == path)
                 .map(|(i, _)| *i)
-                .last()
+                .next_back()
                 .unwrap_or(0);
             let later = all
                 .iter()
