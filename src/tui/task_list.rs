@@ -251,7 +251,10 @@ pub fn render(frame: &mut Frame, area: Rect, ui: &Ui) {
         } else {
             "nothing matches this filter (f: next filter)"
         };
-        frame.render_widget(Paragraph::new(Span::styled(msg, t.dim())), inner);
+        frame.render_widget(
+            Paragraph::new(Span::styled(msg, t.dim())).wrap(ratatui::widgets::Wrap { trim: true }),
+            inner,
+        );
         return;
     }
     let height = inner.height as usize;
