@@ -536,9 +536,38 @@ fn mouse_wheel_scrolls_the_pane_under_it() {
     };
     update(&mut ui, Msg::Mouse(up));
     assert_eq!(ui.outputs.workers[&SubtaskId(6)].scroll, Some(3));
+    let click = crossterm::event::MouseEvent {
+        kind: crossterm::event::MouseEventKind::Down(crossterm::event::MouseButton::Left),
+        column: 10,
+        row: 4,
+        modifiers: KeyModifiers::NONE,
+    };
+    update(&mut ui, Msg::Mouse(click));
+    assert_eq!(
+        ui.selected_subtask(),
+        Some(SubtaskId(8)),
+        "a click selects the row under it"
+    );
     assert_eq!(
         ui.outputs.workers[&SubtaskId(7)].scroll,
         None,
         "the other pane still follows"
     );
+}
+
+#[test]
+fn a_message_gives_the_footer_back_after_a_while() {
+    let (mut ui, mut s) = main_ui();
+    feed(
+        &mut ui,
+        &mut s,
+        vec![Event::Notice {
+            message: "#99 does not exist".into(),
+        }],
+    );
+    assert_eq!(ui.flash.as_deref(), Some("#99 does not exist"));
+    later(&mut ui, 3);
+    assert!(ui.flash.is_some());
+    later(&mut ui, 6);
+    assert!(ui.flash.is_none(), "the keys come back in the footer");
 }

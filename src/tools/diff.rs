@@ -49,7 +49,88 @@ pub fn file_diffs(run_dir: &Path, workspace: &Path, changes: &[FileChange]) -> V
         .collect()
 }
 
+/// Diffs of what subtask `id` itself did to each file, in its first-touched order: from the
+/// original before its first change to the content right after its last change. `all` is
+/// every change of the run (journal order): when a later subtask changed the file since,
+/// the content this subtask left is read from that subtask's backup (checked against the
+/// recorded hash), so the diff shows only this subtask's work, with a note naming who
+/// changed it later. Without such a backup it falls back to the file on disk, as
+/// [`file_diffs`] does.
+pub fn subtask_diffs(
+    run_dir: &Path,
+    workspace: &Path,
+    all: &[FileChange],
+    id: crate::engine::SubtaskId,
+) -> Vec<FileDiff> {
+    let root = Root::open(workspace).ok();
+    let mine: Vec<(usize, &FileChange)> =
+        all.iter().enumerate().filter(|(_, c)| c.id == id).collect();
+    let mut order: Vec<&str> = Vec::new();
+    for (_, c) in &mine {
+        if !order.contains(&c.path.as_str()) {
+            order.push(&c.path);
+        }
+    }
+    order
+        .into_iter()
+        .map(|path| {
+            let of_path: Vec<&FileChange> = mine
+                .iter()
+                .filter(|(_, c)| c.path == path)
+                .map(|(_, c)| *c)
+                .collect();
+            let last_at = mine
+                .iter()
+                .filter(|(_, c)| c.path == path)
+                .map(|(i, _)| *i)
+                .next_back()
+                .unwrap_or(0);
+            let later = all
+                .iter()
+                .skip(last_at + 1)
+                .find(|c| c.path == path && c.id != id && !c.rolled_back);
+            let left = match (later, of_path.last()) {
+                (Some(l), Some(last)) if !last.rolled_back => {
+                    left_by(run_dir, l, last.after.as_deref())
+                }
+                _ => None,
+            };
+            diff_with(run_dir, root.as_ref(), path, &of_path, left)
+        })
+        .collect()
+}
+
+/// The content a subtask left in a file, from the backup `later` (the next subtask's change
+/// of it) took, if that backup is what the subtask wrote. `(content, note)`.
+fn left_by(
+    run_dir: &Path,
+    later: &FileChange,
+    after: Option<&str>,
+) -> Option<(Option<Vec<u8>>, String)> {
+    let note = format!("changed since by {}", later.id);
+    match (after, &later.before, &later.backup) {
+        // The subtask deleted the file and the later one created it again.
+        (None, None, _) => Some((None, note)),
+        (Some(after), Some(before), Some(backup)) if after == before => {
+            let bytes = std::fs::read(run_dir.join(backup)).ok()?;
+            (sha256_hex(&bytes) == after).then_some((Some(bytes), note))
+        }
+        _ => None,
+    }
+}
+
 fn diff_one(run_dir: &Path, root: Option<&Root>, path: &str, changes: &[&FileChange]) -> FileDiff {
+    diff_with(run_dir, root, path, changes, None)
+}
+
+/// `left`: the content the changes left (and a note), when it is not the file on disk.
+fn diff_with(
+    run_dir: &Path,
+    root: Option<&Root>,
+    path: &str,
+    changes: &[&FileChange],
+    left: Option<(Option<Vec<u8>>, String)>,
+) -> FileDiff {
     let mut out = FileDiff {
         path: path.to_string(),
         diff: String::new(),
@@ -81,24 +162,35 @@ fn diff_one(run_dir: &Path, root: Option<&Root>, path: &str, changes: &[&FileCha
             return out;
         }
     };
-    let current: Option<Vec<u8>> = match root.map(|r| r.resolve(path)) {
-        Some(Ok(resolved)) => std::fs::read(&resolved.abs).ok(),
-        Some(Err(e)) => {
-            out.notes.push(e.to_string());
-            return out;
+    let current: Option<Vec<u8>> = if let Some((content, note)) = left {
+        out.notes.push(note);
+        if content.is_none() {
+            out.notes.push("deleted".into());
         }
-        None => {
-            out.notes.push("the workspace cannot be opened".into());
-            return out;
+        content
+    } else {
+        match root.map(|r| r.resolve(path)) {
+            Some(Ok(resolved)) => std::fs::read(&resolved.abs).ok(),
+            Some(Err(e)) => {
+                out.notes.push(e.to_string());
+                return out;
+            }
+            None => {
+                out.notes.push("the workspace cannot be opened".into());
+                return out;
+            }
         }
     };
-    if current.is_none() && last.after.is_none() {
-        out.notes.push("deleted".into());
-    }
-    if current.as_deref().map(sha256_hex) != last.after
-        && !out.notes.iter().any(|n| n == "rolled back")
-    {
-        out.notes.push("changed since by someone else".into());
+    // With `left` given, the content is what the changes left: the checks below are done.
+    if !out.notes.iter().any(|n| n.starts_with("changed since by ")) {
+        if current.is_none() && last.after.is_none() {
+            out.notes.push("deleted".into());
+        }
+        if current.as_deref().map(sha256_hex) != last.after
+            && !out.notes.iter().any(|n| n == "rolled back")
+        {
+            out.notes.push("changed since by someone else".into());
+        }
     }
     let old = original.unwrap_or_default();
     let new = current.unwrap_or_default();

@@ -56,6 +56,8 @@ pub enum Screen {
     Editor,
     Main,
     Detail(SubtaskId),
+    /// The diffs of one subtask's file changes (`D`).
+    Diff(SubtaskId),
     Synthesis,
 }
 
@@ -172,6 +174,9 @@ impl Default for UiOptions {
     }
 }
 
+/// A message in the footer gives the keys back after this long.
+pub const FLASH_SECS: i64 = 8;
+
 /// A key pressed less than this ago means the person is typing: no modal pops up.
 pub const TYPING_GRACE_MS: i64 = 1_200;
 
@@ -203,12 +208,16 @@ pub struct Ui {
     pub zoom: Option<Option<SubtaskId>>,
     pub detail_scroll: u16,
     pub synthesis_scroll: u16,
+    /// The diffs of the subtask in the detail or diff view (computed when it opens).
+    pub changes: Option<super::changes::Changes>,
     pub modal: Option<Box<dyn Modal>>,
     pub dismissed: HashSet<NeedKey>,
     pub rung: HashSet<NeedKey>,
     pub last_key_at: Option<DateTime<Utc>>,
-    /// A one-line message (notice, export path) until the next key.
+    /// A one-line message (notice, export path) until the next key or `FLASH_SECS`.
     pub flash: Option<String>,
+    /// When the flash appeared.
+    pub flash_at: Option<DateTime<Utc>>,
     /// The task editor (before a run starts).
     pub editor: TextArea<'static>,
     pub engine_closed: bool,
@@ -239,11 +248,13 @@ impl Ui {
             zoom: None,
             detail_scroll: 0,
             synthesis_scroll: 0,
+            changes: None,
             modal: None,
             dismissed: HashSet::new(),
             rung: HashSet::new(),
             last_key_at: None,
             flash: None,
+            flash_at: None,
             editor: super::editor::new_editor(),
             engine_closed: false,
         }
@@ -284,7 +295,7 @@ impl Ui {
     /// The selected subtask, if a subtask row is selected.
     pub fn selected_subtask(&self) -> Option<SubtaskId> {
         match self.screen {
-            Screen::Detail(id) => Some(id),
+            Screen::Detail(id) | Screen::Diff(id) => Some(id),
             _ => match self.selected {
                 Some(Sel::Subtask(id)) => Some(id),
                 _ => None,
@@ -332,6 +343,7 @@ pub fn orchestrator_busy(phase: Phase) -> bool {
 /// The one update function.
 pub fn update(ui: &mut Ui, msg: Msg) -> Vec<Effect> {
     let mut fx = Vec::new();
+    let flash_before = ui.flash.clone();
     match msg {
         Msg::Event(env) => on_event(ui, &env),
         Msg::Delta(d) => {
@@ -349,12 +361,23 @@ pub fn update(ui: &mut Ui, msg: Msg) -> Vec<Effect> {
         Msg::Tick(now) => {
             ui.now = now;
             ui.frame = ui.frame.wrapping_add(1);
+            let stale = ui
+                .flash_at
+                .is_some_and(|at| (now - at).num_seconds() >= FLASH_SECS);
+            if stale {
+                ui.flash = None;
+            }
         }
         Msg::EngineClosed => ui.engine_closed = true,
         Msg::Exported(Ok(path)) => {
             ui.flash = Some(format!("exported to {}", path.display()));
         }
         Msg::Exported(Err(e)) => ui.flash = Some(format!("export failed: {e}")),
+    }
+    if ui.flash.is_none() {
+        ui.flash_at = None;
+    } else if ui.flash != flash_before || ui.flash_at.is_none() {
+        ui.flash_at = Some(ui.now);
     }
     fx.extend(super::needs::reconcile(ui));
     fx
@@ -381,10 +404,7 @@ fn on_event(ui: &mut Ui, env: &Envelope) {
                 .push_tool_used(summary, *is_error, result_marker);
         }
         Event::PhaseChanged { phase } if orchestrator_busy(*phase) => {
-            let pane = ui.outputs.pane_mut(None);
-            pane.start_attempt(pane.attempt);
-            let lead = if pane.is_empty() { "" } else { "\n" };
-            pane.push_text(&format!("{lead}── {phase} ──\n"));
+            ui.outputs.pane_mut(None).heading(format!("── {phase} ──"));
         }
         Event::SynthesisCompleted { .. } if ui.screen == Screen::Main && ui.modal.is_none() => {
             ui.screen = Screen::Synthesis;
@@ -393,6 +413,7 @@ fn on_event(ui: &mut Ui, env: &Envelope) {
         Event::Notice { message } => ui.flash = Some(message.clone()),
         _ => {}
     }
+    super::changes::on_event(ui, &env.event);
 }
 
 fn on_delta(ui: &mut Ui, d: &Delta) {

@@ -58,7 +58,7 @@ pub fn actor_word(a: Actor) -> &'static str {
     }
 }
 
-pub fn lines(ui: &Ui, s: &Subtask) -> Vec<Line<'static>> {
+pub fn lines(ui: &Ui, s: &Subtask, width: usize) -> Vec<Line<'static>> {
     let t = &ui.theme;
     let st = &ui.state;
     let mark = mark_of(st, s);
@@ -198,9 +198,7 @@ pub fn lines(ui: &Ui, s: &Subtask) -> Vec<Line<'static>> {
     }
     if !s.files_changed.is_empty() {
         section(&mut out, ui, "Files changed");
-        for f in &s.files_changed {
-            out.push(Line::from(format!("  {f}")));
-        }
+        out.extend(super::changes::detail_lines(ui, s.id, &s.files_changed));
     }
     if let Some(b) = &s.brief {
         section(&mut out, ui, "Brief it was given");
@@ -208,11 +206,15 @@ pub fn lines(ui: &Ui, s: &Subtask) -> Vec<Line<'static>> {
     }
     if let Some(o) = &s.output {
         section(&mut out, ui, "Result (final output)");
-        out.extend(super::markdown::render(o, t).into_iter().map(|l| {
-            let mut spans = vec![Span::raw("  ")];
-            spans.extend(l.spans);
-            Line::from(spans)
-        }));
+        out.extend(
+            super::markdown::render(o, t, width.saturating_sub(2))
+                .into_iter()
+                .map(|l| {
+                    let mut spans = vec![Span::raw("  ")];
+                    spans.extend(l.spans);
+                    Line::from(spans)
+                }),
+        );
     }
     out
 }
@@ -232,8 +234,9 @@ pub fn render(frame: &mut Frame, area: Rect, ui: &Ui, id: SubtaskId) {
         frame.render_widget(Paragraph::new(format!("{id} does not exist")), inner);
         return;
     };
-    let all = lines(ui, s);
-    let max = all.len().saturating_sub(inner.height as usize / 2) as u16;
+    let all = lines(ui, s, inner.width as usize);
+    let max =
+        super::layout::wrapped_rows(&all, inner.width).saturating_sub(inner.height as usize) as u16;
     frame.render_widget(
         Paragraph::new(all)
             .wrap(Wrap { trim: false })

@@ -153,7 +153,9 @@ pub fn render(frame: &mut Frame, area: Rect, ui: &Ui) {
         word.clone(),
         style.add_modifier(ratatui::style::Modifier::BOLD),
     )];
-    if st.outcome.is_none() && !st.run_id.is_empty() {
+    let waiting = word == "WAITING FOR YOU" || word == "PAUSED";
+    let show_phase = st.outcome.is_none() && !st.run_id.is_empty() && (!waiting || ui.animating());
+    if show_phase {
         let spin = if ui.animating() {
             format!(" {}", t.spinner(ui.frame))
         } else {

@@ -3,7 +3,9 @@
 //! Owns what each keymap action does. Must not decide which key means what (that is
 //! `keymap`, as data) and must not touch the run's state: decisions become `Command`s.
 
-use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseEvent, MouseEventKind};
+use crossterm::event::{
+    KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseButton, MouseEvent, MouseEventKind,
+};
 use ratatui::layout::{Position, Rect};
 
 use super::app::{Effect, Filter, Focus, Screen, Sel, Ui};
@@ -22,6 +24,7 @@ pub fn context(ui: &Ui) -> Context {
     }
     match ui.screen {
         Screen::Detail(_) => Context::Detail,
+        Screen::Diff(_) => Context::Diff,
         Screen::Synthesis => Context::Synthesis,
         Screen::Editor | Screen::Main => {
             if ui.zoom.is_some() {
@@ -56,6 +59,10 @@ pub fn holds(ui: &Ui, when: When) -> bool {
         When::HasSynthesis => ui.state.synthesis.is_some(),
         When::RunLive => !ui.state.is_finished() && !ui.engine_closed,
         When::SelRunning => status == Some(SubtaskStatus::Running),
+        When::SelHasFiles => sel.is_some_and(|s| !s.files_changed.is_empty()),
+        When::SelRollbackable => {
+            sel.is_some_and(|s| super::changes::can_roll_back(&ui.state, s.id))
+        }
     }
 }
 
@@ -99,6 +106,7 @@ pub fn on_mouse(ui: &mut Ui, m: MouseEvent) {
     let delta: i64 = match m.kind {
         MouseEventKind::ScrollUp => -3,
         MouseEventKind::ScrollDown => 3,
+        MouseEventKind::Down(MouseButton::Left) => return click(ui, m),
         _ => return,
     };
     if ui.modal.is_some() || ui.screen == Screen::Editor {
@@ -110,6 +118,7 @@ pub fn on_mouse(ui: &mut Ui, m: MouseEvent) {
     }
     match ui.screen {
         Screen::Detail(_) => ui.detail_scroll = add(ui.detail_scroll, delta),
+        Screen::Diff(_) => super::changes::scroll_by(ui, delta as isize),
         Screen::Synthesis => ui.synthesis_scroll = add(ui.synthesis_scroll, delta),
         Screen::Main | Screen::Editor => {
             if let Some(z) = ui.zoom {
@@ -128,6 +137,37 @@ pub fn on_mouse(ui: &mut Ui, m: MouseEvent) {
                 move_replan(ui, delta as isize);
             }
         }
+    }
+}
+
+/// A left click on the main screen: selects the subtask row or the worker pane under it.
+fn click(ui: &mut Ui, m: MouseEvent) {
+    if ui.modal.is_some() || ui.help || ui.screen != Screen::Main || ui.zoom.is_some() {
+        return;
+    }
+    let area = Rect::new(0, 0, ui.size.0, ui.size.1);
+    let l = layout::main_layout(area, ui);
+    let at = Position::new(m.column, m.row);
+    if l.tasks.contains(at) {
+        ui.focus = Focus::Tasks;
+        let rows = task_list::rows(ui);
+        let height = l.tasks.height.saturating_sub(2) as usize;
+        let sel = ui
+            .selected
+            .and_then(|s| rows.iter().position(|r| r.sel() == s))
+            .unwrap_or(0);
+        let offset = task_list::scroll_offset(ui.list_offset, sel, height, rows.len());
+        let row = (m.row as usize).checked_sub(l.tasks.y as usize + 1);
+        if let Some(r) = row.and_then(|r| rows.get(r + offset)) {
+            ui.selected = Some(r.sel());
+            ui.list_offset = offset;
+            ui.pane_selected = None;
+        }
+    } else if let Some((id, _)) = l.panes.iter().find(|(_, r)| r.contains(at)) {
+        ui.focus = Focus::Panes;
+        ui.pane_selected = Some(*id);
+    } else if l.replan.contains(at) {
+        ui.focus = Focus::Replan;
     }
 }
 
@@ -285,6 +325,8 @@ pub fn act(ui: &mut Ui, action: Action) -> Vec<Effect> {
                 ui.help = false;
             } else if ui.zoom.is_some() {
                 ui.zoom = None;
+            } else if let Screen::Diff(_) = ui.screen {
+                ui.screen = ui.changes.as_ref().map_or(Screen::Main, |c| c.back);
             } else if ui.screen != Screen::Main {
                 ui.screen = Screen::Main;
             } else {
@@ -293,6 +335,23 @@ pub fn act(ui: &mut Ui, action: Action) -> Vec<Effect> {
             Vec::new()
         }
         Action::Quit | Action::ForceQuit => quit(ui),
+        Action::Diff => {
+            if let Some(id) = sel {
+                super::changes::open_diff(ui, id);
+            }
+            Vec::new()
+        }
+        Action::Rollback => {
+            if let Some(id) = sel {
+                ui.modal = modals::rollback::RollbackConfirm::new(&ui.state, id)
+                    .map(|m| Box::new(m) as Box<dyn modals::Modal>);
+            }
+            Vec::new()
+        }
+        Action::NextFile | Action::PrevFile => {
+            super::changes::jump_file(ui, action == Action::NextFile);
+            Vec::new()
+        }
     }
 }
 
@@ -347,6 +406,7 @@ fn open_detail(ui: &mut Ui, id: SubtaskId) {
     ui.screen = Screen::Detail(id);
     ui.detail_scroll = 0;
     ui.zoom = None;
+    super::changes::open_detail(ui, id);
 }
 
 fn scroll(ui: &mut Ui, delta: isize) -> Vec<Effect> {
@@ -356,6 +416,7 @@ fn scroll(ui: &mut Ui, delta: isize) -> Vec<Effect> {
     }
     match ui.screen {
         Screen::Detail(_) => ui.detail_scroll = add(ui.detail_scroll, delta as i64),
+        Screen::Diff(_) => super::changes::scroll_by(ui, delta),
         Screen::Synthesis => ui.synthesis_scroll = add(ui.synthesis_scroll, delta as i64),
         Screen::Main | Screen::Editor => {
             if ui.zoom.is_some() || ui.focus == Focus::Panes {

@@ -43,6 +43,12 @@ pub enum Action {
     Back,
     Quit,
     ForceQuit,
+    /// The diffs of the selected subtask's file changes.
+    Diff,
+    /// Roll back the selected subtask's file changes (asks first).
+    Rollback,
+    NextFile,
+    PrevFile,
 }
 
 /// Where the person is: the bindings that apply differ.
@@ -59,6 +65,8 @@ pub enum Context {
     Detail,
     Synthesis,
     Help,
+    /// The diff view of one subtask's changes.
+    Diff,
 }
 
 /// A key as bound: code plus modifiers.
@@ -133,6 +141,10 @@ pub enum When {
     RunLive,
     /// The selection has a live pane.
     SelRunning,
+    /// The selected subtask changed files.
+    SelHasFiles,
+    /// The selected subtask has changes that can be rolled back (and is not running).
+    SelRollbackable,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -243,6 +255,26 @@ const DECISIONS: &[Binding] = &[
         "approve every subtask waiting for approval",
         "approve all",
         When::AnyAwaiting,
+    ),
+];
+
+/// A subtask's file changes: the same on the task list, in the detail and the diff view.
+const CHANGES: &[Binding] = &[
+    b(
+        &[Key::ch('D')],
+        "D",
+        Action::Diff,
+        "diff of the files the selected subtask changed",
+        "diff",
+        When::SelHasFiles,
+    ),
+    b(
+        &[Key::ch('R')],
+        "R",
+        Action::Rollback,
+        "roll back the selected subtask's file changes (asks first)",
+        "roll back",
+        When::SelRollbackable,
     ),
 ];
 
@@ -389,6 +421,7 @@ const TASKS: &[&[Binding]] = &[
         ),
     ],
     DECISIONS,
+    CHANGES,
     RUN_CONTROL,
     COMMON,
 ];
@@ -562,6 +595,65 @@ const DETAIL: &[&[Binding]] = &[
         b(HOME, "g", Action::Top, "top", "", When::Always),
     ],
     DECISIONS,
+    CHANGES,
+    COMMON,
+];
+
+const DIFF: &[&[Binding]] = &[
+    &[
+        b(
+            &[Key::code(KeyCode::Esc), Key::code(KeyCode::Backspace)],
+            "Esc",
+            Action::Back,
+            "back",
+            "back",
+            When::Always,
+        ),
+        b(UP, "↑↓", Action::Up, "scroll", "scroll", When::Always),
+        b(DOWN, "↓", Action::Down, "scroll down", "", When::Always),
+        b(
+            PGUP,
+            "PgUp",
+            Action::PageUp,
+            "page up",
+            "page",
+            When::Always,
+        ),
+        b(
+            PGDN,
+            "PgDn",
+            Action::PageDown,
+            "page down",
+            "",
+            When::Always,
+        ),
+        b(HOME, "g", Action::Top, "top", "", When::Always),
+        b(END, "G", Action::Bottom, "bottom", "", When::Always),
+        b(
+            &[Key::ch(']')],
+            "] [",
+            Action::NextFile,
+            "next / previous file",
+            "file",
+            When::Always,
+        ),
+        b(
+            &[Key::ch('[')],
+            "[",
+            Action::PrevFile,
+            "previous file",
+            "",
+            When::Always,
+        ),
+        b(
+            &[Key::ch('R')],
+            "R",
+            Action::Rollback,
+            "roll back this subtask's file changes (asks first)",
+            "roll back",
+            When::SelRollbackable,
+        ),
+    ],
     COMMON,
 ];
 
@@ -648,6 +740,7 @@ pub fn bindings(ctx: Context) -> impl Iterator<Item = &'static Binding> {
         Context::Replan => REPLAN,
         Context::Zoom => ZOOM,
         Context::Detail => DETAIL,
+        Context::Diff => DIFF,
         Context::Synthesis => SYNTHESIS,
         Context::Help => HELP_VIEW,
     };
@@ -674,6 +767,7 @@ pub const CONTEXTS: &[(Context, &str)] = &[
     (Context::Replan, "Replan log (Tab to focus)"),
     (Context::Zoom, "Zoomed pane"),
     (Context::Detail, "Subtask details"),
+    (Context::Diff, "Diff of a subtask's changes (D)"),
     (Context::Synthesis, "Deliverable"),
 ];
 

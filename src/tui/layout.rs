@@ -48,7 +48,7 @@ pub fn main_layout(area: Rect, ui: &Ui) -> MainLayout {
         .areas(area);
     let wide = area.width >= 100;
     let (tasks, replan, panes_area) = if wide {
-        let left_w = (area.width * 2 / 5).clamp(36, 70);
+        let left_w = (area.width * 9 / 20).clamp(36, 80);
         let [left, right] = Layout::default()
             .direction(Direction::Horizontal)
             .constraints([Constraint::Length(left_w), Constraint::Min(10)])
@@ -164,4 +164,10 @@ pub fn inset(area: Rect, margin: u16) -> Rect {
         area.width.saturating_sub(2 * margin),
         area.height,
     )
+}
+
+/// Rows `lines` take once a paragraph wraps them at `width` (for clamping scroll).
+pub fn wrapped_rows(lines: &[ratatui::text::Line], width: u16) -> usize {
+    let w = width.max(1) as usize;
+    lines.iter().map(|l| l.width().div_ceil(w).max(1)).sum()
 }

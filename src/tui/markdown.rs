@@ -14,6 +14,8 @@ use super::theme::Theme;
 
 struct Renderer<'t> {
     theme: &'t Theme,
+    /// Columns available (tables shrink their widest columns to fit).
+    width: usize,
     lines: Vec<Line<'static>>,
     cur: Vec<Span<'static>>,
     styles: Vec<Style>,
@@ -250,8 +252,20 @@ impl<'t> Renderer<'t> {
         let mut widths = vec![0usize; cols];
         for row in &t.rows {
             for (i, c) in row.iter().enumerate() {
-                widths[i] = widths[i].max(c.width()).min(40);
+                widths[i] = widths[i].max(c.width());
             }
+        }
+        let room = self
+            .width
+            .saturating_sub(3 * cols.saturating_sub(1) + 2 * self.quote);
+        while widths.iter().sum::<usize>() > room {
+            let Some((i, w)) = widths.iter().copied().enumerate().max_by_key(|(_, w)| *w) else {
+                break;
+            };
+            if w <= 6 {
+                break;
+            }
+            widths[i] = w - 1;
         }
         let bar = self.theme.glyph("│");
         for (r, row) in t.rows.iter().enumerate() {
@@ -292,10 +306,11 @@ impl<'t> Renderer<'t> {
     }
 }
 
-/// Renders Markdown to lines.
-pub fn render(md: &str, theme: &Theme) -> Vec<Line<'static>> {
+/// Renders Markdown to lines for a view `width` columns wide.
+pub fn render(md: &str, theme: &Theme, width: usize) -> Vec<Line<'static>> {
     let mut r = Renderer {
         theme,
+        width,
         lines: Vec::new(),
         cur: Vec::new(),
         styles: Vec::new(),
@@ -364,6 +379,7 @@ mod tests {
                 ascii: true,
                 color: false,
             },
+            80,
         ));
         assert_eq!(
             out,

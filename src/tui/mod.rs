@@ -8,6 +8,7 @@
 //! (the mode pair).
 
 pub mod app;
+pub mod changes;
 pub mod detail;
 pub mod editor;
 pub mod footer;

@@ -53,6 +53,9 @@ pub struct PaneBuffer {
     pub attempt: u32,
     /// Total bytes ever received (for the bench and the detail view).
     pub bytes: u64,
+    /// A heading (`── replanning ──`) written before the next streamed output, so a
+    /// replayed journal (no live output) leaves no empty headings.
+    pending_heading: Option<String>,
 }
 
 impl PaneBuffer {
@@ -141,8 +144,20 @@ impl PaneBuffer {
         }
     }
 
+    /// Heads the next streamed output with `text` (replacing a heading not yet used).
+    pub fn heading(&mut self, text: String) {
+        self.pending_heading = Some(text);
+    }
+
     /// A stream event of this pane's current call.
     pub fn apply_stream(&mut self, ev: &StreamEvent, marker: &str) {
+        if let Some(h) = self.pending_heading.take() {
+            if !self.lines.is_empty() {
+                self.push(LineKind::Text, String::new());
+            }
+            self.push(LineKind::Retry, h);
+            self.begin_call();
+        }
         match ev {
             StreamEvent::TextDelta { text } => self.push_text(text),
             StreamEvent::ToolCallStart { index, name, .. } => {

@@ -180,6 +180,10 @@ pub async fn run_loop(
         for msg in msgs {
             for effect in update(ui, msg) {
                 match effect {
+                    // The engine stops with the run: a finished run is rolled back here.
+                    Effect::Send(Command::Rollback { id }) if ui.state.is_finished() => {
+                        super::changes::roll_back_finished(ui, id);
+                    }
                     Effect::Send(cmd) => send(&engine, cmd),
                     Effect::Bell => terminal::bell(terminal),
                     Effect::Export => {

@@ -13,7 +13,7 @@ use super::header::{duration, tokens};
 use super::theme::role_label;
 use crate::engine::RunOutcome;
 
-pub fn lines(ui: &Ui) -> Vec<Line<'static>> {
+pub fn lines(ui: &Ui, width: usize) -> Vec<Line<'static>> {
     let t = &ui.theme;
     let st = &ui.state;
     let mut out = Vec::new();
@@ -21,7 +21,7 @@ pub fn lines(ui: &Ui) -> Vec<Line<'static>> {
         out.push(Line::from(Span::styled("No deliverable yet.", t.dim())));
         return out;
     };
-    out.extend(super::markdown::render(&syn.deliverable, t));
+    out.extend(super::markdown::render(&syn.deliverable, t, width));
     let heading = |out: &mut Vec<Line<'static>>, s: &str| {
         out.push(Line::from(""));
         out.push(Line::from(Span::styled(
@@ -73,10 +73,7 @@ pub fn lines(ui: &Ui) -> Vec<Line<'static>> {
             }
         }
         if !sum.files_changed.is_empty() {
-            out.push(Line::from(format!(
-                "Files changed: {}",
-                sum.files_changed.join(", ")
-            )));
+            out.extend(super::changes::synthesis_lines(ui, &sum.files_changed));
         }
     }
     if !syn.integration_points.is_empty() {
@@ -116,8 +113,9 @@ pub fn render(frame: &mut Frame, area: Rect, ui: &Ui) {
         ));
     let inner = block.inner(area);
     frame.render_widget(block, area);
-    let all = lines(ui);
-    let max = all.len().saturating_sub(inner.height as usize / 2) as u16;
+    let all = lines(ui, inner.width as usize);
+    let max =
+        super::layout::wrapped_rows(&all, inner.width).saturating_sub(inner.height as usize) as u16;
     frame.render_widget(
         Paragraph::new(all)
             .wrap(Wrap { trim: false })

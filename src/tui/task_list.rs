@@ -183,7 +183,7 @@ pub fn subtask_line(ui: &Ui, s: &Subtask, width: usize) -> Line<'static> {
     let head_w = head.width() + 1;
     // The title gets what is left; tail items (origin, then dependencies, ...) give way
     // before the title shrinks below about 40% of the row.
-    let min_title = (width * 2 / 5).max(10);
+    let min_title = s.title.width().min(width * 3 / 5).max(10);
     let mut avail = width.saturating_sub(head_w + tail_w);
     while avail < min_title && tail.len() > 2 {
         tail.truncate(tail.len() - 2);
@@ -251,7 +251,10 @@ pub fn render(frame: &mut Frame, area: Rect, ui: &Ui) {
         } else {
             "nothing matches this filter (f: next filter)"
         };
-        frame.render_widget(Paragraph::new(Span::styled(msg, t.dim())), inner);
+        frame.render_widget(
+            Paragraph::new(Span::styled(msg, t.dim())).wrap(ratatui::widgets::Wrap { trim: true }),
+            inner,
+        );
         return;
     }
     let height = inner.height as usize;

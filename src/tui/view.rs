@@ -53,6 +53,11 @@ pub fn draw(frame: &mut Frame, ui: &Ui) {
             detail::render(frame, body, ui, id);
             footer::render(frame, foot, ui);
         }
+        Screen::Diff(id) => {
+            header::render(frame, head, ui);
+            super::changes::render(frame, body, ui, id);
+            footer::render(frame, foot, ui);
+        }
         Screen::Synthesis => {
             header::render(frame, head, ui);
             synthesis::render(frame, body, ui);

@@ -282,7 +282,12 @@ impl Modal for EscalationModal {
                 )),
             ]));
         }
-        let body_h = (lines.len() as u16 + 2).min(inner.height.saturating_sub(5));
+        // Rows once wrapped, plus a blank line before the text box.
+        let rows: usize = lines
+            .iter()
+            .map(|l| l.width().div_ceil(width.max(1)).max(1))
+            .sum();
+        let body_h = (rows as u16 + 1).min(inner.height.saturating_sub(5));
         let box_h = match &self.stage {
             Stage::PickRole(_) => 0,
             _ => inner.height.saturating_sub(body_h + 2).max(3),

@@ -10,6 +10,7 @@ pub mod confirm;
 pub mod escalation;
 pub mod mode;
 pub mod quit;
+pub mod rollback;
 pub mod scope;
 pub mod subtask_form;
 
