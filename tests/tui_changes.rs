@@ -269,7 +269,11 @@ fn rollback_asks_first_and_sends_exactly_one_command() {
         }],
     );
     let text = render(&mut ui, 160, 48);
-    assert!(text.contains("app.py  +0 -0  ↻ rolled back"), "{text}");
+    assert!(text.contains("  app.py  ↻ rolled back"), "{text}");
+    assert!(
+        text.contains("  tests/test_app.py  ↻ rolled back"),
+        "{text}"
+    );
     assert!(ch(&mut ui, 'R').is_empty());
     assert!(ui.modal.is_none(), "nothing left to roll back");
     ch(&mut ui, 'D');
@@ -462,6 +466,23 @@ fn synthesis_lists_the_files_the_run_changed() {
     let text = render(&mut ui, 160, 48);
     assert!(text.contains("Files changed (2):"), "{text}");
     assert!(text.contains("app.py  by #1  ↻ rolled back"), "{text}");
+    // Partly rolled back: a file two subtasks changed, one of them undone.
+    feed(
+        &mut ui,
+        &mut s,
+        vec![Event::FileChanged {
+            id: SubtaskId(2),
+            path: "tests/test_app.py".into(),
+            before: Some(sha256_hex(CREATED.as_bytes())),
+            after: None,
+            backup: Some("backups/2/1-tests__test_app.py".into()),
+        }],
+    );
+    let text = render(&mut ui, 160, 48);
+    assert!(
+        text.contains("tests/test_app.py  by #1 #2  ↻ #1 rolled back"),
+        "{text}"
+    );
 }
 
 #[test]

@@ -278,7 +278,10 @@ pub fn detail_lines(ui: &Ui, id: SubtaskId, paths: &[String]) -> Vec<Line<'stati
     let mut out = Vec::new();
     for path in paths {
         let mut spans = vec![Span::raw(format!("  {path}"))];
-        let diff = loaded.and_then(|c| c.diffs.iter().find(|d| &d.path == path));
+        let back = rolled_back(&ui.state, id, path);
+        let diff = loaded
+            .and_then(|c| c.diffs.iter().find(|d| &d.path == path))
+            .filter(|_| !back);
         if let Some(d) = diff {
             spans.push(Span::raw("  "));
             spans.push(Span::styled(format!("+{}", d.added), t.good()));
@@ -294,7 +297,7 @@ pub fn detail_lines(ui: &Ui, id: SubtaskId, paths: &[String]) -> Vec<Line<'stati
                 spans.push(Span::styled(format!("  {}", notes.join(", ")), t.dim()));
             }
         }
-        if rolled_back(&ui.state, id, path) {
+        if back {
             spans.push(Span::styled(
                 format!("  {} rolled back", t.glyph("↻")),
                 t.warn(),
@@ -337,9 +340,21 @@ pub fn synthesis_lines(ui: &Ui, paths: &[String]) -> Vec<Line<'static>> {
         if !by.is_empty() {
             spans.push(Span::styled(format!("  by {}", by.join(" ")), t.dim()));
         }
+        let mut undone: Vec<String> = Vec::new();
+        for f in of_path.iter().filter(|f| f.rolled_back) {
+            let id = f.id.to_string();
+            if !undone.contains(&id) {
+                undone.push(id);
+            }
+        }
         if !of_path.is_empty() && of_path.iter().all(|f| f.rolled_back) {
             spans.push(Span::styled(
                 format!("  {} rolled back", t.glyph("↻")),
+                t.warn(),
+            ));
+        } else if !undone.is_empty() {
+            spans.push(Span::styled(
+                format!("  {} {} rolled back", t.glyph("↻"), undone.join(" ")),
                 t.warn(),
             ));
         }
