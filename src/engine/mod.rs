@@ -8,6 +8,7 @@
 mod call;
 pub mod deps;
 pub mod event;
+pub mod finished;
 pub mod plan;
 pub mod policy;
 pub mod prompts;

@@ -15,7 +15,7 @@ use super::retry::{self, Failure};
 use super::sse::{self, SseStream};
 use super::{
     ChatRequest, ChatResponse, ChatRole, Content, DeltaSink, LlmError, Message, Provider,
-    ProviderSettings, StopReason, StreamEvent, ToolCall, ToolChoice, ToolMode, Usage, jsontext,
+    ProviderSettings, StopReason, StreamEvent, ToolCall, ToolChoice, Usage,
 };
 
 /// Used when the settings leave `base_url` empty.
@@ -119,41 +119,16 @@ impl Provider for OpenAiProvider {
     }
 
     async fn chat(&self, req: ChatRequest, sink: DeltaSink<'_>) -> Result<ChatResponse, LlmError> {
-        let json_text = self.settings.tool_mode == ToolMode::JsonText;
-        let wire = if json_text {
-            jsontext::prepare(&req)
-        } else {
-            req.clone()
-        };
-        let body = request_body(&wire, self.official);
-        tracing::debug!(
-            url = %self.url,
-            model = %req.model,
-            messages = req.messages.len(),
-            tools = req.tools.len(),
-            json_text,
-            "openai request"
-        );
-        let body = &body;
-        let (mut response, retries) =
-            retry::run_with_retries(&self.settings.retry, sink, || self.attempt(body, sink))
-                .await?;
-        if response.model.is_empty() {
-            response.model = req.model.clone();
-        }
-        response.retries = retries;
-        if json_text {
-            response = jsontext::finish(response, &req);
-        }
-        tracing::debug!(
-            model = %response.model,
-            input_tokens = response.usage.input_tokens,
-            output_tokens = response.usage.output_tokens,
-            tool_calls = response.tool_calls.len(),
-            retries = response.retries.len(),
-            "openai response"
-        );
-        Ok(response)
+        retry::call_with_retries(
+            "openai",
+            &self.url,
+            &self.settings,
+            req,
+            sink,
+            |wire| request_body(wire, self.official),
+            |body| async move { self.attempt(&body, sink).await },
+        )
+        .await
     }
 }
 

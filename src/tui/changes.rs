@@ -4,11 +4,10 @@
 //!
 //! Owns loading the diffs (from `tools::diff`, when a view opens or a change arrives, never
 //! while drawing) and drawing them. Drawing only reads the `Ui`; only visible diff lines are
-//! laid out. Must not change files except through `rollback_after_run`, which does what the
-//! engine does on `Command::Rollback` once the engine has stopped (the same tools code, the
-//! same journaled event).
+//! laid out. Must not change files or write the journal: rolling back a finished run goes
+//! through `engine::finished::rollback`.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use ratatui::Frame;
 use ratatui::layout::Rect;
@@ -19,7 +18,7 @@ use ratatui::widgets::{Block, Borders, Paragraph};
 use super::app::{Screen, Ui};
 use super::theme::Theme;
 use crate::engine::plan::{FileChange, State, SubtaskStatus};
-use crate::engine::{Actor, Envelope, Event, SubtaskId};
+use crate::engine::{Event, SubtaskId};
 use crate::tools::diff::{FileDiff, subtask_diffs};
 
 /// How a line of the diff view is drawn.
@@ -433,7 +432,7 @@ pub fn roll_back_finished(ui: &mut Ui, id: SubtaskId) {
         ));
         return;
     };
-    match rollback_after_run(&run_dir, &ws, &ui.state, id) {
+    match crate::engine::finished::rollback(&run_dir, &ws, &ui.state, id) {
         Ok(env) => {
             let files = match &env.event {
                 Event::SubtaskRolledBack { files, .. } => files.len(),
@@ -444,36 +443,4 @@ pub fn roll_back_finished(ui: &mut Ui, id: SubtaskId) {
         }
         Err(e) => ui.flash = Some(format!("rollback of {id} failed: {e}")),
     }
-}
-
-/// Rolls back `id`'s changes after the engine has stopped (a finished run): restores the
-/// files with the same tools code the engine uses, journals `SubtaskRolledBack` and returns
-/// the journaled envelope to fold. Refuses, changing nothing, when a file changed since.
-pub fn rollback_after_run(
-    run_dir: &Path,
-    workspace: &Path,
-    state: &State,
-    id: SubtaskId,
-) -> Result<Envelope, String> {
-    let changes: Vec<FileChange> = changes_of(state, id)
-        .into_iter()
-        .filter(|f| !f.rolled_back)
-        .collect();
-    if changes.is_empty() {
-        return Err(format!("{id} has no changes to roll back"));
-    }
-    let root = crate::tools::paths::Root::open(workspace).map_err(|e| e.to_string())?;
-    let record = crate::tools::changes::ChangeRecord::new(run_dir.to_path_buf());
-    let files = record.rollback(&root, &changes)?;
-    let mut journal = crate::journal::Journal::open_append(run_dir)
-        .map_err(|e| format!("the journal cannot be opened to record the rollback: {e}"))?;
-    let env = journal
-        .append(Event::SubtaskRolledBack {
-            id,
-            files,
-            by: Actor::Person,
-        })
-        .map_err(|e| format!("the rollback was done but could not be journaled: {e}"))?;
-    let _ = journal.sync();
-    Ok(env)
 }
