@@ -252,6 +252,21 @@ async fn a_worker_lists_reads_edits_and_runs_an_approved_command() {
         format!("read_file shortener/core.py ({lines} lines)")
     );
     assert_eq!(used[2].1, "edit_file shortener/core.py (1 replacement)");
+    // The full transcript is journaled: the arguments and what the model received.
+    let read = finished
+        .of(|e| matches!(e, Event::WorkerToolUsed { tool, .. } if tool == "read_file"))
+        .next()
+        .unwrap();
+    let Event::WorkerToolUsed { input, output, .. } = read else {
+        unreachable!()
+    };
+    assert_eq!(input["path"], "shortener/core.py");
+    let first_line = String::from_utf8_lossy(&original)
+        .lines()
+        .next()
+        .unwrap()
+        .to_string();
+    assert!(output.contains(&first_line), "{output}");
     assert_eq!(
         used[3].1,
         format!("run_command \"{TEST_COMMAND}\" → exit 0")

@@ -458,6 +458,13 @@ pub enum Event {
         /// Short, human-readable: `read_file src/api.rs (212 lines)`.
         summary: String,
         is_error: bool,
+        /// The call's arguments, as the model sent them.
+        #[serde(default)]
+        input: serde_json::Value,
+        /// The result exactly as the model received it (already capped by the tool, with a
+        /// note of what was cut): with `input`, the worker's tool transcript.
+        #[serde(default)]
+        output: String,
     },
     /// A worker's final text output and report; durable before anything depends on it.
     SubtaskReported {

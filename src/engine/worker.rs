@@ -221,6 +221,8 @@ async fn attempt(job: &WorkerJob, records: &mut Vec<Event>) -> WorkerOutcome {
                 tool: call.name.clone(),
                 summary,
                 is_error,
+                input: call.arguments.clone(),
+                output: content.clone(),
             })
             .await;
             results.push(Content::ToolResult {

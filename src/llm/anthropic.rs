@@ -105,7 +105,7 @@ impl Provider for AnthropicProvider {
             &self.settings,
             req,
             sink,
-            |wire| request_body(wire),
+            request_body,
             |body| async move { self.attempt(&body, sink).await },
         )
         .await

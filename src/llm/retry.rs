@@ -350,6 +350,56 @@ pub fn parse_retry_after_value(v: &str, now: chrono::DateTime<chrono::Utc>) -> O
     Some(delta.to_std().unwrap_or(Duration::ZERO))
 }
 
+/// The call flow both HTTP providers share: JSON-in-text preparation when the tool mode asks
+/// for it, the wire body, the retried attempts, and the assembled response (model name,
+/// retry notices, JSON-in-text tool call). `label` names the provider in the debug log.
+pub(crate) async fn call_with_retries<'s, F, Fut>(
+    label: &str,
+    url: &str,
+    settings: &super::ProviderSettings,
+    req: super::ChatRequest,
+    sink: DeltaSink<'s>,
+    body_of: impl FnOnce(&super::ChatRequest) -> serde_json::Value,
+    attempt: F,
+) -> Result<super::ChatResponse, LlmError>
+where
+    F: Fn(std::sync::Arc<serde_json::Value>) -> Fut,
+    Fut: Future<Output = Result<super::ChatResponse, Failure>>,
+{
+    let json_text = settings.tool_mode == super::ToolMode::JsonText;
+    let body = std::sync::Arc::new(if json_text {
+        body_of(&super::jsontext::prepare(&req))
+    } else {
+        body_of(&req)
+    });
+    tracing::debug!(
+        url = %url,
+        model = %req.model,
+        messages = req.messages.len(),
+        tools = req.tools.len(),
+        json_text,
+        "{label} request"
+    );
+    let (mut response, retries) =
+        run_with_retries(&settings.retry, sink, || attempt(body.clone())).await?;
+    if response.model.is_empty() {
+        response.model = req.model.clone();
+    }
+    response.retries = retries;
+    if json_text {
+        response = super::jsontext::finish(response, &req);
+    }
+    tracing::debug!(
+        model = %response.model,
+        input_tokens = response.usage.input_tokens,
+        output_tokens = response.usage.output_tokens,
+        tool_calls = response.tool_calls.len(),
+        retries = response.retries.len(),
+        "{label} response"
+    );
+    Ok(response)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -455,54 +505,4 @@ mod tests {
         assert_eq!(truncate("héllo", 2), "h…");
         assert_eq!(truncate("abc", 5), "abc");
     }
-}
-
-/// The call flow both HTTP providers share: JSON-in-text preparation when the tool mode asks
-/// for it, the wire body, the retried attempts, and the assembled response (model name,
-/// retry notices, JSON-in-text tool call). `label` names the provider in the debug log.
-pub(crate) async fn call_with_retries<'s, F, Fut>(
-    label: &str,
-    url: &str,
-    settings: &super::ProviderSettings,
-    req: super::ChatRequest,
-    sink: DeltaSink<'s>,
-    body_of: impl FnOnce(&super::ChatRequest) -> serde_json::Value,
-    attempt: F,
-) -> Result<super::ChatResponse, LlmError>
-where
-    F: Fn(std::sync::Arc<serde_json::Value>) -> Fut,
-    Fut: Future<Output = Result<super::ChatResponse, Failure>>,
-{
-    let json_text = settings.tool_mode == super::ToolMode::JsonText;
-    let body = std::sync::Arc::new(if json_text {
-        body_of(&super::jsontext::prepare(&req))
-    } else {
-        body_of(&req)
-    });
-    tracing::debug!(
-        url = %url,
-        model = %req.model,
-        messages = req.messages.len(),
-        tools = req.tools.len(),
-        json_text,
-        "{label} request"
-    );
-    let (mut response, retries) =
-        run_with_retries(&settings.retry, sink, || attempt(body.clone())).await?;
-    if response.model.is_empty() {
-        response.model = req.model.clone();
-    }
-    response.retries = retries;
-    if json_text {
-        response = super::jsontext::finish(response, &req);
-    }
-    tracing::debug!(
-        model = %response.model,
-        input_tokens = response.usage.input_tokens,
-        output_tokens = response.usage.output_tokens,
-        tool_calls = response.tool_calls.len(),
-        retries = response.retries.len(),
-        "{label} response"
-    );
-    Ok(response)
 }

@@ -396,12 +396,16 @@ fn on_event(ui: &mut Ui, env: &Envelope) {
             id,
             summary,
             is_error,
+            output,
             ..
         } => {
             let _ = marker;
-            ui.outputs
-                .pane_mut(Some(*id))
-                .push_tool_used(summary, *is_error, result_marker);
+            ui.outputs.pane_mut(Some(*id)).push_tool_used(
+                summary,
+                output,
+                *is_error,
+                result_marker,
+            );
         }
         Event::PhaseChanged { phase } if orchestrator_busy(*phase) => {
             ui.outputs.pane_mut(None).heading(format!("── {phase} ──"));

@@ -12,6 +12,9 @@ use unicode_width::UnicodeWidthChar;
 use crate::engine::SubtaskId;
 use crate::llm::StreamEvent;
 
+/// Lines of a tool's result shown in a worker pane under its summary line.
+const TOOL_OUTPUT_LINES: usize = 6;
+
 /// Lines kept per pane.
 pub const MAX_LINES: usize = 2_000;
 /// A logical line longer than this is split (keeps the cost of one line bounded).
@@ -190,15 +193,29 @@ impl PaneBuffer {
         }
     }
 
-    /// A tool the worker used (from the `WorkerToolUsed` event): its result line, and the
-    /// next model call begins.
-    pub fn push_tool_used(&mut self, summary: &str, is_error: bool, marker: &str) {
+    /// A tool the worker used (from the `WorkerToolUsed` event): its result line, the first
+    /// lines of what the model received (the whole of it is in the journal), and the next
+    /// model call begins.
+    pub fn push_tool_used(&mut self, summary: &str, output: &str, is_error: bool, marker: &str) {
         let kind = if is_error {
             LineKind::ToolError
         } else {
             LineKind::ToolResult
         };
         self.push(kind, format!("{marker} {}", one_line(summary, 400)));
+        let lines: Vec<&str> = output.lines().collect();
+        for line in lines.iter().take(TOOL_OUTPUT_LINES) {
+            self.push(kind, format!("  {}", one_line(line, 400)));
+        }
+        if lines.len() > TOOL_OUTPUT_LINES {
+            self.push(
+                kind,
+                format!(
+                    "  … {} more lines (the whole result is in the run's journal)",
+                    lines.len() - TOOL_OUTPUT_LINES
+                ),
+            );
+        }
         self.begin_call();
     }
 
@@ -356,11 +373,31 @@ mod tests {
     }
 
     #[test]
+    fn a_tool_result_shows_its_first_lines_and_says_where_the_rest_is() {
+        let mut p = PaneBuffer::default();
+        p.start_attempt(1);
+        let output: String = (1..=9).map(|i| format!("line {i}\n")).collect();
+        p.push_tool_used("read_file a.rs (9 lines)", &output, false, "↳");
+        let texts: Vec<_> = p.lines().map(|l| l.text.clone()).collect();
+        assert_eq!(texts[0], "↳ read_file a.rs (9 lines)");
+        assert_eq!(texts[1], "  line 1");
+        assert_eq!(
+            texts[TOOL_OUTPUT_LINES],
+            format!("  line {TOOL_OUTPUT_LINES}")
+        );
+        assert_eq!(
+            texts[TOOL_OUTPUT_LINES + 1],
+            "  … 3 more lines (the whole result is in the run's journal)"
+        );
+        assert_eq!(texts.len(), TOOL_OUTPUT_LINES + 2);
+    }
+
+    #[test]
     fn retry_discards_only_the_current_call() {
         let mut p = PaneBuffer::default();
         p.start_attempt(1);
         p.push_text("kept\n");
-        p.push_tool_used("read_file a.rs", false, "↳");
+        p.push_tool_used("read_file a.rs", "", false, "↳");
         p.push_text("partial that will be void");
         p.apply_stream(
             &StreamEvent::Retry(RetryNotice {

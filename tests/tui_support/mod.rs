@@ -504,6 +504,8 @@ pub fn mid_run(ui: &mut Ui) -> Script {
             tool: "read_file".into(),
             summary: "read_file src/api.rs (212 lines)".into(),
             is_error: false,
+            input: serde_json::json!({"path": "src/api.rs"}),
+            output: "pub fn route() {}\n// 211 more lines".into(),
         }],
     );
     delta(
