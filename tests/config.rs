@@ -11,7 +11,7 @@ use baton::config::{Config, ConfigError, Env, Source, validate_file_text};
 use baton::engine::event::ApprovalPolicy;
 use baton::llm::ProviderKind;
 
-const KEY: &str = "sk-ant-test-very-secret-key-0123456789";
+const KEY: &str = "fake-anthropic-test-key-0123456789";
 
 /// The binary with a private BATON_HOME and none of the user's Baton/provider variables.
 fn baton(home: &Path) -> Command {

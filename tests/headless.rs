@@ -302,7 +302,7 @@ fn resume_of_an_unknown_run_is_a_usage_error() {
 
 #[test]
 fn the_key_never_reaches_journal_log_or_output() {
-    let key = "sk-ant-headless-secret-123456";
+    let key = "fake-headless-secret-123456";
     let home = tempfile::tempdir().unwrap();
     let o = baton(home.path())
         .args([
