@@ -121,6 +121,8 @@ async fn reports_arriving_during_a_replan_are_batched() {
             st("C", "code_analyzer", &[]),
         ])
         .delay(|c| {
+            // Reports 10 ms apart: more than the engine's settle window, so the first
+            // replan covers A alone and B and C land while it is in flight.
             if let Some(b) = &c.brief {
                 return Some(ms(10 * b.id as u64));
             }
@@ -142,6 +144,40 @@ async fn reports_arriving_during_a_replan_are_batched() {
         .map(|r| r.covered.iter().map(|i| i.0).collect())
         .collect();
     assert_eq!(covered, vec![vec![1], vec![2, 3]]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn reports_landing_together_share_one_replan() {
+    let dir = tempfile::tempdir().unwrap();
+    let fake = Arc::new(
+        Fake::new(vec![
+            st("A", "code_analyzer", &[]),
+            st("B", "code_analyzer", &[]),
+            st("C", "code_analyzer", &[]),
+        ])
+        .delay(|c| {
+            // Reports 1 ms apart, as workers dispatched together finish: one replan.
+            if let Some(b) = &c.brief {
+                return Some(ms(20 + b.id as u64));
+            }
+            (c.forced.as_deref() == Some(SUBMIT_REPLAN)).then(|| ms(100))
+        }),
+    );
+    let f = run_new(
+        config(dir.path(), settings(ApprovalPolicy::Auto, 3)),
+        fake,
+        "t",
+    )
+    .await;
+    assert_eq!(f.outcome, RunOutcome::Completed);
+    check_consistent(&f);
+    let covered: Vec<Vec<u32>> = f
+        .state
+        .replan_log
+        .iter()
+        .map(|r| r.covered.iter().map(|i| i.0).collect())
+        .collect();
+    assert_eq!(covered, vec![vec![1, 2, 3]]);
 }
 
 #[tokio::test(start_paused = true)]

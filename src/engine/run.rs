@@ -42,6 +42,12 @@ const INTERNAL_CHANNEL: usize = 1024;
 const INTERNAL_BATCH: usize = 256;
 /// Yield-and-drain rounds after a message (see `drain_internal`).
 const DRAIN_ROUNDS: usize = 4;
+/// While workers are still running, a replan waits this long after the oldest report it
+/// would cover, so reports that land together (workers dispatched together finish within a
+/// few milliseconds) go into one replan: otherwise the stragglers wait for a replan that
+/// missed them, and every such extra replan is a sequential orchestrator call that can
+/// land on the critical path. Tiny against a model call (seconds); see BENCHMARKS.md.
+const REPLAN_SETTLE: Duration = Duration::from_millis(3);
 
 /// An orchestrator step in flight.
 #[derive(Debug, Clone)]
@@ -91,6 +97,8 @@ pub(crate) struct Engine {
     tx: mpsc::Sender<ToEngine>,
     rx: mpsc::Receiver<ToEngine>,
     running: HashMap<SubtaskId, RunningWorker>,
+    /// When the oldest report still waiting for a replan arrived (see [`REPLAN_SETTLE`]).
+    replan_settle_from: Option<Instant>,
     step: Option<ActiveStep>,
     next_job: u64,
     /// Reports already given to a replan (or that need none).
@@ -141,6 +149,7 @@ impl Engine {
             tx,
             rx,
             running: HashMap::new(),
+            replan_settle_from: None,
             step: None,
             next_job: 1,
             covered: HashSet::new(),
@@ -227,6 +236,7 @@ impl Engine {
                 continue;
             }
             let wall_deadline = self.wall_deadline();
+            let settle_deadline = self.settle_deadline();
             tokio::select! {
                 biased;
                 msg = self.rx.recv() => {
@@ -243,6 +253,7 @@ impl Engine {
                     }
                 },
                 _ = sleep_until_opt(wall_deadline), if wall_deadline.is_some() => {}
+                _ = sleep_until_opt(settle_deadline), if settle_deadline.is_some() => {}
             }
         }
         if let Err(e) = self.journal.sync() {
@@ -328,6 +339,27 @@ impl Engine {
         self.wall_base + self.started.elapsed().as_secs_f64()
     }
 
+    /// Whether a replan may start now: at once when no worker is running, else once
+    /// [`REPLAN_SETTLE`] has passed since the oldest report it would cover arrived.
+    fn replan_settled(&self) -> bool {
+        self.running.is_empty()
+            || self
+                .replan_settle_from
+                .is_none_or(|since| since.elapsed() >= REPLAN_SETTLE)
+    }
+
+    /// When a settling replan may start (a wake-up for the loop).
+    fn settle_deadline(&self) -> Option<Instant> {
+        if self.step.is_some() || self.running.is_empty() {
+            return None;
+        }
+        // A deadline already past means the replan was held for another reason (a budget,
+        // the cycle limit): no wake-up for it, or the loop would spin.
+        self.replan_settle_from
+            .map(|t| t + REPLAN_SETTLE)
+            .filter(|d| *d > Instant::now())
+    }
+
     fn wall_deadline(&self) -> Option<Instant> {
         let max = self.state.limits.max_wall_secs?;
         if policy::winding_down(&self.state) || self.limit_held(LimitKind::WallClock) {
@@ -377,11 +409,18 @@ impl Engine {
         }
         // 4. Replan the reports not yet covered.
         let pending = self.pending_reports();
-        if !pending.is_empty() {
+        if pending.is_empty() {
+            self.replan_settle_from = None;
+        } else {
+            // The window counts from the oldest waiting report's arrival, even while
+            // another step is in flight: reports that already waited do not wait again.
+            self.replan_settle_from.get_or_insert_with(Instant::now);
             if wind || self.state.mode == Some(RunMode::SingleWorker) {
+                self.replan_settle_from = None;
                 self.covered.extend(pending);
             } else if self.step.is_none() && !held {
                 let cycle = self.state.replan_log.len() as u32 + 1;
+                let settled = self.replan_settled();
                 match self.state.limits.max_cycles {
                     Some(max) if cycle > max => {
                         if !self.limit_held(LimitKind::Cycles) {
@@ -389,7 +428,9 @@ impl Engine {
                                 .await;
                         }
                     }
+                    _ if !settled => {}
                     _ => {
+                        self.replan_settle_from = None;
                         self.covered.extend(pending.iter().copied());
                         self.start_step(StepKind::Replan {
                             covered: pending,
