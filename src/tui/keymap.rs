@@ -599,36 +599,41 @@ const DETAIL: &[&[Binding]] = &[
     COMMON,
 ];
 
+/// Scrolling a full-screen view (diff, deliverable).
+const SCROLL_VIEW: &[Binding] = &[
+    b(UP, "↑↓", Action::Up, "scroll", "scroll", When::Always),
+    b(DOWN, "↓", Action::Down, "scroll down", "", When::Always),
+    b(
+        PGUP,
+        "PgUp",
+        Action::PageUp,
+        "page up",
+        "page",
+        When::Always,
+    ),
+    b(
+        PGDN,
+        "PgDn",
+        Action::PageDown,
+        "page down",
+        "",
+        When::Always,
+    ),
+    b(HOME, "g", Action::Top, "top", "", When::Always),
+    b(END, "G", Action::Bottom, "bottom", "", When::Always),
+];
+
 const DIFF: &[&[Binding]] = &[
+    &[b(
+        &[Key::code(KeyCode::Esc), Key::code(KeyCode::Backspace)],
+        "Esc",
+        Action::Back,
+        "back",
+        "back",
+        When::Always,
+    )],
+    SCROLL_VIEW,
     &[
-        b(
-            &[Key::code(KeyCode::Esc), Key::code(KeyCode::Backspace)],
-            "Esc",
-            Action::Back,
-            "back",
-            "back",
-            When::Always,
-        ),
-        b(UP, "↑↓", Action::Up, "scroll", "scroll", When::Always),
-        b(DOWN, "↓", Action::Down, "scroll down", "", When::Always),
-        b(
-            PGUP,
-            "PgUp",
-            Action::PageUp,
-            "page up",
-            "page",
-            When::Always,
-        ),
-        b(
-            PGDN,
-            "PgDn",
-            Action::PageDown,
-            "page down",
-            "",
-            When::Always,
-        ),
-        b(HOME, "g", Action::Top, "top", "", When::Always),
-        b(END, "G", Action::Bottom, "bottom", "", When::Always),
         b(
             &[Key::ch(']')],
             "] [",
@@ -658,44 +663,23 @@ const DIFF: &[&[Binding]] = &[
 ];
 
 const SYNTHESIS: &[&[Binding]] = &[
-    &[
-        b(
-            &[Key::ch('x')],
-            "x",
-            Action::Export,
-            "export the run to Markdown",
-            "export",
-            When::Always,
-        ),
-        b(UP, "↑↓", Action::Up, "scroll", "scroll", When::Always),
-        b(DOWN, "↓", Action::Down, "scroll down", "", When::Always),
-        b(
-            PGUP,
-            "PgUp",
-            Action::PageUp,
-            "page up",
-            "page",
-            When::Always,
-        ),
-        b(
-            PGDN,
-            "PgDn",
-            Action::PageDown,
-            "page down",
-            "",
-            When::Always,
-        ),
-        b(HOME, "g", Action::Top, "top", "", When::Always),
-        b(END, "G", Action::Bottom, "bottom", "", When::Always),
-        b(
-            &[Key::code(KeyCode::Esc), Key::ch('s')],
-            "Esc",
-            Action::Back,
-            "back to the subtasks",
-            "subtasks",
-            When::Always,
-        ),
-    ],
+    &[b(
+        &[Key::ch('x')],
+        "x",
+        Action::Export,
+        "export the run to Markdown",
+        "export",
+        When::Always,
+    )],
+    SCROLL_VIEW,
+    &[b(
+        &[Key::code(KeyCode::Esc), Key::ch('s')],
+        "Esc",
+        Action::Back,
+        "back to the subtasks",
+        "subtasks",
+        When::Always,
+    )],
     COMMON,
 ];
 
