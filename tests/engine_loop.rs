@@ -111,8 +111,9 @@ async fn dependencies_order_work_and_independent_work_overlaps() {
     );
 }
 
-#[tokio::test(start_paused = true)]
-async fn reports_arriving_during_a_replan_are_batched() {
+/// Three independent subtasks whose workers take `worker_ms(id)` and replans 100 ms: the
+/// reports each replan covered, in order.
+async fn replan_coverage(worker_ms: fn(u32) -> u64) -> Vec<Vec<u32>> {
     let dir = tempfile::tempdir().unwrap();
     let fake = Arc::new(
         Fake::new(vec![
@@ -120,11 +121,9 @@ async fn reports_arriving_during_a_replan_are_batched() {
             st("B", "code_analyzer", &[]),
             st("C", "code_analyzer", &[]),
         ])
-        .delay(|c| {
-            // Reports 10 ms apart: more than the engine's settle window, so the first
-            // replan covers A alone and B and C land while it is in flight.
+        .delay(move |c| {
             if let Some(b) = &c.brief {
-                return Some(ms(10 * b.id as u64));
+                return Some(ms(worker_ms(b.id)));
             }
             (c.forced.as_deref() == Some(SUBMIT_REPLAN)).then(|| ms(100))
         }),
@@ -137,46 +136,25 @@ async fn reports_arriving_during_a_replan_are_batched() {
     .await;
     assert_eq!(f.outcome, RunOutcome::Completed);
     check_consistent(&f);
-    let covered: Vec<Vec<u32>> = f
-        .state
+    f.state
         .replan_log
         .iter()
         .map(|r| r.covered.iter().map(|i| i.0).collect())
-        .collect();
+        .collect()
+}
+
+#[tokio::test(start_paused = true)]
+async fn reports_arriving_during_a_replan_are_batched() {
+    // Reports 10 ms apart: more than the engine's settle window, so the first replan
+    // covers A alone and B and C land while it is in flight.
+    let covered = replan_coverage(|id| 10 * id as u64).await;
     assert_eq!(covered, vec![vec![1], vec![2, 3]]);
 }
 
 #[tokio::test(start_paused = true)]
 async fn reports_landing_together_share_one_replan() {
-    let dir = tempfile::tempdir().unwrap();
-    let fake = Arc::new(
-        Fake::new(vec![
-            st("A", "code_analyzer", &[]),
-            st("B", "code_analyzer", &[]),
-            st("C", "code_analyzer", &[]),
-        ])
-        .delay(|c| {
-            // Reports 1 ms apart, as workers dispatched together finish: one replan.
-            if let Some(b) = &c.brief {
-                return Some(ms(20 + b.id as u64));
-            }
-            (c.forced.as_deref() == Some(SUBMIT_REPLAN)).then(|| ms(100))
-        }),
-    );
-    let f = run_new(
-        config(dir.path(), settings(ApprovalPolicy::Auto, 3)),
-        fake,
-        "t",
-    )
-    .await;
-    assert_eq!(f.outcome, RunOutcome::Completed);
-    check_consistent(&f);
-    let covered: Vec<Vec<u32>> = f
-        .state
-        .replan_log
-        .iter()
-        .map(|r| r.covered.iter().map(|i| i.0).collect())
-        .collect();
+    // Reports 1 ms apart, as workers dispatched together finish: one replan.
+    let covered = replan_coverage(|id| 20 + id as u64).await;
     assert_eq!(covered, vec![vec![1, 2, 3]]);
 }
 
