@@ -142,6 +142,14 @@ fn vitals(ui: &Ui) -> Vec<(String, Style)> {
     v
 }
 
+/// The provider's name alone, for a narrow header.
+fn short_provider(ui: &Ui) -> String {
+    match &ui.state.settings {
+        Some(s) => s.provider.clone(),
+        None => ui.info.provider.clone(),
+    }
+}
+
 pub fn render(frame: &mut Frame, area: Rect, ui: &Ui) {
     let t = &ui.theme;
     let st = &ui.state;
@@ -209,8 +217,14 @@ pub fn render(frame: &mut Frame, area: Rect, ui: &Ui) {
             break;
         }
         if items.len() > 3 && provider_first {
-            items.remove(0);
-            provider_first = false;
+            // First shorten the provider to its name (so `demo` stays visible), then drop it.
+            let short = short_provider(ui);
+            if items[0].0 != short {
+                items[0].0 = short;
+            } else {
+                items.remove(0);
+                provider_first = false;
+            }
         } else {
             items.pop();
         }
