@@ -10,12 +10,14 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use baton::engine::protocol::*;
 use baton::engine::roles::default_roles;
 use baton::engine::*;
 use baton::journal::{self, JOURNAL_FILE, Journal};
 use baton::llm::pricing::PriceTable;
 use baton::llm::*;
+use baton::protocol::model::*;
+use baton::protocol::*;
+use baton::state::*;
 use criterion::{BenchmarkId, Criterion, criterion_group};
 use serde_json::{Value, json};
 

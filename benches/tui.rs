@@ -5,6 +5,7 @@
 
 use baton::engine::*;
 use baton::llm::StreamEvent;
+use baton::protocol::*;
 use baton::tui::app::{Msg, RunInfo, Ui, UiOptions};
 use baton::tui::theme::Theme;
 use baton::tui::{draw, update};

@@ -11,9 +11,9 @@ use std::path::PathBuf;
 use clap::error::ErrorKind;
 use clap::{Args, CommandFactory, Parser, Subcommand};
 
-use crate::engine::event::ApprovalPolicy;
 pub use crate::export::ExportFormat;
 use crate::llm::ProviderKind;
+use crate::protocol::ApprovalPolicy;
 
 const AFTER_HELP: &str = "\
 Examples:
@@ -139,7 +139,7 @@ pub struct CommonArgs {
     #[arg(
         long,
         global = true,
-        value_enum,
+        value_parser = approval_parser(),
         value_name = "POLICY",
         help_heading = "Run"
     )]
@@ -455,4 +455,18 @@ mod tests {
             .unwrap_err();
         assert_eq!(e.exit_code(), 2);
     }
+}
+
+/// `--approve`: the policy's names with their help (the enum is pure data in `protocol`,
+/// so clap's possible values are listed here).
+fn approval_parser() -> impl clap::builder::TypedValueParser<Value = ApprovalPolicy> {
+    use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
+    PossibleValuesParser::new([
+        PossibleValue::new("auto").help("Only escalations wait for a person"),
+        PossibleValue::new("scope")
+            .help("Discovered subtasks, scope alerts and escalations wait for a person"),
+        PossibleValue::new("all")
+            .help("Every new subtask waits for a person (plus scope alerts and escalations)"),
+    ])
+    .try_map(|s| s.parse::<ApprovalPolicy>())
 }

@@ -15,9 +15,11 @@ use tokio::time::Instant;
 
 use crate::llm::sse::NOT_AN_EVENT_STREAM;
 use crate::llm::{
-    ChatRequest, LlmError, Message, ProviderKind, ProviderSettings, RetryNotice, StreamEvent,
-    ToolChoice, ToolDef, ToolMode, anthropic, build_provider, openai,
+    ChatRequest, LlmError, Message, ProviderKind, ProviderSettings, StreamEvent, ToolChoice,
+    ToolMode, anthropic, openai,
 };
+use crate::protocol::{RetryNotice, ToolDef};
+use crate::session::build_provider;
 
 /// The tool the check forces the model to call.
 pub const PING_TOOL: &str = "ping";

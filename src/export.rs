@@ -14,8 +14,8 @@ use serde_json::{Value, json};
 
 use crate::journal::{self, JournalError, RunSummary};
 
-use crate::engine::event::{ExecutionSummary, Origin, RunOutcome};
-use crate::engine::plan::{State, Subtask, SubtaskStatus};
+use crate::protocol::{ExecutionSummary, Origin, RunOutcome};
+use crate::state::{State, Subtask, SubtaskStatus};
 
 /// `--format` of `baton export`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -112,7 +112,7 @@ fn cell(s: &str) -> String {
     s.replace('\n', " ").replace('|', "\\|")
 }
 
-fn ids(v: &[crate::engine::event::SubtaskId]) -> String {
+fn ids(v: &[crate::protocol::SubtaskId]) -> String {
     if v.is_empty() {
         "none".into()
     } else {

@@ -14,10 +14,10 @@ use std::io::Write;
 use tokio::sync::mpsc;
 
 use crate::config::Config;
-use crate::engine::event::*;
-use crate::engine::plan::{NeedsPerson, State, apply};
 use crate::export::{cost_text, duration_text};
+use crate::protocol::*;
 use crate::session::{self, FrontEnd, Launch};
+use crate::state::{NeedsPerson, State, apply};
 
 /// Exit codes (DESIGN.md): complete, failed, usage/config, stopped needing a person.
 pub const EXIT_COMPLETE: i32 = 0;

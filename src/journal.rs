@@ -2,7 +2,7 @@
 //! one [`Envelope`] a line, written before the event is acted on; replay; the run index.
 //!
 //! Owns the on-disk format and the run directory layout. Must not interpret events beyond
-//! folding them with [`State::fold`] for the run index: the rules live in `engine::plan`.
+//! folding them with [`State::fold`] for the run index: the rules live in `state`.
 //!
 //! Durability: [`Journal::append`] writes the whole line with one `write` call on an
 //! unbuffered file, so when it returns the line is in the operating system's page cache.
@@ -18,8 +18,8 @@ use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
 
-use crate::engine::event::{Envelope, Event, JOURNAL_VERSION, RunOutcome};
-use crate::engine::plan::State;
+use crate::protocol::{Envelope, Event, JOURNAL_VERSION, RunOutcome};
+use crate::state::State;
 
 /// File name of the journal inside a run directory.
 pub const JOURNAL_FILE: &str = "journal.jsonl";

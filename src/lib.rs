@@ -1,6 +1,7 @@
 //! Baton: run and supervise LLM orchestrator-workers runs from the terminal.
 //!
-//! Imports point one way: `cli/main -> tui | headless -> engine -> {journal, llm, tools}`.
+//! Imports point one way: `main -> tui | headless -> session -> engine -> {state, journal,
+//! llm, tools} -> protocol`; docs/architecture.md has the layers, tests/layering.rs checks them.
 
 pub mod cli;
 pub mod config;
@@ -12,6 +13,8 @@ pub mod headless;
 pub mod journal;
 pub mod llm;
 pub mod logging;
+pub mod protocol;
 pub mod session;
+pub mod state;
 pub mod tools;
 pub mod tui;

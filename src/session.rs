@@ -1,7 +1,8 @@
 //! Start-up shared by the TUI and the headless runner: from a [`Launch`] (a new task, or a
 //! run to resume) to a running engine.
 //!
-//! Owns: creating or resolving the run directory, opening the journal (replaying it on
+//! The composition root. Owns: building the provider ([`build_provider`], the `demo` model
+//! included), creating or resolving the run directory, opening the journal (replaying it on
 //! resume and reporting torn or corrupt lines), building the provider and the
 //! [`EngineConfig`] (roles merged with the config's, prices with its overrides, per-role
 //! models, the workspace tools of `--workspace`), and which settings a resumed run keeps.
@@ -12,11 +13,11 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::config::{Config, Source};
-use crate::engine::event::{ApprovalPolicy, Envelope, Event, RunSettings};
 use crate::engine::roles::{self, RoleSpec};
 use crate::engine::{self, EngineConfig, EngineHandle, Start};
 use crate::journal::{self, Journal, JournalError};
-use crate::llm::{self, LlmError, ProviderKind};
+use crate::llm::{LlmError, Provider, ProviderKind, ProviderSettings, anthropic, openai};
+use crate::protocol::{ApprovalPolicy, Envelope, Event, RunSettings};
 use crate::tools::{WorkerTools, Workspace, WorkspaceOptions};
 
 /// What the person asked to run.
@@ -231,7 +232,7 @@ pub fn start(
 /// The provider can be built and the roles merge: checked before a new run directory is
 /// created, so a configuration mistake leaves no empty run behind.
 fn check_before_creating(config: &Config) -> Result<(), SessionError> {
-    llm::build_provider(&config.provider_settings()).map_err(|source| SessionError::Provider {
+    build_provider(&config.provider_settings()).map_err(|source| SessionError::Provider {
         provider: config.provider,
         source,
     })?;
@@ -278,11 +279,10 @@ fn spawn(
     warnings: Vec<String>,
 ) -> Result<Session, SessionError> {
     let provider_settings = config.provider_settings();
-    let provider =
-        llm::build_provider(&provider_settings).map_err(|source| SessionError::Provider {
-            provider: config.provider,
-            source,
-        })?;
+    let provider = build_provider(&provider_settings).map_err(|source| SessionError::Provider {
+        provider: config.provider,
+        source,
+    })?;
     let workspace = workspace_tools(&config, &run_dir)?;
     if let Some(ws) = &workspace {
         // Journal the workspace as an absolute path (a resumed run finds it from anywhere).
@@ -333,4 +333,16 @@ fn workspace_tools(
     let workspace =
         Workspace::open(dir, options).map_err(|e| SessionError::Config(e.to_string()))?;
     Ok(Some(Arc::new(workspace)))
+}
+
+/// Builds the provider for these settings: the HTTP clients of `llm`, or the simulated
+/// `demo` model.
+pub fn build_provider(settings: &ProviderSettings) -> Result<Arc<dyn Provider>, LlmError> {
+    match settings.kind {
+        ProviderKind::Anthropic => Ok(Arc::new(anthropic::AnthropicProvider::new(
+            settings.clone(),
+        )?)),
+        ProviderKind::Openai => Ok(Arc::new(openai::OpenAiProvider::new(settings.clone())?)),
+        ProviderKind::Demo => Ok(Arc::new(crate::demo::DemoProvider::new(settings))),
+    }
 }

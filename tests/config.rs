@@ -8,8 +8,8 @@ use std::process::{Command, Output};
 
 use baton::cli::CommonArgs;
 use baton::config::{Config, ConfigError, Env, Source, validate_file_text};
-use baton::engine::event::ApprovalPolicy;
 use baton::llm::ProviderKind;
+use baton::protocol::ApprovalPolicy;
 
 const KEY: &str = "fake-anthropic-test-key-0123456789";
 

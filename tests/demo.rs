@@ -10,9 +10,10 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use baton::demo::DemoProvider;
-use baton::engine::event::{Priority, ProposedSubtask, Report, ReportStatus};
-use baton::engine::protocol::*;
 use baton::llm::*;
+use baton::protocol::ToolDef;
+use baton::protocol::model::*;
+use baton::protocol::{Priority, ProposedSubtask, Report, ReportStatus};
 use serde_json::{Value, json};
 
 const SHOWCASE: &str = "Build a URL shortener with an API, storage and tests";
@@ -1248,16 +1249,16 @@ async fn a_whole_generic_run_also_completes() {
 
 // ---- the real engine on the demo ------------------------------------------------------------
 
-use baton::engine::{
-    ApprovalPolicy, Command, CommandDecision, Event, Resolution, RunOutcome, Start, SubtaskStatus,
-};
+use baton::engine::Start;
+use baton::protocol::{ApprovalPolicy, Command, CommandDecision, Event, Resolution, RunOutcome};
+use baton::state::SubtaskStatus;
 use baton::tools::{WorkerTools, Workspace, WorkspaceOptions};
 use engine_common::{check_consistent, config, drive, settings};
 
 const GUIDANCE: &str = "Links expire after 90 days; creators may choose a shorter expiry";
 
 fn demo_arc() -> Arc<dyn Provider> {
-    build_provider(&ProviderSettings {
+    baton::session::build_provider(&ProviderSettings {
         kind: ProviderKind::Demo,
         demo_pace_ms: 0,
         ..ProviderSettings::default()
@@ -1266,7 +1267,7 @@ fn demo_arc() -> Arc<dyn Provider> {
 }
 
 /// A person who answers every escalation with guidance and allows every command once.
-fn person(env: &baton::engine::Envelope) -> Vec<Command> {
+fn person(env: &baton::protocol::Envelope) -> Vec<Command> {
     match &env.event {
         Event::SubtaskEscalated { id, .. } => vec![Command::Resolve {
             id: *id,

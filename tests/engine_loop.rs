@@ -6,8 +6,10 @@ mod engine_common;
 
 use std::sync::Arc;
 
-use baton::engine::protocol::*;
 use baton::engine::*;
+use baton::protocol::model::*;
+use baton::protocol::*;
+use baton::state::*;
 use engine_common::*;
 use serde_json::json;
 
@@ -1083,11 +1085,11 @@ struct FakeTools;
 
 #[async_trait::async_trait]
 impl baton::tools::WorkerTools for FakeTools {
-    fn definitions(&self, allowed: &[String]) -> Vec<baton::llm::ToolDef> {
+    fn definitions(&self, allowed: &[String]) -> Vec<baton::protocol::ToolDef> {
         ["run_command", "write_file"]
             .iter()
             .filter(|t| allowed.iter().any(|a| a == *t))
-            .map(|t| baton::llm::ToolDef {
+            .map(|t| baton::protocol::ToolDef {
                 name: t.to_string(),
                 description: String::new(),
                 input_schema: json!({"type": "object"}),
@@ -1099,7 +1101,7 @@ impl baton::tools::WorkerTools for FakeTools {
         host: &dyn baton::tools::ToolHost,
         subtask: SubtaskId,
         _attempt: u32,
-        call: &baton::llm::ToolCall,
+        call: &baton::protocol::ToolCall,
     ) -> baton::tools::ToolOutput {
         if call.name == "run_command" {
             let decision = host.approve_command(subtask, "cargo test", ".").await;
@@ -1124,10 +1126,7 @@ impl baton::tools::WorkerTools for FakeTools {
             summary: "write_file src/lib.rs".into(),
         }
     }
-    async fn rollback(
-        &self,
-        changes: &[baton::engine::plan::FileChange],
-    ) -> Result<Vec<String>, String> {
+    async fn rollback(&self, changes: &[baton::state::FileChange]) -> Result<Vec<String>, String> {
         Ok(changes.iter().map(|c| c.path.clone()).collect())
     }
 }

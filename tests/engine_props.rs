@@ -7,8 +7,9 @@ mod engine_common;
 use std::sync::Arc;
 use std::time::Duration;
 
-use baton::engine::protocol::*;
 use baton::engine::*;
+use baton::protocol::model::*;
+use baton::protocol::*;
 use engine_common::*;
 use proptest::prelude::*;
 

@@ -6,9 +6,11 @@ mod engine_common;
 
 use std::sync::Arc;
 
-use baton::engine::protocol::*;
 use baton::engine::*;
 use baton::journal::{self, JOURNAL_FILE};
+use baton::protocol::model::*;
+use baton::protocol::*;
+use baton::state::*;
 use engine_common::*;
 
 fn scenario() -> Fake {

@@ -5,11 +5,11 @@
 use std::path::Path;
 use std::process::{Command, Output};
 
-use baton::engine::event::*;
-use baton::engine::plan::State;
 use baton::export::{render_json, render_markdown};
 use baton::journal::{self, Journal};
-use baton::llm::Usage;
+use baton::protocol::Usage;
+use baton::protocol::*;
+use baton::state::State;
 
 fn baton(home: &Path) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_baton"));

@@ -9,8 +9,8 @@ use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
-use baton::engine::event::{Envelope, Event, RunOutcome};
 use baton::journal;
+use baton::protocol::{Envelope, Event, RunOutcome};
 
 /// The binary with a private BATON_HOME whose config makes the demo instant.
 fn baton(home: &Path) -> Command {
@@ -111,9 +111,9 @@ fn with_approve_scope_a_demo_run_stops_for_a_person_and_says_how_to_continue() {
 async fn finish_as_a_person(home: &Path) -> String {
     use baton::cli::CommonArgs;
     use baton::config::{Config, Env};
-    use baton::engine::event::{Command as EngineCommand, Resolution};
-    use baton::engine::plan::NeedsPerson;
+    use baton::protocol::{Command as EngineCommand, Resolution};
     use baton::session::{self, FrontEnd, Launch};
+    use baton::state::NeedsPerson;
 
     let env = Env::from_pairs([("BATON_HOME", home.display().to_string())]);
     let config = Config::load_with(&CommonArgs::default(), &env).unwrap();
@@ -125,11 +125,11 @@ async fn finish_as_a_person(home: &Path) -> String {
         FrontEnd::Tui,
     )
     .unwrap();
-    let mut state = baton::engine::State::default();
+    let mut state = baton::state::State::default();
     let mut answered = Vec::new();
     let run = async {
         while let Some(e) = s.handle.events.recv().await {
-            baton::engine::apply(&mut state, &e);
+            baton::state::apply(&mut state, &e);
             if e.seq <= s.replayed_up_to {
                 continue;
             }

@@ -3,8 +3,8 @@
 
 use std::io::Write;
 
-use baton::engine::*;
 use baton::journal::*;
+use baton::protocol::*;
 
 fn notice(i: u32) -> Event {
     Event::Notice {

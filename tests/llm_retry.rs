@@ -10,7 +10,8 @@ use std::time::Duration;
 
 use baton::llm::anthropic::AnthropicProvider;
 use baton::llm::openai::OpenAiProvider;
-use baton::llm::{LlmError, Provider, ProviderKind, ProviderSettings, ToolChoice, build_provider};
+use baton::llm::{LlmError, Provider, ProviderKind, ProviderSettings, ToolChoice};
+use baton::session::build_provider;
 use serde_json::json;
 use support::*;
 

@@ -6,8 +6,8 @@ use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-use baton::engine::event::{Envelope, Event, RunOutcome, SubtaskId};
 use baton::journal;
+use baton::protocol::{Envelope, Event, RunOutcome, SubtaskId};
 
 fn baton(home: &Path) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_baton"));
@@ -28,9 +28,9 @@ const TASK: &str = "Add rate limiting to the public API";
 async fn finish_as_a_person(home: &Path) -> RunOutcome {
     use baton::cli::CommonArgs;
     use baton::config::{Config, Env};
-    use baton::engine::event::{Command as EngineCommand, Resolution};
-    use baton::engine::plan::NeedsPerson;
+    use baton::protocol::{Command as EngineCommand, Resolution};
     use baton::session::{self, FrontEnd, Launch};
+    use baton::state::NeedsPerson;
 
     let env = Env::from_pairs([("BATON_HOME", home.display().to_string())]);
     let config = Config::load_with(&CommonArgs::default(), &env).unwrap();
@@ -42,11 +42,11 @@ async fn finish_as_a_person(home: &Path) -> RunOutcome {
         FrontEnd::Tui,
     )
     .unwrap();
-    let mut state = baton::engine::State::default();
+    let mut state = baton::state::State::default();
     let mut answered = Vec::new();
     let run = async {
         while let Some(e) = s.handle.events.recv().await {
-            baton::engine::apply(&mut state, &e);
+            baton::state::apply(&mut state, &e);
             if e.seq <= s.replayed_up_to {
                 continue;
             }
@@ -116,7 +116,7 @@ async fn kill_9_then_resume_loses_nothing_and_reruns_nothing() {
     let path = runs[0].dir.join(journal::JOURNAL_FILE);
     let before = journal::replay(&path).unwrap();
     assert!(before.corrupt_lines.is_empty());
-    let done_before: Vec<SubtaskId> = baton::engine::State::fold(&before.events)
+    let done_before: Vec<SubtaskId> = baton::state::State::fold(&before.events)
         .subtasks
         .iter()
         .filter(|s| s.status.satisfies_dependency())
@@ -164,11 +164,11 @@ async fn kill_9_then_resume_loses_nothing_and_reruns_nothing() {
         restarted.is_empty(),
         "completed subtasks ran again: {restarted:?}"
     );
-    let state = baton::engine::State::fold(&after.events);
+    let state = baton::state::State::fold(&after.events);
     assert_eq!(state.outcome, Some(RunOutcome::Completed));
     assert!(state.synthesis.is_some());
     // Every result that was durable before the kill is still there, unchanged.
-    let old = baton::engine::State::fold(&before.events);
+    let old = baton::state::State::fold(&before.events);
     for id in done_before {
         assert_eq!(
             state.subtask(id).unwrap().output,

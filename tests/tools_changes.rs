@@ -10,8 +10,8 @@ mod tools_support;
 
 use serde_json::json;
 
-use baton::engine::event::{Event, SubtaskId};
-use baton::engine::plan::FileChange;
+use baton::protocol::{Event, SubtaskId};
+use baton::state::FileChange;
 use baton::tools::WorkerTools;
 use baton::tools::changes::sha256_hex;
 use tools_support::{FakeHost, Fixture, run, tool_call};

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use baton::engine::event::{CommandDecision, SubtaskId};
+use baton::protocol::{CommandDecision, SubtaskId};
 use tools_support::{FakeHost, Fixture, run};
 
 #[tokio::test]

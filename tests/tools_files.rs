@@ -9,7 +9,7 @@ mod tools_support;
 
 use serde_json::json;
 
-use baton::engine::event::Event;
+use baton::protocol::Event;
 use baton::tools::WorkerTools;
 use tools_support::{FakeHost, Fixture, run, symlink};
 

@@ -9,8 +9,8 @@
 use std::path::Path;
 use std::process::Command;
 
-use baton::engine::event::{Envelope, Event};
 use baton::journal;
+use baton::protocol::{Envelope, Event};
 
 fn baton(home: &Path) -> Command {
     let config = home.join("config.toml");

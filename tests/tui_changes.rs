@@ -8,7 +8,7 @@ mod tui_support;
 
 use std::path::Path;
 
-use baton::engine::*;
+use baton::protocol::*;
 use baton::tools::changes::sha256_hex;
 use baton::tui::Effect;
 use baton::tui::app::Screen;

@@ -4,7 +4,7 @@
 
 mod tui_support;
 
-use baton::engine::*;
+use baton::protocol::*;
 use baton::tui::Effect;
 use baton::tui::app::{Msg, Screen};
 use baton::tui::update;

@@ -6,6 +6,7 @@ mod tui_support;
 
 use baton::engine::*;
 use baton::llm::StreamEvent;
+use baton::protocol::*;
 use baton::tui::app::{Msg, Screen};
 use baton::tui::update;
 use crossterm::event::KeyCode;

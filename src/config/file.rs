@@ -11,10 +11,10 @@ use toml::Spanned;
 
 use super::resolve::{Builder, Val, check_log_filter, is_http_url, log_filter_from, set};
 use super::{ConfigError, Source};
-use crate::engine::event::ApprovalPolicy;
 use crate::engine::roles::RoleSpec;
 use crate::llm::pricing::ModelPrice;
 use crate::llm::{ProviderKind, Secret, ToolMode};
+use crate::protocol::{ApprovalPolicy, MAX_WALL_SECS};
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -227,6 +227,16 @@ impl Builder {
         take!(self.max_subtasks, file.max_subtasks);
         take!(self.max_cycles, file.max_cycles);
         take!(self.max_tokens, file.max_tokens);
+        if let Some(s) = &file.max_wall_secs
+            && *s.get_ref() > MAX_WALL_SECS
+        {
+            return Err(f.error(
+                s.span(),
+                format!(
+                    "max_wall_secs must be at most {MAX_WALL_SECS} (100 years; 0 or leave it out for no limit)"
+                ),
+            ));
+        }
         take!(self.max_wall_secs, file.max_wall_secs);
         if let Some(s) = &file.complexity_threshold
             && !(0.0..=1.0).contains(s.get_ref())

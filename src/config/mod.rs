@@ -21,10 +21,10 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 use crate::cli::CommonArgs;
-use crate::engine::event::{ApprovalPolicy, Limits, RunSettings};
 use crate::engine::roles::RoleSpec;
 use crate::llm::pricing::{ModelPrice, PriceTable};
 use crate::llm::{ProviderKind, ProviderSettings, RetrySettings, Secret, ToolMode};
+use crate::protocol::{ApprovalPolicy, Limits, RunSettings};
 
 pub use file::validate_file_text;
 use file::{FileText, parse_file};

@@ -24,13 +24,13 @@ use serde_json::{Map, Value, json};
 pub use scenario::Scenario;
 pub use stream::Reply;
 
-use crate::engine::protocol::{
-    ASSESS_COMPLETION, DECIDE_RECOVERY, OrchestratorContext, SUBMIT_ANALYSIS, SUBMIT_EVALUATION,
-    SUBMIT_REPLAN, SUBMIT_REPORT, SUBMIT_SYNTHESIS, Step, WorkerBrief, extract_block,
-};
 use crate::llm::{
     ChatRequest, ChatResponse, ChatRole, Content, DeltaSink, LlmError, Provider, ProviderSettings,
     ToolChoice,
+};
+use crate::protocol::model::{
+    ASSESS_COMPLETION, DECIDE_RECOVERY, OrchestratorContext, SUBMIT_ANALYSIS, SUBMIT_EVALUATION,
+    SUBMIT_REPLAN, SUBMIT_REPORT, SUBMIT_SYNTHESIS, Step, WorkerBrief, extract_block,
 };
 
 /// The simulated model.

@@ -11,13 +11,13 @@ use serde_json::Value;
 
 use super::scenario::{Scenario, Theme, Vars, norm};
 use super::stream::Reply;
-use crate::engine::event::{ProposedSubtask, ReportStatus};
-use crate::engine::protocol::{
+use crate::protocol::model::{
     ASSESS_COMPLETION, AnalysisArgs, CompletionArgs, DECIDE_RECOVERY, EvaluationArgs,
     OrchestratorContext, RecoveryArgs, RecoveryChoice, ReplanArgs, ReplanCancel, ReplanUpdate,
     SUBMIT_ANALYSIS, SUBMIT_EVALUATION, SUBMIT_REPLAN, SUBMIT_SYNTHESIS, SubtaskView,
     SynthesisArgs,
 };
+use crate::protocol::{ProposedSubtask, ReportStatus};
 
 fn to_value<T: serde::Serialize>(v: &T) -> Value {
     serde_json::to_value(v).unwrap_or(Value::Null)

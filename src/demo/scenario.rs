@@ -8,7 +8,7 @@ use std::collections::HashMap;
 
 use serde::Deserialize;
 
-use crate::engine::event::{Priority, ProposedSubtask, Report, ReportStatus};
+use crate::protocol::{Priority, ProposedSubtask, Report, ReportStatus};
 
 /// The showcase theme ("Build a URL shortener with an API, storage and tests").
 const SHOWCASE: &str = include_str!("../../assets/demo/scenario.toml");

@@ -5,9 +5,8 @@
 
 use serde_json::Value;
 
-use crate::llm::{
-    ChatRequest, ChatResponse, Content, DeltaSink, StopReason, StreamEvent, ToolCall, Usage,
-};
+use crate::llm::{ChatRequest, ChatResponse, Content, DeltaSink, StopReason, StreamEvent};
+use crate::protocol::{ToolCall, Usage};
 
 /// What the demo model answers to one request, before it is streamed.
 #[derive(Debug, Clone, PartialEq)]

@@ -12,9 +12,9 @@ use super::stream::Reply;
 use super::workspace::{
     EDIT_FILE, EditContext, Findings, Offered, RUN_COMMAND, WRITE_FILE, history,
 };
-use crate::engine::event::{Report, ReportStatus};
-use crate::engine::protocol::{SUBMIT_REPORT, WorkerBrief};
 use crate::llm::{ChatRequest, ToolChoice};
+use crate::protocol::model::{SUBMIT_REPORT, WorkerBrief};
+use crate::protocol::{Report, ReportStatus};
 
 fn to_value<T: serde::Serialize>(v: &T) -> Value {
     serde_json::to_value(v).unwrap_or(Value::Null)

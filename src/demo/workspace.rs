@@ -11,7 +11,8 @@ use regex::Regex;
 use serde_json::{Value, json};
 
 use super::scenario::{KnownEdit, RoleKind, WorkspaceHints};
-use crate::llm::{ChatRole, Content, Message, ToolDef};
+use crate::llm::{ChatRole, Content, Message};
+use crate::protocol::ToolDef;
 
 pub const LIST_DIR: &str = "list_dir";
 pub const READ_FILE: &str = "read_file";
@@ -831,7 +832,7 @@ impl<'a> Findings<'a> {
     pub fn observations(&self) -> Vec<String> {
         self.steps
             .iter()
-            .filter(|s| s.name != crate::engine::protocol::SUBMIT_REPORT)
+            .filter(|s| s.name != crate::protocol::model::SUBMIT_REPORT)
             .map(|s| observe(s, self.hints))
             .collect()
     }

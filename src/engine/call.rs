@@ -10,12 +10,14 @@ use std::sync::{Arc, Mutex};
 use serde_json::Value;
 use tokio::sync::{mpsc, oneshot};
 
-use super::event::*;
+use super::Delta;
 use crate::llm::pricing::PriceTable;
 use crate::llm::{
-    ChatRequest, ChatResponse, ChatRole, Content, LlmError, Message, Provider, RetryNotice,
-    StreamEvent, ToolChoice, Usage,
+    ChatRequest, ChatResponse, ChatRole, Content, LlmError, Message, Provider, StreamEvent,
+    ToolChoice,
 };
+use crate::protocol::*;
+use crate::protocol::{RetryNotice, Usage};
 
 /// What tasks (workers, orchestrator steps, tool hosts) send to the engine's loop.
 pub(crate) enum ToEngine {

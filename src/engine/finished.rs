@@ -10,8 +10,8 @@
 
 use std::path::Path;
 
-use super::event::{Actor, Envelope, Event, SubtaskId};
-use super::plan::{FileChange, State};
+use crate::protocol::{Actor, Envelope, Event, SubtaskId};
+use crate::state::{FileChange, State};
 
 /// Rolls back `id`'s changes of a finished run and returns the journaled envelope (for the
 /// caller to fold). Refuses, changing nothing, when a file changed since.

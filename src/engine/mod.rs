@@ -6,16 +6,17 @@
 //! change is an event appended to the journal before it is acted on.
 
 mod call;
-pub mod deps;
-pub mod event;
+mod commands;
+mod dispatch;
 pub mod finished;
-pub mod plan;
+mod limits;
+mod plan_ops;
 pub mod policy;
 pub mod prompts;
-pub mod protocol;
+mod recovery;
 pub mod roles;
 mod run;
-pub mod schemas;
+mod steps;
 pub mod summary;
 pub mod validate;
 mod worker;
@@ -23,14 +24,14 @@ mod worker;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
-pub use event::*;
-pub use plan::{State, Subtask, SubtaskStatus, apply};
-
-use crate::llm::Provider;
 use crate::llm::pricing::PriceTable;
+use crate::llm::{Provider, StreamEvent};
+use crate::protocol::{Command, Envelope, RunOutcome, RunSettings, SubtaskId};
+use crate::state::State;
 use crate::tools::WorkerTools;
 use roles::RoleSpec;
 
@@ -106,4 +107,13 @@ pub fn spawn(
         join,
         final_state,
     }
+}
+
+/// Live, lossy output of a worker or the orchestrator, for the UI only (not journaled).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Delta {
+    /// `None`: the orchestrator.
+    pub subtask: Option<SubtaskId>,
+    pub attempt: u32,
+    pub event: StreamEvent,
 }

@@ -4,8 +4,8 @@
 //!
 //! Pure functions over the settings and the [`State`]; must not journal or call models.
 
-use super::event::*;
-use super::plan::{State, SubtaskStatus};
+use crate::protocol::*;
+use crate::state::{State, SubtaskStatus};
 
 /// Worker attempts per subtask before it is escalated without asking the orchestrator.
 pub const MAX_ATTEMPTS: u32 = 3;

@@ -5,10 +5,10 @@
 //! Builds text from the [`State`] only; must not change it. Prompt wording lives in
 //! `assets/prompts/*.md` and the role prompts in `assets/roles.toml`.
 
-use super::event::{ReportStatus, SubtaskId};
-use super::plan::{State, Subtask, SubtaskStatus};
-use super::protocol::*;
 use super::roles::RoleSpec;
+use crate::protocol::model::*;
+use crate::protocol::{ReportStatus, SubtaskId};
+use crate::state::{State, Subtask, SubtaskStatus};
 
 pub const ORCHESTRATOR_SYSTEM: &str = include_str!("../../assets/prompts/orchestrator.md");
 pub const WORKER_PREAMBLE: &str = include_str!("../../assets/prompts/worker.md");

@@ -2,8 +2,8 @@
 //!
 //! Pure; must not call models or journal.
 
-use super::event::*;
-use super::plan::{State, SubtaskStatus};
+use crate::protocol::*;
+use crate::state::{State, SubtaskStatus};
 
 fn action_text(a: &RecoveryAction) -> String {
     match a {

@@ -8,9 +8,9 @@
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-use super::event::{ProposedSubtask, Report};
-use super::protocol::*;
-use super::schemas;
+use crate::protocol::model::*;
+use crate::protocol::schemas;
+use crate::protocol::{ProposedSubtask, Report};
 
 /// Checks `args` against the schema of `tool` and parses them.
 pub fn parse<T: DeserializeOwned>(tool: &str, args: &Value, roles: &[String]) -> Result<T, String> {

@@ -12,11 +12,12 @@ use std::time::Duration;
 use async_trait::async_trait;
 
 use super::call::{CallCtx, Recorder, ToEngine, push_repair};
-use super::event::*;
 use super::policy::MAX_WORKER_TURNS;
-use super::protocol::SUBMIT_REPORT;
-use super::{schemas, validate};
+use super::validate;
 use crate::llm::{ChatRequest, ChatRole, Content, Message, ToolChoice};
+use crate::protocol::model::SUBMIT_REPORT;
+use crate::protocol::schemas;
+use crate::protocol::*;
 use crate::tools::{ToolHost, WorkerTools};
 
 /// How a worker attempt ended.

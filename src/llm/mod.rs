@@ -3,8 +3,8 @@
 //! Owns: wire-neutral request/response types, the trait, provider settings, errors, retry
 //! notices, usage and pricing. Must not know anything about orchestration: the engine builds
 //! [`ChatRequest`]s and reads [`ChatResponse`]s. HTTP providers (`anthropic`, `openai`) share
-//! the retry/timeout layer in `retry`. The simulated `demo` model lives in `crate::demo` and
-//! implements the same trait.
+//! the retry/timeout layer in `retry`. The simulated `demo` model implements the same trait
+//! outside this module; the composition root (`session`) picks the provider.
 
 pub mod anthropic;
 pub mod jsontext;
@@ -14,12 +14,13 @@ pub mod retry;
 pub mod sse;
 
 use std::fmt;
-use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+
+use crate::protocol::{RetryNotice, ToolCall, ToolDef, Usage};
 
 /// A secret (API key). `Debug`, `Display` and `Serialize` never show the value, only a
 /// short fingerprint, so it cannot leak through logs, the journal or `baton config`.
@@ -126,7 +127,8 @@ impl Default for RetrySettings {
     }
 }
 
-/// Everything needed to build a provider. Produced by `crate::config`.
+/// Everything needed to build a provider (built by the configuration; the provider itself
+/// by the composition root, `session::build_provider`).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ProviderSettings {
     pub kind: ProviderKind,
@@ -205,14 +207,6 @@ impl Message {
     }
 }
 
-/// A tool the model may call; `input_schema` is a JSON Schema object.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ToolDef {
-    pub name: String,
-    pub description: String,
-    pub input_schema: Value,
-}
-
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(tag = "type", content = "name", rename_all = "snake_case")]
 pub enum ToolChoice {
@@ -238,36 +232,6 @@ pub struct ChatRequest {
     pub temperature: Option<f32>,
 }
 
-/// A complete tool call, arguments parsed as JSON.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ToolCall {
-    pub id: String,
-    pub name: String,
-    pub arguments: Value,
-}
-
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Usage {
-    pub input_tokens: u64,
-    pub output_tokens: u64,
-    #[serde(default)]
-    pub cache_read_tokens: u64,
-    #[serde(default)]
-    pub cache_write_tokens: u64,
-}
-
-impl Usage {
-    pub fn total(&self) -> u64 {
-        self.input_tokens + self.output_tokens + self.cache_read_tokens + self.cache_write_tokens
-    }
-    pub fn add(&mut self, other: &Usage) {
-        self.input_tokens += other.input_tokens;
-        self.output_tokens += other.output_tokens;
-        self.cache_read_tokens += other.cache_read_tokens;
-        self.cache_write_tokens += other.cache_write_tokens;
-    }
-}
-
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum StopReason {
@@ -276,16 +240,6 @@ pub enum StopReason {
     MaxTokens,
     StopSequence,
     Other(String),
-}
-
-/// One retry the provider layer made (reported, never swallowed).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RetryNotice {
-    /// 1 for the first retry.
-    pub attempt: u32,
-    pub delay_ms: u64,
-    /// Human text: "429 rate limited (retry-after 2s)", "stream cut before message_stop", ...
-    pub reason: String,
 }
 
 /// Live, lossy progress of one call, for the UI. The assembled result is in [`ChatResponse`].
@@ -384,17 +338,6 @@ pub trait Provider: Send + Sync {
     fn base_url(&self) -> &str;
     /// One call. Retries are done inside; each is reported on `sink` and in the response.
     async fn chat(&self, req: ChatRequest, sink: DeltaSink<'_>) -> Result<ChatResponse, LlmError>;
-}
-
-/// Builds the provider for these settings.
-pub fn build_provider(settings: &ProviderSettings) -> Result<Arc<dyn Provider>, LlmError> {
-    match settings.kind {
-        ProviderKind::Anthropic => Ok(Arc::new(anthropic::AnthropicProvider::new(
-            settings.clone(),
-        )?)),
-        ProviderKind::Openai => Ok(Arc::new(openai::OpenAiProvider::new(settings.clone())?)),
-        ProviderKind::Demo => Ok(Arc::new(crate::demo::DemoProvider::new(settings))),
-    }
 }
 
 /// A helper for tests and callers that do not need live deltas.

@@ -17,8 +17,8 @@ use std::sync::Mutex;
 
 use sha2::{Digest, Sha256};
 
-use crate::engine::event::SubtaskId;
-use crate::engine::plan::FileChange;
+use crate::protocol::SubtaskId;
+use crate::state::FileChange;
 
 use super::error::{ToolError, io_error};
 use super::paths::Root;

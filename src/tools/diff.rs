@@ -9,7 +9,7 @@ use std::path::Path;
 
 use similar::TextDiff;
 
-use crate::engine::plan::FileChange;
+use crate::state::FileChange;
 
 use super::changes::sha256_hex;
 use super::paths::Root;
@@ -60,7 +60,7 @@ pub fn subtask_diffs(
     run_dir: &Path,
     workspace: &Path,
     all: &[FileChange],
-    id: crate::engine::SubtaskId,
+    id: crate::protocol::SubtaskId,
 ) -> Vec<FileDiff> {
     let root = Root::open(workspace).ok();
     let mine: Vec<(usize, &FileChange)> =

@@ -26,9 +26,9 @@ use async_trait::async_trait;
 pub use error::ToolError;
 pub use workspace::{Workspace, WorkspaceOptions};
 
-use crate::engine::event::{CommandDecision, Event, SubtaskId};
-use crate::engine::plan::FileChange;
-use crate::llm::{ToolCall, ToolDef};
+use crate::protocol::{CommandDecision, Event, SubtaskId};
+use crate::protocol::{ToolCall, ToolDef};
+use crate::state::FileChange;
 
 /// What a tool call gives back to the model.
 #[derive(Debug, Clone, PartialEq)]

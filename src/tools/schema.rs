@@ -6,7 +6,7 @@
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::llm::ToolDef;
+use crate::protocol::ToolDef;
 
 pub const LIST_DIR: &str = "list_dir";
 pub const READ_FILE: &str = "read_file";

@@ -13,9 +13,9 @@ use std::time::Duration;
 use async_trait::async_trait;
 use serde::de::DeserializeOwned;
 
-use crate::engine::event::{CommandDecision, Event, SubtaskId};
-use crate::engine::plan::FileChange;
-use crate::llm::{ToolCall, ToolDef};
+use crate::protocol::{CommandDecision, Event, SubtaskId};
+use crate::protocol::{ToolCall, ToolDef};
+use crate::state::FileChange;
 
 use super::changes::{ChangeRecord, Freshness, sha256_hex};
 use super::command::{self, CommandSpec, pattern_allows};

@@ -15,8 +15,9 @@ use tui_textarea::TextArea;
 use super::modals::Modal;
 use super::output::Outputs;
 use super::theme::Theme;
-use crate::engine::plan::{NeedsPerson, State};
-use crate::engine::{Command, Delta, Envelope, Event, Phase, SubtaskId};
+use crate::engine::Delta;
+use crate::protocol::{Command, Envelope, Event, Phase, SubtaskId};
+use crate::state::{NeedsPerson, State};
 
 /// Something that happened: a key, an engine fact, live output, time passing.
 #[derive(Debug, Clone)]
@@ -320,8 +321,8 @@ impl Ui {
     /// The exit code the run's outcome calls for: 0 complete, 1 failed, 3 stopped/open.
     pub fn exit_code(&self) -> i32 {
         match &self.state.outcome {
-            Some(crate::engine::RunOutcome::Completed) => 0,
-            Some(crate::engine::RunOutcome::Failed { .. }) => 1,
+            Some(crate::protocol::RunOutcome::Completed) => 0,
+            Some(crate::protocol::RunOutcome::Failed { .. }) => 1,
             _ => 3,
         }
     }
@@ -385,7 +386,7 @@ pub fn update(ui: &mut Ui, msg: Msg) -> Vec<Effect> {
 
 /// Folds an engine fact into the replica and keeps the view in step with it.
 fn on_event(ui: &mut Ui, env: &Envelope) {
-    crate::engine::plan::apply(&mut ui.state, env);
+    crate::state::apply(&mut ui.state, env);
     let marker = ui.theme.glyph("▸");
     let result_marker = ui.theme.glyph("↳");
     match &env.event {

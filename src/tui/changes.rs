@@ -17,8 +17,8 @@ use ratatui::widgets::{Block, Borders, Paragraph};
 
 use super::app::{Screen, Ui};
 use super::theme::Theme;
-use crate::engine::plan::{FileChange, State, SubtaskStatus};
-use crate::engine::{Event, SubtaskId};
+use crate::protocol::{Command, Event, SubtaskId};
+use crate::state::{FileChange, State};
 use crate::tools::diff::{FileDiff, subtask_diffs};
 
 /// How a line of the diff view is drawn.
@@ -252,12 +252,10 @@ pub fn has_live_changes(state: &State, id: SubtaskId) -> bool {
     state.files.iter().any(|f| f.id == id && !f.rolled_back)
 }
 
-/// Can the subtask be rolled back now (it changed files and is not running)?
+/// Can the subtask be rolled back now (it changed files and is not running)? The rule
+/// book's answer (`State::check`).
 pub fn can_roll_back(state: &State, id: SubtaskId) -> bool {
-    has_live_changes(state, id)
-        && state
-            .subtask(id)
-            .is_some_and(|s| s.status != SubtaskStatus::Running)
+    state.check(&Command::Rollback { id }).is_ok()
 }
 
 /// Are all of the subtask's changes of `path` rolled back?

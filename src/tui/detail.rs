@@ -14,8 +14,8 @@ use super::header::{duration, tokens};
 use super::modals::scope::priority_word;
 use super::task_list::{origin_label, waiting_on};
 use super::theme::{mark_of, role_label};
-use crate::engine::plan::Subtask;
-use crate::engine::{Actor, RecoveryAction, ReportStatus, SubtaskId};
+use crate::protocol::{Actor, RecoveryAction, ReportStatus, SubtaskId};
+use crate::state::Subtask;
 
 fn section(out: &mut Vec<Line<'static>>, ui: &Ui, title: &str) {
     out.push(Line::from(""));

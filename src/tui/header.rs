@@ -15,8 +15,8 @@ use unicode_width::UnicodeWidthStr;
 use super::app::Ui;
 use super::task_list::fit;
 use super::theme::Mark;
-use crate::engine::RunOutcome;
-use crate::engine::plan::SubtaskStatus;
+use crate::protocol::RunOutcome;
+use crate::state::SubtaskStatus;
 
 /// `41k`, `1.2M`.
 pub fn tokens(n: u64) -> String {

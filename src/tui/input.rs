@@ -14,8 +14,8 @@ use super::layout::{self, pane_ids, selected_pane};
 use super::modals::{self, confirm::Confirm, quit::QuitModal, subtask_form::SubtaskForm};
 use super::needs;
 use super::task_list::{self, Row};
-use crate::engine::plan::SubtaskStatus;
-use crate::engine::{Command, SubtaskId};
+use crate::protocol::{Command, Resolution, SubtaskId};
+use crate::state::SubtaskStatus;
 
 /// Which bindings apply now.
 pub fn context(ui: &Ui) -> Context {
@@ -40,29 +40,33 @@ pub fn context(ui: &Ui) -> Context {
     }
 }
 
-/// Does a binding's condition hold now?
+/// Does a binding's condition hold now? Whether a command applies is the rule book's
+/// answer (`State::check`, the one the engine enforces); the rest is about the screen.
 pub fn holds(ui: &Ui, when: When) -> bool {
     let sel = ui.selected_subtask().and_then(|id| ui.state.subtask(id));
     let status = sel.map(|s| s.status);
+    let applies = |cmd: Option<Command>| cmd.is_some_and(|c| ui.state.check(&c).is_ok());
+    let on_sel = |f: fn(SubtaskId) -> Command| applies(sel.map(|s| f(s.id)));
     match when {
         When::Always => true,
-        When::SelAwaitingApproval => status == Some(SubtaskStatus::AwaitingApproval),
-        When::SelDeferred => status == Some(SubtaskStatus::Deferred),
-        When::SelDeferrable => matches!(
-            status,
-            Some(SubtaskStatus::AwaitingApproval | SubtaskStatus::Ready)
-        ),
-        When::SelOpen => status.is_some_and(|s| !s.is_terminal()) && !ui.state.is_finished(),
-        When::SelEscalated => status == Some(SubtaskStatus::Escalated),
-        When::AnyAwaiting => ui.state.count(SubtaskStatus::AwaitingApproval) > 0,
+        // A deferred subtask is offered "un-defer" rather than "approve".
+        When::SelAwaitingApproval => {
+            on_sel(|id| Command::Approve { id }) && status != Some(SubtaskStatus::Deferred)
+        }
+        When::SelDeferred => on_sel(|id| Command::Undefer { id }),
+        When::SelDeferrable => on_sel(|id| Command::Defer { id }),
+        When::SelOpen => on_sel(|id| Command::Cancel { id }) && !ui.state.is_finished(),
+        When::SelEscalated => on_sel(|id| Command::Resolve {
+            id,
+            resolution: Resolution::Cancel,
+        }),
+        When::AnyAwaiting => applies(Some(Command::ApproveAll)),
         When::AnyNeed => !ui.state.needs_person().is_empty(),
         When::HasSynthesis => ui.state.synthesis.is_some(),
         When::RunLive => !ui.state.is_finished() && !ui.engine_closed,
         When::SelRunning => status == Some(SubtaskStatus::Running),
         When::SelHasFiles => sel.is_some_and(|s| !s.files_changed.is_empty()),
-        When::SelRollbackable => {
-            sel.is_some_and(|s| super::changes::can_roll_back(&ui.state, s.id))
-        }
+        When::SelRollbackable => on_sel(|id| Command::Rollback { id }),
     }
 }
 

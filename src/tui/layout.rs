@@ -7,7 +7,7 @@
 use ratatui::layout::{Constraint, Direction, Layout, Rect};
 
 use super::app::{Ui, orchestrator_busy};
-use crate::engine::SubtaskId;
+use crate::protocol::SubtaskId;
 
 /// Smallest useful pane: border plus two lines of output.
 const MIN_PANE_HEIGHT: u16 = 4;

@@ -137,9 +137,9 @@ pub async fn run_front_end(
 pub fn farewell(ui: &Ui) -> String {
     let id = ui.run_id();
     let status = match &ui.state.outcome {
-        Some(crate::engine::RunOutcome::Completed) => "complete".to_string(),
-        Some(crate::engine::RunOutcome::Failed { reason }) => format!("failed: {reason}"),
-        Some(crate::engine::RunOutcome::Stopped { reason }) => format!("stopped: {reason}"),
+        Some(crate::protocol::RunOutcome::Completed) => "complete".to_string(),
+        Some(crate::protocol::RunOutcome::Failed { reason }) => format!("failed: {reason}"),
+        Some(crate::protocol::RunOutcome::Stopped { reason }) => format!("stopped: {reason}"),
         None => "stopped".to_string(),
     };
     let mut out = format!("Run {id}: {status}.\n");

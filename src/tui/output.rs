@@ -9,8 +9,8 @@ use std::collections::{HashMap, VecDeque};
 
 use unicode_width::UnicodeWidthChar;
 
-use crate::engine::SubtaskId;
 use crate::llm::StreamEvent;
+use crate::protocol::SubtaskId;
 
 /// Lines of a tool's result shown in a worker pane under its summary line.
 const TOOL_OUTPUT_LINES: usize = 6;
@@ -360,7 +360,7 @@ impl Outputs {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::llm::RetryNotice;
+    use crate::protocol::RetryNotice;
 
     #[test]
     fn text_splits_into_lines_and_grows_the_open_one() {

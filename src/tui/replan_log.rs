@@ -11,8 +11,8 @@ use ratatui::widgets::{Block, Borders, Paragraph, Wrap};
 
 use super::app::{Focus, Ui};
 use super::modals::wrap_words;
-use crate::engine::SubtaskId;
-use crate::engine::plan::ReplanEntry;
+use crate::protocol::SubtaskId;
+use crate::state::ReplanEntry;
 
 fn ids(v: &[SubtaskId]) -> String {
     v.iter()

@@ -21,7 +21,8 @@ use super::terminal::{self, Tty};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
-use crate::engine::{Command, Delta, EngineHandle, Envelope, RunOutcome};
+use crate::engine::{Delta, EngineHandle};
+use crate::protocol::{Command, Envelope, RunOutcome};
 
 /// Frame budget: about 30 frames a second at most.
 const FRAME: Duration = Duration::from_millis(33);

@@ -11,7 +11,7 @@ use ratatui::widgets::{Block, Borders, Paragraph, Wrap};
 use super::app::Ui;
 use super::header::{duration, tokens};
 use super::theme::role_label;
-use crate::engine::RunOutcome;
+use crate::protocol::RunOutcome;
 
 pub fn lines(ui: &Ui, width: usize) -> Vec<Line<'static>> {
     let t = &ui.theme;

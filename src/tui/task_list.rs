@@ -12,8 +12,8 @@ use unicode_width::UnicodeWidthStr;
 
 use super::app::{Filter, Focus, Sel, Ui};
 use super::theme::{Mark, Theme, mark_of, short_role};
-use crate::engine::plan::{State, Subtask, SubtaskStatus};
-use crate::engine::{Origin, Priority, SubtaskId};
+use crate::protocol::{Origin, Priority, SubtaskId};
+use crate::state::{State, Subtask, SubtaskStatus};
 
 /// One row of the list.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

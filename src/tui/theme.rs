@@ -2,11 +2,11 @@
 //!
 //! Owns the mapping from a subtask's state to its symbol and style. Symbols carry the
 //! meaning; colour is only a second channel, so everything stays readable without it.
-//! Must not decide anything about the run (that is `engine::plan`'s job).
+//! Must not decide anything about the run (that is `state`'s job).
 
 use ratatui::style::{Color, Modifier, Style};
 
-use crate::engine::plan::{State, Subtask, SubtaskStatus};
+use crate::state::{State, Subtask, SubtaskStatus};
 
 /// What a status symbol means on screen.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

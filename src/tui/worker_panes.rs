@@ -15,7 +15,7 @@ use super::layout::{MainLayout, pane_ids, selected_pane};
 use super::output::{LineKind, PaneBuffer};
 use super::task_list::fit;
 use super::theme::role_label;
-use crate::engine::SubtaskId;
+use crate::protocol::SubtaskId;
 
 fn title(ui: &Ui, id: Option<SubtaskId>, buf: Option<&PaneBuffer>, width: usize) -> String {
     let t = &ui.theme;
@@ -25,7 +25,7 @@ fn title(ui: &Ui, id: Option<SubtaskId>, buf: Option<&PaneBuffer>, width: usize)
             if st.attempts > 1 {
                 s.push_str(&format!(" · try {}", st.attempts));
             }
-            if st.status != crate::engine::plan::SubtaskStatus::Running {
+            if st.status != crate::state::SubtaskStatus::Running {
                 s.push_str(&format!(" · {}", st.status.label()));
             }
             s

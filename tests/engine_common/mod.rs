@@ -10,12 +10,14 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use baton::engine::protocol::*;
 use baton::engine::roles::default_roles;
 use baton::engine::*;
 use baton::journal::{self, Journal};
 use baton::llm::pricing::PriceTable;
 use baton::llm::*;
+use baton::protocol::model::*;
+use baton::protocol::*;
+use baton::state::*;
 use serde_json::{Value, json};
 use tokio::time::Instant;
 

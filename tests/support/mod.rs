@@ -8,7 +8,8 @@ pub mod fake_llm;
 
 use std::sync::Mutex;
 
-use baton::llm::{ChatRequest, Message, RetryNotice, StreamEvent, ToolChoice, ToolDef};
+use baton::llm::{ChatRequest, Message, StreamEvent, ToolChoice};
+use baton::protocol::{RetryNotice, ToolDef};
 pub use fake_llm::*;
 use serde_json::json;
 

@@ -12,8 +12,8 @@ use std::sync::Mutex;
 use async_trait::async_trait;
 use serde_json::Value;
 
-use baton::engine::event::{CommandDecision, Event, SubtaskId};
-use baton::llm::ToolCall;
+use baton::protocol::ToolCall;
+use baton::protocol::{CommandDecision, Event, SubtaskId};
 use baton::tools::{ToolHost, ToolOutput, WorkerTools, Workspace, WorkspaceOptions};
 
 /// A `ToolHost` that answers approvals from a script and records everything.

@@ -3,7 +3,9 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, dead_code)]
 
 use baton::engine::*;
-use baton::llm::{RetryNotice, StreamEvent, Usage};
+use baton::llm::StreamEvent;
+use baton::protocol::*;
+use baton::protocol::{RetryNotice, Usage};
 use baton::tui::app::{Msg, RunInfo, Ui, UiOptions};
 use baton::tui::theme::Theme;
 use baton::tui::{draw, update};

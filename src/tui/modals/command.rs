@@ -13,8 +13,8 @@ use tui_textarea::TextArea;
 use super::{
     Choice, Modal, boxed, choices_line, frame_box, is_esc, modal_width, pick, text_box, text_of,
 };
-use crate::engine::plan::State;
-use crate::engine::{Command, CommandDecision, SubtaskId};
+use crate::protocol::{Command, CommandDecision, SubtaskId};
+use crate::state::State;
 use crate::tui::app::{Effect, NeedKey};
 use crate::tui::theme::{Theme, role_label};
 

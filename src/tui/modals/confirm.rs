@@ -9,8 +9,8 @@ use ratatui::text::Line;
 use ratatui::widgets::{Paragraph, Wrap};
 
 use super::{Choice, Modal, choices_line, frame_box, is_esc, modal_width, pick};
-use crate::engine::Command;
-use crate::engine::plan::{State, Subtask};
+use crate::protocol::Command;
+use crate::state::{State, Subtask};
 use crate::tui::app::Effect;
 use crate::tui::theme::Theme;
 

@@ -17,8 +17,8 @@ use super::{
     Choice, Modal, boxed, choices_line, frame_box, is_esc, is_submit, modal_width, pick, text_box,
     text_of,
 };
-use crate::engine::plan::State;
-use crate::engine::{Command, Resolution, SubtaskId};
+use crate::protocol::{Command, Resolution, SubtaskId};
+use crate::state::State;
 use crate::tui::app::{Effect, NeedKey, RunInfo};
 use crate::tui::output::one_line;
 use crate::tui::theme::{Theme, role_label};

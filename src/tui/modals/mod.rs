@@ -24,7 +24,7 @@ use tui_textarea::TextArea;
 
 use super::app::{Effect, NeedKey, RunInfo};
 use super::theme::Theme;
-use crate::engine::plan::State;
+use crate::state::State;
 
 /// A dialog over the main screen. The run keeps streaming behind it.
 pub trait Modal {

@@ -9,8 +9,8 @@ use ratatui::text::Line;
 use ratatui::widgets::{Paragraph, Wrap};
 
 use super::{Choice, Modal, choices_line, frame_box, is_esc, modal_width, pick};
-use crate::engine::plan::State;
-use crate::engine::{Command, RunMode};
+use crate::protocol::{Command, RunMode};
+use crate::state::State;
 use crate::tui::app::{Effect, NeedKey};
 use crate::tui::theme::Theme;
 

@@ -10,7 +10,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Wrap};
 
 use super::{Choice, Modal, choices_line, frame_box, is_esc, modal_width, pick};
-use crate::engine::plan::State;
+use crate::state::State;
 use crate::tui::app::Effect;
 use crate::tui::input::is_ctrl_c;
 use crate::tui::theme::Theme;

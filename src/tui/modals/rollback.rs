@@ -11,8 +11,8 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
 use super::{Choice, Modal, choices_line, frame_box, is_esc, modal_width, pick, wrap_words};
-use crate::engine::plan::{FileChange, State};
-use crate::engine::{Command, SubtaskId};
+use crate::protocol::{Command, SubtaskId};
+use crate::state::{FileChange, State};
 use crate::tui::app::Effect;
 use crate::tui::theme::Theme;
 

@@ -11,8 +11,8 @@ use ratatui::widgets::{Paragraph, Wrap};
 use tui_textarea::TextArea;
 
 use super::{Choice, Modal, boxed, choices_line, frame_box, is_esc, modal_width, pick, text_of};
-use crate::engine::plan::State;
-use crate::engine::{Command, LimitKind, Priority, ScopeDecision};
+use crate::protocol::{Command, LimitKind, Priority, ScopeDecision};
+use crate::state::State;
 use crate::tui::app::{Effect, NeedKey};
 use crate::tui::theme::Theme;
 
@@ -116,9 +116,14 @@ impl Modal for ScopeAlertModal {
             }
             if key.code == KeyCode::Enter {
                 let text = text_of(t);
-                return match text.trim_start_matches('$').parse::<f64>() {
-                    Ok(to) if to > self.current => self.send(ScopeDecision::RaiseLimit { to }),
-                    Ok(_) => {
+                let parsed = text.trim_start_matches('$').parse::<f64>();
+                return match parsed.as_ref().map(|to| self.limit.checked(*to)) {
+                    Ok(Err(why)) => {
+                        self.error = Some(why);
+                        Vec::new()
+                    }
+                    Ok(Ok(to)) if to > self.current => self.send(ScopeDecision::RaiseLimit { to }),
+                    Ok(Ok(_)) => {
                         self.error = Some(format!(
                             "the new limit must be above the current {}",
                             show(self.limit, self.current)

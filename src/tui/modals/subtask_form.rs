@@ -14,8 +14,8 @@ use tui_textarea::TextArea;
 
 use super::scope::priority_word;
 use super::{Modal, boxed, frame_box, is_esc, is_submit, modal_width, text_box, text_of};
-use crate::engine::plan::{State, Subtask, SubtaskStatus};
-use crate::engine::{Command, Priority, ProposedSubtask, SubtaskId, SubtaskPatch};
+use crate::protocol::{Command, Priority, ProposedSubtask, SubtaskId, SubtaskPatch};
+use crate::state::{State, Subtask, SubtaskStatus};
 use crate::tui::app::Effect;
 use crate::tui::theme::Theme;
 

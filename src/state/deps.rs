@@ -7,8 +7,8 @@
 
 use std::collections::HashMap;
 
-use super::event::*;
-use super::plan::{State, SubtaskStatus};
+use super::{State, SubtaskStatus};
+use crate::protocol::*;
 
 /// The outcome of planning one batch of new subtasks.
 #[derive(Debug, Default)]

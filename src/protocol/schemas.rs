@@ -3,12 +3,12 @@
 //! `items`, `enum`, `minimum`, `maximum`, `minLength`, `minItems`).
 //!
 //! Must not decide anything about the plan: semantic checks (roles, dependencies) live in
-//! `validate`, the rules in the loop.
+//! `engine::validate`, the rules in the loop.
 
 use serde_json::{Value, json};
 
-use super::protocol::*;
-use crate::llm::ToolDef;
+use super::calls::ToolDef;
+use super::model::*;
 
 /// A subtask as the model writes it. `roles` restricts the `role` enum.
 fn subtask_schema(roles: &[String]) -> Value {

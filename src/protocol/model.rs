@@ -1,5 +1,5 @@
-//! The LLM protocol: tool names, argument types, JSON Schemas, validation, and the
-//! machine-readable context blocks the engine puts into its prompts.
+//! The LLM protocol: tool names, argument types, and the machine-readable context blocks
+//! the engine puts into its prompts (schemas in `schemas`, validation in the engine).
 //!
 //! Tools (DESIGN.md "The LLM protocol"): `submit_analysis`, `submit_report`,
 //! `submit_replan`, `decide_recovery`, `assess_completion`, `submit_synthesis`, plus
@@ -12,7 +12,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::event::{Priority, ProposedSubtask, Report};
+use super::payload::{Priority, ProposedSubtask, Report};
 
 pub const SUBMIT_ANALYSIS: &str = "submit_analysis";
 pub const SUBMIT_REPORT: &str = "submit_report";

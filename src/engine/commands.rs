@@ -1,0 +1,145 @@
+//! Commands from the front end: each is checked against `State::check` (the rule
+//! book shared with the TUI), then acted on; a refusal becomes a `Notice`.
+
+use super::run::*;
+use crate::protocol::*;
+use crate::state::{Refusal, SubtaskStatus};
+
+impl Engine {
+    /// Acts on a person's command. The rule book (`State::check`) is asked first; what only
+    /// the engine knows (role names, workspace tools, live tasks) is checked after it.
+    pub(super) async fn handle_command(&mut self, cmd: Command) {
+        if let Err(refusal) = self.state.check(&cmd) {
+            self.notice(refusal.to_string()).await;
+            return;
+        }
+        let by = Actor::Person;
+        match cmd {
+            Command::Approve { id } => self.emit(Event::SubtaskApproved { id, by }).await,
+            Command::ApproveAll => {
+                let ids: Vec<SubtaskId> = self
+                    .state
+                    .subtasks
+                    .iter()
+                    .filter(|s| s.status == SubtaskStatus::AwaitingApproval)
+                    .map(|s| s.id)
+                    .collect();
+                for id in ids {
+                    self.emit(Event::SubtaskApproved { id, by }).await;
+                }
+            }
+            Command::Defer { id } => self.emit(Event::SubtaskDeferred { id, by }).await,
+            Command::Undefer { id } => self.emit(Event::SubtaskUndeferred { id, by }).await,
+            Command::Escalate { id, reason } => {
+                self.stop_worker(id).await;
+                let reason = if reason.trim().is_empty() {
+                    "escalated by a person".to_string()
+                } else {
+                    reason
+                };
+                self.emit(Event::SubtaskEscalated { id, reason, by }).await;
+            }
+            Command::Resolve { id, resolution } => {
+                if let Resolution::Reassign { role, .. } = &resolution {
+                    if !self.known_role(role).await {
+                        return;
+                    }
+                }
+                self.emit(Event::EscalationResolved { id, resolution, by })
+                    .await;
+            }
+            Command::Edit { id, patch } => {
+                self.edit(id, patch, by).await;
+            }
+            Command::Add { subtask } => {
+                let added = self.add_batch(vec![(subtask, Origin::Person)]).await;
+                if added.is_empty() {
+                    self.notice("the subtask was not added (see the rejection)")
+                        .await;
+                }
+            }
+            Command::Cancel { id } => {
+                self.cancel(id, "cancelled by a person".into(), by).await;
+            }
+            Command::Pause => self.emit(Event::DispatchPaused { by }).await,
+            Command::Resume => self.emit(Event::DispatchResumed { by }).await,
+            Command::SetMaxWorkers { max_workers } => {
+                self.emit(Event::MaxWorkersChanged { max_workers, by })
+                    .await;
+            }
+            Command::ChooseMode { mode } => {
+                if self.analysis_subtasks.is_none() {
+                    self.notice("the analysis is being redone; choose again after it")
+                        .await;
+                    return;
+                }
+                self.choose_mode(mode, by).await;
+            }
+            Command::ResolveScopeAlert { alert, decision } => {
+                self.resolve_alert(alert, decision, by).await;
+            }
+            Command::DecideCommand { request, decision } => match self.approvals.remove(&request) {
+                Some((_, reply)) => {
+                    self.emit(Event::CommandApprovalDecided {
+                        request,
+                        decision: decision.clone(),
+                        by,
+                    })
+                    .await;
+                    let _ = reply.send(decision);
+                }
+                None => {
+                    self.notice(Refusal::CommandNotWaiting(request).to_string())
+                        .await
+                }
+            },
+            Command::Rollback { id } => self.rollback(id).await,
+            Command::Stop => {
+                self.finish(RunOutcome::Stopped {
+                    reason: "stopped by a person".into(),
+                })
+                .await;
+            }
+        }
+    }
+
+    /// Is `role` one of the run's roles? Says which roles there are when it is not.
+    pub(super) async fn known_role(&mut self, role: &str) -> bool {
+        if self.role_names.iter().any(|r| r == role) {
+            return true;
+        }
+        self.notice(format!(
+            "unknown role `{role}`; roles: {}",
+            self.role_names.join(", ")
+        ))
+        .await;
+        false
+    }
+
+    pub(super) async fn rollback(&mut self, id: SubtaskId) {
+        let Some(tools) = self.cfg.tools.clone() else {
+            self.notice("rollback needs workspace tools (--workspace)")
+                .await;
+            return;
+        };
+        // `State::check` has refused a running subtask and one without live changes.
+        let changes: Vec<_> = self
+            .state
+            .files
+            .iter()
+            .filter(|f| f.id == id && !f.rolled_back)
+            .cloned()
+            .collect();
+        match tools.rollback(&changes).await {
+            Ok(files) => {
+                self.emit(Event::SubtaskRolledBack {
+                    id,
+                    files,
+                    by: Actor::Person,
+                })
+                .await
+            }
+            Err(e) => self.notice(format!("rollback of {id} failed: {e}")).await,
+        }
+    }
+}

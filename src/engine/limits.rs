@@ -1,0 +1,141 @@
+//! Limits: which budgets are reached, holding dispatch, raising and resolving scope alerts.
+
+use super::policy::{self};
+use super::run::*;
+use crate::protocol::*;
+use crate::state::{Refusal, SubtaskStatus};
+
+impl Engine {
+    /// Is this limit's alert open, or was its overrun accepted (defer low priority) at the
+    /// current maximum?
+    pub(super) fn limit_held(&self, limit: LimitKind) -> bool {
+        if policy::alert_open(&self.state, limit) {
+            return true;
+        }
+        let max = self.limit_max(limit);
+        self.state
+            .alerts
+            .iter()
+            .rev()
+            .find(|a| a.limit == limit)
+            .is_some_and(|a| {
+                a.resolution == Some(ScopeDecision::DeferLowPriority) && Some(a.max) == max
+            })
+    }
+
+    pub(super) fn limit_max(&self, limit: LimitKind) -> Option<f64> {
+        let l = &self.state.limits;
+        match limit {
+            LimitKind::Subtasks => l.max_subtasks.map(f64::from),
+            LimitKind::Cycles => l.max_cycles.map(f64::from),
+            LimitKind::Tokens => l.max_tokens.map(|v| v as f64),
+            LimitKind::Cost => l.budget_usd,
+            LimitKind::WallClock => l.max_wall_secs.map(|v| v as f64),
+        }
+    }
+
+    /// A budget alert (tokens, cost, wall clock) is open: nothing new starts.
+    pub(super) fn budget_hold(&self) -> bool {
+        self.state.open_alerts().any(|a| {
+            matches!(
+                a.limit,
+                LimitKind::Tokens | LimitKind::Cost | LimitKind::WallClock
+            )
+        })
+    }
+
+    pub(super) async fn check_budgets(&mut self) {
+        if policy::winding_down(&self.state) {
+            return;
+        }
+        for (limit, current, max) in policy::budgets_reached(&self.state, self.wall_secs()) {
+            if !self.limit_held(limit) {
+                self.raise_alert(limit, current, max).await;
+            }
+        }
+    }
+
+    pub(super) async fn raise_alert(&mut self, limit: LimitKind, current: f64, max: f64) {
+        let alert = self.state.alerts.len() as u32 + 1;
+        let pending = self
+            .state
+            .subtasks
+            .iter()
+            .filter(|s| {
+                matches!(
+                    s.status,
+                    SubtaskStatus::Ready
+                        | SubtaskStatus::AwaitingApproval
+                        | SubtaskStatus::Deferred
+                )
+            })
+            .map(|s| s.id)
+            .collect();
+        self.emit(Event::ScopeAlertRaised {
+            alert,
+            limit,
+            current,
+            max,
+            pending,
+        })
+        .await;
+        if self.cfg.settings.approve == ApprovalPolicy::Auto {
+            self.resolve_alert(alert, policy::auto_scope_decision(limit), Actor::Policy)
+                .await;
+        }
+    }
+
+    pub(super) async fn resolve_alert(&mut self, alert: u32, decision: ScopeDecision, by: Actor) {
+        let Some(limit) = self
+            .state
+            .open_alerts()
+            .find(|a| a.alert == alert)
+            .map(|a| a.limit)
+        else {
+            self.notice(Refusal::AlertNotOpen(alert).to_string()).await;
+            return;
+        };
+        self.emit(Event::ScopeAlertResolved {
+            alert,
+            decision: decision.clone(),
+            by,
+        })
+        .await;
+        match decision {
+            ScopeDecision::DeferLowPriority => {
+                let low: Vec<SubtaskId> = self
+                    .state
+                    .subtasks
+                    .iter()
+                    .filter(|s| s.priority == Priority::Low)
+                    .filter(|s| {
+                        matches!(
+                            s.status,
+                            SubtaskStatus::Ready | SubtaskStatus::AwaitingApproval
+                        )
+                    })
+                    .map(|s| s.id)
+                    .collect();
+                for id in low {
+                    self.emit(Event::SubtaskDeferred { id, by }).await;
+                }
+            }
+            ScopeDecision::RaiseLimit { .. } if limit == LimitKind::Subtasks => {
+                // Held-back subtasks are in the state (rebuilt on resume): release them
+                // oldest first while the raised limit has room.
+                for id in self.state.held_back() {
+                    let room = self
+                        .state
+                        .limits
+                        .max_subtasks
+                        .is_none_or(|m| policy::counted_subtasks(&self.state) < m);
+                    if !room {
+                        break;
+                    }
+                    self.emit(Event::SubtaskUndeferred { id, by }).await;
+                }
+            }
+            _ => {}
+        }
+    }
+}

@@ -1,0 +1,298 @@
+//! [`Event`]s, the journal's record format ([`Envelope`]) and the run's [`Phase`].
+//!
+//! Events are facts, in order: they are appended to the journal *before* the engine acts
+//! on them, broadcast to the front end, and folded by `crate::state::apply` into the run's
+//! `State`. Events and commands are serde-tagged (`"type": "snake_case_name"`) and
+//! versioned through [`JOURNAL_VERSION`] in the [`Envelope`].
+//!
+//! Must not contain behaviour beyond small helpers: the rules live in the reducer and the loop.
+
+use std::fmt;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::calls::{RetryNotice, Usage};
+use super::ids::{SubtaskId, WorkerId};
+use super::payload::*;
+use super::settings::RunSettings;
+
+/// Bumped when an event's shape changes incompatibly.
+pub const JOURNAL_VERSION: u32 = 1;
+
+/// One journal line: `{"seq":1,"ts":"...","v":1,"type":"run_started",...}`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Envelope {
+    pub seq: u64,
+    pub ts: DateTime<Utc>,
+    pub v: u32,
+    #[serde(flatten)]
+    pub event: Event,
+}
+
+/// A fact about the run. One journal line each.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Event {
+    // ---- run lifecycle -------------------------------------------------------------
+    RunStarted {
+        run_id: String,
+        task: String,
+        settings: RunSettings,
+    },
+    /// The run was reopened from its journal.
+    RunResumed {
+        /// Subtasks that were running when the process stopped; they run again.
+        interrupted: Vec<SubtaskId>,
+        /// A torn (partial) last journal line was found and dropped.
+        torn_line_dropped: bool,
+    },
+    PhaseChanged {
+        phase: Phase,
+    },
+    RunFinished {
+        outcome: RunOutcome,
+    },
+
+    // ---- analysis --------------------------------------------------------------------
+    AnalysisCompleted {
+        analysis: Analysis,
+    },
+    /// Complexity is below the threshold: someone must choose orchestrate vs single worker.
+    ModeChoiceRequested {
+        complexity: f64,
+        threshold: f64,
+    },
+    ModeChosen {
+        mode: RunMode,
+        by: Actor,
+    },
+
+    // ---- the plan ----------------------------------------------------------------------
+    SubtaskAdded {
+        spec: SubtaskSpec,
+        origin: Origin,
+        /// True when a person must approve it before it can run.
+        needs_approval: bool,
+    },
+    /// A proposed subtask the engine refused (unknown dependency, cycle, over the limit).
+    SubtaskRejected {
+        title: String,
+        reason: String,
+    },
+    SubtaskApproved {
+        id: SubtaskId,
+        by: Actor,
+    },
+    SubtaskDeferred {
+        id: SubtaskId,
+        by: Actor,
+    },
+    SubtaskUndeferred {
+        id: SubtaskId,
+        by: Actor,
+    },
+    SubtaskEdited {
+        id: SubtaskId,
+        patch: SubtaskPatch,
+        by: Actor,
+    },
+    SubtaskCancelled {
+        id: SubtaskId,
+        reason: String,
+        by: Actor,
+    },
+
+    // ---- workers -----------------------------------------------------------------------
+    SubtaskStarted {
+        id: SubtaskId,
+        attempt: u32,
+        worker: WorkerId,
+        role: String,
+        model: String,
+        /// The brief the worker was given (task, shared decisions, dependency results).
+        brief: String,
+    },
+    /// A worker used a workspace tool (the tool transcript).
+    WorkerToolUsed {
+        id: SubtaskId,
+        attempt: u32,
+        tool: String,
+        /// Short, human-readable: `read_file src/api.rs (212 lines)`.
+        summary: String,
+        is_error: bool,
+        /// The call's arguments, as the model sent them.
+        #[serde(default)]
+        input: serde_json::Value,
+        /// The result exactly as the model received it (already capped by the tool, with a
+        /// note of what was cut): with `input`, the worker's tool transcript.
+        #[serde(default)]
+        output: String,
+    },
+    /// A worker's final text output and report; durable before anything depends on it.
+    SubtaskReported {
+        id: SubtaskId,
+        attempt: u32,
+        output: String,
+        report: Report,
+    },
+    SubtaskFailed {
+        id: SubtaskId,
+        attempt: u32,
+        error: String,
+    },
+    RecoveryDecided {
+        id: SubtaskId,
+        action: RecoveryAction,
+        rationale: String,
+        impact: String,
+        by: Actor,
+    },
+    SubtaskEscalated {
+        id: SubtaskId,
+        reason: String,
+        by: Actor,
+    },
+    EscalationResolved {
+        id: SubtaskId,
+        resolution: Resolution,
+        by: Actor,
+    },
+
+    // ---- replanning --------------------------------------------------------------------
+    /// One replan cycle applied; the added / edited / cancelled subtasks are their own
+    /// events just before this one.
+    ReplanLogged {
+        cycle: u32,
+        /// The reports this replan covered.
+        covered: Vec<SubtaskId>,
+        summary: String,
+        added: Vec<SubtaskId>,
+        updated: Vec<SubtaskId>,
+        cancelled: Vec<SubtaskId>,
+        scope_note: String,
+        estimate_before: u32,
+        estimate_now: u32,
+    },
+
+    // ---- cost, limits, control -----------------------------------------------------------
+    LlmUsage {
+        purpose: CallPurpose,
+        model: String,
+        usage: Usage,
+        cost_usd: Option<f64>,
+    },
+    LlmRetried {
+        purpose: CallPurpose,
+        notice: RetryNotice,
+    },
+    ScopeAlertRaised {
+        alert: u32,
+        limit: LimitKind,
+        current: f64,
+        max: f64,
+        /// Subtasks not yet run when the alert was raised.
+        pending: Vec<SubtaskId>,
+    },
+    ScopeAlertResolved {
+        alert: u32,
+        decision: ScopeDecision,
+        by: Actor,
+    },
+    DispatchPaused {
+        by: Actor,
+    },
+    DispatchResumed {
+        by: Actor,
+    },
+    MaxWorkersChanged {
+        max_workers: u32,
+        by: Actor,
+    },
+
+    // ---- workspace tools ----------------------------------------------------------------
+    CommandApprovalRequested {
+        request: u32,
+        id: SubtaskId,
+        command: String,
+        cwd: String,
+    },
+    CommandApprovalDecided {
+        request: u32,
+        decision: CommandDecision,
+        by: Actor,
+    },
+    FileChanged {
+        id: SubtaskId,
+        path: String,
+        /// SHA-256 hex of the content before (`None`: the file did not exist).
+        before: Option<String>,
+        /// SHA-256 hex after (`None`: the file was deleted).
+        after: Option<String>,
+        /// Backup of the original in the run directory, relative to it.
+        backup: Option<String>,
+    },
+    /// Two workers wrote the same file; reported to the orchestrator.
+    FileConflict {
+        id: SubtaskId,
+        path: String,
+        detail: String,
+    },
+    SubtaskRolledBack {
+        id: SubtaskId,
+        files: Vec<String>,
+        by: Actor,
+    },
+
+    // ---- the end -----------------------------------------------------------------------
+    CompletionAssessed {
+        complete: bool,
+        missing: Vec<String>,
+    },
+    EvaluationCompleted {
+        round: u32,
+        accepted: bool,
+        feedback: String,
+        added: Vec<SubtaskId>,
+    },
+    SynthesisCompleted {
+        synthesis: Synthesis,
+        summary: ExecutionSummary,
+    },
+    /// Something worth telling a person that changes no state (a warning).
+    Notice {
+        message: String,
+    },
+}
+
+/// What the run is doing, for the header.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Phase {
+    #[default]
+    Starting,
+    Analysing,
+    Running,
+    Replanning,
+    Recovering,
+    Assessing,
+    Synthesising,
+    Evaluating,
+    Done,
+}
+
+impl fmt::Display for Phase {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Phase::Starting => "starting",
+            Phase::Analysing => "analysing",
+            Phase::Running => "running",
+            Phase::Replanning => "replanning",
+            Phase::Recovering => "recovering",
+            Phase::Assessing => "assessing",
+            Phase::Synthesising => "synthesising",
+            Phase::Evaluating => "evaluating",
+            Phase::Done => "done",
+        })
+    }
+}

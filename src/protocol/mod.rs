@@ -1,0 +1,25 @@
+//! The run's vocabulary, a leaf everyone may import: ids, [`Event`]s and their
+//! [`Envelope`] (the journal's record), [`Command`]s, the run's settings and limits, the
+//! data of a model call the journal records (usage, retries, tool calls), and the LLM
+//! protocol (`model`: tool names, argument types, context blocks; `schemas`: their JSON
+//! Schemas and the checker).
+//!
+//! Pure data with serde: imports nothing of this crate and no clap, no tokio. Every item is
+//! reached as `crate::protocol::Name`, except the LLM protocol's (`protocol::model::*`,
+//! `protocol::schemas::*`).
+
+mod calls;
+mod command;
+mod event;
+mod ids;
+pub mod model;
+mod payload;
+pub mod schemas;
+mod settings;
+
+pub use calls::*;
+pub use command::*;
+pub use event::*;
+pub use ids::*;
+pub use payload::*;
+pub use settings::*;

@@ -1,0 +1,62 @@
+//! The reducer, `State = fold(apply, events)`: one dispatcher over the event families, each
+//! folded in its own file (`reduce/*.rs`). Pure and total: an event that does not fit the
+//! state (an unknown id) is ignored, never a panic, so a damaged journal still folds.
+
+mod budget;
+mod lifecycle;
+mod plan;
+mod work;
+mod workspace;
+
+use super::*;
+
+/// The reducer. Pure: the same events always give the same state.
+pub fn apply(state: &mut State, envelope: &Envelope) {
+    let ts = envelope.ts;
+    state.last_seq = envelope.seq;
+    state.last_event_at = Some(ts);
+    if state.started_at.is_none() {
+        state.started_at = Some(ts);
+    }
+    let event = &envelope.event;
+    match event {
+        e @ (Event::RunStarted { .. }
+        | Event::RunResumed { .. }
+        | Event::PhaseChanged { .. }
+        | Event::RunFinished { .. }
+        | Event::AnalysisCompleted { .. }
+        | Event::ModeChoiceRequested { .. }
+        | Event::ModeChosen { .. }
+        | Event::CompletionAssessed { .. }
+        | Event::EvaluationCompleted { .. }
+        | Event::SynthesisCompleted { .. }
+        | Event::Notice { .. }) => lifecycle::apply(state, ts, e),
+        e @ (Event::SubtaskAdded { .. }
+        | Event::SubtaskRejected { .. }
+        | Event::SubtaskApproved { .. }
+        | Event::SubtaskDeferred { .. }
+        | Event::SubtaskUndeferred { .. }
+        | Event::SubtaskEdited { .. }
+        | Event::SubtaskCancelled { .. }
+        | Event::ReplanLogged { .. }) => plan::apply(state, ts, e),
+        e @ (Event::SubtaskStarted { .. }
+        | Event::WorkerToolUsed { .. }
+        | Event::SubtaskReported { .. }
+        | Event::SubtaskFailed { .. }
+        | Event::RecoveryDecided { .. }
+        | Event::SubtaskEscalated { .. }
+        | Event::EscalationResolved { .. }) => work::apply(state, ts, e),
+        e @ (Event::LlmUsage { .. }
+        | Event::LlmRetried { .. }
+        | Event::ScopeAlertRaised { .. }
+        | Event::ScopeAlertResolved { .. }
+        | Event::DispatchPaused { .. }
+        | Event::DispatchResumed { .. }
+        | Event::MaxWorkersChanged { .. }) => budget::apply(state, ts, e),
+        e @ (Event::CommandApprovalRequested { .. }
+        | Event::CommandApprovalDecided { .. }
+        | Event::FileChanged { .. }
+        | Event::FileConflict { .. }
+        | Event::SubtaskRolledBack { .. }) => workspace::apply(state, ts, e),
+    }
+}

@@ -1,0 +1,70 @@
+//! Workspace events: command approvals (and `allow always`), file changes, conflicts
+//! and rollbacks.
+
+use chrono::{DateTime, Utc};
+
+use crate::state::*;
+
+/// Folds one workspace event; other events are not this family's and change nothing here.
+pub(super) fn apply(state: &mut State, _ts: DateTime<Utc>, event: &Event) {
+    match event {
+        Event::CommandApprovalRequested {
+            request,
+            id,
+            command,
+            cwd,
+        } => state.command_requests.push(CommandRequest {
+            request: *request,
+            id: *id,
+            command: command.clone(),
+            cwd: cwd.clone(),
+            decision: None,
+        }),
+        Event::CommandApprovalDecided {
+            request, decision, ..
+        } => {
+            if let Some(c) = state
+                .command_requests
+                .iter_mut()
+                .find(|c| c.request == *request)
+            {
+                c.decision = Some(decision.clone());
+                if *decision == CommandDecision::AllowAlways
+                    && !state.allowed_commands.contains(&c.command)
+                {
+                    state.allowed_commands.push(c.command.clone());
+                }
+            }
+        }
+        Event::FileChanged {
+            id,
+            path,
+            before,
+            after,
+            backup,
+        } => {
+            state.files.push(FileChange {
+                id: *id,
+                path: path.clone(),
+                before: before.clone(),
+                after: after.clone(),
+                backup: backup.clone(),
+                rolled_back: false,
+            });
+            if let Some(s) = state.subtask_mut(*id) {
+                if !s.files_changed.contains(path) {
+                    s.files_changed.push(path.clone());
+                }
+            }
+        }
+        Event::FileConflict { id, path, detail } => {
+            state.conflicts.push((*id, path.clone(), detail.clone()));
+        }
+        Event::SubtaskRolledBack { id, .. } => {
+            for f in state.files.iter_mut().filter(|f| f.id == *id) {
+                f.rolled_back = true;
+            }
+        }
+        _ => {}
+    }
+}
