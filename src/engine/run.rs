@@ -32,10 +32,6 @@ use crate::journal::Journal;
 use crate::llm::pricing::PriceTable;
 use crate::llm::{ChatRequest, Message, Provider, ToolChoice};
 
-/// Output budget of one orchestrator call.
-const ORCHESTRATOR_MAX_TOKENS: u32 = 8192;
-/// Output budget of one worker call.
-const WORKER_MAX_TOKENS: u32 = 8192;
 /// Capacity of the tasks → loop channel.
 const INTERNAL_CHANNEL: usize = 1024;
 /// Messages from tasks handled in one go before the loop looks at what to start.
@@ -1133,6 +1129,7 @@ impl Engine {
         if self.fatal.is_some() {
             return;
         }
+        let max_tokens = self.cfg.pricing.max_output(&model);
         let job = WorkerJob {
             call: self.call_ctx(CallPurpose::Worker { id, attempt }, Some(id), attempt),
             id,
@@ -1144,7 +1141,7 @@ impl Engine {
             allowed_tools: role.map(|r| r.tools).unwrap_or_default(),
             roles: self.role_names.clone(),
             timeout: Duration::from_secs(self.cfg.worker_timeout_secs.max(1)),
-            max_tokens: WORKER_MAX_TOKENS,
+            max_tokens,
         };
         let tx = self.tx.clone();
         let handle = tokio::spawn(async move {
@@ -1268,7 +1265,10 @@ impl Engine {
             messages: vec![Message::user(message)],
             tools: vec![schemas::tool_def(tool, &roles)],
             tool_choice: ToolChoice::Tool(tool.to_string()),
-            max_tokens: ORCHESTRATOR_MAX_TOKENS,
+            max_tokens: self
+                .cfg
+                .pricing
+                .max_output(&self.cfg.settings.orchestrator_model),
             temperature: None,
         };
         let call = self.call_ctx(purpose, None, 0);
