@@ -231,7 +231,10 @@ async fn a_check_that_stays_rate_limited_fails_within_its_patience_and_lists_the
     .await;
     let started = tokio::time::Instant::now();
     let report = doctor::run(&server.settings(ProviderKind::Anthropic), "m").await;
-    assert_eq!(report.diagnosis.as_ref().unwrap().problem, Problem::RateLimited);
+    assert_eq!(
+        report.diagnosis.as_ref().unwrap().problem,
+        Problem::RateLimited
+    );
     // Patience capped at 60 s for a check: two waits of 30 s, then the failure.
     assert_eq!(report.retries.len(), 2);
     assert!(started.elapsed() <= std::time::Duration::from_secs(61));

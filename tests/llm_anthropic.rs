@@ -201,6 +201,7 @@ async fn text_and_tool_calls_interleaved() {
             StreamEvent::ToolCallStart { index, .. } => format!("S{index}"),
             StreamEvent::ToolCallDelta { index, .. } => format!("D{index}"),
             StreamEvent::Retry(_) => "R".to_string(),
+            StreamEvent::Usage { .. } => "U".to_string(),
         })
         .fold(Vec::new(), |mut v, s| {
             if v.last() != Some(&s) {

@@ -57,12 +57,20 @@ fn answer(
     match r.forced_tool() {
         Some(SUBMIT_ANALYSIS) if first => {
             let broken = Reply::new()
-                .tool_raw("t0", SUBMIT_ANALYSIS, r#"{"complexity": 0.8, "task_type": "open"#)
+                .tool_raw(
+                    "t0",
+                    SUBMIT_ANALYSIS,
+                    r#"{"complexity": 0.8, "task_type": "open"#,
+                )
                 .usage(100, 10);
             match fault {
                 Fault::MalformedJson => broken.for_kind(kind),
                 Fault::CutAtCap => broken
-                    .stop_reason(if kind == ProviderKind::Openai { "length" } else { "max_tokens" })
+                    .stop_reason(if kind == ProviderKind::Openai {
+                        "length"
+                    } else {
+                        "max_tokens"
+                    })
                     .for_kind(kind),
                 Fault::RateLimitedWorker => reply(SUBMIT_ANALYSIS, analysis()),
             }
@@ -72,13 +80,18 @@ fn answer(
             SUBMIT_REPLAN,
             json!({"summary": "ok", "add": [], "update": [], "cancel": [], "scope_note": "fine"}),
         ),
-        Some(ASSESS_COMPLETION) => reply(ASSESS_COMPLETION, json!({"complete": true, "missing": []})),
+        Some(ASSESS_COMPLETION) => {
+            reply(ASSESS_COMPLETION, json!({"complete": true, "missing": []}))
+        }
         Some(SUBMIT_SYNTHESIS) => reply(
             SUBMIT_SYNTHESIS,
             json!({"deliverable": "done", "integration_points": [], "conflicts": [],
                    "coherence": "consistent"}),
         ),
-        Some(DECIDE_RECOVERY) => reply(DECIDE_RECOVERY, json!({"action": "retry", "rationale": "r"})),
+        Some(DECIDE_RECOVERY) => reply(
+            DECIDE_RECOVERY,
+            json!({"action": "retry", "rationale": "r"}),
+        ),
         _ => {
             if matches!(fault, Fault::RateLimitedWorker) && workers == 1 {
                 return match kind {
@@ -107,7 +120,11 @@ fn analysis() -> Value {
 async fn run(
     kind: ProviderKind,
     fault: Fault,
-) -> (engine_common::Finished, Vec<RecordedRequest>, Vec<tokio::time::Instant>) {
+) -> (
+    engine_common::Finished,
+    Vec<RecordedRequest>,
+    Vec<tokio::time::Instant>,
+) {
     let seen = Arc::new(Mutex::new((0u32, 0u32)));
     let s2 = seen.clone();
     let server = FakeLlm::with_responder(move |r| answer(r, kind, fault, &s2)).await;
@@ -155,7 +172,15 @@ async fn malformed_tool_json_gets_the_repair_round_trip_and_its_usage_counts() {
         assert_eq!(f.state.retries, 0, "{kind}");
         // Both analysis answers were counted (100 input tokens each).
         let analysis_input: u64 = f
-            .of(|e| matches!(e, Event::LlmUsage { purpose: CallPurpose::Analysis, .. }))
+            .of(|e| {
+                matches!(
+                    e,
+                    Event::LlmUsage {
+                        purpose: CallPurpose::Analysis,
+                        ..
+                    }
+                )
+            })
             .map(|e| match e {
                 Event::LlmUsage { usage, .. } => usage.input_tokens,
                 _ => 0,
@@ -173,7 +198,10 @@ async fn a_length_stop_on_a_protocol_call_asks_for_a_shorter_answer_before_faili
         let analyses = analysis_requests(&reqs);
         assert_eq!(analyses.len(), 2, "{kind}");
         let repair = analyses[1].raw_body.clone();
-        assert!(repair.contains("cut off at the output cap of 64000 tokens"), "{kind}: {repair}");
+        assert!(
+            repair.contains("cut off at the output cap of 64000 tokens"),
+            "{kind}: {repair}"
+        );
         assert!(repair.contains("shorter"), "{kind}");
     }
 }

@@ -70,7 +70,11 @@ async fn ten_consecutive_429s_are_survived_with_the_shipped_settings() {
             .unwrap();
         assert_eq!(resp.text, "finally", "{kind}");
         assert_eq!(resp.retries.len(), 10, "{kind}");
-        assert!(resp.retries[9].reason.contains("rate-limit retry 10/10"), "{:?}", resp.retries[9]);
+        assert!(
+            resp.retries[9].reason.contains("rate-limit retry 10/10"),
+            "{:?}",
+            resp.retries[9]
+        );
         assert_eq!(server.request_count(), 11);
     }
 }
@@ -113,7 +117,10 @@ async fn a_fifth_request_fault_fails_the_call_whatever_the_other_budgets_say() {
         match err {
             LlmError::RetriesExhausted { attempts, last } => {
                 assert_eq!(attempts, 5);
-                assert!(matches!(*last, LlmError::Server { status: 503, .. }), "{last:?}");
+                assert!(
+                    matches!(*last, LlmError::Server { status: 503, .. }),
+                    "{last:?}"
+                );
             }
             e => panic!("{kind}: {e:?}"),
         }
@@ -131,7 +138,10 @@ async fn rate_limits_stop_when_the_patience_is_used_up() {
             .chat(request("m", &[], ToolChoice::Auto), &|_| {})
             .await
             .unwrap_err();
-        assert!(matches!(err, LlmError::RetriesExhausted { attempts: 3, .. }), "{err:?}");
+        assert!(
+            matches!(err, LlmError::RetriesExhausted { attempts: 3, .. }),
+            "{err:?}"
+        );
         assert_eq!(server.request_count(), 3);
     }
 }
@@ -190,8 +200,14 @@ async fn a_retry_is_reported_when_its_wait_starts() {
         assert_eq!(seen.len(), 2);
         // Each notice arrives right after the failed request, 3 s before the next one.
         for (i, at) in seen.iter().enumerate() {
-            assert!(*at - r[i].at < Duration::from_millis(100), "{kind} notice {i}");
-            assert!(r[i + 1].at - *at >= Duration::from_secs(3), "{kind} notice {i}");
+            assert!(
+                *at - r[i].at < Duration::from_millis(100),
+                "{kind} notice {i}"
+            );
+            assert!(
+                r[i + 1].at - *at >= Duration::from_secs(3),
+                "{kind} notice {i}"
+            );
         }
     }
 }
@@ -211,9 +227,16 @@ async fn a_stream_of_only_keep_alives_ends_at_the_idle_timeout() {
             .chat(request("m", &[], ToolChoice::Auto), &|_| {})
             .await
             .unwrap_err();
-        assert!(matches!(&err, LlmError::Timeout(m) if m.contains("idle_timeout_ms") || m.contains("first_byte_timeout_ms")), "{kind}: {err:?}");
+        assert!(
+            matches!(&err, LlmError::Timeout(m) if m.contains("idle_timeout_ms") || m.contains("first_byte_timeout_ms")),
+            "{kind}: {err:?}"
+        );
         // idle/first-byte timeout of fast_retry(): 5 s, pings every second did not extend it.
-        assert!(started.elapsed() < Duration::from_secs(7), "{kind}: {:?}", started.elapsed());
+        assert!(
+            started.elapsed() < Duration::from_secs(7),
+            "{kind}: {:?}",
+            started.elapsed()
+        );
     }
 }
 
@@ -243,7 +266,10 @@ async fn a_trickling_endless_stream_ends_at_the_call_deadline() {
             .chat(request("m", &[], ToolChoice::Auto), &|_| {})
             .await
             .unwrap_err();
-        assert!(matches!(&err, LlmError::Timeout(m) if m.contains("call_timeout_ms")), "{kind}: {err:?}");
+        assert!(
+            matches!(&err, LlmError::Timeout(m) if m.contains("call_timeout_ms")),
+            "{kind}: {err:?}"
+        );
     }
 }
 
@@ -281,11 +307,22 @@ async fn a_silent_accept_counts_on_the_request_budget_and_each_retry_shows_at_on
             .chat(request("m", &[], ToolChoice::Auto), &sink)
             .await
             .unwrap_err();
-        assert!(matches!(err, LlmError::RetriesExhausted { attempts: 2, .. }), "{kind}: {err:?}");
+        assert!(
+            matches!(err, LlmError::RetriesExhausted { attempts: 2, .. }),
+            "{kind}: {err:?}"
+        );
         let notices = notices.lock().unwrap().clone();
         assert_eq!(notices.len(), 1);
-        assert!(notices[0].reason.contains("first_byte_timeout_ms"), "{:?}", notices[0]);
-        assert!(notices[0].reason.contains("request retry 1/1"), "{:?}", notices[0]);
+        assert!(
+            notices[0].reason.contains("first_byte_timeout_ms"),
+            "{:?}",
+            notices[0]
+        );
+        assert!(
+            notices[0].reason.contains("request retry 1/1"),
+            "{:?}",
+            notices[0]
+        );
     }
 }
 
@@ -301,7 +338,10 @@ async fn a_redirect_is_an_error_and_the_key_never_reaches_the_other_host() {
                 .await
                 .unwrap_err();
             match &err {
-                LlmError::Redirected { status: s, location } => {
+                LlmError::Redirected {
+                    status: s,
+                    location,
+                } => {
                     assert_eq!(*s, status);
                     assert_eq!(location, &target);
                 }
@@ -309,7 +349,11 @@ async fn a_redirect_is_an_error_and_the_key_never_reaches_the_other_host() {
             }
             assert!(err.to_string().contains(&target));
             assert_eq!(server.request_count(), 1, "not retried");
-            assert_eq!(elsewhere.request_count(), 0, "{kind} {status}: the other host was called");
+            assert_eq!(
+                elsewhere.request_count(),
+                0,
+                "{kind} {status}: the other host was called"
+            );
         }
     }
 }
@@ -334,8 +378,8 @@ async fn the_usage_of_a_rejected_attempt_is_reported() {
                 ScriptedResponse::sse(events)
             }
         };
-        let server = FakeLlm::start([rejected, Reply::new().text("ok").usage(5, 1).for_kind(kind)])
-            .await;
+        let server =
+            FakeLlm::start([rejected, Reply::new().text("ok").usage(5, 1).for_kind(kind)]).await;
         let usages = Mutex::new(Vec::new());
         let sink = |e: StreamEvent| {
             if let StreamEvent::Usage { usage, .. } = e {
@@ -359,7 +403,11 @@ async fn malformed_tool_arguments_are_returned_for_repair_not_retried() {
         for stop in [None, Some("max_tokens")] {
             let mut reply = Reply::new().tool_raw("t1", "submit_report", r#"{"status": "comp"#);
             if let Some(stop) = stop {
-                reply = reply.stop_reason(if kind == ProviderKind::Openai { "length" } else { stop });
+                reply = reply.stop_reason(if kind == ProviderKind::Openai {
+                    "length"
+                } else {
+                    stop
+                });
             }
             let server = FakeLlm::start([reply.for_kind(kind)]).await;
             let resp = provider(&server.settings(kind))
@@ -368,7 +416,9 @@ async fn malformed_tool_arguments_are_returned_for_repair_not_retried() {
                 .unwrap();
             assert_eq!(server.request_count(), 1, "{kind}: retried blind");
             let call = &resp.tool_calls[0];
-            let why = call.arguments_error().expect("the malformed arguments are flagged");
+            let why = call
+                .arguments_error()
+                .expect("the malformed arguments are flagged");
             assert!(why.contains("not valid JSON"), "{why}");
             assert_eq!(call.arguments, json!(r#"{"status": "comp"#));
         }

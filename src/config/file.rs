@@ -13,7 +13,7 @@ use super::resolve::{Builder, Val, check_log_filter, is_http_url, log_filter_fro
 use super::{ConfigError, Source};
 use crate::engine::event::ApprovalPolicy;
 use crate::engine::roles::RoleSpec;
-use crate::llm::pricing::ModelPrice;
+use crate::llm::pricing::ModelEntry;
 use crate::llm::{ProviderKind, Secret, ToolMode};
 
 #[derive(Debug, Default, Deserialize)]
@@ -47,7 +47,7 @@ pub(super) struct FileConfig {
     #[serde(default)]
     ui: UiFile,
     #[serde(default)]
-    pricing: BTreeMap<String, Spanned<ModelPrice>>,
+    pricing: BTreeMap<String, Spanned<ModelEntry>>,
     #[serde(default)]
     roles: Vec<Spanned<RoleSpec>>,
     #[serde(default)]

@@ -81,7 +81,10 @@ impl Config {
             ),
             ("log_level", self.log_filter.clone()),
             ("retry.max_retries", self.retry.max_retries.to_string()),
-            ("retry.stream_retries", self.retry.stream_retries.to_string()),
+            (
+                "retry.stream_retries",
+                self.retry.stream_retries.to_string(),
+            ),
             (
                 "retry.rate_limit_retries",
                 self.retry.rate_limit_retries.to_string(),
@@ -210,6 +213,9 @@ impl Config {
                 p.cached_input
                     .map_or("(as input)".to_string(), |c| format!("{c:.2}"))
             ));
+            if let Some(n) = p.max_output {
+                out.push_str(&format!("  {:24} output cap {n} tokens per call\n", ""));
+            }
         }
         out
     }

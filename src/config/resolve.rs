@@ -46,7 +46,7 @@ pub(super) struct Builder {
     pub(super) ui_bell: Option<Val<bool>>,
     pub(super) ui_ascii: Option<Val<bool>>,
     pub(super) ui_mouse: Option<Val<bool>>,
-    pub(super) pricing: BTreeMap<String, ModelPrice>,
+    pub(super) pricing: BTreeMap<String, ModelEntry>,
     pub(super) roles: Vec<RoleSpec>,
     pub(super) roles_models: BTreeMap<String, String>,
     pub(super) file_api_key: Option<Secret>,

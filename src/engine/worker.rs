@@ -197,8 +197,7 @@ async fn attempt(job: &WorkerJob, records: &mut Vec<Event>) -> WorkerOutcome {
         for call in &resp.tool_calls {
             assistant.push(super::call::tool_use(call));
             let allowed = job.allowed_tools.iter().any(|t| t == &call.name);
-            let (content, is_error, summary) = match (call.arguments_error(), &job.tools, allowed)
-            {
+            let (content, is_error, summary) = match (call.arguments_error(), &job.tools, allowed) {
                 // Malformed arguments: the model repairs them from the tool error.
                 (Some(e), _, _) => (
                     format!("{e}; call `{}` again with a JSON object", call.name),

@@ -306,8 +306,17 @@ mod tests {
     #[test]
     fn retry_after_values_too_large_garbage_or_negative_never_panic() {
         let now = chrono::Utc::now();
-        for huge in ["1e20", "18446744073709551616", "inf", "1.7976931348623157e308"] {
-            assert_eq!(parse_retry_after_value(huge, now), Some(Duration::MAX), "{huge}");
+        for huge in [
+            "1e20",
+            "18446744073709551616",
+            "inf",
+            "1.7976931348623157e308",
+        ] {
+            assert_eq!(
+                parse_retry_after_value(huge, now),
+                Some(Duration::MAX),
+                "{huge}"
+            );
         }
         for ignored in ["-5", "NaN", "-inf", "", "soon", "0x10"] {
             assert_eq!(parse_retry_after_value(ignored, now), None, "{ignored}");

@@ -359,7 +359,10 @@ pub enum StreamEvent {
     Retry(RetryNotice),
     /// Tokens a failed attempt used (the server reported usage, then the attempt was
     /// rejected): counted for cost and budgets like any other usage.
-    Usage { model: String, usage: Usage },
+    Usage {
+        model: String,
+        usage: Usage,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -392,7 +395,9 @@ pub enum LlmError {
     Unreachable { url: String, message: String },
     #[error("timed out: {0}")]
     Timeout(String),
-    #[error("the server redirected the call to {location} ({status}); API calls do not follow redirects (the key must not go to another host): set --base-url to the final address if you trust it")]
+    #[error(
+        "the server redirected the call to {location} ({status}); API calls do not follow redirects (the key must not go to another host): set --base-url to the final address if you trust it"
+    )]
     Redirected { status: u16, location: String },
     #[error("the response is larger than {limit} bytes (max_response_bytes)")]
     TooLarge { limit: u64 },

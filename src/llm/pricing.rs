@@ -40,18 +40,21 @@ pub struct ModelLimits {
     pub max_output: Option<u32>,
 }
 
-/// One entry of the table file: prices and, optionally, limits.
-#[derive(Debug, Deserialize)]
+/// One entry of the table file (or of `[pricing."model"]` in the config): prices and,
+/// optionally, limits.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct Entry {
-    input: f64,
-    output: f64,
+pub struct ModelEntry {
+    pub input: f64,
+    pub output: f64,
     #[serde(default)]
-    cached_input: Option<f64>,
+    pub cached_input: Option<f64>,
+    /// Context window, tokens.
     #[serde(default)]
-    context: Option<u64>,
+    pub context: Option<u64>,
+    /// The most output tokens of one answer: the output cap of a call to this model.
     #[serde(default)]
-    max_output: Option<u32>,
+    pub max_output: Option<u32>,
 }
 
 /// Per-model prices and limits: exact model ids or prefixes of them.
@@ -91,28 +94,33 @@ impl PriceTable {
     /// Parses a table of `["model"] input = .. output = .. cached_input = .. context = ..
     /// max_output = ..` entries.
     pub fn from_toml(text: &str) -> Result<Self, toml::de::Error> {
-        let entries: BTreeMap<String, Entry> = toml::from_str(text)?;
+        let entries: BTreeMap<String, ModelEntry> = toml::from_str(text)?;
         let mut table = Self::empty();
-        for (model, e) in entries {
-            table.set(
-                &model,
-                ModelPrice {
-                    input: e.input,
-                    output: e.output,
-                    cached_input: e.cached_input,
-                },
-            );
-            if e.context.is_some() || e.max_output.is_some() {
-                table.limits.insert(
-                    model,
-                    ModelLimits {
-                        context: e.context,
-                        max_output: e.max_output,
-                    },
-                );
-            }
+        for (model, e) in &entries {
+            table.set_entry(model, e);
         }
         Ok(table)
+    }
+
+    /// Adds or replaces the price of a model id or prefix, and its limits when given.
+    pub fn set_entry(&mut self, model: &str, e: &ModelEntry) {
+        self.set(
+            model,
+            ModelPrice {
+                input: e.input,
+                output: e.output,
+                cached_input: e.cached_input,
+            },
+        );
+        if e.context.is_some() || e.max_output.is_some() {
+            self.limits.insert(
+                model.to_string(),
+                ModelLimits {
+                    context: e.context,
+                    max_output: e.max_output,
+                },
+            );
+        }
     }
 
     /// The limits of `model` (matched like prices), when the table knows them.
@@ -264,11 +272,14 @@ mod tests {
     fn the_table_carries_context_and_output_caps() {
         let t = PriceTable::builtin();
         assert_eq!(t.max_output("claude-sonnet-4-5-20250929"), 64_000);
-        assert_eq!(t.limits("claude-sonnet-4-5").unwrap().context, Some(200_000));
+        assert_eq!(
+            t.limits("claude-sonnet-4-5").unwrap().context,
+            Some(200_000)
+        );
         assert_eq!(t.max_output("openai/gpt-4.1-mini"), 32_768);
         assert_eq!(t.max_output("llama3.1:8b"), DEFAULT_MAX_OUTPUT);
-        let custom = PriceTable::from_toml("[\"m\"]\ninput = 1.0\noutput = 2.0\nmax_output = 0\n")
-            .unwrap();
+        let custom =
+            PriceTable::from_toml("[\"m\"]\ninput = 1.0\noutput = 2.0\nmax_output = 0\n").unwrap();
         assert_eq!(custom.max_output("m"), DEFAULT_MAX_OUTPUT);
     }
 

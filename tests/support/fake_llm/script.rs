@@ -99,7 +99,6 @@ impl ScriptedResponse {
         Self::sse(Vec::<String>::new()).then_forever(": keep-alive\n\n", Duration::from_secs(1))
     }
 
-
     /// A JSON body.
     pub fn json(status: u16, body: &Value) -> Self {
         Self::text(status, "application/json", &body.to_string())
