@@ -258,13 +258,9 @@ async fn write_response(stream: &mut TcpStream, r: &ScriptedResponse) {
         if chunk.bytes.is_empty() {
             continue;
         }
-        let mut framed = format!("{:x}\r\n", chunk.bytes.len()).into_bytes();
-        framed.extend_from_slice(&chunk.bytes);
-        framed.extend_from_slice(b"\r\n");
-        if stream.write_all(&framed).await.is_err() {
+        if !write_chunk(stream, &chunk.bytes).await {
             return;
         }
-        let _ = stream.flush().await;
     }
     if r.cut_after == Some(r.chunks.len()) {
         return;
@@ -275,18 +271,26 @@ async fn write_response(stream: &mut TcpStream, r: &ScriptedResponse) {
     if let Some(chunk) = &r.repeat {
         loop {
             tokio::time::sleep(chunk.delay).await;
-            let mut framed = format!("{:x}\r\n", chunk.bytes.len()).into_bytes();
-            framed.extend_from_slice(&chunk.bytes);
-            framed.extend_from_slice(b"\r\n");
-            if stream.write_all(&framed).await.is_err() {
+            if !write_chunk(stream, &chunk.bytes).await {
                 return;
             }
-            let _ = stream.flush().await;
         }
     }
     let _ = stream.write_all(b"0\r\n\r\n").await;
     let _ = stream.flush().await;
     let _ = stream.shutdown().await;
+}
+
+/// Writes one chunk of a chunked body; `false` once the client is gone.
+async fn write_chunk(stream: &mut TcpStream, bytes: &[u8]) -> bool {
+    let mut framed = format!("{:x}\r\n", bytes.len()).into_bytes();
+    framed.extend_from_slice(bytes);
+    framed.extend_from_slice(b"\r\n");
+    if stream.write_all(&framed).await.is_err() {
+        return false;
+    }
+    let _ = stream.flush().await;
+    true
 }
 
 fn reason(status: u16) -> &'static str {
