@@ -3,8 +3,10 @@
 //! whether tool calls work, and a diagnosis with the fix when something is wrong).
 //!
 //! Owns: the check request (a forced tiny `ping` tool), turning provider errors into
-//! diagnoses, and the report's text. Must not: print or log the key (only its fingerprint),
-//! retry (a check should answer quickly), or decide exit codes (the CLI does, from `ok()`).
+//! diagnoses, and the report's text (including every retry the provider layer made: the same
+//! retry layer and budgets as a run, with the rate-limit patience and first-byte wait capped
+//! so a check answers within about a minute). Must not: print or log the key (only its
+//! fingerprint), or decide exit codes (the CLI does, from `ok()`).
 
 use std::fmt;
 use std::sync::Mutex;
@@ -14,10 +16,7 @@ use serde_json::json;
 use tokio::time::Instant;
 
 use crate::llm::sse::NOT_AN_EVENT_STREAM;
-use crate::llm::{
-    ChatRequest, LlmError, Message, ProviderKind, ProviderSettings, StreamEvent, ToolChoice,
-    ToolMode, anthropic, openai,
-};
+use crate::llm::{ChatRequest, LlmError, Message, ProviderKind, ProviderSettings, StreamEvent, ToolChoice, ToolMode, anthropic, openai};
 use crate::protocol::{RetryNotice, ToolDef};
 use crate::session::build_provider;
 
@@ -26,6 +25,9 @@ pub const PING_TOOL: &str = "ping";
 
 /// The longest the check waits for a first byte, whatever the configuration says.
 const CHECK_FIRST_BYTE_TIMEOUT_MS: u64 = 30_000;
+
+/// The longest the check waits out rate limits / overload in all, and per `retry-after`.
+const CHECK_RATE_LIMIT_PATIENCE_MS: u64 = 60_000;
 
 /// Whether the model called the forced tool.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -115,7 +117,11 @@ pub async fn run(settings: &ProviderSettings, model: &str) -> DoctorReport {
         return report;
     }
     let mut check_settings = settings.clone();
-    check_settings.retry.max_retries = 0;
+    let retry = &mut check_settings.retry;
+    retry.rate_limit_patience_ms = retry
+        .rate_limit_patience_ms
+        .min(CHECK_RATE_LIMIT_PATIENCE_MS);
+    retry.max_retry_after_ms = retry.max_retry_after_ms.min(CHECK_RATE_LIMIT_PATIENCE_MS);
     check_settings.retry.first_byte_timeout_ms = settings
         .retry
         .first_byte_timeout_ms
@@ -129,7 +135,13 @@ pub async fn run(settings: &ProviderSettings, model: &str) -> DoctorReport {
     };
     tracing::info!(provider = %settings.kind, base_url = %report.base_url, model, "doctor check");
     let first = Mutex::new(None::<Instant>);
+    let retries = Mutex::new(Vec::<RetryNotice>::new());
     let sink = |event: StreamEvent| {
+        if let StreamEvent::Retry(notice) = &event
+            && let Ok(mut seen) = retries.lock()
+        {
+            seen.push(notice.clone());
+        }
         if matches!(
             event,
             StreamEvent::TextDelta { .. } | StreamEvent::ToolCallStart { .. }
@@ -147,10 +159,10 @@ pub async fn run(settings: &ProviderSettings, model: &str) -> DoctorReport {
         .ok()
         .and_then(|slot| *slot)
         .map(|t| t - started);
+    report.retries = retries.lock().map(|r| r.clone()).unwrap_or_default();
     match result {
         Ok(resp) => {
             report.total = Some(finished - started);
-            report.retries = resp.retries.clone();
             if !resp.model.is_empty() && resp.model != model {
                 report.answered_model = Some(resp.model.clone());
             }
@@ -290,6 +302,19 @@ fn diagnose(error: &LlmError, report: &DoctorReport) -> Diagnosis {
             Problem::RateLimited,
             "the key works but is rate limited right now; wait a minute and run \
              `baton doctor` again, or check your plan's limits"
+                .into(),
+        ),
+        LlmError::TooLarge { .. } => d(
+            Problem::Other,
+            "the server sent an answer larger than max_response_bytes to a tiny request; \
+             check that --base-url points at an LLM API"
+                .into(),
+        ),
+        LlmError::Redirected { .. } => d(
+            Problem::Other,
+            "the base URL answers with a redirect, which Baton does not follow (it would \
+             send the key there); set --base-url (or `base_url`) to the final address if you \
+             trust it"
                 .into(),
         ),
         LlmError::Server { .. } => d(

@@ -195,17 +195,50 @@ async fn no_key() {
     assert!(d.fix.contains("--provider demo"));
 }
 
-#[tokio::test]
-async fn rate_limited_check_is_not_retried() {
-    let server =
-        FakeLlm::start([
-            ScriptedResponse::anthropic_error(429, "rate_limit_error", "slow down")
-                .header("retry-after", "30"),
-        ])
+#[tokio::test(start_paused = true)]
+async fn a_rate_limited_check_is_retried_and_says_so() {
+    for kind in [ProviderKind::Anthropic, ProviderKind::Openai] {
+        let good = obliging(kind);
+        let limited = move |kind: ProviderKind| match kind {
+            ProviderKind::Openai => ScriptedResponse::openai_error(429, "slow down"),
+            _ => ScriptedResponse::anthropic_error(429, "rate_limit_error", "slow down"),
+        };
+        let calls = std::sync::atomic::AtomicUsize::new(0);
+        let server = FakeLlm::with_responder(move |r| {
+            if calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst) == 0 {
+                limited(kind).header("retry-after", "30")
+            } else {
+                good(r)
+            }
+        })
         .await;
+        let report = doctor::run(&server.settings(kind), "m").await;
+        assert!(report.ok(), "{kind}: {report}");
+        assert_eq!(server.request_count(), 2);
+        assert_eq!(report.retries.len(), 1);
+        assert_eq!(report.retries[0].delay_ms, 30_000);
+        let text = report.to_string();
+        assert!(text.contains("retry") && text.contains("429"), "{text}");
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_check_that_stays_rate_limited_fails_within_its_patience_and_lists_the_retries() {
+    let server = FakeLlm::with_responder(|_| {
+        ScriptedResponse::anthropic_error(429, "rate_limit_error", "slow down")
+            .header("retry-after", "30")
+    })
+    .await;
+    let started = tokio::time::Instant::now();
     let report = doctor::run(&server.settings(ProviderKind::Anthropic), "m").await;
-    assert_eq!(report.diagnosis.unwrap().problem, Problem::RateLimited);
-    assert_eq!(server.request_count(), 1);
+    assert_eq!(
+        report.diagnosis.as_ref().unwrap().problem,
+        Problem::RateLimited
+    );
+    // Patience capped at 60 s for a check: two waits of 30 s, then the failure.
+    assert_eq!(report.retries.len(), 2);
+    assert!(started.elapsed() <= std::time::Duration::from_secs(61));
+    assert!(report.to_string().contains("retry"));
 }
 
 #[tokio::test]

@@ -7,10 +7,7 @@ mod support;
 use std::time::Duration;
 
 use baton::llm::anthropic::AnthropicProvider;
-use baton::llm::{
-    ChatRole, Content, LlmError, Message, Provider, ProviderKind, ProviderSettings, StopReason,
-    StreamEvent, ToolChoice, ToolMode,
-};
+use baton::llm::{ChatRole, Content, LlmError, Message, Provider, ProviderKind, ProviderSettings, StopReason, StreamEvent, ToolChoice, ToolMode};
 use serde_json::json;
 use support::*;
 
@@ -201,6 +198,7 @@ async fn text_and_tool_calls_interleaved() {
             StreamEvent::ToolCallStart { index, .. } => format!("S{index}"),
             StreamEvent::ToolCallDelta { index, .. } => format!("D{index}"),
             StreamEvent::Retry(_) => "R".to_string(),
+            StreamEvent::Usage { .. } => "U".to_string(),
         })
         .fold(Vec::new(), |mut v, s| {
             if v.last() != Some(&s) {
@@ -312,31 +310,32 @@ async fn stream_without_message_stop_after_truncated_tool_json_is_retried() {
 }
 
 #[tokio::test]
-async fn truncated_tool_json_is_retried_even_when_the_stream_looks_complete() {
+async fn malformed_tool_json_in_a_complete_stream_is_returned_for_repair_not_retried() {
     let truncated = Reply::new().tool_raw("toolu_1", "submit_report", r#"{"status": "compl"#);
-    let good = Reply::new().tool("toolu_1", "submit_report", json!({"status": "complete"}));
-    let server = FakeLlm::start([truncated.anthropic(), good.anthropic()]).await;
+    let server = FakeLlm::start([truncated.anthropic()]).await;
     let resp = provider(&server)
         .chat(request("m", &["submit_report"], ToolChoice::Any), &|_| {})
         .await
         .unwrap();
-    assert_eq!(server.request_count(), 2);
-    assert_eq!(resp.tool_calls[0].arguments, json!({"status": "complete"}));
-    assert!(resp.retries[0].reason.contains("not valid JSON"));
+    assert_eq!(server.request_count(), 1);
+    assert!(resp.retries.is_empty());
+    let why = resp.tool_calls[0].arguments_error().unwrap();
+    assert!(why.contains("not valid JSON"), "{why}");
 }
 
 #[tokio::test]
-async fn tool_json_cut_at_max_tokens_fails_without_retrying() {
+async fn tool_json_cut_at_max_tokens_is_returned_with_the_length_stop() {
     let truncated = Reply::new()
         .tool_raw("toolu_1", "submit_report", r#"{"status": "compl"#)
         .stop_reason("max_tokens");
     let server = FakeLlm::start([truncated.anthropic()]).await;
-    let err = provider(&server)
+    let resp = provider(&server)
         .chat(request("m", &["submit_report"], ToolChoice::Any), &|_| {})
         .await
-        .unwrap_err();
+        .unwrap();
     assert_eq!(server.request_count(), 1);
-    assert!(err.to_string().contains("max_tokens"), "{err}");
+    assert_eq!(resp.stop_reason, StopReason::MaxTokens);
+    assert!(resp.tool_calls[0].arguments_error().is_some());
 }
 
 #[tokio::test(start_paused = true)]

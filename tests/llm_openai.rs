@@ -5,10 +5,7 @@
 mod support;
 
 use baton::llm::openai::OpenAiProvider;
-use baton::llm::{
-    ChatRole, Content, LlmError, Message, Provider, ProviderKind, ProviderSettings, Secret,
-    StopReason, StreamEvent, ToolChoice, ToolMode,
-};
+use baton::llm::{ChatRole, Content, LlmError, Message, Provider, ProviderKind, ProviderSettings, Secret, StopReason, StreamEvent, ToolChoice, ToolMode};
 use serde_json::json;
 use support::*;
 
@@ -315,24 +312,20 @@ async fn stream_without_terminal_event_is_retried() {
 }
 
 #[tokio::test]
-async fn done_after_truncated_tool_json_is_retried() {
+async fn done_after_malformed_tool_json_returns_it_for_repair_not_retried() {
     let truncated = Reply::new()
         .tool_raw("call_1", "submit_replan", r#"{"summary": "Spl"#)
         .chunk_size(4);
-    let good = Reply::new().tool("call_1", "submit_replan", args());
-    let server = FakeLlm::start([truncated.openai(), good.openai()]).await;
-    let rec = Recorder::default();
+    let server = FakeLlm::start([truncated.openai()]).await;
     let resp = provider(&server)
-        .chat(request("m", &["submit_replan"], ToolChoice::Any), &|e| {
-            rec.push(e)
-        })
+        .chat(request("m", &["submit_replan"], ToolChoice::Any), &|_| {})
         .await
         .unwrap();
-    assert_eq!(server.request_count(), 2);
-    assert_eq!(resp.tool_calls[0].arguments, args());
-    assert_eq!(resp.retries.len(), 1);
-    assert!(resp.retries[0].reason.contains("not valid JSON"));
-    assert_eq!(rec.final_tool_json(0), args().to_string());
+    assert_eq!(server.request_count(), 1);
+    assert!(resp.retries.is_empty());
+    assert_eq!(resp.tool_calls[0].arguments, json!(r#"{"summary": "Spl"#));
+    let why = resp.tool_calls[0].arguments_error().unwrap();
+    assert!(why.contains("not valid JSON"), "{why}");
 }
 
 #[tokio::test]

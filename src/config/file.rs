@@ -12,7 +12,7 @@ use toml::Spanned;
 use super::resolve::{Builder, Val, check_log_filter, is_http_url, log_filter_from, set};
 use super::{ConfigError, Source};
 use crate::engine::roles::RoleSpec;
-use crate::llm::pricing::ModelPrice;
+use crate::llm::pricing::ModelEntry;
 use crate::llm::{ProviderKind, Secret, ToolMode};
 use crate::protocol::{ApprovalPolicy, MAX_WALL_SECS};
 
@@ -47,7 +47,7 @@ pub(super) struct FileConfig {
     #[serde(default)]
     ui: UiFile,
     #[serde(default)]
-    pricing: BTreeMap<String, Spanned<ModelPrice>>,
+    pricing: BTreeMap<String, Spanned<ModelEntry>>,
     #[serde(default)]
     roles: Vec<Spanned<RoleSpec>>,
     #[serde(default)]
@@ -58,6 +58,12 @@ pub(super) struct FileConfig {
 #[serde(deny_unknown_fields)]
 struct RetryFile {
     max_retries: Option<Spanned<u32>>,
+    stream_retries: Option<Spanned<u32>>,
+    rate_limit_retries: Option<Spanned<u32>>,
+    rate_limit_patience_ms: Option<Spanned<u64>>,
+    max_retry_after_ms: Option<Spanned<u64>>,
+    call_timeout_ms: Option<Spanned<u64>>,
+    max_response_bytes: Option<Spanned<u64>>,
     initial_backoff_ms: Option<Spanned<u64>>,
     max_backoff_ms: Option<Spanned<u64>>,
     connect_timeout_ms: Option<Spanned<u64>>,
@@ -271,6 +277,15 @@ impl Builder {
         let retry = file.retry;
         for (name, value) in [
             ("max_retries", retry.max_retries.map(|s| s.map_u64())),
+            ("stream_retries", retry.stream_retries.map(|s| s.map_u64())),
+            (
+                "rate_limit_retries",
+                retry.rate_limit_retries.map(|s| s.map_u64()),
+            ),
+            ("rate_limit_patience_ms", retry.rate_limit_patience_ms),
+            ("max_retry_after_ms", retry.max_retry_after_ms),
+            ("call_timeout_ms", retry.call_timeout_ms),
+            ("max_response_bytes", retry.max_response_bytes),
             ("initial_backoff_ms", retry.initial_backoff_ms),
             ("max_backoff_ms", retry.max_backoff_ms),
             ("connect_timeout_ms", retry.connect_timeout_ms),
@@ -278,7 +293,9 @@ impl Builder {
             ("idle_timeout_ms", retry.idle_timeout_ms),
         ] {
             if let Some(s) = value {
-                if name.ends_with("timeout_ms") && *s.get_ref() == 0 {
+                if (name.ends_with("timeout_ms") || name == "max_response_bytes")
+                    && *s.get_ref() == 0
+                {
                     return Err(f.error(s.span(), format!("{name} must be at least 1")));
                 }
                 let source = f.source(s.span());

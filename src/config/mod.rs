@@ -22,7 +22,7 @@ use std::path::{Path, PathBuf};
 
 use crate::cli::CommonArgs;
 use crate::engine::roles::RoleSpec;
-use crate::llm::pricing::{ModelPrice, PriceTable};
+use crate::llm::pricing::{ModelEntry, PriceTable};
 use crate::llm::{ProviderKind, ProviderSettings, RetrySettings, Secret, ToolMode};
 use crate::protocol::{ApprovalPolicy, Limits, RunSettings};
 
@@ -288,8 +288,9 @@ pub struct Config {
     pub retry: RetrySettings,
     pub demo: DemoSettings,
     pub ui: UiSettings,
-    /// `[pricing."model"]` overrides of the built-in price table.
-    pub pricing: BTreeMap<String, ModelPrice>,
+    /// `[pricing."model"]` overrides of the built-in model table (prices, and optionally
+    /// `context` / `max_output`, the output cap of a call to that model).
+    pub pricing: BTreeMap<String, ModelEntry>,
     /// `[[roles]]`: added roles, or overrides of a default role with the same name.
     pub roles: Vec<RoleSpec>,
     /// `[roles_models]`: role name → model.
@@ -424,8 +425,8 @@ impl Config {
     /// The built-in price table with the `[pricing]` overrides applied.
     pub fn price_table(&self) -> PriceTable {
         let mut table = PriceTable::builtin();
-        for (model, price) in &self.pricing {
-            table.set(model, *price);
+        for (model, entry) in &self.pricing {
+            table.set_entry(model, entry);
         }
         table
     }

@@ -82,6 +82,30 @@ impl Config {
             ("log_level", self.log_filter.clone()),
             ("retry.max_retries", self.retry.max_retries.to_string()),
             (
+                "retry.stream_retries",
+                self.retry.stream_retries.to_string(),
+            ),
+            (
+                "retry.rate_limit_retries",
+                self.retry.rate_limit_retries.to_string(),
+            ),
+            (
+                "retry.rate_limit_patience_ms",
+                self.retry.rate_limit_patience_ms.to_string(),
+            ),
+            (
+                "retry.max_retry_after_ms",
+                self.retry.max_retry_after_ms.to_string(),
+            ),
+            (
+                "retry.call_timeout_ms",
+                self.retry.call_timeout_ms.to_string(),
+            ),
+            (
+                "retry.max_response_bytes",
+                self.retry.max_response_bytes.to_string(),
+            ),
+            (
                 "retry.initial_backoff_ms",
                 self.retry.initial_backoff_ms.to_string(),
             ),
@@ -189,6 +213,9 @@ impl Config {
                 p.cached_input
                     .map_or("(as input)".to_string(), |c| format!("{c:.2}"))
             ));
+            if let Some(n) = p.max_output {
+                out.push_str(&format!("  {:24} output cap {n} tokens per call\n", ""));
+            }
         }
         out
     }

@@ -46,7 +46,7 @@ pub(super) struct Builder {
     pub(super) ui_bell: Option<Val<bool>>,
     pub(super) ui_ascii: Option<Val<bool>>,
     pub(super) ui_mouse: Option<Val<bool>>,
-    pub(super) pricing: BTreeMap<String, ModelPrice>,
+    pub(super) pricing: BTreeMap<String, ModelEntry>,
     pub(super) roles: Vec<RoleSpec>,
     pub(super) roles_models: BTreeMap<String, String>,
     pub(super) file_api_key: Option<Secret>,
@@ -369,6 +369,38 @@ impl Config {
                 u64::from(defaults.max_retries),
             ))
             .unwrap_or(u32::MAX),
+            stream_retries: u32::try_from(retry_val(
+                "stream_retries",
+                "retry.stream_retries",
+                u64::from(defaults.stream_retries),
+            ))
+            .unwrap_or(u32::MAX),
+            rate_limit_retries: u32::try_from(retry_val(
+                "rate_limit_retries",
+                "retry.rate_limit_retries",
+                u64::from(defaults.rate_limit_retries),
+            ))
+            .unwrap_or(u32::MAX),
+            rate_limit_patience_ms: retry_val(
+                "rate_limit_patience_ms",
+                "retry.rate_limit_patience_ms",
+                defaults.rate_limit_patience_ms,
+            ),
+            max_retry_after_ms: retry_val(
+                "max_retry_after_ms",
+                "retry.max_retry_after_ms",
+                defaults.max_retry_after_ms,
+            ),
+            call_timeout_ms: retry_val(
+                "call_timeout_ms",
+                "retry.call_timeout_ms",
+                defaults.call_timeout_ms,
+            ),
+            max_response_bytes: retry_val(
+                "max_response_bytes",
+                "retry.max_response_bytes",
+                defaults.max_response_bytes,
+            ),
             initial_backoff_ms: retry_val(
                 "initial_backoff_ms",
                 "retry.initial_backoff_ms",

@@ -1,21 +1,21 @@
 //! One model call as the engine makes it: live deltas to the lossy channel, every retry
-//! and the usage journaled (through the engine's loop, which is the only journal writer),
-//! and the forced structured call with its one repair round trip.
+//! journaled when it starts and every response's usage journaled, rejected or not (through
+//! the engine's loop, which is the only journal writer), and the forced structured call with
+//! its one repair round trip (invalid or malformed arguments, or an answer cut off at the
+//! output cap: one repair with the reason, then a failure).
 //!
 //! Runs inside orchestrator-step and worker tasks; must not touch the state: everything it
 //! wants recorded goes to the loop as [`ToEngine::Record`].
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use serde_json::Value;
 use tokio::sync::{mpsc, oneshot};
 
 use super::Delta;
 use crate::llm::pricing::PriceTable;
-use crate::llm::{
-    ChatRequest, ChatResponse, ChatRole, Content, LlmError, Message, Provider, StreamEvent,
-    ToolChoice,
-};
+use crate::llm::{ChatRequest, ChatResponse, ChatRole, Content, LlmError, Message, Provider, StopReason, StreamEvent, ToolChoice};
+use crate::protocol::{ToolCall, Usage};
 use crate::protocol::*;
 use crate::protocol::{RetryNotice, Usage};
 
@@ -91,20 +91,30 @@ impl CallCtx {
         result
     }
 
-    /// One provider call whose retry and usage events are returned for the caller to
-    /// journal (a worker hands the last ones to the loop with its result, in one message).
+    /// One provider call. Each retry is journaled *when its wait starts* (so the TUI and
+    /// headless show it at once), with the usage of the attempt it replaces; the usage of
+    /// the final response (and of a failed last attempt) is returned for the caller to
+    /// journal (a worker hands it to the loop with its result, in one message).
     pub async fn chat_collect(
         &self,
         req: ChatRequest,
     ) -> (Result<ChatResponse, LlmError>, Vec<Event>) {
-        let retries: Mutex<Vec<RetryNotice>> = Mutex::new(Vec::new());
+        let (live_tx, mut live) = mpsc::unbounded_channel::<Event>();
         let deltas = self.deltas.clone();
         let (subtask, attempt) = (self.subtask, self.attempt);
         let sink = |event: StreamEvent| {
-            if let StreamEvent::Retry(n) = &event {
-                if let Ok(mut r) = retries.lock() {
-                    r.push(n.clone());
+            match &event {
+                StreamEvent::Retry(notice) => {
+                    let _ = live_tx.send(Event::LlmRetried {
+                        purpose: self.purpose.clone(),
+                        notice: notice.clone(),
+                    });
                 }
+                StreamEvent::Usage { model, usage } => {
+                    let _ = live_tx.send(self.usage_event(model.clone(), *usage));
+                    return;
+                }
+                _ => {}
             }
             let _ = deltas.try_send(Delta {
                 subtask,
@@ -113,35 +123,39 @@ impl CallCtx {
             });
         };
         let model = req.model.clone();
-        let result = self.provider.chat(req, &sink).await;
-        let mut seen: Vec<RetryNotice> = retries.lock().map(|r| r.clone()).unwrap_or_default();
-        if seen.is_empty() {
-            if let Ok(resp) = &result {
-                seen = resp.retries.clone();
+        let result = {
+            let mut call = std::pin::pin!(self.provider.chat(req, &sink));
+            loop {
+                tokio::select! {
+                    biased;
+                    Some(event) = live.recv() => self.recorder.record(event).await,
+                    result = &mut call => break result,
+                }
             }
+        };
+        let mut events = Vec::new();
+        while let Ok(event) = live.try_recv() {
+            events.push(event);
         }
-        let mut events: Vec<Event> = seen
-            .into_iter()
-            .map(|notice| Event::LlmRetried {
-                purpose: self.purpose.clone(),
-                notice,
-            })
-            .collect();
         if let Ok(resp) = &result {
             let model = if resp.model.is_empty() {
                 model
             } else {
                 resp.model.clone()
             };
-            let cost_usd = price(&self.pricing, &model, &resp.usage);
-            events.push(Event::LlmUsage {
-                purpose: self.purpose.clone(),
-                model,
-                usage: resp.usage,
-                cost_usd,
-            });
+            events.push(self.usage_event(model, resp.usage));
         }
         (result, events)
+    }
+
+    fn usage_event(&self, model: String, usage: Usage) -> Event {
+        let cost_usd = price(&self.pricing, &model, &usage);
+        Event::LlmUsage {
+            purpose: self.purpose.clone(),
+            model,
+            usage,
+            cost_usd,
+        }
     }
 
     /// A call that must end in `tool` (forced with `tool_choice`), parsed by `parse`. An
@@ -170,10 +184,23 @@ impl CallCtx {
                 Some(c) if c.name != tool => {
                     format!("wrong tool `{}`: you must call `{tool}`", c.name)
                 }
-                Some(c) => match parse(&c.arguments) {
-                    Ok(v) => return Ok(v),
-                    Err(e) => e,
+                Some(c) => match c.arguments_error() {
+                    Some(e) => e,
+                    None => match parse(&c.arguments) {
+                        Ok(v) => return Ok(v),
+                        Err(e) => e,
+                    },
                 },
+            };
+            // A `length` stop: the answer did not fit the output cap. Ask for a shorter one.
+            let error = if resp.stop_reason == StopReason::MaxTokens {
+                format!(
+                    "{error}; your answer was cut off at the output cap of {} tokens: answer \
+                     again, shorter (fewer and briefer fields), so that it fits",
+                    req.max_tokens
+                )
+            } else {
+                error
             };
             if repaired {
                 return Err(format!("invalid output after one repair: {error}"));
@@ -181,6 +208,20 @@ impl CallCtx {
             repaired = true;
             push_repair(&mut req.messages, &resp, &error, tool);
         }
+    }
+}
+
+/// A tool call as the assistant turn of a conversation. Unusable arguments (not a JSON
+/// object) go back as `{}`: both APIs reject anything but an object as tool input.
+pub(crate) fn tool_use(call: &ToolCall) -> Content {
+    Content::ToolUse {
+        id: call.id.clone(),
+        name: call.name.clone(),
+        input: if call.arguments.is_object() {
+            call.arguments.clone()
+        } else {
+            Value::Object(Default::default())
+        },
     }
 }
 
@@ -198,11 +239,7 @@ pub(crate) fn push_repair(
         });
     }
     for c in &resp.tool_calls {
-        assistant.push(Content::ToolUse {
-            id: c.id.clone(),
-            name: c.name.clone(),
-            input: c.arguments.clone(),
-        });
+        assistant.push(tool_use(c));
     }
     if assistant.is_empty() {
         assistant.push(Content::Text {

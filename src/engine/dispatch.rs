@@ -61,6 +61,7 @@ impl Engine {
         if self.fatal.is_some() {
             return;
         }
+        let max_tokens = self.cfg.pricing.max_output(&model);
         let job = WorkerJob {
             call: self.call_ctx(CallPurpose::Worker { id, attempt }, Some(id), attempt),
             id,
@@ -72,7 +73,7 @@ impl Engine {
             allowed_tools: role.map(|r| r.tools).unwrap_or_default(),
             roles: self.role_names.clone(),
             timeout: Duration::from_secs(self.cfg.worker_timeout_secs.max(1)),
-            max_tokens: WORKER_MAX_TOKENS,
+            max_tokens,
         };
         let tx = self.tx.clone();
         let handle = tokio::spawn(async move {

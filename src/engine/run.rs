@@ -35,10 +35,6 @@ use crate::protocol::model::*;
 use crate::protocol::*;
 use crate::state::{NeedsPerson, State, apply};
 
-/// Output budget of one orchestrator call.
-pub(super) const ORCHESTRATOR_MAX_TOKENS: u32 = 8192;
-/// Output budget of one worker call.
-pub(super) const WORKER_MAX_TOKENS: u32 = 8192;
 /// Capacity of the tasks → loop channel.
 pub(super) const INTERNAL_CHANNEL: usize = 1024;
 /// Messages from tasks handled in one go before the loop looks at what to start.

@@ -152,7 +152,10 @@ impl Engine {
             messages: vec![Message::user(message)],
             tools: vec![schemas::tool_def(tool, &roles)],
             tool_choice: ToolChoice::Tool(tool.to_string()),
-            max_tokens: ORCHESTRATOR_MAX_TOKENS,
+            max_tokens: self
+                .cfg
+                .pricing
+                .max_output(&self.cfg.settings.orchestrator_model),
             temperature: None,
         };
         let call = self.call_ctx(purpose, None, 0);

@@ -142,7 +142,11 @@ async fn attempt(job: &WorkerJob, records: &mut Vec<Event>) -> WorkerOutcome {
             output.push_str(resp.text.trim());
         }
         if let Some(call) = resp.tool_calls.iter().find(|c| c.name == SUBMIT_REPORT) {
-            match validate::report(&call.arguments, &job.roles) {
+            let checked = match call.arguments_error() {
+                Some(e) => Err(e),
+                None => validate::report(&call.arguments, &job.roles),
+            };
+            match checked {
                 Ok(report) => {
                     if output.is_empty() {
                         output = report.results.clone();
@@ -192,14 +196,16 @@ async fn attempt(job: &WorkerJob, records: &mut Vec<Event>) -> WorkerOutcome {
         }
         let mut results = Vec::new();
         for call in &resp.tool_calls {
-            assistant.push(Content::ToolUse {
-                id: call.id.clone(),
-                name: call.name.clone(),
-                input: call.arguments.clone(),
-            });
+            assistant.push(super::call::tool_use(call));
             let allowed = job.allowed_tools.iter().any(|t| t == &call.name);
-            let (content, is_error, summary) = match (&job.tools, allowed) {
-                (Some(tools), true) => {
+            let (content, is_error, summary) = match (call.arguments_error(), &job.tools, allowed) {
+                // Malformed arguments: the model repairs them from the tool error.
+                (Some(e), _, _) => (
+                    format!("{e}; call `{}` again with a JSON object", call.name),
+                    true,
+                    format!("{} (malformed arguments)", call.name),
+                ),
+                (None, Some(tools), true) => {
                     let out = tools.call(&host, job.id, job.attempt, call).await;
                     (out.content, out.is_error, out.summary)
                 }

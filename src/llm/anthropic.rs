@@ -79,12 +79,23 @@ impl AnthropicProvider {
         let response = retry::send(request, &self.settings.retry, &self.url, KEY_ENV).await?;
         let mut events = SseStream::open(response, &self.settings.retry).await?;
         let mut assembler = Assembler::default();
-        while let Some(event) = events.next().await? {
-            if assembler.on_event(&event, sink)? {
-                break;
+        let step = async {
+            while let Some(event) = events.next().await? {
+                if assembler.on_event(&event, sink)? {
+                    break;
+                }
             }
+            Ok::<(), LlmError>(())
+        };
+        if let Err(e) = step.await {
+            // What the server counted before the failure is billed too.
+            let failure = Failure::from(e);
+            return Err(failure.with_usage(&assembler.model, assembler.usage));
         }
-        Ok(assembler.finish()?)
+        let (model, usage) = (assembler.model.clone(), assembler.usage);
+        assembler
+            .finish()
+            .map_err(|e| Failure::from(e).with_usage(&model, usage))
     }
 }
 
@@ -322,8 +333,8 @@ impl Assembler {
         });
     }
 
-    /// The assembled response. Fails when the stream ended without `message_stop`, or when a
-    /// tool call's arguments are not valid JSON (a truncated stream that "looked" complete).
+    /// The assembled response. Fails when the stream ended without `message_stop`; tool
+    /// arguments that are not a JSON object are kept raw for the caller's repair.
     pub fn finish(self) -> Result<ChatResponse, LlmError> {
         if !self.done {
             return Err(LlmError::Stream(
@@ -349,7 +360,7 @@ impl Assembler {
                 ..
             } = block
             {
-                let arguments = sse::tool_arguments(&name, &json, initial, &stop_reason)?;
+                let arguments = sse::tool_arguments(&json, initial);
                 tool_calls.push(ToolCall {
                     id,
                     name,

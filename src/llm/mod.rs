@@ -7,6 +7,7 @@
 //! outside this module; the composition root (`session`) picks the provider.
 
 pub mod anthropic;
+pub mod http;
 pub mod jsontext;
 pub mod openai;
 pub mod pricing;
@@ -100,29 +101,55 @@ pub enum ToolMode {
     JsonText,
 }
 
-/// Timeouts and retry limits of the HTTP providers.
+/// Timeouts, retry budgets and response caps of the HTTP providers (`[retry]` in the config;
+/// behaviour documented in docs/providers.md). Each budget counts on its own: a call may meet
+/// up to `max_retries` request failures *and* `stream_retries` stream failures *and*
+/// `rate_limit_retries` rate limits before it fails.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RetrySettings {
-    /// Attempts after the first one.
+    /// Retries of request failures: 5xx (but 529), 408/409, a refused or failed connection,
+    /// no response headers within `first_byte_timeout_ms`. (Key name kept from before the
+    /// budgets were split.)
     pub max_retries: u32,
+    /// Retries of stream failures: a cut connection, silence longer than `idle_timeout_ms`,
+    /// a malformed event stream, a stream that ends without its terminal event.
+    pub stream_retries: u32,
+    /// Retries of rate limits (429) and overload (529, `overloaded_error`) ...
+    pub rate_limit_retries: u32,
+    /// ... and the most time spent waiting for them in one call, whichever ends first.
+    pub rate_limit_patience_ms: u64,
+    /// The longest `retry-after` honoured; a server asking for more gets this much.
+    pub max_retry_after_ms: u64,
     pub initial_backoff_ms: u64,
     pub max_backoff_ms: u64,
     pub connect_timeout_ms: u64,
-    /// Time allowed from sending the request to the first byte of the response body.
+    /// Time allowed from sending the request to the response headers, and from the headers
+    /// to the first event.
     pub first_byte_timeout_ms: u64,
-    /// Longest silence allowed between two chunks of a stream.
+    /// Longest time allowed between two events that carry content. Keep-alives (`ping`
+    /// events, SSE comments) do not count as content, so a stream of only those ends too.
     pub idle_timeout_ms: u64,
+    /// Overall deadline of one call, retries and their waits included.
+    pub call_timeout_ms: u64,
+    /// The most bytes one response body may have.
+    pub max_response_bytes: u64,
 }
 
 impl Default for RetrySettings {
     fn default() -> Self {
         Self {
             max_retries: 4,
+            stream_retries: 5,
+            rate_limit_retries: 10,
+            rate_limit_patience_ms: 300_000,
+            max_retry_after_ms: 120_000,
             initial_backoff_ms: 1_000,
             max_backoff_ms: 30_000,
             connect_timeout_ms: 10_000,
-            first_byte_timeout_ms: 120_000,
+            first_byte_timeout_ms: 60_000,
             idle_timeout_ms: 90_000,
+            call_timeout_ms: 1_800_000,
+            max_response_bytes: 32 * 1024 * 1024,
         }
     }
 }
@@ -261,8 +288,15 @@ pub enum StreamEvent {
         json: String,
     },
     /// The provider layer is about to retry; everything streamed since the last
-    /// `Restart`/start of this call is void and will be streamed again.
+    /// `Restart`/start of this call is void and will be streamed again. Sent when the wait
+    /// starts, so a UI shows it at once.
     Retry(RetryNotice),
+    /// Tokens a failed attempt used (the server reported usage, then the attempt was
+    /// rejected): counted for cost and budgets like any other usage.
+    Usage {
+        model: String,
+        usage: Usage,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -295,6 +329,12 @@ pub enum LlmError {
     Unreachable { url: String, message: String },
     #[error("timed out: {0}")]
     Timeout(String),
+    #[error(
+        "the server redirected the call to {location} ({status}); API calls do not follow redirects (the key must not go to another host): set --base-url to the final address if you trust it"
+    )]
+    Redirected { status: u16, location: String },
+    #[error("the response is larger than {limit} bytes (max_response_bytes)")]
+    TooLarge { limit: u64 },
     #[error("server error ({status}): {message}")]
     Server { status: u16, message: String },
     #[error("rate limited (429): {message}")]

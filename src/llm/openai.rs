@@ -90,21 +90,24 @@ impl OpenAiProvider {
         let mut assembler = Assembler::default();
         loop {
             match events.next().await {
-                Ok(Some(event)) => {
-                    if assembler.on_event(&event, sink)? {
-                        break;
-                    }
-                }
+                Ok(Some(event)) => match assembler.on_event(&event, sink) {
+                    Ok(true) => break,
+                    Ok(false) => {}
+                    Err(e) => return Err(assembler.failure(e)),
+                },
                 Ok(None) => break,
                 // After a finish_reason the answer is complete; only usage may be missing.
                 Err(e) if assembler.finish_reason.is_some() => {
                     tracing::debug!(error = %e, "stream ended badly after finish_reason; answer kept");
                     break;
                 }
-                Err(e) => return Err(e.into()),
+                Err(e) => return Err(assembler.failure(e)),
             }
         }
-        Ok(assembler.finish()?)
+        let (model, usage) = (assembler.model.clone(), assembler.usage);
+        assembler
+            .finish()
+            .map_err(|e| Failure::from(e).with_usage(&model, usage))
     }
 }
 
@@ -393,8 +396,14 @@ impl Assembler {
         }
     }
 
+    /// A failure of this attempt, with the usage the server reported so far.
+    fn failure(&self, e: LlmError) -> Failure {
+        Failure::from(e).with_usage(&self.model, self.usage)
+    }
+
     /// The assembled response. Fails when the stream ended with neither `[DONE]` nor a
-    /// `finish_reason`, or when a tool call's arguments are not valid JSON.
+    /// `finish_reason`; tool arguments that are not a JSON object are kept raw for the
+    /// caller's repair.
     pub fn finish(self) -> Result<ChatResponse, LlmError> {
         if !self.done && self.finish_reason.is_none() {
             return Err(LlmError::Stream(
@@ -416,8 +425,7 @@ impl Assembler {
                     "tool call {i} arrived without a function name"
                 )));
             }
-            let arguments =
-                sse::tool_arguments(&call.name, &call.arguments, Value::Null, &stop_reason)?;
+            let arguments = sse::tool_arguments(&call.arguments, Value::Null);
             tool_calls.push(ToolCall {
                 id: call.id,
                 name: call.name,

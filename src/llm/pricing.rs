@@ -1,7 +1,8 @@
-//! Model prices (USD per million tokens) and cost computation.
+//! The model table: prices (USD per million tokens), cost computation, and each model's
+//! context window and maximum output (the default output cap of a call).
 //!
 //! Owns: the built-in table (`assets/pricing.toml`, embedded), user overrides, model-name
-//! matching and the cost of a [`Usage`]. Must not: guess a price for an unknown model (it
+//! matching, the cost of a [`Usage`] and the output cap of a model. Must not: guess a price for an unknown model (it
 //! shows tokens without a cost instead) or read config files (the config module calls `set`).
 
 use std::collections::BTreeMap;
@@ -27,10 +28,40 @@ pub struct ModelPrice {
     pub cached_input: Option<f64>,
 }
 
-/// Per-model prices: exact model ids or prefixes of them.
+/// The output cap of a call to a model the table does not know.
+pub const DEFAULT_MAX_OUTPUT: u32 = 8_192;
+
+/// Size limits of one model, in tokens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ModelLimits {
+    /// The context window (prompt and answer).
+    pub context: Option<u64>,
+    /// The most output tokens one answer may have.
+    pub max_output: Option<u32>,
+}
+
+/// One entry of the table file (or of `[pricing."model"]` in the config): prices and,
+/// optionally, limits.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelEntry {
+    pub input: f64,
+    pub output: f64,
+    #[serde(default)]
+    pub cached_input: Option<f64>,
+    /// Context window, tokens.
+    #[serde(default)]
+    pub context: Option<u64>,
+    /// The most output tokens of one answer: the output cap of a call to this model.
+    #[serde(default)]
+    pub max_output: Option<u32>,
+}
+
+/// Per-model prices and limits: exact model ids or prefixes of them.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PriceTable {
     prices: BTreeMap<String, ModelPrice>,
+    limits: BTreeMap<String, ModelLimits>,
 }
 
 impl Default for PriceTable {
@@ -56,13 +87,56 @@ impl PriceTable {
     pub fn empty() -> Self {
         Self {
             prices: BTreeMap::new(),
+            limits: BTreeMap::new(),
         }
     }
 
-    /// Parses a table of `["model"] input = .. output = .. cached_input = ..` entries.
+    /// Parses a table of `["model"] input = .. output = .. cached_input = .. context = ..
+    /// max_output = ..` entries.
     pub fn from_toml(text: &str) -> Result<Self, toml::de::Error> {
-        let prices: BTreeMap<String, ModelPrice> = toml::from_str(text)?;
-        Ok(Self { prices })
+        let entries: BTreeMap<String, ModelEntry> = toml::from_str(text)?;
+        let mut table = Self::empty();
+        for (model, e) in &entries {
+            table.set_entry(model, e);
+        }
+        Ok(table)
+    }
+
+    /// Adds or replaces the price of a model id or prefix, and its limits when given.
+    pub fn set_entry(&mut self, model: &str, e: &ModelEntry) {
+        self.set(
+            model,
+            ModelPrice {
+                input: e.input,
+                output: e.output,
+                cached_input: e.cached_input,
+            },
+        );
+        if e.context.is_some() || e.max_output.is_some() {
+            self.limits.insert(
+                model.to_string(),
+                ModelLimits {
+                    context: e.context,
+                    max_output: e.max_output,
+                },
+            );
+        }
+    }
+
+    /// The limits of `model` (matched like prices), when the table knows them.
+    pub fn limits(&self, model: &str) -> Option<&ModelLimits> {
+        lookup(&self.limits, model).or_else(|| {
+            let (_, bare) = model.rsplit_once('/')?;
+            lookup(&self.limits, bare)
+        })
+    }
+
+    /// The output cap of one call to `model`: its `max_output`, else [`DEFAULT_MAX_OUTPUT`].
+    pub fn max_output(&self, model: &str) -> u32 {
+        self.limits(model)
+            .and_then(|l| l.max_output)
+            .filter(|n| *n > 0)
+            .unwrap_or(DEFAULT_MAX_OUTPUT)
     }
 
     /// Adds or replaces the price of a model id or prefix.
@@ -79,24 +153,10 @@ impl PriceTable {
     /// with (dated ids like `claude-sonnet-4-5-20250929`); names like `openai/gpt-4o` are
     /// also tried without the `vendor/` part.
     pub fn price(&self, model: &str) -> Option<&ModelPrice> {
-        self.lookup(model).or_else(|| {
+        lookup(&self.prices, model).or_else(|| {
             let (_, bare) = model.rsplit_once('/')?;
-            self.lookup(bare)
+            lookup(&self.prices, bare)
         })
-    }
-
-    fn lookup(&self, model: &str) -> Option<&ModelPrice> {
-        if model.is_empty() {
-            return None;
-        }
-        if let Some(p) = self.prices.get(model) {
-            return Some(p);
-        }
-        self.prices
-            .iter()
-            .filter(|(key, _)| model.starts_with(key.as_str()))
-            .max_by_key(|(key, _)| key.len())
-            .map(|(_, p)| p)
     }
 
     /// The cost in USD of `usage` on `model`, or `None` when the model has no price.
@@ -110,6 +170,20 @@ impl PriceTable {
                 + per_token(usage.cache_write_tokens, p.input * CACHE_WRITE_MULTIPLIER),
         )
     }
+}
+
+/// The entry of `model` in `map`: exact, else the longest key the name starts with.
+fn lookup<'a, V>(map: &'a BTreeMap<String, V>, model: &str) -> Option<&'a V> {
+    if model.is_empty() {
+        return None;
+    }
+    if let Some(v) = map.get(model) {
+        return Some(v);
+    }
+    map.iter()
+        .filter(|(key, _)| model.starts_with(key.as_str()))
+        .max_by_key(|(key, _)| key.len())
+        .map(|(_, v)| v)
 }
 
 #[cfg(test)]
@@ -192,6 +266,21 @@ mod tests {
             ..Usage::default()
         };
         assert!((t.cost("m", &u).unwrap() - 1.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn the_table_carries_context_and_output_caps() {
+        let t = PriceTable::builtin();
+        assert_eq!(t.max_output("claude-sonnet-4-5-20250929"), 64_000);
+        assert_eq!(
+            t.limits("claude-sonnet-4-5").unwrap().context,
+            Some(200_000)
+        );
+        assert_eq!(t.max_output("openai/gpt-4.1-mini"), 32_768);
+        assert_eq!(t.max_output("llama3.1:8b"), DEFAULT_MAX_OUTPUT);
+        let custom =
+            PriceTable::from_toml("[\"m\"]\ninput = 1.0\noutput = 2.0\nmax_output = 0\n").unwrap();
+        assert_eq!(custom.max_output("m"), DEFAULT_MAX_OUTPUT);
     }
 
     #[test]

@@ -2,9 +2,13 @@
 //!
 //! Owns: checking that a 2xx response really is an event stream, and reading its events
 //! (via `eventsource-stream` over `reqwest`'s `bytes_stream()`) with the first-byte and idle
-//! timeouts of [`RetrySettings`]. Must not: interpret event payloads (each provider does).
+//! timeouts and the byte cap of [`RetrySettings`]. Keep-alives (`ping` events; SSE comments
+//! never surface as events) do not reset the idle clock: a stream of only those ends after
+//! `idle_timeout_ms`. Must not: interpret event payloads (each provider does).
 
 use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use eventsource_stream::{Event, EventStreamError, Eventsource};
@@ -14,7 +18,7 @@ use reqwest::Response;
 use super::retry::{Failure, error_chain, truncate};
 use serde_json::{Value, json};
 
-use super::{LlmError, RetrySettings, StopReason, ms};
+use super::{LlmError, RetrySettings, ms};
 
 type EventResult = Result<Event, EventStreamError<reqwest::Error>>;
 
@@ -24,6 +28,9 @@ pub struct SseStream {
     first_byte: Duration,
     idle: Duration,
     started: bool,
+    /// Bytes of the body read so far, and the cap.
+    read: Arc<AtomicU64>,
+    max_bytes: u64,
 }
 
 impl SseStream {
@@ -46,39 +53,80 @@ impl SseStream {
                 LlmError::InvalidResponse(not_an_event_stream(&content_type, &body)).into(),
             );
         }
+        let read = Arc::new(AtomicU64::new(0));
+        let counter = read.clone();
+        let max_bytes = settings.max_response_bytes;
+        // Reading stops once the cap is passed, so an endless body cannot grow memory.
+        let bytes = response.bytes_stream().take_while(move |chunk| {
+            let n = chunk.as_ref().map(|b| b.len() as u64).unwrap_or(0);
+            let total = counter.fetch_add(n, Ordering::Relaxed).saturating_add(n);
+            futures::future::ready(total <= max_bytes)
+        });
         Ok(Self {
-            inner: Box::pin(response.bytes_stream().eventsource()),
+            inner: Box::pin(bytes.eventsource()),
             first_byte: ms(settings.first_byte_timeout_ms),
             idle: ms(settings.idle_timeout_ms),
             started: false,
+            read,
+            max_bytes,
         })
     }
 
-    /// The next event; `Ok(None)` when the body ended. A cut connection is a retryable
-    /// [`LlmError::Stream`], silence longer than the timeout a [`LlmError::Timeout`].
+    /// The next event that is not a keep-alive; `Ok(None)` when the body ended. A cut
+    /// connection is a retryable [`LlmError::Stream`], silence (or only keep-alives) longer
+    /// than the timeout a [`LlmError::Timeout`], a body over the cap [`LlmError::TooLarge`].
     pub async fn next(&mut self) -> Result<Option<Event>, LlmError> {
         let (limit, what) = if self.started {
             (self.idle, "idle_timeout_ms")
         } else {
             (self.first_byte, "first_byte_timeout_ms")
         };
-        match tokio::time::timeout(limit, self.inner.next()).await {
-            Err(_) => Err(LlmError::Timeout(format!(
-                "the stream was silent for {} ms ({what})",
-                limit.as_millis()
-            ))),
-            Ok(None) => Ok(None),
-            Ok(Some(Ok(event))) => {
+        let deadline = tokio::time::Instant::now() + limit;
+        loop {
+            let event = match tokio::time::timeout_at(deadline, self.inner.next()).await {
+                Err(_) => {
+                    return Err(LlmError::Timeout(format!(
+                        "the stream sent nothing but keep-alives or silence for {} ms ({what})",
+                        limit.as_millis()
+                    )));
+                }
+                Ok(None) if self.read.load(Ordering::Relaxed) > self.max_bytes => {
+                    return Err(LlmError::TooLarge {
+                        limit: self.max_bytes,
+                    });
+                }
+                Ok(None) => return Ok(None),
+                Ok(Some(Ok(event))) => event,
+                Ok(Some(Err(EventStreamError::Transport(e)))) => {
+                    return Err(LlmError::Stream(format!(
+                        "connection cut mid-stream: {}",
+                        error_chain(&e)
+                    )));
+                }
+                Ok(Some(Err(e))) => {
+                    return Err(LlmError::Stream(format!("malformed event stream: {e}")));
+                }
+            };
+            if !is_keep_alive(&event) {
                 self.started = true;
-                Ok(Some(event))
+                return Ok(Some(event));
             }
-            Ok(Some(Err(EventStreamError::Transport(e)))) => Err(LlmError::Stream(format!(
-                "connection cut mid-stream: {}",
-                error_chain(&e)
-            ))),
-            Ok(Some(Err(e))) => Err(LlmError::Stream(format!("malformed event stream: {e}"))),
         }
     }
+}
+
+/// An Anthropic `ping` (by event name or payload type): proof of a live connection, not of
+/// progress.
+fn is_keep_alive(event: &Event) -> bool {
+    if event.event == "ping" {
+        return true;
+    }
+    // Proxies may drop the `event:` line; a ping payload is tiny, so only short data is parsed.
+    event.data.len() < 64
+        && serde_json::from_str::<Value>(&event.data)
+            .ok()
+            .and_then(|v| v.get("type").and_then(Value::as_str).map(|t| t == "ping"))
+            .unwrap_or(false)
 }
 
 /// The message for a 2xx response that is not an event stream.
@@ -107,31 +155,19 @@ pub fn json_data(event: &Event) -> Result<serde_json::Value, LlmError> {
     })
 }
 
-/// A tool call's assembled argument JSON, checked. Truncated JSON is a retryable stream
-/// failure, unless the model ran out of `max_tokens` (a retry would cut it again).
-pub fn tool_arguments(
-    name: &str,
-    json: &str,
-    initial: Value,
-    stop_reason: &StopReason,
-) -> Result<Value, LlmError> {
+/// A tool call's assembled argument JSON. Arguments that are not a JSON object (malformed,
+/// or cut off at the output cap) come back as the raw text in a JSON string, for the caller's
+/// repair round trip (see [`super::ToolCall::arguments_error`]): the stream itself was
+/// complete, so a blind retry would only pay for the same answer again.
+pub fn tool_arguments(json: &str, initial: Value) -> Value {
     if json.trim().is_empty() {
-        return Ok(match initial {
+        return match initial {
             Value::Object(_) => initial,
             _ => json!({}),
-        });
+        };
     }
     match serde_json::from_str::<Value>(json) {
-        Ok(v @ Value::Object(_)) => Ok(v),
-        Ok(other) => Err(LlmError::InvalidResponse(format!(
-            "the arguments of tool `{name}` are not a JSON object: {}",
-            truncate(&other.to_string(), 200)
-        ))),
-        Err(e) if *stop_reason == StopReason::MaxTokens => Err(LlmError::InvalidResponse(format!(
-            "the arguments of tool `{name}` were cut off at max_tokens ({e}); raise max_tokens"
-        ))),
-        Err(e) => Err(LlmError::Stream(format!(
-            "the arguments of tool `{name}` are not valid JSON ({e}); the stream was probably truncated"
-        ))),
+        Ok(v @ Value::Object(_)) => v,
+        _ => Value::String(json.to_string()),
     }
 }

@@ -12,12 +12,32 @@ pub struct ToolDef {
     pub input_schema: Value,
 }
 
-/// A complete tool call, arguments parsed as JSON.
+/// A complete tool call, arguments parsed as JSON. When the model's arguments are not a JSON
+/// object (malformed, or cut off at the output cap), `arguments` holds the raw text as a JSON
+/// string and [`ToolCall::arguments_error`] says what is wrong: the caller repairs it with the
+/// model (a tool error or the repair round trip), a retry would not help.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ToolCall {
     pub id: String,
     pub name: String,
     pub arguments: Value,
+}
+
+impl ToolCall {
+    /// Why the arguments are unusable (`None` when they are a JSON object).
+    pub fn arguments_error(&self) -> Option<String> {
+        match &self.arguments {
+            Value::Object(_) => None,
+            Value::String(raw) => Some(match serde_json::from_str::<Value>(raw) {
+                Err(e) => format!("the arguments of `{}` are not valid JSON ({e})", self.name),
+                Ok(_) => format!("the arguments of `{}` are not a JSON object", self.name),
+            }),
+            _ => Some(format!(
+                "the arguments of `{}` are not a JSON object",
+                self.name
+            )),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]

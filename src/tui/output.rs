@@ -182,6 +182,8 @@ impl PaneBuffer {
                     }
                 }
             }
+            // Usage of a rejected attempt: counted by the engine, nothing to show here.
+            StreamEvent::Usage { .. } => {}
             StreamEvent::Retry(notice) => {
                 self.discard_call();
                 self.push(
