@@ -1262,3 +1262,50 @@ async fn escalating_a_running_subtask_stops_it() {
         0
     );
 }
+
+/// A wall-clock limit too far away for an `Instant` (a journal or a front end may carry
+/// one) is no deadline, never a panic; a raised limit that is not a usable number is
+/// refused with a notice.
+#[tokio::test(start_paused = true)]
+async fn huge_or_unusable_wall_clock_limits_do_not_panic() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = settings(ApprovalPolicy::Auto, 1);
+    s.limits.max_wall_secs = Some(u64::MAX);
+    let f = run_new(config(dir.path(), s), Arc::new(Fake::new(chain())), "t").await;
+    assert_eq!(f.outcome, RunOutcome::Completed);
+
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = settings(ApprovalPolicy::Scope, 1);
+    s.limits.max_wall_secs = Some(1);
+    let fake = Fake::new(chain()).delay(|c| c.brief.as_ref().map(|_| ms(700)));
+    let mut tried = false;
+    let f = drive(
+        config(dir.path(), s),
+        Arc::new(fake),
+        Start::New {
+            run_id: "r".into(),
+            task: "t".into(),
+        },
+        move |e, _| match &e.event {
+            Event::ScopeAlertRaised { alert, .. } if !tried => {
+                tried = true;
+                [f64::INFINITY, 1e19, -1.0, f64::NAN, 1e9]
+                    .into_iter()
+                    .map(|to| Command::ResolveScopeAlert {
+                        alert: *alert,
+                        decision: ScopeDecision::RaiseLimit { to },
+                    })
+                    .collect()
+            }
+            _ => vec![],
+        },
+    )
+    .await;
+    assert_eq!(f.outcome, RunOutcome::Completed);
+    check_consistent(&f);
+    let refused = f
+        .of(|e| matches!(e, Event::Notice { message } if message.contains("limit")))
+        .count();
+    assert_eq!(refused, 4, "the four unusable values are refused");
+    assert_eq!(f.state.limits.max_wall_secs, Some(1_000_000_000));
+}

@@ -1,5 +1,6 @@
 //! The reducer (`state::apply`), one event family at a time, and the rule book
 //! (`State::check`): pure functions over events, no engine.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use baton::protocol::*;
 use baton::state::{Refusal, State, SubtaskStatus};

@@ -6,7 +6,6 @@ use super::roles::RoleSpec;
 use super::run::*;
 use super::worker::{WorkerJob, WorkerOutcome};
 use super::{prompts, worker};
-use crate::llm::Provider;
 use crate::protocol::*;
 use crate::state::SubtaskStatus;
 use std::collections::BTreeSet;
