@@ -1309,3 +1309,48 @@ async fn huge_or_unusable_wall_clock_limits_do_not_panic() {
     assert_eq!(refused, 4, "the four unusable values are refused");
     assert_eq!(f.state.limits.max_wall_secs, Some(1_000_000_000));
 }
+
+/// A provider that panics (a bug at the edge) fails that step or worker like any other
+/// failure: the run goes on and ends, it never hangs.
+#[tokio::test(start_paused = true)]
+async fn a_panicking_provider_fails_the_call_instead_of_hanging() {
+    let dir = tempfile::tempdir().unwrap();
+    let fake = Fake::new(chain()).rule(|c| match &c.brief {
+        Some(b) if b.attempt == 1 => Some(Reply::Panic("provider bug")),
+        _ => None,
+    });
+    let f = run_new(
+        config(dir.path(), settings(ApprovalPolicy::Auto, 1)),
+        Arc::new(fake),
+        "t",
+    )
+    .await;
+    assert_eq!(f.outcome, RunOutcome::Completed);
+    check_consistent(&f);
+    let failed: Vec<String> = f
+        .of(|e| matches!(e, Event::SubtaskFailed { .. }))
+        .filter_map(|e| match e {
+            Event::SubtaskFailed { error, .. } => Some(error.clone()),
+            _ => None,
+        })
+        .collect();
+    assert!(!failed.is_empty());
+    assert!(
+        failed.iter().all(|e| e.contains("panicked: provider bug")),
+        "{failed:?}"
+    );
+
+    // The analysis step panics: the run fails (journaled), it does not hang.
+    let dir = tempfile::tempdir().unwrap();
+    let fake = Fake::new(chain()).rule(|c| c.brief.is_none().then_some(Reply::Panic("boom")));
+    let f = run_new(
+        config(dir.path(), settings(ApprovalPolicy::Auto, 1)),
+        Arc::new(fake),
+        "t",
+    )
+    .await;
+    match &f.outcome {
+        RunOutcome::Failed { reason } => assert!(reason.contains("panicked: boom"), "{reason}"),
+        other => panic!("{other:?}"),
+    }
+}
