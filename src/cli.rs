@@ -389,6 +389,20 @@ fn non_empty_run(run: &str) -> Result<String, clap::Error> {
     }
 }
 
+/// `--approve`: the policy's names with their help (the enum is pure data in `protocol`,
+/// so clap's possible values are listed here).
+fn approval_parser() -> impl clap::builder::TypedValueParser<Value = ApprovalPolicy> {
+    use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
+    PossibleValuesParser::new([
+        PossibleValue::new("auto").help("Only escalations wait for a person"),
+        PossibleValue::new("scope")
+            .help("Discovered subtasks, scope alerts and escalations wait for a person"),
+        PossibleValue::new("all")
+            .help("Every new subtask waits for a person (plus scope alerts and escalations)"),
+    ])
+    .try_map(|s| s.parse::<ApprovalPolicy>())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -455,18 +469,4 @@ mod tests {
             .unwrap_err();
         assert_eq!(e.exit_code(), 2);
     }
-}
-
-/// `--approve`: the policy's names with their help (the enum is pure data in `protocol`,
-/// so clap's possible values are listed here).
-fn approval_parser() -> impl clap::builder::TypedValueParser<Value = ApprovalPolicy> {
-    use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
-    PossibleValuesParser::new([
-        PossibleValue::new("auto").help("Only escalations wait for a person"),
-        PossibleValue::new("scope")
-            .help("Discovered subtasks, scope alerts and escalations wait for a person"),
-        PossibleValue::new("all")
-            .help("Every new subtask waits for a person (plus scope alerts and escalations)"),
-    ])
-    .try_map(|s| s.parse::<ApprovalPolicy>())
 }

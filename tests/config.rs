@@ -524,3 +524,19 @@ fn bad_environment_values_name_the_variable() {
     .unwrap();
     assert_eq!(c.provider, ProviderKind::Demo);
 }
+
+#[test]
+fn a_wall_clock_limit_too_large_for_a_deadline_is_a_clear_error() {
+    match file_error("max_wall_secs = 9223372036854775807\n") {
+        ConfigError::File {
+            line, key, message, ..
+        } => {
+            assert_eq!((line, key.as_str()), (1, "max_wall_secs"));
+            assert!(message.contains("at most"), "{message}");
+        }
+        other => panic!("{other:?}"),
+    }
+    let home = home_with_config("max_wall_secs = 3153600000\n");
+    let c = Config::load_with(&CommonArgs::default(), &env(home.path(), &[])).unwrap();
+    assert_eq!(c.max_wall_secs, Some(3_153_600_000));
+}

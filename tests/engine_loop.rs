@@ -1262,3 +1262,95 @@ async fn escalating_a_running_subtask_stops_it() {
         0
     );
 }
+
+/// A wall-clock limit too far away for an `Instant` (a journal or a front end may carry
+/// one) is no deadline, never a panic; a raised limit that is not a usable number is
+/// refused with a notice.
+#[tokio::test(start_paused = true)]
+async fn huge_or_unusable_wall_clock_limits_do_not_panic() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = settings(ApprovalPolicy::Auto, 1);
+    s.limits.max_wall_secs = Some(u64::MAX);
+    let f = run_new(config(dir.path(), s), Arc::new(Fake::new(chain())), "t").await;
+    assert_eq!(f.outcome, RunOutcome::Completed);
+
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = settings(ApprovalPolicy::Scope, 1);
+    s.limits.max_wall_secs = Some(1);
+    let fake = Fake::new(chain()).delay(|c| c.brief.as_ref().map(|_| ms(700)));
+    let mut tried = false;
+    let f = drive(
+        config(dir.path(), s),
+        Arc::new(fake),
+        Start::New {
+            run_id: "r".into(),
+            task: "t".into(),
+        },
+        move |e, _| match &e.event {
+            Event::ScopeAlertRaised { alert, .. } if !tried => {
+                tried = true;
+                [f64::INFINITY, 1e19, -1.0, f64::NAN, 1e9]
+                    .into_iter()
+                    .map(|to| Command::ResolveScopeAlert {
+                        alert: *alert,
+                        decision: ScopeDecision::RaiseLimit { to },
+                    })
+                    .collect()
+            }
+            _ => vec![],
+        },
+    )
+    .await;
+    assert_eq!(f.outcome, RunOutcome::Completed);
+    check_consistent(&f);
+    let refused = f
+        .of(|e| matches!(e, Event::Notice { message } if message.contains("limit")))
+        .count();
+    assert_eq!(refused, 4, "the four unusable values are refused");
+    assert_eq!(f.state.limits.max_wall_secs, Some(1_000_000_000));
+}
+
+/// A provider that panics (a bug at the edge) fails that step or worker like any other
+/// failure: the run goes on and ends, it never hangs.
+#[tokio::test(start_paused = true)]
+async fn a_panicking_provider_fails_the_call_instead_of_hanging() {
+    let dir = tempfile::tempdir().unwrap();
+    let fake = Fake::new(chain()).rule(|c| match &c.brief {
+        Some(b) if b.attempt == 1 => Some(Reply::Panic("provider bug")),
+        _ => None,
+    });
+    let f = run_new(
+        config(dir.path(), settings(ApprovalPolicy::Auto, 1)),
+        Arc::new(fake),
+        "t",
+    )
+    .await;
+    assert_eq!(f.outcome, RunOutcome::Completed);
+    check_consistent(&f);
+    let failed: Vec<String> = f
+        .of(|e| matches!(e, Event::SubtaskFailed { .. }))
+        .filter_map(|e| match e {
+            Event::SubtaskFailed { error, .. } => Some(error.clone()),
+            _ => None,
+        })
+        .collect();
+    assert!(!failed.is_empty());
+    assert!(
+        failed.iter().all(|e| e.contains("panicked: provider bug")),
+        "{failed:?}"
+    );
+
+    // The analysis step panics: the run fails (journaled), it does not hang.
+    let dir = tempfile::tempdir().unwrap();
+    let fake = Fake::new(chain()).rule(|c| c.brief.is_none().then_some(Reply::Panic("boom")));
+    let f = run_new(
+        config(dir.path(), settings(ApprovalPolicy::Auto, 1)),
+        Arc::new(fake),
+        "t",
+    )
+    .await;
+    match &f.outcome {
+        RunOutcome::Failed { reason } => assert!(reason.contains("panicked: boom"), "{reason}"),
+        other => panic!("{other:?}"),
+    }
+}

@@ -140,3 +140,52 @@ async fn resume_from_many_cut_points_completes_without_rerunning() {
         }
     }
 }
+
+/// A subtask held back by the subtask limit is part of the journaled state: a run stopped at
+/// the scope alert (headless) and resumed releases it when the person raises the limit,
+/// instead of "completing" with the work still deferred.
+#[tokio::test(start_paused = true)]
+async fn held_back_subtasks_are_released_after_resume() {
+    let first = || {
+        Fake::new(vec![
+            st("A", "code_developer", &[]),
+            st("B", "code_developer", &[]),
+            st("C", "code_developer", &[]),
+        ])
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = settings(ApprovalPolicy::Scope, 1);
+    s.limits.max_subtasks = Some(2);
+    let mut cfg = config(dir.path(), s.clone());
+    cfg.stop_when_person_needed = true;
+    let stopped = run_new(cfg, Arc::new(first()), "t").await;
+    assert!(
+        matches!(stopped.outcome, RunOutcome::Stopped { .. }),
+        "{:?}",
+        stopped.outcome
+    );
+    assert_eq!(stopped.state.held_back(), vec![SubtaskId(3)]);
+
+    let replay = journal::replay(&dir.path().join(JOURNAL_FILE)).unwrap();
+    assert_eq!(State::fold(&replay.events).held_back(), vec![SubtaskId(3)]);
+    let f = drive(
+        config(dir.path(), s),
+        Arc::new(first()),
+        Start::Resume {
+            events: replay.events,
+            torn_line_dropped: false,
+        },
+        |e, _| match &e.event {
+            Event::ScopeAlertRaised { alert, .. } => vec![Command::ResolveScopeAlert {
+                alert: *alert,
+                decision: ScopeDecision::RaiseLimit { to: 3.0 },
+            }],
+            _ => vec![],
+        },
+    )
+    .await;
+    assert_eq!(f.outcome, RunOutcome::Completed);
+    check_consistent(&f);
+    assert_eq!(f.state.subtasks[2].status, SubtaskStatus::Complete);
+    assert!(f.state.held_back().is_empty());
+}

@@ -1,5 +1,6 @@
 //! The reducer (`state::apply`), one event family at a time, and the rule book
 //! (`State::check`): pure functions over events, no engine.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use baton::protocol::*;
 use baton::state::{Refusal, State, SubtaskStatus};
@@ -61,6 +62,17 @@ fn added(id: u32, needs_approval: bool) -> Event {
         },
         origin: Origin::Analysis,
         needs_approval,
+    }
+}
+
+fn started_on(id: u32, worker: u32) -> Event {
+    Event::SubtaskStarted {
+        id: SubtaskId(id),
+        attempt: 1,
+        worker: WorkerId(worker),
+        role: "code_developer".into(),
+        model: "w".into(),
+        brief: "b".into(),
     }
 }
 
@@ -209,22 +221,8 @@ fn work_events_start_report_fail_recover_and_escalate() {
         started(),
         added(1, false),
         added(2, false),
-        Event::SubtaskStarted {
-            id: SubtaskId(1),
-            attempt: 1,
-            worker: WorkerId(1),
-            role: "code_developer".into(),
-            model: "w".into(),
-            brief: "b".into(),
-        },
-        Event::SubtaskStarted {
-            id: SubtaskId(2),
-            attempt: 1,
-            worker: WorkerId(2),
-            role: "code_developer".into(),
-            model: "w".into(),
-            brief: "b".into(),
-        },
+        started_on(1, 1),
+        started_on(2, 2),
         Event::SubtaskReported {
             id: SubtaskId(1),
             attempt: 1,
@@ -439,14 +437,7 @@ fn the_rule_book_answers_by_status() {
         started(),
         added(1, true),
         added(2, false),
-        Event::SubtaskStarted {
-            id: SubtaskId(2),
-            attempt: 1,
-            worker: WorkerId(1),
-            role: "code_developer".into(),
-            model: "w".into(),
-            brief: "b".into(),
-        },
+        started_on(2, 1),
     ]);
     let one = SubtaskId(1);
     let two = SubtaskId(2);

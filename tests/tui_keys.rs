@@ -571,3 +571,42 @@ fn a_message_gives_the_footer_back_after_a_while() {
     later(&mut ui, 6);
     assert!(ui.flash.is_none(), "the keys come back in the footer");
 }
+
+#[test]
+fn unusable_raised_limits_are_refused_in_the_dialog() {
+    let (mut ui, mut s) = main_ui();
+    feed(
+        &mut ui,
+        &mut s,
+        vec![Event::ScopeAlertRaised {
+            alert: 1,
+            limit: LimitKind::WallClock,
+            current: 60.0,
+            max: 60.0,
+            pending: vec![],
+        }],
+    );
+    later(&mut ui, 2);
+    assert!(ui.modal.is_some());
+    ch(&mut ui, 'r');
+    for bad in ["inf", "1e19", "-1", "nan"] {
+        for _ in 0..12 {
+            key(&mut ui, KeyCode::Backspace);
+        }
+        typed(&mut ui, bad);
+        let fx = sent(key(&mut ui, KeyCode::Enter));
+        assert!(fx.is_empty(), "{bad} was sent: {fx:?}");
+        assert!(ui.modal.is_some(), "{bad}: the dialog stays open");
+    }
+    for _ in 0..12 {
+        key(&mut ui, KeyCode::Backspace);
+    }
+    typed(&mut ui, "120");
+    assert_eq!(
+        sent(key(&mut ui, KeyCode::Enter)),
+        vec![Command::ResolveScopeAlert {
+            alert: 1,
+            decision: ScopeDecision::RaiseLimit { to: 120.0 }
+        }]
+    );
+}

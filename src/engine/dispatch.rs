@@ -4,9 +4,9 @@
 use super::call::{CallCtx, Recorder, ToEngine};
 use super::roles::RoleSpec;
 use super::run::*;
+use super::supervise::supervised;
 use super::worker::{WorkerJob, WorkerOutcome};
 use super::{prompts, worker};
-use crate::llm::Provider;
 use crate::protocol::*;
 use crate::state::SubtaskStatus;
 use std::collections::BTreeSet;
@@ -77,7 +77,15 @@ impl Engine {
         };
         let tx = self.tx.clone();
         let handle = tokio::spawn(async move {
-            let (outcome, records) = worker::run(job).await;
+            // A panic in the worker is that attempt's failure (recovered like any failure).
+            let (outcome, records) = supervised(worker::run(job)).await.unwrap_or_else(|p| {
+                (
+                    WorkerOutcome::Failed {
+                        error: format!("the worker {p}"),
+                    },
+                    Vec::new(),
+                )
+            });
             let _ = tx
                 .send(ToEngine::WorkerDone {
                     id,

@@ -18,6 +18,7 @@ pub mod roles;
 mod run;
 mod steps;
 pub mod summary;
+mod supervise;
 pub mod validate;
 mod worker;
 

@@ -4,6 +4,7 @@
 use super::call::ToEngine;
 use super::policy::{self};
 use super::run::*;
+use super::supervise::supervised;
 use super::{prompts, validate};
 use crate::llm::{ChatRequest, Message, ToolChoice};
 use crate::protocol::model::*;
@@ -164,32 +165,38 @@ impl Engine {
         let tx = self.tx.clone();
         let parse_kind = kind.clone();
         let handle = tokio::spawn(async move {
-            let result = match parse_kind {
-                StepKind::Analysis => call
-                    .call_forced(req, tool, |v| validate::analysis(v, &roles))
-                    .await
-                    .map(StepOutput::Analysis),
-                StepKind::Replan { .. } => call
-                    .call_forced(req, tool, |v| validate::replan(v, &roles))
-                    .await
-                    .map(StepOutput::Replan),
-                StepKind::Recovery { .. } => call
-                    .call_forced(req, tool, |v| validate::recovery(v, &roles))
-                    .await
-                    .map(StepOutput::Recovery),
-                StepKind::Completion => call
-                    .call_forced(req, tool, |v| validate::completion(v, &roles))
-                    .await
-                    .map(StepOutput::Completion),
-                StepKind::Synthesis => call
-                    .call_forced(req, tool, |v| validate::synthesis(v, &roles))
-                    .await
-                    .map(StepOutput::Synthesis),
-                StepKind::Evaluation { .. } => call
-                    .call_forced(req, tool, |v| validate::evaluation(v, &roles))
-                    .await
-                    .map(StepOutput::Evaluation),
+            let step = async move {
+                match parse_kind {
+                    StepKind::Analysis => call
+                        .call_forced(req, tool, |v| validate::analysis(v, &roles))
+                        .await
+                        .map(StepOutput::Analysis),
+                    StepKind::Replan { .. } => call
+                        .call_forced(req, tool, |v| validate::replan(v, &roles))
+                        .await
+                        .map(StepOutput::Replan),
+                    StepKind::Recovery { .. } => call
+                        .call_forced(req, tool, |v| validate::recovery(v, &roles))
+                        .await
+                        .map(StepOutput::Recovery),
+                    StepKind::Completion => call
+                        .call_forced(req, tool, |v| validate::completion(v, &roles))
+                        .await
+                        .map(StepOutput::Completion),
+                    StepKind::Synthesis => call
+                        .call_forced(req, tool, |v| validate::synthesis(v, &roles))
+                        .await
+                        .map(StepOutput::Synthesis),
+                    StepKind::Evaluation { .. } => call
+                        .call_forced(req, tool, |v| validate::evaluation(v, &roles))
+                        .await
+                        .map(StepOutput::Evaluation),
+                }
             };
+            // A panic in the step is that step's failure (recovered like any failure).
+            let result = supervised(step)
+                .await
+                .unwrap_or_else(|p| Err(format!("the orchestrator step {p}")));
             let _ = tx.send(ToEngine::StepDone { job, result }).await;
         });
         self.step = Some(ActiveStep {

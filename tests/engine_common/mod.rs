@@ -51,6 +51,8 @@ pub enum Reply {
     Tool(&'static str, Value),
     Text(String),
     Error(LlmError),
+    /// The provider panics (a bug at the edge): the engine must survive it.
+    Panic(&'static str),
 }
 
 pub type Rule = Box<dyn Fn(&Call) -> Option<Reply> + Send + Sync>;
@@ -255,6 +257,7 @@ impl Provider for Fake {
             ..Usage::default()
         };
         match reply {
+            Reply::Panic(m) => panic!("{m}"),
             Reply::Error(e) => Err(e),
             Reply::Text(t) => {
                 sink(StreamEvent::TextDelta { text: t.clone() });

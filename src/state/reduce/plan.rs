@@ -12,13 +12,11 @@ pub(super) fn apply(state: &mut State, ts: DateTime<Utc>, event: &Event) {
             spec,
             origin,
             needs_approval,
-        } => {
             // Ids are dense; an out-of-order id means a damaged journal: ignore it.
-            if spec.id == state.next_id() {
-                state
-                    .subtasks
-                    .push(Subtask::from_spec(spec, origin, *needs_approval));
-            }
+        } if spec.id == state.next_id() => {
+            state
+                .subtasks
+                .push(Subtask::from_spec(spec, origin, *needs_approval));
         }
         Event::SubtaskRejected { title, reason } => {
             state.rejected.push((title.clone(), reason.clone()));
