@@ -15,7 +15,7 @@ use crate::config::{Config, Source};
 use crate::engine::event::{ApprovalPolicy, Envelope, Event, RunSettings};
 use crate::engine::roles::{self, RoleSpec};
 use crate::engine::{self, EngineConfig, EngineHandle, Start};
-use crate::journal::{self, Journal, JournalError};
+use crate::journal::{self, Journal, JournalError, LockError, Replay, RunLock};
 use crate::llm::{self, LlmError, ProviderKind};
 use crate::tools::{WorkerTools, Workspace, WorkspaceOptions};
 
@@ -67,6 +67,18 @@ pub enum SessionError {
     },
     #[error("the journal {path} holds no events; the run cannot be resumed", path = path.display())]
     EmptyJournal { path: PathBuf },
+    #[error("{0}")]
+    Locked(#[from] LockError),
+    #[error(
+        "the journal {path} is damaged, so the run cannot be continued (its history has \
+         holes: {}); `baton export` still writes what is readable",
+        damage.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "),
+        path = path.display()
+    )]
+    Damaged {
+        path: PathBuf,
+        damage: Vec<journal::Damage>,
+    },
     #[error("cannot start the {provider} provider: {source}")]
     Provider {
         provider: ProviderKind,
@@ -87,6 +99,7 @@ impl SessionError {
                 | JournalError::Ambiguous { .. },
             )
             | SessionError::Provider { .. }
+            | SessionError::Locked(LockError::Held { .. })
             | SessionError::Config(_) => 2,
             _ => 1,
         }
@@ -142,7 +155,8 @@ pub fn start(
                     .map_err(|e| SessionError::Config(e.to_string()))?;
             }
             check_before_creating(config)?;
-            let (run_id, run_dir, journal) = create_run(&data_dir)?;
+            let (run_id, run_dir, mut journal) = create_run(&data_dir)?;
+            journal.hold(lock_run(&run_dir)?);
             let mut warnings = Vec::new();
             if let Some(note) = &config.provider_note {
                 warnings.push(note.clone());
@@ -166,12 +180,14 @@ pub fn start(
                 .file_name()
                 .map(|n| n.to_string_lossy().into_owned())
                 .unwrap_or_default();
+            let lock = lock_run(&run_dir)?;
             let journal_path = run_dir.join(journal::JOURNAL_FILE);
             let replay = journal::replay(&journal_path).map_err(|source| SessionError::Io {
                 action: "read the journal",
                 path: journal_path.clone(),
                 source,
             })?;
+            refuse_damaged(&journal_path, &replay)?;
             let mut warnings = Vec::new();
             if replay.torn_line_dropped {
                 warnings.push(format!(
@@ -180,9 +196,10 @@ pub fn start(
                     journal_path.display()
                 ));
             }
-            for (line, error) in &replay.corrupt_lines {
+            if replay.unverified {
                 warnings.push(format!(
-                    "line {line} of {} is not a valid event and was skipped: {error}",
+                    "{} was written before journals carried checksums; its lines cannot be \
+                     verified",
                     journal_path.display()
                 ));
             }
@@ -204,11 +221,13 @@ pub fn start(
                 ));
             }
             let replayed_up_to = replay.events.last().map_or(0, |e| e.seq);
-            let journal = Journal::open_append(&run_dir).map_err(|source| SessionError::Io {
-                action: "open the journal",
-                path: journal_path,
-                source,
-            })?;
+            let mut journal =
+                Journal::open_append(&run_dir).map_err(|source| SessionError::Io {
+                    action: "open the journal",
+                    path: journal_path,
+                    source,
+                })?;
+            journal.hold(lock);
             let settings = config.run_settings();
             spawn(
                 config,
@@ -226,6 +245,24 @@ pub fn start(
             )
         }
     }
+}
+
+/// One writer per run: the run's lock, taken before its journal is read (resume) or first
+/// written (new run) and handed to the journal that appends, so it is held as long as the
+/// engine may write. A second process gets [`LockError::Held`] naming the holder (exit 2).
+fn lock_run(run_dir: &Path) -> Result<RunLock, SessionError> {
+    Ok(RunLock::acquire(run_dir)?)
+}
+
+/// A journal with holes is never continued: the state it folds to is not the run's.
+fn refuse_damaged(path: &Path, replay: &Replay) -> Result<(), SessionError> {
+    if replay.is_damaged() {
+        return Err(SessionError::Damaged {
+            path: path.to_path_buf(),
+            damage: replay.corrupt_lines.clone(),
+        });
+    }
+    Ok(())
 }
 
 /// The provider can be built and the roles merge: checked before a new run directory is

@@ -1787,6 +1787,12 @@ impl Engine {
                 })
                 .await;
             }
+            Command::StopForSignal { signal } => {
+                self.finish(RunOutcome::Stopped {
+                    reason: format!("stopped by {signal}"),
+                })
+                .await;
+            }
         }
     }
 
