@@ -162,15 +162,20 @@ fn export_never_writes_into_a_run_directory() {
 #[test]
 fn a_second_resume_of_a_live_run_exits_2_naming_the_holder() {
     let home = tempfile::tempdir().unwrap();
-    // Stop a run first, so both processes below are resumes.
-    let o = baton(home.path())
-        .args(["--headless", "--approve", "all", TASK])
-        .output()
+    // Stop a paced run with Ctrl-C first, so both processes below are resumes with work left.
+    let mut original = baton_paced(home.path(), 30)
+        .args(["--headless", TASK])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
         .unwrap();
-    assert_eq!(o.status.code(), Some(3), "{}", text(&o).1);
-    std::fs::write(home.path().join("config.toml"), "[demo]\npace_ms = 30\n").unwrap();
+    let mut stderr = BufReader::new(original.stderr.take().unwrap());
+    wait_for(&mut stderr, "started:");
+    kill(&original, "-INT");
+    drop(stderr);
+    assert_eq!(original.wait().unwrap().code(), Some(3));
     let mut first = baton(home.path())
-        .args(["resume", "latest", "--headless", "--approve", "auto"])
+        .args(["resume", "latest", "--headless"])
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
@@ -178,7 +183,7 @@ fn a_second_resume_of_a_live_run_exits_2_naming_the_holder() {
     let mut stderr = BufReader::new(first.stderr.take().unwrap());
     wait_for(&mut stderr, "resumed");
     let o = baton(home.path())
-        .args(["resume", "latest", "--headless", "--approve", "auto"])
+        .args(["resume", "latest", "--headless"])
         .output()
         .unwrap();
     let (_, err) = text(&o);
