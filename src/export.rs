@@ -414,7 +414,11 @@ pub fn export_command(
         );
     }
     let state = State::fold(&replay.events);
-    let damage: Vec<String> = replay.corrupt_lines.iter().map(ToString::to_string).collect();
+    let damage: Vec<String> = replay
+        .corrupt_lines
+        .iter()
+        .map(ToString::to_string)
+        .collect();
     let mut text = match format {
         ExportFormat::Md => {
             let mut md = render_markdown(&state);

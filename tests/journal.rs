@@ -214,7 +214,11 @@ fn run_ids_sort_by_time() {
 }
 
 fn write_lines(path: &std::path::Path, lines: &[String]) {
-    std::fs::write(path, lines.iter().map(|l| format!("{l}\n")).collect::<String>()).unwrap();
+    std::fs::write(
+        path,
+        lines.iter().map(|l| format!("{l}\n")).collect::<String>(),
+    )
+    .unwrap();
 }
 
 fn three_lines(dir: &std::path::Path) -> Vec<String> {
@@ -258,15 +262,32 @@ fn unknown_versions_gaps_duplicates_and_reordering_are_damage() {
     };
     let d = case(vec![lines[0].clone(), lines[1].clone(), other]);
     assert_eq!(d.len(), 1);
-    assert_eq!((d[0].line, &d[0].kind), (3, &DamageKind::UnknownVersion(99)));
+    assert_eq!(
+        (d[0].line, &d[0].kind),
+        (3, &DamageKind::UnknownVersion(99))
+    );
     let d = case(vec![lines[0].clone(), lines[2].clone()]);
-    assert_eq!((d[0].line, &d[0].kind), (2, &DamageKind::Gap { from: 2, to: 2 }));
+    assert_eq!(
+        (d[0].line, &d[0].kind),
+        (2, &DamageKind::Gap { from: 2, to: 2 })
+    );
     assert!(d[0].to_string().contains("event 2 is missing"));
-    let d = case(vec![lines[0].clone(), lines[1].clone(), lines[1].clone(), lines[2].clone()]);
-    assert_eq!((d[0].line, &d[0].kind), (3, &DamageKind::Duplicate { seq: 2 }));
+    let d = case(vec![
+        lines[0].clone(),
+        lines[1].clone(),
+        lines[1].clone(),
+        lines[2].clone(),
+    ]);
+    assert_eq!(
+        (d[0].line, &d[0].kind),
+        (3, &DamageKind::Duplicate { seq: 2 })
+    );
     let d = case(vec![lines[0].clone(), lines[2].clone(), lines[1].clone()]);
     assert_eq!(d.len(), 2);
-    assert_eq!((d[1].line, &d[1].kind), (3, &DamageKind::OutOfOrder { seq: 2, after: 3 }));
+    assert_eq!(
+        (d[1].line, &d[1].kind),
+        (3, &DamageKind::OutOfOrder { seq: 2, after: 3 })
+    );
 }
 
 #[test]

@@ -17,8 +17,7 @@ use cli::*;
 
 /// A completed demo run; returns its journal's lines.
 fn completed_run(home: &Path) -> Vec<String> {
-    let o = baton(home).args(["--headless", TASK]).output().unwrap();
-    assert_eq!(o.status.code(), Some(0), "{}", text(&o).1);
+    completed_demo_run(home);
     let journal = only_run_dir(home).join(JOURNAL_FILE);
     std::fs::read_to_string(journal)
         .unwrap()
@@ -193,7 +192,11 @@ fn a_second_resume_of_a_live_run_exits_2_naming_the_holder() {
     std::io::Read::read_to_string(&mut stderr, &mut rest).unwrap();
     assert_eq!(first.wait().unwrap().code(), Some(0), "{rest}");
     let replay = baton::journal::replay(&only_run_dir(home.path()).join(JOURNAL_FILE)).unwrap();
-    assert!(replay.corrupt_lines.is_empty(), "{:?}", replay.corrupt_lines);
+    assert!(
+        replay.corrupt_lines.is_empty(),
+        "{:?}",
+        replay.corrupt_lines
+    );
     for (i, e) in replay.events.iter().enumerate() {
         assert_eq!(e.seq, i as u64 + 1);
     }

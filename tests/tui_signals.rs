@@ -33,7 +33,10 @@ fn sigint_on_the_tui_stops_the_run_and_restores_the_terminal() {
     cmd.cwd(home.path());
     cmd.env("BATON_HOME", home.path());
     cmd.env("TERM", "xterm-256color");
-    for k in baton::config::ENV_VARS.iter().filter(|v| **v != "BATON_HOME") {
+    for k in baton::config::ENV_VARS
+        .iter()
+        .filter(|v| **v != "BATON_HOME")
+    {
         cmd.env_remove(k);
     }
     let mut child = pair.slave.spawn_command(cmd).unwrap();

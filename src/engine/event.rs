@@ -692,7 +692,9 @@ pub enum Command {
     Stop,
     /// Stop the run now because the process got a signal (`SIGTERM`, `SIGHUP`, ...); it
     /// stays resumable, and the journaled reason names the signal, not a person.
-    StopForSignal { signal: String },
+    StopForSignal {
+        signal: String,
+    },
 }
 
 /// Live, lossy output of a worker or the orchestrator, for the UI only (not journaled).

@@ -113,7 +113,10 @@ mod tests {
         let line = encode(&envelope()).unwrap();
         let text = String::from_utf8(line.clone()).unwrap();
         assert!(text.starts_with(r#"{"seq":3,"#), "{text}");
-        assert!(text.ends_with(r#""}"#) && text.contains(r#","sum":""#), "{text}");
+        assert!(
+            text.ends_with(r#""}"#) && text.contains(r#","sum":""#),
+            "{text}"
+        );
         let Framed::Verified(body) = unframe(&line) else {
             panic!("not verified")
         };

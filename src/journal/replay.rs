@@ -108,7 +108,9 @@ struct Header {
 /// Reads a journal file. Never panics on bad content; see the module comment for the rules.
 pub fn replay(path: &Path) -> io::Result<Replay> {
     let lines = read_lines(path)?;
-    let summed = lines.iter().any(|l| matches!(l.framed(), Framed::Verified(_) | Framed::Mismatch));
+    let summed = lines
+        .iter()
+        .any(|l| matches!(l.framed(), Framed::Verified(_) | Framed::Mismatch));
     let mut out = Replay {
         unverified: !summed && !lines.is_empty(),
         ..Replay::default()
@@ -127,7 +129,10 @@ pub fn replay(path: &Path) -> io::Result<Replay> {
                 continue;
             }
             Err(kind) => {
-                out.corrupt_lines.push(Damage { line: l.number, kind });
+                out.corrupt_lines.push(Damage {
+                    line: l.number,
+                    kind,
+                });
                 unreadable_since_good += 1;
                 continue;
             }
@@ -137,9 +142,15 @@ pub fn replay(path: &Path) -> io::Result<Replay> {
             let kind = if out.events.iter().any(|e| e.seq == seq) {
                 DamageKind::Duplicate { seq }
             } else {
-                DamageKind::OutOfOrder { seq, after: last_seq }
+                DamageKind::OutOfOrder {
+                    seq,
+                    after: last_seq,
+                }
             };
-            out.corrupt_lines.push(Damage { line: l.number, kind });
+            out.corrupt_lines.push(Damage {
+                line: l.number,
+                kind,
+            });
             continue;
         }
         let missing = seq - last_seq - 1;

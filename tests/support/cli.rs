@@ -77,3 +77,9 @@ pub fn kill(child: &Child, signal: &str) {
         .unwrap();
     assert!(status.success());
 }
+
+/// A completed run on the instant demo.
+pub fn completed_demo_run(home: &Path) {
+    let o = baton(home).args(["--headless", TASK]).output().unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o).1);
+}
