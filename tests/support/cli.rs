@@ -15,6 +15,11 @@ pub fn baton_paced(home: &Path, pace_ms: u64) -> Command {
     if !config.exists() {
         std::fs::write(&config, format!("[demo]\npace_ms = {pace_ms}\n")).unwrap();
     }
+    baton_bare(home)
+}
+
+/// The binary with `BATON_HOME=home` and no config file written.
+pub fn baton_bare(home: &Path) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_baton"));
     c.env("BATON_HOME", home);
     for var in baton::config::ENV_VARS
