@@ -381,6 +381,17 @@ pub fn export_command(
             };
         }
     };
+    if let Some(file) = output
+        && let Some(inside) = journal::inside_runs_dir(data_dir, file)
+    {
+        eprintln!(
+            "baton: will not write {}: it is inside the run directory {} (Baton's own \
+             records); choose a file elsewhere",
+            file.display(),
+            inside.display()
+        );
+        return 2;
+    }
     let path = run_dir.join(journal::JOURNAL_FILE);
     let replay = match journal::replay(&path) {
         Ok(r) => r,
@@ -395,22 +406,38 @@ pub fn export_command(
             path.display()
         );
     }
-    for (line, error) in &replay.corrupt_lines {
+    for damage in &replay.corrupt_lines {
         eprintln!(
-            "baton: note: line {line} of {} is not a valid event and was left out: {error}",
+            "baton: warning: {} of {} is damaged and was left out",
+            damage,
             path.display()
         );
     }
     let state = State::fold(&replay.events);
+    let damage: Vec<String> = replay
+        .corrupt_lines
+        .iter()
+        .map(ToString::to_string)
+        .collect();
     let mut text = match format {
-        ExportFormat::Md => render_markdown(&state),
-        ExportFormat::Json => match serde_json::to_string_pretty(&render_json(&state)) {
-            Ok(t) => t,
-            Err(e) => {
-                eprintln!("baton: cannot write the report as JSON: {e}");
-                return 1;
+        ExportFormat::Md => {
+            let mut md = render_markdown(&state);
+            if !damage.is_empty() {
+                md.insert_str(0, &damage_note(&damage));
             }
-        },
+            md
+        }
+        ExportFormat::Json => {
+            let mut json = render_json(&state);
+            json["journal_damage"] = json!(damage);
+            match serde_json::to_string_pretty(&json) {
+                Ok(t) => t,
+                Err(e) => {
+                    eprintln!("baton: cannot write the report as JSON: {e}");
+                    return 1;
+                }
+            }
+        }
     };
     if !text.ends_with('\n') {
         text.push('\n');
@@ -437,6 +464,19 @@ pub fn export_command(
             }
         }
     }
+}
+
+/// The statement at the top of a report from a damaged journal: what is missing.
+fn damage_note(damage: &[String]) -> String {
+    let mut note = String::from(
+        "> **The journal is damaged**: this report shows only what is readable, and the \
+         run cannot be continued.\n",
+    );
+    for d in damage {
+        note.push_str(&format!(">\n> - {}\n", cell(d)));
+    }
+    note.push('\n');
+    note
 }
 
 /// `baton runs`: one aligned row per run, newest first, or a hint when there are none.

@@ -5,6 +5,11 @@
 //! Owns: installing the global subscriber once. Must never write to the terminal (the TUI
 //! owns it, and headless output is for the user and scripts). What is logged is each
 //! module's business; keys never are (they are `Secret`s).
+//!
+//! A log file that cannot be opened (a read-only data directory, a full disk) is not a
+//! reason to refuse `runs`, `export` or `config`: [`LoggingError::is_fatal`] is false for
+//! it, and `main` warns once on stderr and runs without a log. With the filter `off`
+//! nothing is opened at all. Only a filter that does not parse is a usage error.
 
 use std::fs::{File, OpenOptions};
 use std::io;
@@ -68,15 +73,27 @@ fn create_private_dir(dir: &Path) -> io::Result<()> {
     builder.create(dir)
 }
 
+impl LoggingError {
+    /// Only a bad filter stops the command (the person typed it); a log that cannot open
+    /// is a warning and the command runs without it.
+    pub fn is_fatal(&self) -> bool {
+        matches!(self, LoggingError::Filter { .. })
+    }
+}
+
 /// Installs the global subscriber writing to `<log_dir>/baton.log` with `filter`.
 /// Keep the returned guard alive until exit: dropping it flushes the pending lines.
-pub fn init(log_dir: &Path, filter: &str) -> Result<WorkerGuard, LoggingError> {
+/// With the filter `off`, opens nothing and returns `None`.
+pub fn init(log_dir: &Path, filter: &str) -> Result<Option<WorkerGuard>, LoggingError> {
     let env_filter = EnvFilter::builder()
         .parse(filter)
         .map_err(|e| LoggingError::Filter {
             filter: filter.to_string(),
             message: e.to_string(),
         })?;
+    if filter.trim().eq_ignore_ascii_case("off") {
+        return Ok(None);
+    }
     let file = open_log_file(log_dir)?;
     let (writer, guard) = tracing_appender::non_blocking(file);
     tracing_subscriber::fmt()
@@ -86,7 +103,7 @@ pub fn init(log_dir: &Path, filter: &str) -> Result<WorkerGuard, LoggingError> {
         .with_env_filter(env_filter)
         .try_init()
         .map_err(|_| LoggingError::AlreadyInstalled)?;
-    Ok(guard)
+    Ok(Some(guard))
 }
 
 #[cfg(test)]

@@ -27,15 +27,19 @@ fn main() -> ExitCode {
     let config = match Config::load(&cli.common) {
         Ok(c) => c,
         Err(e) => {
-            eprintln!("baton: configuration error: {e}");
+            say(&format!("baton: configuration error: {e}"));
             return ExitCode::from(EXIT_USAGE);
         }
     };
     let _log_guard = match baton::logging::init(&config.log_dir(), &config.log_filter) {
         Ok(g) => g,
-        Err(e) => {
-            eprintln!("baton: {e}");
+        Err(e) if e.is_fatal() => {
+            say(&format!("baton: {e}"));
             return ExitCode::from(EXIT_USAGE);
+        }
+        Err(e) => {
+            say(&format!("baton: warning: running without a log file: {e}"));
+            None
         }
     };
     // The task text may be long or private: only the command's name at info level.
@@ -53,7 +57,7 @@ fn main() -> ExitCode {
     {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("baton: cannot start the async runtime: {e}");
+            say(&format!("baton: cannot start the async runtime: {e}"));
             return ExitCode::FAILURE;
         }
     };
@@ -63,7 +67,7 @@ fn main() -> ExitCode {
             tracing::error!("{report:#}");
             // The message and its causes, without color-eyre's debug section: errors here
             // are the user's to read (details are in the log file).
-            eprintln!("baton: {report:#}");
+            say(&format!("baton: {report:#}"));
             1
         }
     };
@@ -74,13 +78,13 @@ fn main() -> ExitCode {
 async fn dispatch(action: Action, config: Config) -> color_eyre::Result<i32> {
     match action {
         Action::Config => {
-            print!("{}", config.report());
+            print_out(&config.report());
             Ok(0)
         }
         Action::Runs => {
             let runs = baton::journal::list_runs(config.data_dir())?;
             let dir = baton::journal::runs_dir(config.data_dir());
-            print!("{}", baton::export::runs_table(&runs, &dir));
+            print_out(&baton::export::runs_table(&runs, &dir));
             Ok(0)
         }
         Action::Export {
@@ -95,10 +99,10 @@ async fn dispatch(action: Action, config: Config) -> color_eyre::Result<i32> {
         )),
         Action::Doctor => {
             if let Some(note) = &config.provider_note {
-                println!("note: {note}");
+                print_out(&format!("note: {note}\n"));
             }
             let report = baton::doctor::run(&config.provider_settings(), &config.model).await;
-            println!("{report}");
+            print_out(&format!("{report}\n"));
             Ok(if report.ok() { 0 } else { 1 })
         }
         Action::Run {
@@ -137,9 +141,22 @@ fn no_terminal() -> Option<i32> {
     if std::io::stdout().is_terminal() && std::io::stdin().is_terminal() {
         return None;
     }
-    eprintln!(
+    say(
         "baton: the TUI needs an interactive terminal; add --headless to run without it \
-         (scripts, CI, pipes)"
+         (scripts, CI, pipes)",
     );
     Some(EXIT_USAGE.into())
+}
+
+/// Writes to stdout; a closed pipe (`baton runs | head -1`) is not an error worth a panic.
+fn print_out(text: &str) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(text.as_bytes()).and_then(|()| out.flush());
+}
+
+/// One line on stderr; never panics on a closed pipe.
+fn say(line: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr().lock(), "{line}");
 }

@@ -15,7 +15,7 @@ use std::sync::Arc;
 use crate::config::{Config, Source};
 use crate::engine::roles::{self, RoleSpec};
 use crate::engine::{self, EngineConfig, EngineHandle, Start};
-use crate::journal::{self, Journal, JournalError};
+use crate::journal::{self, Journal, JournalError, LockError, Replay, RunLock};
 use crate::llm::{LlmError, Provider, ProviderKind, ProviderSettings, anthropic, openai};
 use crate::protocol::{ApprovalPolicy, Envelope, Event, RunSettings};
 use crate::tools::{WorkerTools, Workspace, WorkspaceOptions};
@@ -68,6 +68,18 @@ pub enum SessionError {
     },
     #[error("the journal {path} holds no events; the run cannot be resumed", path = path.display())]
     EmptyJournal { path: PathBuf },
+    #[error("{0}")]
+    Locked(#[from] LockError),
+    #[error(
+        "the journal {path} is damaged, so the run cannot be continued (its history has \
+         holes: {}); `baton export` still writes what is readable",
+        damage.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "),
+        path = path.display()
+    )]
+    Damaged {
+        path: PathBuf,
+        damage: Vec<journal::Damage>,
+    },
     #[error("cannot start the {provider} provider: {source}")]
     Provider {
         provider: ProviderKind,
@@ -88,6 +100,7 @@ impl SessionError {
                 | JournalError::Ambiguous { .. },
             )
             | SessionError::Provider { .. }
+            | SessionError::Locked(LockError::Held { .. })
             | SessionError::Config(_) => 2,
             _ => 1,
         }
@@ -143,7 +156,8 @@ pub fn start(
                     .map_err(|e| SessionError::Config(e.to_string()))?;
             }
             check_before_creating(config)?;
-            let (run_id, run_dir, journal) = create_run(&data_dir)?;
+            let (run_id, run_dir, mut journal) = create_run(&data_dir)?;
+            journal.hold(lock_run(&run_dir)?);
             let mut warnings = Vec::new();
             if let Some(note) = &config.provider_note {
                 warnings.push(note.clone());
@@ -167,12 +181,14 @@ pub fn start(
                 .file_name()
                 .map(|n| n.to_string_lossy().into_owned())
                 .unwrap_or_default();
+            let lock = lock_run(&run_dir)?;
             let journal_path = run_dir.join(journal::JOURNAL_FILE);
             let replay = journal::replay(&journal_path).map_err(|source| SessionError::Io {
                 action: "read the journal",
                 path: journal_path.clone(),
                 source,
             })?;
+            refuse_damaged(&journal_path, &replay)?;
             let mut warnings = Vec::new();
             if replay.torn_line_dropped {
                 warnings.push(format!(
@@ -181,9 +197,10 @@ pub fn start(
                     journal_path.display()
                 ));
             }
-            for (line, error) in &replay.corrupt_lines {
+            if replay.unverified {
                 warnings.push(format!(
-                    "line {line} of {} is not a valid event and was skipped: {error}",
+                    "{} was written before journals carried checksums; its lines cannot be \
+                     verified",
                     journal_path.display()
                 ));
             }
@@ -205,11 +222,13 @@ pub fn start(
                 ));
             }
             let replayed_up_to = replay.events.last().map_or(0, |e| e.seq);
-            let journal = Journal::open_append(&run_dir).map_err(|source| SessionError::Io {
-                action: "open the journal",
-                path: journal_path,
-                source,
-            })?;
+            let mut journal =
+                Journal::open_append(&run_dir).map_err(|source| SessionError::Io {
+                    action: "open the journal",
+                    path: journal_path,
+                    source,
+                })?;
+            journal.hold(lock);
             let settings = config.run_settings();
             spawn(
                 config,
@@ -227,6 +246,24 @@ pub fn start(
             )
         }
     }
+}
+
+/// One writer per run: the run's lock, taken before its journal is read (resume) or first
+/// written (new run) and handed to the journal that appends, so it is held as long as the
+/// engine may write. A second process gets [`LockError::Held`] naming the holder (exit 2).
+fn lock_run(run_dir: &Path) -> Result<RunLock, SessionError> {
+    Ok(RunLock::acquire(run_dir)?)
+}
+
+/// A journal with holes is never continued: the state it folds to is not the run's.
+fn refuse_damaged(path: &Path, replay: &Replay) -> Result<(), SessionError> {
+    if replay.is_damaged() {
+        return Err(SessionError::Damaged {
+            path: path.to_path_buf(),
+            damage: replay.corrupt_lines.clone(),
+        });
+    }
+    Ok(())
 }
 
 /// The provider can be built and the roles merge: checked before a new run directory is

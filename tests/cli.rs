@@ -5,16 +5,11 @@
 use std::path::Path;
 use std::process::{Command, Output};
 
+#[path = "support/cli.rs"]
+mod bin;
+
 fn baton(home: &Path) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_baton"));
-    c.env("BATON_HOME", home);
-    for var in baton::config::ENV_VARS
-        .iter()
-        .filter(|v| **v != "BATON_HOME")
-    {
-        c.env_remove(var);
-    }
-    c
+    bin::baton_bare(home)
 }
 
 fn run(args: &[&str]) -> Output {

@@ -11,16 +11,11 @@ use baton::protocol::Usage;
 use baton::protocol::*;
 use baton::state::State;
 
+#[path = "support/cli.rs"]
+mod bin;
+
 fn baton(home: &Path) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_baton"));
-    c.env("BATON_HOME", home);
-    for var in baton::config::ENV_VARS
-        .iter()
-        .filter(|v| **v != "BATON_HOME")
-    {
-        c.env_remove(var);
-    }
-    c
+    bin::baton_bare(home)
 }
 
 fn out(o: &Output) -> (String, String) {

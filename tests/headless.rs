@@ -5,44 +5,22 @@
 //! Ctrl-C, resume, and the key never reaching the journal, the log or the output.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::io::{BufRead, BufReader};
+use std::io::BufReader;
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::Stdio;
 
 use baton::journal;
 use baton::protocol::{Envelope, Event, RunOutcome};
+use cli::{TASK, baton, kill, text, wait_for};
 
-/// The binary with a private BATON_HOME whose config makes the demo instant.
-fn baton(home: &Path) -> Command {
-    let config = home.join("config.toml");
-    if !config.exists() {
-        std::fs::write(&config, "[demo]\npace_ms = 0\n").unwrap();
-    }
-    let mut c = Command::new(env!("CARGO_BIN_EXE_baton"));
-    c.env("BATON_HOME", home);
-    for var in baton::config::ENV_VARS
-        .iter()
-        .filter(|v| **v != "BATON_HOME")
-    {
-        c.env_remove(var);
-    }
-    c
-}
-
-fn text(o: &Output) -> (String, String) {
-    (
-        String::from_utf8_lossy(&o.stdout).into_owned(),
-        String::from_utf8_lossy(&o.stderr).into_owned(),
-    )
-}
+#[path = "support/cli.rs"]
+mod cli;
 
 fn only_run_id(home: &Path) -> String {
     let runs = journal::list_runs(&home.join("data")).unwrap();
     assert_eq!(runs.len(), 1, "{runs:?}");
     runs[0].id.clone()
 }
-
-const TASK: &str = "Add rate limiting to the public API";
 
 #[test]
 fn a_plain_demo_run_completes_without_a_person() {
@@ -349,23 +327,8 @@ fn ctrl_c_stops_the_run_resumably() {
         .unwrap();
     let mut stderr = BufReader::new(child.stderr.take().unwrap());
     // Wait for the run to be under way (a progress line), not for a time.
-    let mut seen = String::new();
-    loop {
-        let mut line = String::new();
-        assert!(
-            stderr.read_line(&mut line).unwrap() > 0,
-            "ended early: {seen}"
-        );
-        seen.push_str(&line);
-        if line.contains("started:") {
-            break;
-        }
-    }
-    let status = Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
+    let seen = wait_for(&mut stderr, "started:");
+    kill(&child, "-INT");
     let mut rest = String::new();
     std::io::Read::read_to_string(&mut stderr, &mut rest).unwrap();
     let code = child.wait().unwrap().code();

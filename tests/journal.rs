@@ -98,8 +98,9 @@ fn corrupt_middle_line_is_reported_with_its_number() {
     j.append(notice(2)).unwrap();
     let r = replay(&path).unwrap();
     assert_eq!(r.events.len(), 2);
-    let lines: Vec<usize> = r.corrupt_lines.iter().map(|(n, _)| *n).collect();
+    let lines: Vec<usize> = r.corrupt_lines.iter().map(|d| d.line).collect();
     assert_eq!(lines, vec![2, 3]);
+    assert!(r.is_damaged());
     assert!(!r.torn_line_dropped);
 }
 
@@ -159,6 +160,8 @@ fn list_and_resolve_runs() {
         Some(RunOutcome::Stopped { reason: "x".into() }),
     );
     std::fs::create_dir_all(runs_dir(data.path()).join("not-a-run")).unwrap();
+    // A run whose journal was deleted is listed, not hidden.
+    std::fs::create_dir_all(runs_dir(data.path()).join("20261126-080000-dddd")).unwrap();
     let runs = list_runs(data.path()).unwrap();
     let rows: Vec<(&str, &str, RunStatus)> = runs
         .iter()
@@ -167,12 +170,13 @@ fn list_and_resolve_runs() {
     assert_eq!(
         rows,
         vec![
+            ("20261126-080000-dddd", "", RunStatus::JournalMissing),
             ("20261126-090000-aaaa", "first", RunStatus::Completed),
             ("20261126-090500-bbbb", "second", RunStatus::Unfinished),
             ("20261126-100000-cccc", "third", RunStatus::Stopped),
         ]
     );
-    assert_eq!(runs[0].cost_usd, 0.5);
+    assert_eq!(runs[1].cost_usd, 0.5);
     let dir = |id: &str| runs_dir(data.path()).join(id);
     assert_eq!(
         resolve_run(data.path(), "latest").unwrap(),
@@ -186,7 +190,7 @@ fn list_and_resolve_runs() {
         resolve_run(data.path(), "20261126-090000-aaaa").unwrap(),
         dir("20261126-090000-aaaa")
     );
-    match resolve_run(data.path(), "20261126-09") {
+    match resolve_run(data.path(), "20261126-0") {
         Err(e @ JournalError::Ambiguous { .. }) => {
             let msg = e.to_string();
             assert!(
@@ -207,4 +211,151 @@ fn run_ids_sort_by_time() {
     let a = new_run_id();
     assert_eq!(a.len(), "20261126-093012-7f3a".len());
     assert!(a.chars().nth(8) == Some('-') && a.chars().nth(15) == Some('-'));
+}
+
+fn write_lines(path: &std::path::Path, lines: &[String]) {
+    std::fs::write(
+        path,
+        lines.iter().map(|l| format!("{l}\n")).collect::<String>(),
+    )
+    .unwrap();
+}
+
+fn three_lines(dir: &std::path::Path) -> Vec<String> {
+    let mut j = Journal::create(dir).unwrap();
+    for i in 1..=3 {
+        j.append(notice(i)).unwrap();
+    }
+    let text = std::fs::read_to_string(dir.join(JOURNAL_FILE)).unwrap();
+    text.lines().map(str::to_string).collect()
+}
+
+#[test]
+fn every_line_carries_a_checksum_and_a_changed_line_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut lines = three_lines(dir.path());
+    assert!(lines.iter().all(|l| l.contains(r#","sum":""#)));
+    lines[1] = lines[1].replace("n2", "n9");
+    let path = dir.path().join(JOURNAL_FILE);
+    write_lines(&path, &lines);
+    let r = replay(&path).unwrap();
+    assert_eq!(r.events.len(), 2);
+    assert_eq!(r.corrupt_lines.len(), 1);
+    assert_eq!(r.corrupt_lines[0].line, 2);
+    assert_eq!(r.corrupt_lines[0].kind, DamageKind::Checksum);
+    assert_eq!(r.damaged_line_list(), "2");
+}
+
+#[test]
+fn unknown_versions_gaps_duplicates_and_reordering_are_damage() {
+    let dir = tempfile::tempdir().unwrap();
+    let lines = three_lines(dir.path());
+    let path = dir.path().join(JOURNAL_FILE);
+    let case = |rows: Vec<String>| {
+        write_lines(&path, &rows);
+        replay(&path).unwrap().corrupt_lines
+    };
+    // A line of another version, with a valid checksum: written by a newer Baton.
+    let other = {
+        let e: Envelope = serde_json::from_str(&lines[2]).unwrap();
+        encode_line(&Envelope { v: 99, ..e }).unwrap()
+    };
+    let d = case(vec![lines[0].clone(), lines[1].clone(), other]);
+    assert_eq!(d.len(), 1);
+    assert_eq!(
+        (d[0].line, &d[0].kind),
+        (3, &DamageKind::UnknownVersion(99))
+    );
+    let d = case(vec![lines[0].clone(), lines[2].clone()]);
+    assert_eq!(
+        (d[0].line, &d[0].kind),
+        (2, &DamageKind::Gap { from: 2, to: 2 })
+    );
+    assert!(d[0].to_string().contains("event 2 is missing"));
+    let d = case(vec![
+        lines[0].clone(),
+        lines[1].clone(),
+        lines[1].clone(),
+        lines[2].clone(),
+    ]);
+    assert_eq!(
+        (d[0].line, &d[0].kind),
+        (3, &DamageKind::Duplicate { seq: 2 })
+    );
+    let d = case(vec![lines[0].clone(), lines[2].clone(), lines[1].clone()]);
+    assert_eq!(d.len(), 2);
+    assert_eq!(
+        (d[1].line, &d[1].kind),
+        (3, &DamageKind::OutOfOrder { seq: 2, after: 3 })
+    );
+}
+
+#[test]
+fn a_lost_newline_on_the_last_line_is_damage_not_a_torn_write() {
+    let dir = tempfile::tempdir().unwrap();
+    let lines = three_lines(dir.path());
+    let path = dir.path().join(JOURNAL_FILE);
+    let mut text = format!("{}\n{}\n{}", lines[0], lines[1], lines[2]);
+    text.push('\u{b}');
+    std::fs::write(&path, text).unwrap();
+    let r = replay(&path).unwrap();
+    assert!(!r.torn_line_dropped);
+    assert_eq!(r.corrupt_lines[0].line, 3);
+}
+
+#[test]
+fn a_journal_from_before_checksums_is_read_unverified() {
+    let dir = tempfile::tempdir().unwrap();
+    let lines = three_lines(dir.path());
+    let legacy: Vec<String> = lines
+        .iter()
+        .map(|l| {
+            let e: Envelope = serde_json::from_str(l).unwrap();
+            serde_json::to_string(&e).unwrap()
+        })
+        .collect();
+    let path = dir.path().join(JOURNAL_FILE);
+    write_lines(&path, &legacy);
+    let r = replay(&path).unwrap();
+    assert!(r.unverified && !r.is_damaged());
+    assert_eq!(r.events.len(), 3);
+    // Appending to it continues the sequence.
+    let mut j = Journal::open_append(dir.path()).unwrap();
+    assert_eq!(j.append(notice(4)).unwrap().seq, 4);
+}
+
+#[test]
+fn milestones_are_what_must_survive_a_power_loss() {
+    use baton::protocol::{Actor, SubtaskId};
+    assert!(is_milestone(&Event::RunFinished {
+        outcome: RunOutcome::Completed
+    }));
+    assert!(is_milestone(&Event::SubtaskFailed {
+        id: SubtaskId(1),
+        attempt: 1,
+        error: String::new()
+    }));
+    assert!(is_milestone(&Event::DispatchPaused { by: Actor::Person }));
+    assert!(!is_milestone(&Event::DispatchPaused { by: Actor::Engine }));
+    assert!(!is_milestone(&notice(1)));
+}
+
+#[test]
+fn only_files_inside_the_runs_directory_are_refused_as_export_targets() {
+    let data = tempfile::tempdir().unwrap();
+    let run = runs_dir(data.path()).join("20261126-080000-dddd");
+    Journal::create(&run).unwrap();
+    assert_eq!(
+        inside_runs_dir(data.path(), &run.join(JOURNAL_FILE)),
+        Some(run.canonicalize().unwrap())
+    );
+    assert!(inside_runs_dir(data.path(), &run.join("new/report.md")).is_some());
+    assert!(inside_runs_dir(data.path(), &run.join("../../elsewhere.md")).is_none());
+    assert!(inside_runs_dir(data.path(), &data.path().join("report.md")).is_none());
+    #[cfg(unix)]
+    {
+        let link = data.path().join("innocent.md");
+        std::os::unix::fs::symlink(run.join(JOURNAL_FILE), &link).unwrap();
+        assert!(inside_runs_dir(data.path(), &link).is_some());
+    }
 }

@@ -9,16 +9,11 @@ use std::process::{Command, Stdio};
 use baton::journal;
 use baton::protocol::{Envelope, Event, RunOutcome, SubtaskId};
 
+#[path = "support/cli.rs"]
+mod bin;
+
 fn baton(home: &Path) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_baton"));
-    c.env("BATON_HOME", home);
-    for var in baton::config::ENV_VARS
-        .iter()
-        .filter(|v| **v != "BATON_HOME")
-    {
-        c.env_remove(var);
-    }
-    c
+    bin::baton_bare(home)
 }
 
 const TASK: &str = "Add rate limiting to the public API";

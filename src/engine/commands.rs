@@ -100,6 +100,12 @@ impl Engine {
                 })
                 .await;
             }
+            Command::StopForSignal { signal } => {
+                self.finish(RunOutcome::Stopped {
+                    reason: format!("stopped by {signal}"),
+                })
+                .await;
+            }
         }
     }
 

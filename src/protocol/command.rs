@@ -62,4 +62,9 @@ pub enum Command {
     },
     /// Stop the run now; it stays resumable.
     Stop,
+    /// Stop the run now because the process got a signal (`SIGTERM`, `SIGHUP`, ...); it
+    /// stays resumable, and the journaled reason names the signal, not a person.
+    StopForSignal {
+        signal: String,
+    },
 }

@@ -127,7 +127,7 @@ impl State {
                 self.check_open("edit", *id)
             }
             Command::Cancel { id } => self.check_open("cancel", *id),
-            Command::Add { .. } | Command::Stop => Ok(()),
+            Command::Add { .. } | Command::Stop | Command::StopForSignal { .. } => Ok(()),
             Command::Pause if self.paused => Err(Refusal::AlreadyPaused),
             Command::Resume if !self.paused => Err(Refusal::NotPaused),
             Command::Pause | Command::Resume => Ok(()),

@@ -90,6 +90,9 @@ pub async fn run_loop(
     let mut input = EventStream::new();
     let mut sigterm = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     let mut sighup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())?;
+    // `kill -INT` (the keyboard's Ctrl-C is a key in raw mode, not a signal): without this
+    // handler the process would die with the alternate screen and mouse capture still on.
+    let mut sigint = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())?;
     let size = terminal.size()?;
     update(ui, Msg::Resize(size.width, size.height));
     let mut dirty = true;
@@ -119,18 +122,22 @@ pub async fn run_loop(
         let mut msgs: Vec<Msg> = Vec::new();
         tokio::select! {
             _ = sigterm.recv() => {
-                stop_engine(ui, &mut engine).await;
+                stop_engine(ui, &mut engine, stop_for("SIGTERM")).await;
                 return Ok(Ending::Signal);
             }
             _ = sighup.recv() => {
-                stop_engine(ui, &mut engine).await;
+                stop_engine(ui, &mut engine, stop_for("SIGHUP")).await;
+                return Ok(Ending::Signal);
+            }
+            _ = sigint.recv() => {
+                stop_engine(ui, &mut engine, stop_for("SIGINT")).await;
                 return Ok(Ending::Signal);
             }
             ev = input.next() => match ev {
                 Some(Ok(ev)) => msgs.extend(translate(ev)),
                 Some(Err(e)) => return Err(e.into()),
                 None => {
-                    stop_engine(ui, &mut engine).await;
+                    stop_engine(ui, &mut engine, Command::Stop).await;
                     return Ok(Ending::Quit);
                 }
             },
@@ -206,7 +213,7 @@ pub async fn run_loop(
                         if engine.commands.is_none() {
                             return Ok(Ending::NoRun);
                         }
-                        stop_engine(ui, &mut engine).await;
+                        stop_engine(ui, &mut engine, Command::Stop).await;
                         return Ok(Ending::Quit);
                     }
                 }
@@ -255,14 +262,20 @@ fn send(engine: &Link, cmd: Command) {
     }
 }
 
-/// Asks a live engine to stop (the run stays resumable) and folds its last events, so the
-/// journal records the stop; gives up after `STOP_WAIT`.
-async fn stop_engine(ui: &mut Ui, engine: &mut Link) {
+fn stop_for(signal: &str) -> Command {
+    Command::StopForSignal {
+        signal: signal.to_string(),
+    }
+}
+
+/// Asks a live engine to stop with `stop` (the run stays resumable) and folds its last
+/// events, so the journal records the stop; gives up after `STOP_WAIT`.
+async fn stop_engine(ui: &mut Ui, engine: &mut Link, stop: Command) {
     let Some(commands) = engine.commands.take() else {
         return;
     };
     if !ui.state.is_finished() {
-        let _ = commands.try_send(Command::Stop);
+        let _ = commands.try_send(stop);
     }
     let deadline = Instant::now() + STOP_WAIT;
     while engine.events.is_some() {

@@ -1,191 +1,12 @@
-//! The headless front end (`--headless`): runs the engine without a screen, for scripts and
-//! CI. Progress goes to stderr (one short line per meaningful event), the deliverable to
-//! stdout at the end; with `--json`, stdout carries every event envelope as one JSON line
-//! (the journal's format) and nothing else.
-//!
-//! Owns: the progress lines, the end-of-run messages and the exit code. Never waits for
-//! input: the engine runs with `stop_when_person_needed`, and a run that stops for a person
-//! exits 3 naming `baton resume <id>`. Ctrl-C asks the engine to stop (resumable), a second
-//! Ctrl-C leaves at once. Must not contain orchestration logic: it only folds the events it
-//! receives with the same reducer as everyone else.
+//! The headless progress lines: one short line per meaningful event, the totals and what a
+//! stopped run waits for. Pure text from the folded state and the event; printing is the
+//! caller's (see `output`).
 
-use std::io::Write;
-
-use tokio::sync::mpsc;
-
-use crate::config::Config;
-use crate::export::{cost_text, duration_text};
 use crate::protocol::*;
-use crate::session::{self, FrontEnd, Launch};
-use crate::state::{NeedsPerson, State, apply};
+use crate::state::{NeedsPerson, State};
+use crate::export::{cost_text, duration_text};
 
-/// Exit codes (DESIGN.md): complete, failed, usage/config, stopped needing a person.
-pub const EXIT_COMPLETE: i32 = 0;
-pub const EXIT_FAILED: i32 = 1;
-pub const EXIT_STOPPED: i32 = 3;
-
-/// Runs (or resumes) a run headless and returns the process exit code.
-pub async fn run(config: &Config, launch: Launch, json: bool) -> color_eyre::Result<i32> {
-    let session = match session::start(config, launch, FrontEnd::Headless) {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("baton: {e}");
-            return Ok(e.exit_code());
-        }
-    };
-    for w in &session.warnings {
-        eprintln!("baton: note: {w}");
-    }
-    let run_id = session.run_id.clone();
-    let replayed_up_to = session.replayed_up_to;
-    let mut handle = session.handle;
-    eprintln!(
-        "baton: run {run_id} on {} (orchestrator {}, workers {}){}",
-        session.config.provider,
-        session.config.model,
-        session.config.worker_model,
-        if replayed_up_to > 0 {
-            format!(", resuming after event {replayed_up_to}")
-        } else {
-            String::new()
-        }
-    );
-
-    let mut interrupts = ctrl_c_channel();
-    let mut state = State::default();
-    let mut stop_requested = false;
-    let mut deltas_open = true;
-    let stdout = std::io::stdout();
-    loop {
-        tokio::select! {
-            biased;
-            event = handle.events.recv() => {
-                let Some(envelope) = event else { break };
-                apply(&mut state, &envelope);
-                if json {
-                    let line = serde_json::to_string(&envelope)?;
-                    let mut out = stdout.lock();
-                    writeln!(out, "{line}")?;
-                    out.flush()?;
-                }
-                if envelope.seq > replayed_up_to
-                    && let Some(line) = progress_line(&state, &envelope)
-                {
-                    eprintln!("{line}");
-                }
-            }
-            Some(()) = interrupts.recv() => {
-                if stop_requested {
-                    eprintln!(
-                        "baton: interrupted; the run is saved. Continue it with `baton resume {run_id}`"
-                    );
-                    return Ok(EXIT_STOPPED);
-                }
-                stop_requested = true;
-                eprintln!("baton: stopping after the current step (Ctrl-C again to leave at once)");
-                if handle.commands.send(Command::Stop).await.is_err() {
-                    tracing::warn!("the engine is gone; it cannot be asked to stop");
-                }
-            }
-            delta = handle.deltas.recv(), if deltas_open => {
-                // Live output is for the TUI; headless drains it so the engine never waits.
-                if delta.is_none() {
-                    deltas_open = false;
-                }
-            }
-        }
-    }
-    let outcome = match handle.join.await {
-        Ok(outcome) => outcome,
-        Err(e) => RunOutcome::Failed {
-            reason: format!("the engine task ended abnormally: {e}"),
-        },
-    };
-    Ok(finish(&state, &run_id, &outcome, json, stop_requested))
-}
-
-/// Forwards Ctrl-C presses to a channel. On unix the handler is installed before this
-/// returns, so a Ctrl-C right after the run starts is never lost (nor kills the process).
-fn ctrl_c_channel() -> mpsc::Receiver<()> {
-    let (tx, rx) = mpsc::channel(4);
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::interrupt()) {
-            Ok(mut interrupts) => {
-                tokio::spawn(async move {
-                    while interrupts.recv().await.is_some() {
-                        if tx.send(()).await.is_err() {
-                            break;
-                        }
-                    }
-                });
-            }
-            Err(e) => tracing::warn!("cannot listen for Ctrl-C: {e}"),
-        }
-    }
-    #[cfg(not(unix))]
-    tokio::spawn(async move {
-        while tokio::signal::ctrl_c().await.is_ok() {
-            if tx.send(()).await.is_err() {
-                break;
-            }
-        }
-    });
-    rx
-}
-
-/// Prints the end of the run and returns the exit code.
-fn finish(state: &State, run_id: &str, outcome: &RunOutcome, json: bool, interrupted: bool) -> i32 {
-    match outcome {
-        RunOutcome::Completed => {
-            if !json {
-                let deliverable = state
-                    .synthesis
-                    .as_ref()
-                    .map(|s| s.deliverable.trim().to_string())
-                    .unwrap_or_default();
-                let mut out = std::io::stdout().lock();
-                if writeln!(out, "{deliverable}")
-                    .and_then(|()| out.flush())
-                    .is_err()
-                {
-                    tracing::warn!("stdout closed before the deliverable was written");
-                }
-            }
-            eprintln!("baton: complete. {}", totals(state));
-            eprintln!("baton: report: `baton export {run_id}`");
-            EXIT_COMPLETE
-        }
-        RunOutcome::Failed { reason } => {
-            eprintln!("baton: the run failed: {reason}");
-            eprintln!("baton: {}", totals(state));
-            eprintln!(
-                "baton: what was done is kept: `baton export {run_id}` for a report, \
-                 `baton resume {run_id}` to try again"
-            );
-            EXIT_FAILED
-        }
-        RunOutcome::Stopped { reason } => {
-            if interrupted {
-                eprintln!("baton: stopped ({reason}).");
-            } else {
-                eprintln!("baton: the run needs a person and has stopped.");
-                for need in describe_needs(state) {
-                    eprintln!("  - {need}");
-                }
-            }
-            eprintln!("baton: {}", totals(state));
-            eprintln!(
-                "baton: continue in the TUI with `baton resume {run_id}` \
-                 (or `baton resume {run_id} --headless` with other flags, e.g. --approve auto)"
-            );
-            EXIT_STOPPED
-        }
-    }
-}
-
-fn totals(state: &State) -> String {
+pub fn totals(state: &State) -> String {
     format!(
         "{} subtasks, {} replans, {} tokens, {}, {}",
         state.live_subtask_count(),
@@ -569,6 +390,7 @@ pub fn progress_line(state: &State, envelope: &Envelope) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::state::apply;
     use chrono::{TimeZone, Utc};
 
     fn env(seq: u64, secs: i64, event: Event) -> Envelope {

@@ -1,0 +1,186 @@
+//! The run journal: one append-only JSONL file per run (`<data>/runs/<id>/journal.jsonl`),
+//! one [`Envelope`] a line with its sequence number and a checksum, written before the
+//! event is acted on; replay with damage detection; the run lock; the run index.
+//!
+//! Owns the on-disk format and the run directory layout (see docs/journal.md). Must not
+//! interpret events beyond folding them with [`State::fold`] for the run index and knowing
+//! which kinds are milestones: the rules live in the reducer.
+//!
+//! Durability: [`Journal::append`] writes the whole line with one `write` call on an
+//! unbuffered file, so when it returns the line is in the operating system's page cache.
+//! That survives the process being killed (`kill -9`, a panic, a crash) but not a power
+//! loss or a kernel crash. Milestones are also forced to disk (`fsync`) before `append`
+//! returns: a subtask finished (reported or failed), a file changed or rolled back, a
+//! decision by a person, the run finished ([`is_milestone`]). Other events (usage, tool
+//! transcript, phases) are not: a run appends thousands of them and an `fsync` costs
+//! milliseconds on many disks; after a power loss they are re-derived by running the
+//! interrupted step again. [`Journal::sync`] forces everything to disk on demand.
+
+mod index;
+mod line;
+mod lock;
+mod replay;
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+
+use chrono::Utc;
+
+use crate::protocol::{Actor, Envelope, Event, JOURNAL_VERSION};
+
+pub use index::{
+    JournalError, RunStatus, RunSummary, inside_runs_dir, list_runs, resolve_run, runs_dir,
+};
+pub use lock::{LOCK_FILE, LockError, RunLock};
+pub use replay::{Damage, DamageKind, Replay, replay};
+
+/// File name of the journal inside a run directory.
+pub const JOURNAL_FILE: &str = "journal.jsonl";
+
+/// An open journal, appending.
+pub struct Journal {
+    pub path: PathBuf,
+    file: File,
+    last_seq: u64,
+    /// The run's writer lock, held as long as this journal may append (see [`RunLock`]).
+    lock: Option<RunLock>,
+}
+
+impl std::fmt::Debug for Journal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Journal")
+            .field("path", &self.path)
+            .field("last_seq", &self.last_seq)
+            .field("locked", &self.lock.is_some())
+            .finish()
+    }
+}
+
+impl Journal {
+    /// Creates the run directory and an empty `journal.jsonl` in it. Fails if the journal
+    /// already exists (a run id is never reused).
+    pub fn create(run_dir: &Path) -> io::Result<Journal> {
+        fs::create_dir_all(run_dir)?;
+        let path = run_dir.join(JOURNAL_FILE);
+        let file = OpenOptions::new()
+            .create_new(true)
+            .append(true)
+            .open(&path)?;
+        Ok(Journal {
+            path,
+            file,
+            last_seq: 0,
+            lock: None,
+        })
+    }
+
+    /// Opens an existing journal for appending (resume). A torn last line (the process died
+    /// mid-write) is cut off first so the next event starts on a fresh line; the caller
+    /// learns about it from [`replay`], which it must run (and refuse on damage) before this.
+    pub fn open_append(run_dir: &Path) -> io::Result<Journal> {
+        let path = run_dir.join(JOURNAL_FILE);
+        let mut file = OpenOptions::new().read(true).write(true).open(&path)?;
+        let mut bytes = Vec::new();
+        file.read_to_end(&mut bytes)?;
+        let mut keep = bytes.len();
+        if bytes.last().is_some_and(|b| *b != b'\n') {
+            let start = bytes.iter().rposition(|b| *b == b'\n').map_or(0, |p| p + 1);
+            if replay::is_record(&bytes[start..]) {
+                // Complete record, only its newline is missing.
+                file.seek(SeekFrom::End(0))?;
+                file.write_all(b"\n")?;
+            } else {
+                keep = start;
+                file.set_len(keep as u64)?;
+            }
+        }
+        let last_seq = replay::last_seq_in(&bytes[..keep]);
+        drop(file);
+        let file = OpenOptions::new().append(true).open(&path)?;
+        Ok(Journal {
+            path,
+            file,
+            last_seq,
+            lock: None,
+        })
+    }
+
+    /// Keeps the run's writer lock for as long as this journal lives (the engine owns the
+    /// journal, so the lock is released when the run's engine ends).
+    pub fn hold(&mut self, lock: RunLock) {
+        self.lock = Some(lock);
+    }
+
+    /// The sequence number of the last event written (0 when empty).
+    pub fn last_seq(&self) -> u64 {
+        self.last_seq
+    }
+
+    /// Appends one event: assigns `seq = last + 1`, `ts = now`, `v = JOURNAL_VERSION`,
+    /// writes one checksummed JSON line with a single `write`, forces it to disk when it is
+    /// a milestone, and returns the envelope.
+    pub fn append(&mut self, event: Event) -> io::Result<Envelope> {
+        let envelope = Envelope {
+            seq: self.last_seq + 1,
+            ts: Utc::now(),
+            v: JOURNAL_VERSION,
+            event,
+        };
+        let mut bytes = line::encode(&envelope).map_err(io::Error::other)?;
+        bytes.push(b'\n');
+        self.file.write_all(&bytes)?;
+        self.last_seq = envelope.seq;
+        if is_milestone(&envelope.event) {
+            self.file.sync_data()?;
+        }
+        Ok(envelope)
+    }
+
+    /// Forces everything written so far to disk (`fsync`).
+    pub fn sync(&mut self) -> io::Result<()> {
+        self.file.sync_data()
+    }
+}
+
+/// Events forced to disk as they are written: a subtask finished, a file changed, a
+/// decision by a person, the run finished.
+pub fn is_milestone(event: &Event) -> bool {
+    match event {
+        Event::SubtaskReported { .. }
+        | Event::SubtaskFailed { .. }
+        | Event::FileChanged { .. }
+        | Event::SubtaskRolledBack { .. }
+        | Event::RunFinished { .. } => true,
+        Event::ModeChosen { by, .. }
+        | Event::SubtaskApproved { by, .. }
+        | Event::SubtaskDeferred { by, .. }
+        | Event::SubtaskUndeferred { by, .. }
+        | Event::SubtaskEdited { by, .. }
+        | Event::SubtaskCancelled { by, .. }
+        | Event::RecoveryDecided { by, .. }
+        | Event::SubtaskEscalated { by, .. }
+        | Event::EscalationResolved { by, .. }
+        | Event::ScopeAlertResolved { by, .. }
+        | Event::DispatchPaused { by }
+        | Event::DispatchResumed { by }
+        | Event::MaxWorkersChanged { by, .. }
+        | Event::CommandApprovalDecided { by, .. } => *by == Actor::Person,
+        _ => false,
+    }
+}
+
+/// The journal line for `envelope` (checksum included, no newline): what `--json` prints.
+pub fn encode_line(envelope: &Envelope) -> io::Result<String> {
+    let bytes = line::encode(envelope).map_err(io::Error::other)?;
+    String::from_utf8(bytes).map_err(io::Error::other)
+}
+
+/// A new run id, sortable by time: `20261126-093012-7f3a`.
+pub fn new_run_id() -> String {
+    format!(
+        "{}-{:04x}",
+        Utc::now().format("%Y%m%d-%H%M%S"),
+        fastrand::u16(..)
+    )
+}
