@@ -13,5 +13,6 @@ pub mod journal;
 pub mod llm;
 pub mod logging;
 pub mod session;
+pub mod text;
 pub mod tools;
 pub mod tui;
