@@ -13,7 +13,7 @@ use ratatui::widgets::Paragraph;
 use unicode_width::UnicodeWidthStr;
 
 use super::app::Ui;
-use super::task_list::fit;
+use crate::text::fit;
 use super::theme::Mark;
 use crate::engine::RunOutcome;
 use crate::engine::plan::SubtaskStatus;

@@ -13,7 +13,7 @@ use ratatui::widgets::{Block, Borders, Paragraph};
 use super::app::{Focus, Ui};
 use super::layout::{MainLayout, pane_ids, selected_pane};
 use super::output::{LineKind, PaneBuffer};
-use super::task_list::fit;
+use crate::text::fit;
 use super::theme::role_label;
 use crate::engine::SubtaskId;
 
