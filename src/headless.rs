@@ -3,6 +3,9 @@
 //! stdout at the end; with `--json`, stdout carries every event envelope as one JSON line
 //! (the journal's format) and nothing else.
 //!
+//! Everything printed from the run (progress lines, reasons, the deliverable) passes the
+//! sanitizer (`crate::text`); only `--json` carries exact text (JSON-escaped).
+//!
 //! Owns: the progress lines, the end-of-run messages and the exit code. Never waits for
 //! input: the engine runs with `stop_when_person_needed`, and a run that stops for a person
 //! exits 3 naming `baton resume <id>`. Ctrl-C asks the engine to stop (resumable), a second
@@ -18,6 +21,7 @@ use crate::engine::event::*;
 use crate::engine::plan::{NeedsPerson, State, apply};
 use crate::export::{cost_text, duration_text};
 use crate::session::{self, FrontEnd, Launch};
+use crate::text::{one_line, sanitize};
 
 /// Exit codes (DESIGN.md): complete, failed, usage/config, stopped needing a person.
 pub const EXIT_COMPLETE: i32 = 0;
@@ -34,7 +38,7 @@ pub async fn run(config: &Config, launch: Launch, json: bool) -> color_eyre::Res
         }
     };
     for w in &session.warnings {
-        eprintln!("baton: note: {w}");
+        eprintln!("baton: note: {}", sanitize(w));
     }
     let run_id = session.run_id.clone();
     let replayed_up_to = session.replayed_up_to;
@@ -71,7 +75,7 @@ pub async fn run(config: &Config, launch: Launch, json: bool) -> color_eyre::Res
                 if envelope.seq > replayed_up_to
                     && let Some(line) = progress_line(&state, &envelope)
                 {
-                    eprintln!("{line}");
+                    eprintln!("{}", sanitize(&line));
                 }
             }
             Some(()) = interrupts.recv() => {
@@ -140,10 +144,11 @@ fn finish(state: &State, run_id: &str, outcome: &RunOutcome, json: bool, interru
     match outcome {
         RunOutcome::Completed => {
             if !json {
+                // Sanitized like `export md` (exact bytes: `--json` or `export json`).
                 let deliverable = state
                     .synthesis
                     .as_ref()
-                    .map(|s| s.deliverable.trim().to_string())
+                    .map(|s| sanitize(s.deliverable.trim()).into_owned())
                     .unwrap_or_default();
                 let mut out = std::io::stdout().lock();
                 if writeln!(out, "{deliverable}")
@@ -158,7 +163,7 @@ fn finish(state: &State, run_id: &str, outcome: &RunOutcome, json: bool, interru
             EXIT_COMPLETE
         }
         RunOutcome::Failed { reason } => {
-            eprintln!("baton: the run failed: {reason}");
+            eprintln!("baton: the run failed: {}", sanitize(reason));
             eprintln!("baton: {}", totals(state));
             eprintln!(
                 "baton: what was done is kept: `baton export {run_id}` for a report, \
@@ -168,11 +173,11 @@ fn finish(state: &State, run_id: &str, outcome: &RunOutcome, json: bool, interru
         }
         RunOutcome::Stopped { reason } => {
             if interrupted {
-                eprintln!("baton: stopped ({reason}).");
+                eprintln!("baton: stopped ({}).", sanitize(reason));
             } else {
                 eprintln!("baton: the run needs a person and has stopped.");
                 for need in describe_needs(state) {
-                    eprintln!("  - {need}");
+                    eprintln!("  - {}", sanitize(&need));
                 }
             }
             eprintln!("baton: {}", totals(state));
@@ -199,19 +204,8 @@ fn totals(state: &State) -> String {
 fn title(state: &State, id: SubtaskId) -> String {
     state.subtask(id).map_or_else(
         || id.to_string(),
-        |s| format!("{id} {}", short(&s.title, 60)),
+        |s| format!("{id} {}", one_line(&s.title, 60)),
     )
-}
-
-/// One line, at most `max` characters.
-fn short(text: &str, max: usize) -> String {
-    let one_line = text.split_whitespace().collect::<Vec<_>>().join(" ");
-    if one_line.chars().count() <= max {
-        one_line
-    } else {
-        let cut: String = one_line.chars().take(max.saturating_sub(1)).collect();
-        format!("{cut}…")
-    }
 }
 
 /// What the stopped run waits for, one line each.
@@ -295,7 +289,7 @@ pub fn progress_line(state: &State, envelope: &Envelope) -> Option<String> {
         (envelope.ts - s).num_milliseconds().max(0) as f64 / 1000.0
     });
     let text = match &envelope.event {
-        Event::RunStarted { task, .. } => format!("started: {}", short(task, 80)),
+        Event::RunStarted { task, .. } => format!("started: {}", one_line(task, 80)),
         Event::RunResumed {
             interrupted,
             torn_line_dropped,
@@ -315,9 +309,9 @@ pub fn progress_line(state: &State, envelope: &Envelope) -> Option<String> {
         Event::AnalysisCompleted { analysis } => format!(
             "analysis: complexity {:.2}, {}, about {} subtasks; {}",
             analysis.complexity,
-            short(&analysis.task_type, 30),
+            one_line(&analysis.task_type, 30),
             analysis.estimated_subtasks,
-            short(&analysis.strategy, 80)
+            one_line(&analysis.strategy, 80)
         ),
         Event::ModeChoiceRequested {
             complexity,
@@ -355,7 +349,7 @@ pub fn progress_line(state: &State, envelope: &Envelope) -> Option<String> {
             format!(
                 "+ {} {} [{}{from}{deps}]{}",
                 spec.id,
-                short(&spec.title, 60),
+                one_line(&spec.title, 60),
                 spec.role,
                 if *needs_approval {
                     " awaits approval"
@@ -367,8 +361,8 @@ pub fn progress_line(state: &State, envelope: &Envelope) -> Option<String> {
         Event::SubtaskRejected { title, reason } => {
             format!(
                 "rejected subtask \"{}\": {}",
-                short(title, 50),
-                short(reason, 80)
+                one_line(title, 50),
+                one_line(reason, 80)
             )
         }
         Event::SubtaskStarted {
@@ -403,7 +397,7 @@ pub fn progress_line(state: &State, envelope: &Envelope) -> Option<String> {
             format!(
                 "x {} failed (attempt {attempt}): {}",
                 title(state, *id),
-                short(error, 100)
+                one_line(error, 100)
             )
         }
         Event::RecoveryDecided {
@@ -422,11 +416,11 @@ pub fn progress_line(state: &State, envelope: &Envelope) -> Option<String> {
             format!(
                 "recovery of {id}: {action} ({}): {}",
                 actor(*by),
-                short(rationale, 80)
+                one_line(rationale, 80)
             )
         }
         Event::SubtaskEscalated { id, reason, .. } => {
-            format!("! {} escalated: {}", title(state, *id), short(reason, 80))
+            format!("! {} escalated: {}", title(state, *id), one_line(reason, 80))
         }
         Event::EscalationResolved { id, by, .. } => {
             format!("escalation of {id} resolved ({})", actor(*by))
@@ -436,7 +430,7 @@ pub fn progress_line(state: &State, envelope: &Envelope) -> Option<String> {
                 "- {} cancelled ({}): {}",
                 title(state, *id),
                 actor(*by),
-                short(reason, 80)
+                one_line(reason, 80)
             )
         }
         Event::SubtaskDeferred { id, by } => {
@@ -462,14 +456,14 @@ pub fn progress_line(state: &State, envelope: &Envelope) -> Option<String> {
             added.len(),
             updated.len(),
             cancelled.len(),
-            short(summary, 80)
+            one_line(summary, 80)
         ),
         Event::LlmRetried { purpose: p, notice } => format!(
             "retry {} of {} in {}: {}",
             notice.attempt,
             purpose(p),
             duration_text(notice.delay_ms as f64 / 1000.0),
-            short(&notice.reason, 80)
+            one_line(&notice.reason, 80)
         ),
         Event::ScopeAlertRaised {
             alert,
@@ -503,11 +497,11 @@ pub fn progress_line(state: &State, envelope: &Envelope) -> Option<String> {
                 .command_requests
                 .iter()
                 .find(|c| c.request == *request)
-                .map(|c| format!("`{}`", short(&c.command, 60)))
+                .map(|c| format!("`{}`", one_line(&c.command, 60)))
                 .unwrap_or_else(|| format!("command {request}"));
             match decision {
                 CommandDecision::Deny { reason } => {
-                    format!("{cmd} denied ({}): {}", actor(*by), short(reason, 60))
+                    format!("{cmd} denied ({}): {}", actor(*by), one_line(reason, 60))
                 }
                 _ => format!("{cmd} allowed ({})", actor(*by)),
             }
@@ -519,7 +513,7 @@ pub fn progress_line(state: &State, envelope: &Envelope) -> Option<String> {
             if after.is_some() { "wrote" } else { "deleted" }
         ),
         Event::FileConflict { id, path, detail } => {
-            format!("! conflict on {path} ({id}): {}", short(detail, 80))
+            format!("! conflict on {path} ({id}): {}", one_line(detail, 80))
         }
         Event::SubtaskRolledBack { id, files, .. } => {
             format!("{id} rolled back {} files", files.len())
@@ -530,7 +524,7 @@ pub fn progress_line(state: &State, envelope: &Envelope) -> Option<String> {
             } else {
                 format!(
                     "completion check: missing {}",
-                    short(&missing.join("; "), 80)
+                    one_line(&missing.join("; "), 80)
                 )
             }
         }
@@ -553,7 +547,7 @@ pub fn progress_line(state: &State, envelope: &Envelope) -> Option<String> {
         Event::MaxWorkersChanged { max_workers, by } => {
             format!("max workers {max_workers} ({})", actor(*by))
         }
-        Event::Notice { message } => format!("note: {}", short(message, 100)),
+        Event::Notice { message } => format!("note: {}", one_line(message, 100)),
         Event::PhaseChanged { .. }
         | Event::RunFinished { .. }
         | Event::SubtaskApproved { .. }
@@ -620,11 +614,5 @@ mod tests {
             describe_needs(&state),
             vec!["#1 Map the API awaits approval"]
         );
-    }
-
-    #[test]
-    fn long_text_is_shortened_to_one_line() {
-        assert_eq!(short("a\nb   c", 10), "a b c");
-        assert_eq!(short("abcdefghijkl", 5), "abcd…");
     }
 }
