@@ -499,7 +499,6 @@ pub fn runs_table(runs: &[RunSummary], runs_dir: &Path) -> String {
     out
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -21,7 +21,7 @@ use crate::engine::event::*;
 use crate::engine::plan::{NeedsPerson, State, apply};
 use crate::export::{cost_text, duration_text};
 use crate::session::{self, FrontEnd, Launch};
-use crate::text::{one_line, sanitize};
+use crate::text::{one_line as short, sanitize};
 
 /// Exit codes (DESIGN.md): complete, failed, usage/config, stopped needing a person.
 pub const EXIT_COMPLETE: i32 = 0;
@@ -204,7 +204,7 @@ fn totals(state: &State) -> String {
 fn title(state: &State, id: SubtaskId) -> String {
     state.subtask(id).map_or_else(
         || id.to_string(),
-        |s| format!("{id} {}", one_line(&s.title, 60)),
+        |s| format!("{id} {}", short(&s.title, 60)),
     )
 }
 
@@ -289,7 +289,7 @@ pub fn progress_line(state: &State, envelope: &Envelope) -> Option<String> {
         (envelope.ts - s).num_milliseconds().max(0) as f64 / 1000.0
     });
     let text = match &envelope.event {
-        Event::RunStarted { task, .. } => format!("started: {}", one_line(task, 80)),
+        Event::RunStarted { task, .. } => format!("started: {}", short(task, 80)),
         Event::RunResumed {
             interrupted,
             torn_line_dropped,
@@ -309,9 +309,9 @@ pub fn progress_line(state: &State, envelope: &Envelope) -> Option<String> {
         Event::AnalysisCompleted { analysis } => format!(
             "analysis: complexity {:.2}, {}, about {} subtasks; {}",
             analysis.complexity,
-            one_line(&analysis.task_type, 30),
+            short(&analysis.task_type, 30),
             analysis.estimated_subtasks,
-            one_line(&analysis.strategy, 80)
+            short(&analysis.strategy, 80)
         ),
         Event::ModeChoiceRequested {
             complexity,
@@ -349,7 +349,7 @@ pub fn progress_line(state: &State, envelope: &Envelope) -> Option<String> {
             format!(
                 "+ {} {} [{}{from}{deps}]{}",
                 spec.id,
-                one_line(&spec.title, 60),
+                short(&spec.title, 60),
                 spec.role,
                 if *needs_approval {
                     " awaits approval"
@@ -361,8 +361,8 @@ pub fn progress_line(state: &State, envelope: &Envelope) -> Option<String> {
         Event::SubtaskRejected { title, reason } => {
             format!(
                 "rejected subtask \"{}\": {}",
-                one_line(title, 50),
-                one_line(reason, 80)
+                short(title, 50),
+                short(reason, 80)
             )
         }
         Event::SubtaskStarted {
@@ -397,7 +397,7 @@ pub fn progress_line(state: &State, envelope: &Envelope) -> Option<String> {
             format!(
                 "x {} failed (attempt {attempt}): {}",
                 title(state, *id),
-                one_line(error, 100)
+                short(error, 100)
             )
         }
         Event::RecoveryDecided {
@@ -416,11 +416,11 @@ pub fn progress_line(state: &State, envelope: &Envelope) -> Option<String> {
             format!(
                 "recovery of {id}: {action} ({}): {}",
                 actor(*by),
-                one_line(rationale, 80)
+                short(rationale, 80)
             )
         }
         Event::SubtaskEscalated { id, reason, .. } => {
-            format!("! {} escalated: {}", title(state, *id), one_line(reason, 80))
+            format!("! {} escalated: {}", title(state, *id), short(reason, 80))
         }
         Event::EscalationResolved { id, by, .. } => {
             format!("escalation of {id} resolved ({})", actor(*by))
@@ -430,7 +430,7 @@ pub fn progress_line(state: &State, envelope: &Envelope) -> Option<String> {
                 "- {} cancelled ({}): {}",
                 title(state, *id),
                 actor(*by),
-                one_line(reason, 80)
+                short(reason, 80)
             )
         }
         Event::SubtaskDeferred { id, by } => {
@@ -456,14 +456,14 @@ pub fn progress_line(state: &State, envelope: &Envelope) -> Option<String> {
             added.len(),
             updated.len(),
             cancelled.len(),
-            one_line(summary, 80)
+            short(summary, 80)
         ),
         Event::LlmRetried { purpose: p, notice } => format!(
             "retry {} of {} in {}: {}",
             notice.attempt,
             purpose(p),
             duration_text(notice.delay_ms as f64 / 1000.0),
-            one_line(&notice.reason, 80)
+            short(&notice.reason, 80)
         ),
         Event::ScopeAlertRaised {
             alert,
@@ -497,11 +497,11 @@ pub fn progress_line(state: &State, envelope: &Envelope) -> Option<String> {
                 .command_requests
                 .iter()
                 .find(|c| c.request == *request)
-                .map(|c| format!("`{}`", one_line(&c.command, 60)))
+                .map(|c| format!("`{}`", short(&c.command, 60)))
                 .unwrap_or_else(|| format!("command {request}"));
             match decision {
                 CommandDecision::Deny { reason } => {
-                    format!("{cmd} denied ({}): {}", actor(*by), one_line(reason, 60))
+                    format!("{cmd} denied ({}): {}", actor(*by), short(reason, 60))
                 }
                 _ => format!("{cmd} allowed ({})", actor(*by)),
             }
@@ -513,7 +513,7 @@ pub fn progress_line(state: &State, envelope: &Envelope) -> Option<String> {
             if after.is_some() { "wrote" } else { "deleted" }
         ),
         Event::FileConflict { id, path, detail } => {
-            format!("! conflict on {path} ({id}): {}", one_line(detail, 80))
+            format!("! conflict on {path} ({id}): {}", short(detail, 80))
         }
         Event::SubtaskRolledBack { id, files, .. } => {
             format!("{id} rolled back {} files", files.len())
@@ -524,7 +524,7 @@ pub fn progress_line(state: &State, envelope: &Envelope) -> Option<String> {
             } else {
                 format!(
                     "completion check: missing {}",
-                    one_line(&missing.join("; "), 80)
+                    short(&missing.join("; "), 80)
                 )
             }
         }
@@ -547,7 +547,7 @@ pub fn progress_line(state: &State, envelope: &Envelope) -> Option<String> {
         Event::MaxWorkersChanged { max_workers, by } => {
             format!("max workers {max_workers} ({})", actor(*by))
         }
-        Event::Notice { message } => format!("note: {}", one_line(message, 100)),
+        Event::Notice { message } => format!("note: {}", short(message, 100)),
         Event::PhaseChanged { .. }
         | Event::RunFinished { .. }
         | Event::SubtaskApproved { .. }

@@ -43,7 +43,9 @@ fn respond(req: &RecordedRequest) -> ScriptedResponse {
             json!({"summary": format!("replan {EVIL}"), "add": [], "update": [], "cancel": [],
                    "scope_note": format!("scope {EVIL}")}),
         ),
-        Some(ASSESS_COMPLETION) => tool(ASSESS_COMPLETION, json!({"complete": true, "missing": []})),
+        Some(ASSESS_COMPLETION) => {
+            tool(ASSESS_COMPLETION, json!({"complete": true, "missing": []}))
+        }
         Some(SUBMIT_SYNTHESIS) => tool(
             SUBMIT_SYNTHESIS,
             json!({"deliverable": format!("# Deliverable {EVIL}\n\n{EVIL}\n"),
@@ -141,7 +143,10 @@ async fn escapes_from_a_model_reach_no_terminal_and_json_keeps_them() {
         v["deliverable"].as_str().unwrap(),
         format!("# Deliverable {EVIL}\n\n{EVIL}\n")
     );
-    assert_eq!(v["subtasks"][0]["title"].as_str().unwrap(), format!("Title {EVIL}"));
+    assert_eq!(
+        v["subtasks"][0]["title"].as_str().unwrap(),
+        format!("Title {EVIL}")
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -152,7 +157,12 @@ async fn headless_json_lines_keep_the_exact_text() {
     let mut c = baton(&h, &server);
     c.args(["--headless", "--json", "--approve", "auto", "Write a note"]);
     let o = tokio::task::spawn_blocking(move || run(c)).await.unwrap();
-    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     assert_inert("headless --json stderr", &o.stderr);
     assert!(!o.stdout.contains(&0x1b), "JSON escapes ESC as \\u001b");
     let envelopes: Vec<Envelope> = String::from_utf8(o.stdout)
@@ -172,5 +182,8 @@ async fn headless_json_lines_keep_the_exact_text() {
         Event::SynthesisCompleted { synthesis, .. } => Some(synthesis.deliverable.clone()),
         _ => None,
     });
-    assert_eq!(deliverable.unwrap(), format!("# Deliverable {EVIL}\n\n{EVIL}\n"));
+    assert_eq!(
+        deliverable.unwrap(),
+        format!("# Deliverable {EVIL}\n\n{EVIL}\n")
+    );
 }

@@ -35,21 +35,6 @@ fn check(ui: &mut baton::tui::Ui, what: &str) -> String {
     big
 }
 
-/// Selects subtask `id` on the task list (finished ones shown).
-fn select(ui: &mut baton::tui::Ui, id: u32) {
-    if !ui.show_finished {
-        ch(ui, 'o');
-    }
-    key(ui, KeyCode::Home);
-    for _ in 0..20 {
-        if ui.selected_subtask() == Some(SubtaskId(id)) {
-            return;
-        }
-        key(ui, KeyCode::Down);
-    }
-    panic!("#{id} not in the list");
-}
-
 fn hostile_run() -> (baton::tui::Ui, Script) {
     let mut ui = new_ui();
     let mut s = Script::default();
@@ -67,9 +52,33 @@ fn hostile_run() -> (baton::tui::Ui, Script) {
             Event::PhaseChanged {
                 phase: Phase::Running,
             },
-            added(1, &format!("Report {EVIL}"), "code_developer", High, &[], a.clone(), false),
-            added(2, &format!("Waits {EVIL}"), "test_engineer", Normal, &[1], a.clone(), true),
-            added(3, &format!("Fails {EVIL}"), "code_developer", Normal, &[], a, false),
+            added(
+                1,
+                &format!("Report {EVIL}"),
+                "code_developer",
+                High,
+                &[],
+                a.clone(),
+                false,
+            ),
+            added(
+                2,
+                &format!("Waits {EVIL}"),
+                "test_engineer",
+                Normal,
+                &[1],
+                a.clone(),
+                true,
+            ),
+            added(
+                3,
+                &format!("Fails {EVIL}"),
+                "code_developer",
+                Normal,
+                &[],
+                a,
+                false,
+            ),
             started(1, 1, "code_developer"),
             Event::WorkerToolUsed {
                 id: SubtaskId(1),
@@ -83,7 +92,12 @@ fn hostile_run() -> (baton::tui::Ui, Script) {
         ],
     );
     delta(&mut ui, Some(1), &format!("streaming {EVIL}\nnext line"));
-    tool_delta(&mut ui, 1, "run_command", &format!("{{\"command\": \"{EVIL}\"}}"));
+    tool_delta(
+        &mut ui,
+        1,
+        "run_command",
+        &format!("{{\"command\": \"{EVIL}\"}}"),
+    );
     feed(
         &mut ui,
         &mut s,
@@ -136,11 +150,17 @@ fn escalation_dialog_and_main_screen_show_no_control_characters() {
     later(&mut ui, 5);
     assert!(ui.modal.is_some(), "the escalation opens by itself");
     let shown = check(&mut ui, "escalation dialog");
-    assert!(shown.contains("\\x1b"), "controls are made visible:\n{shown}");
+    assert!(
+        shown.contains("\\x1b"),
+        "controls are made visible:\n{shown}"
+    );
     key(&mut ui, KeyCode::Esc);
     assert!(ui.modal.is_none());
     let shown = check(&mut ui, "main screen");
-    assert!(shown.contains("\\x1b"), "controls are made visible:\n{shown}");
+    assert!(
+        shown.contains("\\x1b"),
+        "controls are made visible:\n{shown}"
+    );
     ch(&mut ui, 'q');
     check(&mut ui, "quit dialog");
 }
@@ -150,17 +170,20 @@ fn detail_edit_form_and_panes_show_no_control_characters() {
     let (mut ui, _) = hostile_run();
     later(&mut ui, 5);
     key(&mut ui, KeyCode::Esc);
-    select(&mut ui, 1);
+    select_shown(&mut ui, 1);
     key(&mut ui, KeyCode::Enter);
     assert_eq!(ui.screen, Screen::Detail(SubtaskId(1)));
     let shown = check(&mut ui, "detail view");
-    assert!(shown.contains("\\u{202e}"), "bidi override made visible:\n{shown}");
+    assert!(
+        shown.contains("\\u{202e}"),
+        "bidi override made visible:\n{shown}"
+    );
     key(&mut ui, KeyCode::Esc);
-    select(&mut ui, 2);
+    select_shown(&mut ui, 2);
     ch(&mut ui, 'E');
     check(&mut ui, "edit form");
     key(&mut ui, KeyCode::Esc);
-    select(&mut ui, 1);
+    select_shown(&mut ui, 1);
     ch(&mut ui, 'z');
     check(&mut ui, "zoomed pane");
     ch(&mut ui, 'z');
@@ -170,8 +193,8 @@ fn detail_edit_form_and_panes_show_no_control_characters() {
     check(&mut ui, "replan log expanded");
 }
 
-#[test]
-fn command_approval_shows_the_exact_command_and_marks_it_suspicious() {
+/// The hostile run with a command waiting for approval, rendered at both sizes.
+fn approval(command: &str, cwd: &str) -> (String, String) {
     let (mut ui, mut s) = hostile_run();
     later(&mut ui, 5);
     key(&mut ui, KeyCode::Esc);
@@ -181,14 +204,18 @@ fn command_approval_shows_the_exact_command_and_marks_it_suspicious() {
         vec![Event::CommandApprovalRequested {
             request: 1,
             id: SubtaskId(1),
-            command: EVIL_COMMAND.into(),
-            cwd: format!("/home/me/{EVIL}"),
+            command: command.into(),
+            cwd: cwd.into(),
         }],
     );
     later(&mut ui, 5);
     assert!(ui.modal.is_some(), "the approval dialog opens");
-    let small = render(&mut ui, 80, 24);
-    let big = render(&mut ui, 160, 48);
+    (render(&mut ui, 80, 24), render(&mut ui, 160, 48))
+}
+
+#[test]
+fn command_approval_shows_the_exact_command_and_marks_it_suspicious() {
+    let (small, big) = approval(EVIL_COMMAND, &format!("/home/me/{EVIL}"));
     assert_clean(&small, "approval 80x24");
     assert_clean(&big, "approval 160x48");
     for shown in [&small, &big] {
@@ -202,23 +229,14 @@ fn command_approval_shows_the_exact_command_and_marks_it_suspicious() {
 
 #[test]
 fn a_plain_command_is_not_marked_suspicious() {
-    let (mut ui, mut s) = hostile_run();
-    later(&mut ui, 5);
-    key(&mut ui, KeyCode::Esc);
-    feed(
-        &mut ui,
-        &mut s,
-        vec![Event::CommandApprovalRequested {
-            request: 1,
-            id: SubtaskId(1),
-            command: "cargo test\t--all".into(),
-            cwd: "/home/me/x".into(),
-        }],
-    );
-    later(&mut ui, 5);
-    let shown = render(&mut ui, 160, 48);
-    assert!(shown.contains("cargo test"), "{shown}");
-    assert!(!shown.contains("SUSPICIOUS"), "{shown}");
+    let (small, big) = approval("cargo test\t--all", "/home/me/x");
+    for shown in [&small, &big] {
+        assert!(
+            shown.contains("cargo test    --all"),
+            "tab as spaces: {shown}"
+        );
+        assert!(!shown.contains("SUSPICIOUS"), "{shown}");
+    }
 }
 
 #[test]
@@ -252,7 +270,10 @@ fn deliverable_view_shows_no_control_characters() {
     );
     assert_eq!(ui.screen, Screen::Synthesis);
     let shown = check(&mut ui, "deliverable view");
-    assert!(shown.contains("\\x1b"), "controls are made visible:\n{shown}");
+    assert!(
+        shown.contains("\\x1b"),
+        "controls are made visible:\n{shown}"
+    );
 }
 
 #[test]
@@ -301,7 +322,7 @@ fn diff_view_of_a_file_full_of_escapes_shows_no_control_characters() {
             },
         ],
     );
-    select(&mut ui, 1);
+    select_shown(&mut ui, 1);
     ch(&mut ui, 'D');
     assert_eq!(ui.screen, Screen::Diff(SubtaskId(1)));
     let shown = check(&mut ui, "diff view");

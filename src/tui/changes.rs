@@ -377,10 +377,9 @@ fn style(kind: Kind, t: &Theme) -> Style {
 /// Draws the diff view of `id`: only the visible lines are laid out.
 pub fn render(frame: &mut Frame, area: Rect, ui: &Ui, id: SubtaskId) {
     let t = &ui.theme;
-    let title = ui
-        .state
-        .subtask(id)
-        .map_or(String::new(), |s| format!(" · {}", crate::text::fit(&s.title, 60)));
+    let title = ui.state.subtask(id).map_or(String::new(), |s| {
+        format!(" · {}", crate::text::fit(&s.title, 60))
+    });
     let loaded = ui.changes.as_ref().filter(|c| c.id == id);
     let files = loaded.map_or(0, |c| c.diffs.len());
     let block = Block::default()

@@ -13,10 +13,10 @@ use ratatui::widgets::Paragraph;
 use unicode_width::UnicodeWidthStr;
 
 use super::app::Ui;
-use crate::text::fit;
 use super::theme::Mark;
 use crate::engine::RunOutcome;
 use crate::engine::plan::SubtaskStatus;
+use crate::text::fit;
 
 /// `41k`, `1.2M`.
 pub fn tokens(n: u64) -> String {

@@ -10,7 +10,7 @@
 use std::borrow::Cow;
 
 use ratatui::buffer::Buffer;
-use ratatui::text::{Line, Span, Text};
+use ratatui::text::{Line, Span};
 
 use crate::text::{is_unsafe_char, screen};
 
@@ -36,12 +36,6 @@ pub fn lines(ls: Vec<Line<'_>>) -> Vec<Line<'_>> {
     ls.into_iter().map(line).collect()
 }
 
-/// Text with every span sanitized.
-pub fn text(mut t: Text<'_>) -> Text<'_> {
-    t.lines = lines(t.lines);
-    t
-}
-
 /// A plain string sanitized for the screen (titles, one-off labels).
 pub fn string(s: &str) -> String {
     screen(s).into_owned()
@@ -63,7 +57,10 @@ mod tests {
 
     #[test]
     fn spans_are_made_visible_and_cells_scrubbed() {
-        let l = line(Line::from(vec![Span::raw("a\x1b[2K"), Span::raw("\tb\u{202e}")]));
+        let l = line(Line::from(vec![
+            Span::raw("a\x1b[2K"),
+            Span::raw("\tb\u{202e}"),
+        ]));
         assert_eq!(l.spans[0].content, "a\\x1b[2K");
         assert_eq!(l.spans[1].content, "    b\\u{202e}");
         let mut buf = Buffer::empty(Rect::new(0, 0, 3, 1));

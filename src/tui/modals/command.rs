@@ -171,7 +171,9 @@ impl Modal for CommandApproval {
             .map(|l| l.width().div_ceil(inner_width).max(1) + usize::from(l.width() > inner_width))
             .sum();
         let reason_rows: u16 = if self.reason.is_some() { 3 } else { 0 };
-        let height = u16::try_from(rows + usize::from(reason_rows) + 4).unwrap_or(u16::MAX).max(13);
+        let height = u16::try_from(rows + usize::from(reason_rows) + 4)
+            .unwrap_or(u16::MAX)
+            .max(13);
         let inner = frame_box(
             frame,
             area,

@@ -19,8 +19,8 @@ use super::{
 };
 use crate::engine::plan::State;
 use crate::engine::{Command, Resolution, SubtaskId};
-use crate::tui::app::{Effect, NeedKey, RunInfo};
 use crate::text::one_line;
+use crate::tui::app::{Effect, NeedKey, RunInfo};
 use crate::tui::theme::{Theme, role_label};
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -300,7 +300,10 @@ impl Modal for EscalationModal {
                 Constraint::Length(2),
             ])
             .areas(inner);
-        frame.render_widget(Paragraph::new(crate::tui::safe::lines(lines)).wrap(Wrap { trim: false }), body);
+        frame.render_widget(
+            Paragraph::new(crate::tui::safe::lines(lines)).wrap(Wrap { trim: false }),
+            body,
+        );
         let hint = match &self.stage {
             Stage::Choose | Stage::Guidance => {
                 let focused = matches!(self.stage, Stage::Guidance);
