@@ -4,7 +4,9 @@
 //! table, replan log, integration points, conflicts, files changed) for the CLI and for the
 //! TUI's `x` export ([`render_markdown`], [`render_json`]). Must not compute anything the
 //! reducer does not already hold, and never includes a key (the state holds none: run
-//! settings are journaled without secrets).
+//! settings are journaled without secrets). The Markdown report and `baton runs` pass the
+//! sanitizer (`crate::text`): no escape sequence reaches a terminal or a viewer through them;
+//! the JSON report keeps the exact text (JSON-escaped).
 
 use std::fmt::Write as _;
 use std::io::Write as _;
@@ -13,6 +15,7 @@ use std::path::Path;
 use serde_json::{Value, json};
 
 use crate::journal::{self, JournalError, RunSummary};
+use crate::text::{one_line, sanitize};
 
 use crate::protocol::{ExecutionSummary, Origin, RunOutcome};
 use crate::state::{State, Subtask, SubtaskStatus};
@@ -306,7 +309,9 @@ pub fn render_markdown(state: &State) -> String {
             let _ = writeln!(o, "| {} | {} | {} |", cell(&f.path), f.id, change);
         }
     }
-    o
+    // One chokepoint: everything above may hold model text, files' names or reasons
+    // from the journal. `export json` keeps the exact text.
+    sanitize(&o).into_owned()
 }
 
 fn subtask_json(s: &Subtask) -> Value {
@@ -492,7 +497,7 @@ pub fn runs_table(runs: &[RunSummary], runs_dir: &Path) -> String {
         .rev()
         .map(|r| {
             [
-                r.id.clone(),
+                sanitize(&r.id).into_owned(),
                 r.started
                     .map_or_else(|| "-".into(), |t| t.format("%Y-%m-%d %H:%M").to_string()),
                 r.status.label().to_string(),
@@ -502,7 +507,7 @@ pub fn runs_table(runs: &[RunSummary], runs_dir: &Path) -> String {
                 } else {
                     format!("${:.2}", r.cost_usd)
                 },
-                short_task(&r.task),
+                one_line(&r.task, 60),
             ]
         })
         .collect();
@@ -532,16 +537,6 @@ pub fn runs_table(runs: &[RunSummary], runs_dir: &Path) -> String {
         line([&row[0], &row[1], &row[2], &row[3], &row[4], &row[5]]);
     }
     out
-}
-
-fn short_task(task: &str) -> String {
-    let one_line = task.split_whitespace().collect::<Vec<_>>().join(" ");
-    if one_line.chars().count() > 60 {
-        let cut: String = one_line.chars().take(59).collect();
-        format!("{cut}…")
-    } else {
-        one_line
-    }
 }
 
 #[cfg(test)]

@@ -16,5 +16,6 @@ pub mod logging;
 pub mod protocol;
 pub mod session;
 pub mod state;
+pub mod text;
 pub mod tools;
 pub mod tui;

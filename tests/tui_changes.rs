@@ -126,21 +126,6 @@ fn ui_with_changes(f: &Fixture) -> (baton::tui::Ui, Script) {
     (ui, s)
 }
 
-/// Selects subtask `id` on the task list (finished ones shown).
-fn select(ui: &mut baton::tui::Ui, id: u32) {
-    if !ui.show_finished {
-        ch(ui, 'o');
-    }
-    key(ui, KeyCode::Home);
-    for _ in 0..20 {
-        if ui.selected_subtask() == Some(SubtaskId(id)) {
-            return;
-        }
-        key(ui, KeyCode::Down);
-    }
-    panic!("#{id} not in the list");
-}
-
 fn both(name: &str, ui: &mut baton::tui::Ui) {
     insta::assert_snapshot!(format!("{name}_80x24"), render(ui, 80, 24));
     insta::assert_snapshot!(format!("{name}_160x48"), render(ui, 160, 48));
@@ -159,7 +144,7 @@ fn sent(fx: Vec<Effect>) -> Vec<Command> {
 fn detail_view_lists_changed_files_with_counts() {
     let f = fixture();
     let (mut ui, _s) = ui_with_changes(&f);
-    select(&mut ui, 1);
+    select_shown(&mut ui, 1);
     key(&mut ui, KeyCode::Enter);
     assert_eq!(ui.screen, Screen::Detail(SubtaskId(1)));
     let c = ui.changes.as_ref().unwrap();
@@ -183,7 +168,7 @@ fn detail_view_lists_changed_files_with_counts() {
 fn diff_view_colours_scrolls_and_jumps_between_files() {
     let f = fixture();
     let (mut ui, _s) = ui_with_changes(&f);
-    select(&mut ui, 1);
+    select_shown(&mut ui, 1);
     ch(&mut ui, 'D');
     assert_eq!(ui.screen, Screen::Diff(SubtaskId(1)));
     let text = render(&mut ui, 160, 48);
@@ -235,7 +220,7 @@ fn max_scroll(ui: &baton::tui::Ui) -> usize {
 fn rollback_asks_first_and_sends_exactly_one_command() {
     let f = fixture();
     let (mut ui, mut s) = ui_with_changes(&f);
-    select(&mut ui, 1);
+    select_shown(&mut ui, 1);
     ch(&mut ui, 'R');
     assert!(ui.modal.is_some(), "R opens the confirmation");
     both("changes_rollback_modal", &mut ui);
@@ -297,7 +282,7 @@ fn rollback_is_not_offered_for_a_running_subtask_or_one_without_files() {
             backup: None,
         }],
     );
-    select(&mut ui, 2);
+    select_shown(&mut ui, 2);
     let offered = baton::tui::footer::offered(&ui);
     assert!(offered.contains(&("D", "diff")), "{offered:?}");
     assert!(!offered.iter().any(|(k, _)| *k == "R"), "{offered:?}");
@@ -318,7 +303,7 @@ fn rollback_is_not_offered_for_a_running_subtask_or_one_without_files() {
 fn new_changes_refresh_the_open_views() {
     let f = fixture();
     let (mut ui, mut s) = ui_with_changes(&f);
-    select(&mut ui, 2);
+    select_shown(&mut ui, 2);
     key(&mut ui, KeyCode::Enter);
     assert_eq!(ui.screen, Screen::Detail(SubtaskId(2)));
     std::fs::write(f.ws.join("README.md"), "# docs\nline\n").unwrap();
@@ -505,7 +490,7 @@ fn a_later_edit_by_another_subtask_is_kept_out_of_the_diff_and_named() {
             backup: Some("backups/2/1-app.py".into()),
         }],
     );
-    select(&mut ui, 1);
+    select_shown(&mut ui, 1);
     ch(&mut ui, 'D');
     let c = ui.changes.as_ref().unwrap();
     let app = &c.diffs[0];
@@ -518,13 +503,13 @@ fn a_later_edit_by_another_subtask_is_kept_out_of_the_diff_and_named() {
     assert!(!app.diff.contains("stats"), "{}", app.diff);
     // #2's own diff of the file has only its lines.
     key(&mut ui, KeyCode::Esc);
-    select(&mut ui, 2);
+    select_shown(&mut ui, 2);
     ch(&mut ui, 'D');
     let c = ui.changes.as_ref().unwrap();
     assert_eq!((c.diffs[0].added, c.diffs[0].removed), (4, 0));
     // Rolling back #1 now would lose #2's edit: the confirmation says so up front.
     key(&mut ui, KeyCode::Esc);
-    select(&mut ui, 1);
+    select_shown(&mut ui, 1);
     ch(&mut ui, 'R');
     let text = render(&mut ui, 160, 48);
     assert!(

@@ -169,7 +169,8 @@ fn finish(state: &State, run_id: &str, outcome: &RunOutcome, json: bool, interru
                 let deliverable = state
                     .synthesis
                     .as_ref()
-                    .map(|s| s.deliverable.trim().to_string())
+                    // Sanitized like `export md` (exact bytes: `--json` or `export json`).
+                    .map(|s| crate::text::sanitize(s.deliverable.trim()).into_owned())
                     .unwrap_or_default();
                 output::out(&deliverable);
             }

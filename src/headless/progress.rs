@@ -5,6 +5,7 @@
 use crate::protocol::*;
 use crate::state::{NeedsPerson, State};
 use crate::export::{cost_text, duration_text};
+use crate::text::one_line as short;
 
 pub fn totals(state: &State) -> String {
     format!(
@@ -22,17 +23,6 @@ fn title(state: &State, id: SubtaskId) -> String {
         || id.to_string(),
         |s| format!("{id} {}", short(&s.title, 60)),
     )
-}
-
-/// One line, at most `max` characters.
-fn short(text: &str, max: usize) -> String {
-    let one_line = text.split_whitespace().collect::<Vec<_>>().join(" ");
-    if one_line.chars().count() <= max {
-        one_line
-    } else {
-        let cut: String = one_line.chars().take(max.saturating_sub(1)).collect();
-        format!("{cut}…")
-    }
 }
 
 /// What the stopped run waits for, one line each.
@@ -442,11 +432,5 @@ mod tests {
             describe_needs(&state),
             vec!["#1 Map the API awaits approval"]
         );
-    }
-
-    #[test]
-    fn long_text_is_shortened_to_one_line() {
-        assert_eq!(short("a\nb   c", 10), "a b c");
-        assert_eq!(short("abcdefghijkl", 5), "abcd…");
     }
 }

@@ -375,10 +375,9 @@ fn style(kind: Kind, t: &Theme) -> Style {
 /// Draws the diff view of `id`: only the visible lines are laid out.
 pub fn render(frame: &mut Frame, area: Rect, ui: &Ui, id: SubtaskId) {
     let t = &ui.theme;
-    let title = ui
-        .state
-        .subtask(id)
-        .map_or(String::new(), |s| format!(" · {}", s.title));
+    let title = ui.state.subtask(id).map_or(String::new(), |s| {
+        format!(" · {}", crate::text::fit(&s.title, 60))
+    });
     let loaded = ui.changes.as_ref().filter(|c| c.id == id);
     let files = loaded.map_or(0, |c| c.diffs.len());
     let block = Block::default()
@@ -418,7 +417,8 @@ pub fn render(frame: &mut Frame, area: Rect, ui: &Ui, id: SubtaskId) {
         };
         out.push(Line::from(Span::styled(text, style(l.kind, t))));
     }
-    frame.render_widget(Paragraph::new(out), inner);
+    // File names and contents come from the workspace: sanitized like model text.
+    frame.render_widget(Paragraph::new(super::safe::lines(out)), inner);
 }
 
 /// Rolls back `id`'s changes of a finished run (the engine has stopped) and folds the

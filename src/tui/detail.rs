@@ -234,7 +234,7 @@ pub fn render(frame: &mut Frame, area: Rect, ui: &Ui, id: SubtaskId) {
         frame.render_widget(Paragraph::new(format!("{id} does not exist")), inner);
         return;
     };
-    let all = lines(ui, s, inner.width as usize);
+    let all = super::safe::lines(lines(ui, s, inner.width as usize));
     let max =
         super::layout::wrapped_rows(&all, inner.width).saturating_sub(inner.height as usize) as u16;
     frame.render_widget(

@@ -39,7 +39,11 @@ pub fn offered(ui: &Ui) -> Vec<(&'static str, &'static str)> {
 pub fn render(frame: &mut Frame, area: Rect, ui: &Ui) {
     let t = &ui.theme;
     if let Some(msg) = &ui.flash {
-        let line = Line::from(vec![Span::raw(" "), Span::styled(msg.clone(), t.warn())]);
+        // Flash messages can quote model text (a notice, an error): sanitized.
+        let line = Line::from(vec![
+            Span::raw(" "),
+            Span::styled(super::safe::string(msg), t.warn()),
+        ]);
         frame.render_widget(Paragraph::new(line), area);
         return;
     }

@@ -13,10 +13,10 @@ use ratatui::widgets::Paragraph;
 use unicode_width::UnicodeWidthStr;
 
 use super::app::Ui;
-use super::task_list::fit;
 use super::theme::Mark;
 use crate::protocol::RunOutcome;
 use crate::state::SubtaskStatus;
+use crate::text::fit;
 
 /// `41k`, `1.2M`.
 pub fn tokens(n: u64) -> String {

@@ -272,7 +272,7 @@ impl<'t> Renderer<'t> {
             let mut spans = self.prefix();
             for (i, w) in widths.iter().enumerate() {
                 let cell = row.get(i).map(String::as_str).unwrap_or("");
-                let cell = super::task_list::fit(cell, *w);
+                let cell = crate::text::fit(cell, *w);
                 let pad = w.saturating_sub(cell.width());
                 if i > 0 {
                     spans.push(Span::styled(format!(" {bar} "), self.theme.dim()));

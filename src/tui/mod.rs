@@ -23,6 +23,7 @@ pub mod needs;
 pub mod output;
 pub mod replan_log;
 pub mod runtime;
+pub mod safe;
 pub mod synthesis;
 pub mod task_list;
 pub mod terminal;

@@ -11,6 +11,7 @@ use unicode_width::UnicodeWidthChar;
 
 use crate::llm::StreamEvent;
 use crate::protocol::SubtaskId;
+use crate::text::{one_line, screen};
 
 /// Lines of a tool's result shown in a worker pane under its summary line.
 const TOOL_OUTPUT_LINES: usize = 6;
@@ -278,9 +279,9 @@ pub fn wrap(text: &str, width: usize) -> Vec<String> {
     let mut w = 0;
     // Byte offset in `cur` just after its last space, and the width up to there.
     let mut brk: Option<(usize, usize)> = None;
-    for ch in text.chars() {
-        let ch = if ch == '\t' { ' ' } else { ch };
-        if ch.is_control() {
+    // Model and command output: control characters made visible (`\x1b`), tabs as spaces.
+    for ch in screen(text).chars() {
+        if ch == '\n' {
             continue;
         }
         let cw = ch.width().unwrap_or(0);
@@ -307,27 +308,6 @@ pub fn wrap(text: &str, width: usize) -> Vec<String> {
     }
     out.push(cur);
     out
-}
-
-/// One line, at most `max` characters, with `…` when cut.
-pub fn one_line(text: &str, max: usize) -> String {
-    let flat: String = text
-        .chars()
-        .map(|c| {
-            if c == '\n' || c == '\r' || c == '\t' {
-                ' '
-            } else {
-                c
-            }
-        })
-        .collect();
-    if flat.chars().count() <= max {
-        flat
-    } else {
-        let mut s: String = flat.chars().take(max.saturating_sub(1)).collect();
-        s.push('…');
-        s
-    }
 }
 
 fn floor_char_boundary(s: &str, mut i: usize) -> usize {

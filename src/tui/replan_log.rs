@@ -64,7 +64,7 @@ pub fn entry_lines(ui: &Ui, e: &ReplanEntry, expanded: bool, width: usize) -> Ve
     let scope = if expanded {
         scope
     } else {
-        super::task_list::fit(&scope, width)
+        crate::text::fit(&scope, width)
     };
     out.push(Line::from(Span::styled(scope, t.dim())));
     if expanded {
@@ -133,7 +133,7 @@ pub fn render(frame: &mut Frame, area: Rect, ui: &Ui) {
     let h = inner.height as usize;
     let offset = (sel_line + 2).saturating_sub(h);
     frame.render_widget(
-        Paragraph::new(lines)
+        Paragraph::new(super::safe::lines(lines))
             .wrap(Wrap { trim: false })
             .scroll((offset as u16, 0)),
         inner,

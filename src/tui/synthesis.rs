@@ -113,7 +113,7 @@ pub fn render(frame: &mut Frame, area: Rect, ui: &Ui) {
         ));
     let inner = block.inner(area);
     frame.render_widget(block, area);
-    let all = lines(ui, inner.width as usize);
+    let all = super::safe::lines(lines(ui, inner.width as usize));
     let max =
         super::layout::wrapped_rows(&all, inner.width).saturating_sub(inner.height as usize) as u16;
     frame.render_widget(

@@ -14,6 +14,7 @@ use super::app::{Filter, Focus, Sel, Ui};
 use super::theme::{Mark, Theme, mark_of, short_role};
 use crate::protocol::{Origin, Priority, SubtaskId};
 use crate::state::{State, Subtask, SubtaskStatus};
+use crate::text::fit;
 
 /// One row of the list.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -208,25 +209,6 @@ fn title_style(t: &Theme, s: &Subtask) -> ratatui::style::Style {
         SubtaskStatus::Escalated | SubtaskStatus::AwaitingApproval => t.bold(),
         _ => ratatui::style::Style::default(),
     }
-}
-
-/// Cuts to `width` display columns, with `…` when cut.
-pub fn fit(s: &str, width: usize) -> String {
-    if s.width() <= width {
-        return s.to_string();
-    }
-    let mut out = String::new();
-    let mut w = 0;
-    for ch in s.chars() {
-        let cw = unicode_width::UnicodeWidthChar::width(ch).unwrap_or(0);
-        if w + cw + 1 > width {
-            break;
-        }
-        out.push(ch);
-        w += cw;
-    }
-    out.push('…');
-    out
 }
 
 /// Draws the list in `area` (with its border).

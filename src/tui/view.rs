@@ -1,7 +1,8 @@
 //! Drawing: `draw(frame, &Ui)` puts the current screen together. Read-only: it cannot
 //! change the `Ui` (views take `&Ui`), so drawing never alters state.
 //!
-//! Owns which parts make up each screen. Each part draws itself in its own file.
+//! Owns which parts make up each screen. Each part draws itself in its own file. The
+//! finished frame passes `safe::scrub`, so no control character reaches the terminal.
 
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Direction, Layout, Rect};
@@ -70,4 +71,6 @@ pub fn draw(frame: &mut Frame, ui: &Ui) {
     if let Some(m) = &ui.modal {
         m.render(frame, area, &ui.state, &ui.theme);
     }
+    // Views sanitize the text they draw; this net catches anything that slipped through.
+    super::safe::scrub(frame.buffer_mut());
 }

@@ -13,9 +13,9 @@ use ratatui::widgets::{Block, Borders, Paragraph};
 use super::app::{Focus, Ui};
 use super::layout::{MainLayout, pane_ids, selected_pane};
 use super::output::{LineKind, PaneBuffer};
-use super::task_list::fit;
 use super::theme::role_label;
 use crate::protocol::SubtaskId;
+use crate::text::fit;
 
 fn title(ui: &Ui, id: Option<SubtaskId>, buf: Option<&PaneBuffer>, width: usize) -> String {
     let t = &ui.theme;

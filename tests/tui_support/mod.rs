@@ -140,6 +140,21 @@ pub fn typed(ui: &mut Ui, text: &str) {
     }
 }
 
+/// Shows finished subtasks too and selects subtask `id` on the task list.
+pub fn select_shown(ui: &mut Ui, id: u32) {
+    if !ui.show_finished {
+        ch(ui, 'o');
+    }
+    key(ui, KeyCode::Home);
+    for _ in 0..40 {
+        if ui.selected_subtask() == Some(SubtaskId(id)) {
+            return;
+        }
+        key(ui, KeyCode::Down);
+    }
+    panic!("#{id} not in the list");
+}
+
 /// Lets the "person is typing" grace pass (modals may open again).
 pub fn later(ui: &mut Ui, secs: i64) {
     let now = ui.now + Duration::seconds(secs);

@@ -2,6 +2,9 @@
 //! allow always (for this run), or deny with a reason the worker will read.
 //!
 //! Owns that dialog. Must not run or check commands (the tools layer does, through the engine).
+//! Shows the exact command, every line of it, with control characters made visible (`\x1b`,
+//! `\r`), and a SUSPICIOUS warning when it holds any: `touch X; \e[2K\r\e[1Agit status` must
+//! not display as `git status`.
 
 use crossterm::event::{KeyCode, KeyEvent};
 use ratatui::Frame;
@@ -15,7 +18,9 @@ use super::{
 };
 use crate::protocol::{Command, CommandDecision, SubtaskId};
 use crate::state::State;
+use crate::text::is_suspicious;
 use crate::tui::app::{Effect, NeedKey};
+use crate::tui::safe;
 use crate::tui::theme::{Theme, role_label};
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -116,22 +121,7 @@ impl Modal for CommandApproval {
     }
 
     fn render(&self, frame: &mut Frame, area: Rect, state: &State, theme: &Theme) {
-        let inner = frame_box(
-            frame,
-            area,
-            modal_width(area),
-            13,
-            "A worker wants to run a command",
-            theme,
-        );
-        let [body, input, foot] = Layout::default()
-            .direction(Direction::Vertical)
-            .constraints([
-                Constraint::Min(3),
-                Constraint::Length(if self.reason.is_some() { 3 } else { 0 }),
-                Constraint::Length(1),
-            ])
-            .areas(inner);
+        let suspicious = is_suspicious(&self.command);
         let (who, title) = state
             .subtask(self.id)
             .map(|s| {
@@ -141,7 +131,7 @@ impl Modal for CommandApproval {
                 (format!("{worker}{}", role_label(&s.role)), s.title.clone())
             })
             .unwrap_or_default();
-        let lines = vec![
+        let mut lines = vec![
             Line::from(vec![
                 Span::styled("Worker     ", theme.dim()),
                 Span::raw(who),
@@ -154,11 +144,52 @@ impl Modal for CommandApproval {
                 Span::styled("Directory  ", theme.dim()),
                 Span::raw(self.cwd.clone()),
             ]),
-            Line::from(vec![
-                Span::styled("Command    ", theme.dim()),
-                Span::styled(self.command.clone(), theme.bold()),
-            ]),
         ];
+        if suspicious {
+            lines.push(Line::from(Span::styled(
+                "SUSPICIOUS: the command holds control characters (shown as \\x1b, \\r, …) \
+                 that could hide what it runs. Read all of it.",
+                theme.error(),
+            )));
+        }
+        // Every line of the command, each control character made visible: what is shown is
+        // exactly what runs.
+        for (i, part) in self.command.split('\n').enumerate() {
+            let label = if i == 0 { "Command    " } else { "           " };
+            lines.push(Line::from(vec![
+                Span::styled(label, theme.dim()),
+                Span::styled(part.to_string(), theme.bold()),
+            ]));
+        }
+        let lines = safe::lines(lines);
+        // Tall enough for all of the command (so nothing after a wrap is hidden), at least
+        // the usual size; the screen clamps it.
+        let width = modal_width(area);
+        let inner_width = usize::from(width.saturating_sub(2)).max(1);
+        let rows: usize = lines
+            .iter()
+            .map(|l| l.width().div_ceil(inner_width).max(1) + usize::from(l.width() > inner_width))
+            .sum();
+        let reason_rows: u16 = if self.reason.is_some() { 3 } else { 0 };
+        let height = u16::try_from(rows + usize::from(reason_rows) + 4)
+            .unwrap_or(u16::MAX)
+            .max(13);
+        let inner = frame_box(
+            frame,
+            area,
+            width,
+            height,
+            "A worker wants to run a command",
+            theme,
+        );
+        let [body, input, foot] = Layout::default()
+            .direction(Direction::Vertical)
+            .constraints([
+                Constraint::Min(3),
+                Constraint::Length(reason_rows),
+                Constraint::Length(1),
+            ])
+            .areas(inner);
         frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), body);
         if let Some(t) = &self.reason {
             let mut t = t.clone();

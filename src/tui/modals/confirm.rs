@@ -87,7 +87,10 @@ impl Modal for Confirm {
             Line::from(""),
             choices_line(CHOICES, theme, &[]),
         ];
-        frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), inner);
+        frame.render_widget(
+            Paragraph::new(crate::tui::safe::lines(lines)).wrap(Wrap { trim: false }),
+            inner,
+        );
     }
 
     fn is_complete(&self) -> bool {

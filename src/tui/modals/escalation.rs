@@ -19,8 +19,8 @@ use super::{
 };
 use crate::protocol::{Command, Resolution, SubtaskId};
 use crate::state::State;
+use crate::text::one_line;
 use crate::tui::app::{Effect, NeedKey, RunInfo};
-use crate::tui::output::one_line;
 use crate::tui::theme::{Theme, role_label};
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -300,7 +300,10 @@ impl Modal for EscalationModal {
                 Constraint::Length(2),
             ])
             .areas(inner);
-        frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), body);
+        frame.render_widget(
+            Paragraph::new(crate::tui::safe::lines(lines)).wrap(Wrap { trim: false }),
+            body,
+        );
         let hint = match &self.stage {
             Stage::Choose | Stage::Guidance => {
                 let focused = matches!(self.stage, Stage::Guidance);
@@ -335,7 +338,7 @@ impl Modal for EscalationModal {
                         }
                     })
                     .collect();
-                frame.render_widget(Paragraph::new(rows), text);
+                frame.render_widget(Paragraph::new(crate::tui::safe::lines(rows)), text);
                 Line::from(Span::styled(
                     "↑↓ choose a role · Enter reassign (with the guidance above) · Esc back",
                     theme.dim(),

@@ -84,7 +84,10 @@ impl Modal for ModeChoice {
         ));
         lines.push(Line::from(""));
         lines.push(choices_line(CHOICES, theme, &[("Esc", "later")]));
-        frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), inner);
+        frame.render_widget(
+            Paragraph::new(crate::tui::safe::lines(lines)).wrap(Wrap { trim: false }),
+            inner,
+        );
     }
 
     fn is_complete(&self) -> bool {

@@ -170,7 +170,7 @@ impl Modal for RollbackConfirm {
         lines.push(choices_line(CHOICES, theme, &[("Esc", "cancel")]));
         let height = lines.len() as u16 + 2;
         let inner = frame_box(frame, area, width, height, &self.title, theme);
-        frame.render_widget(Paragraph::new(lines), inner);
+        frame.render_widget(Paragraph::new(crate::tui::safe::lines(lines)), inner);
     }
 
     fn is_complete(&self) -> bool {

@@ -187,7 +187,10 @@ impl Modal for ScopeAlertModal {
                 )));
             }
         }
-        frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), body);
+        frame.render_widget(
+            Paragraph::new(crate::tui::safe::lines(lines)).wrap(Wrap { trim: false }),
+            body,
+        );
         if let Some(t) = &self.raising {
             let mut t = t.clone();
             boxed(
