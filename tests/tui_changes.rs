@@ -299,7 +299,7 @@ fn rollback_is_not_offered_for_a_running_subtask_or_one_without_files() {
     );
     select(&mut ui, 2);
     let offered = baton::tui::footer::offered(&ui);
-    assert!(offered.contains(&("D", "diff")), "{offered:?}");
+    assert!(offered.contains(&("D".to_string(), "diff")), "{offered:?}");
     assert!(!offered.iter().any(|(k, _)| *k == "R"), "{offered:?}");
     assert!(ch(&mut ui, 'R').is_empty());
     assert!(ui.modal.is_none());

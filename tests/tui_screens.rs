@@ -248,6 +248,7 @@ fn ascii_and_no_color_fallback() {
     ui.theme = baton::tui::theme::Theme {
         ascii: true,
         color: false,
+        light: false,
     };
     insta::assert_snapshot!("main_ascii_80x24", render(&mut ui, 80, 24));
 }

@@ -48,6 +48,12 @@ pub enum Effect {
     StartRun(String),
     /// Leave: stop the engine if it still runs (the run stays resumable), restore the terminal.
     Quit,
+    /// Clear the terminal and draw everything again (Ctrl-L).
+    Repaint,
+    /// Put this text on the clipboard (OSC 52).
+    Copy(String),
+    /// Hand the terminal to `$PAGER` or `$EDITOR` with this text, then take it back.
+    Open(super::clip::Opener, String),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -221,6 +227,17 @@ pub struct Ui {
     /// The task editor (before a run starts).
     pub editor: TextArea<'static>,
     pub engine_closed: bool,
+    /// Key bindings (the defaults with `[keys]` applied).
+    pub keymap: super::keymap::Keymap,
+    /// Where `?` was pressed: help opens at those keys.
+    pub help_from: super::keymap::Context,
+    /// The message log is open.
+    pub log: bool,
+    pub log_scroll: u16,
+    /// Every notice and message shown so far, oldest first.
+    pub messages: Vec<(DateTime<Utc>, String)>,
+    /// The `/` search or `:` jump prompt, while open.
+    pub prompt: Option<super::finder::Prompt>,
 }
 
 impl Ui {
@@ -257,6 +274,12 @@ impl Ui {
             flash_at: None,
             editor: super::editor::new_editor(),
             engine_closed: false,
+            keymap: super::keymap::Keymap::default(),
+            help_from: super::keymap::Context::Tasks,
+            log: false,
+            log_scroll: 0,
+            messages: Vec::new(),
+            prompt: None,
         }
     }
 
@@ -378,9 +401,23 @@ pub fn update(ui: &mut Ui, msg: Msg) -> Vec<Effect> {
         ui.flash_at = None;
     } else if ui.flash != flash_before || ui.flash_at.is_none() {
         ui.flash_at = Some(ui.now);
+        if let Some(m) = &ui.flash {
+            remember(ui, m.clone());
+        }
     }
     fx.extend(super::needs::reconcile(ui));
     fx
+}
+
+/// Keeps a message for the log (`m`); the newest 500 stay.
+fn remember(ui: &mut Ui, message: String) {
+    if ui.messages.last().is_some_and(|(_, m)| *m == message) {
+        return;
+    }
+    ui.messages.push((ui.now, message));
+    if ui.messages.len() > 500 {
+        ui.messages.remove(0);
+    }
 }
 
 /// Folds an engine fact into the replica and keeps the view in step with it.

@@ -64,10 +64,17 @@ pub fn draw(frame: &mut Frame, ui: &Ui) {
             footer::render(frame, foot, ui);
         }
     }
+    if ui.log {
+        super::message_log::render(frame, body, ui);
+    }
     if ui.help {
         help::render(frame, body, ui);
     }
+    super::finder::render(frame, body, ui);
     if let Some(m) = &ui.modal {
         m.render(frame, area, &ui.state, &ui.theme);
+    }
+    if ui.theme.ascii {
+        super::theme::to_ascii(frame.buffer_mut());
     }
 }

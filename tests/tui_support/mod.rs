@@ -37,6 +37,7 @@ pub fn new_ui() -> Ui {
         Theme {
             ascii: false,
             color: true,
+            light: false,
         },
         UiOptions {
             bell: false,
