@@ -189,6 +189,26 @@ fn a_dumb_terminal_is_refused_with_a_pointer_to_headless() {
 }
 
 #[test]
+fn a_bad_keys_table_is_refused_before_anything_starts() {
+    let home = tempfile::tempdir().unwrap();
+    std::fs::write(home.path().join("config.toml"), "[keys]\naprove = \"y\"\n").unwrap();
+    let (mut tty, mut child) = spawn(home.path(), &["Write a haiku"], "xterm-256color");
+    let code = wait_exit(&mut child, Instant::now() + Duration::from_secs(30));
+    let drain_until = Instant::now() + Duration::from_secs(2);
+    while Instant::now() < drain_until && !String::from_utf8_lossy(&tty.raw).contains("aprove") {
+        tty.pump();
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(code, 2);
+    let raw = String::from_utf8_lossy(&tty.raw);
+    assert!(
+        raw.contains("[keys] aprove: no such action") && raw.contains("approve"),
+        "{raw}"
+    );
+    assert!(journaled_task(home.path()).is_none(), "no run was created");
+}
+
+#[test]
 fn approve_resolve_escalation_read_deliverable_and_restore_the_terminal() {
     let home = tempfile::tempdir().unwrap();
     std::fs::write(home.path().join("config.toml"), "[demo]\npace_ms = 0\n").unwrap();
