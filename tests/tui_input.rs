@@ -360,3 +360,45 @@ fn a_key_from_the_help_or_log_reaches_the_main_screen_only_after_closing() {
     assert!(ui.prompt.is_none());
     assert_eq!(ui.screen, Screen::Main);
 }
+
+#[test]
+fn resume_restores_the_view_and_the_panes_last_lines() {
+    use baton::tui::view_state::{ViewState, capture, load, save};
+    // How many events the run has (the "journal").
+    let mut probe = new_ui();
+    let last = mid_run(&mut probe).seq;
+    let mut ui = new_ui();
+    ui.replayed_up_to = last;
+    let dir = tempfile::tempdir().unwrap();
+    save(
+        dir.path(),
+        &ViewState {
+            selected: Some(8),
+            show_finished: true,
+            replan_expanded: vec![2, 99],
+            filter: "all".into(),
+            focus: "tasks".into(),
+        },
+    );
+    ui.restore = load(dir.path());
+    assert!(ui.restore.is_some());
+    mid_run(&mut ui);
+    assert!(ui.restore.is_none(), "applied once the replay arrived");
+    assert_eq!(ui.selected, Some(Sel::Subtask(SubtaskId(8))));
+    assert!(ui.show_finished);
+    assert_eq!(
+        ui.replan_expanded.iter().copied().collect::<Vec<_>>(),
+        vec![2]
+    );
+    // #1 reported during the replay: its pane shows the report's last lines.
+    let pane = ui.outputs.pane(Some(SubtaskId(1))).unwrap();
+    let text: Vec<&str> = pane.lines().map(|l| l.text.as_str()).collect();
+    assert!(text.contains(&"- another point"), "{text:?}");
+    // What is kept on quit is what was on screen.
+    let kept = capture(&ui);
+    assert_eq!(kept.selected, Some(8));
+    assert_eq!(kept.replan_expanded, vec![2]);
+    // A damaged file is ignored.
+    std::fs::write(dir.path().join("view.json"), "{not json").unwrap();
+    assert!(load(dir.path()).is_none());
+}

@@ -180,6 +180,9 @@ impl Default for UiOptions {
     }
 }
 
+/// Lines of a report a worker pane shows again when a run is resumed.
+pub const REPLAY_TAIL: usize = 20;
+
 /// A message in the footer gives the keys back after this long.
 pub const FLASH_SECS: i64 = 8;
 
@@ -238,6 +241,10 @@ pub struct Ui {
     pub messages: Vec<(DateTime<Utc>, String)>,
     /// The `/` search or `:` jump prompt, while open.
     pub prompt: Option<super::finder::Prompt>,
+    /// Events up to this sequence number replay the journal (a resumed run).
+    pub replayed_up_to: u64,
+    /// The view to put back once the replay has arrived (a resumed run).
+    pub restore: Option<super::view_state::ViewState>,
 }
 
 impl Ui {
@@ -280,6 +287,8 @@ impl Ui {
             log_scroll: 0,
             messages: Vec::new(),
             prompt: None,
+            replayed_up_to: 0,
+            restore: None,
         }
     }
 
@@ -452,7 +461,20 @@ fn on_event(ui: &mut Ui, env: &Envelope) {
             ui.synthesis_scroll = 0;
         }
         Event::Notice { message } => ui.flash = Some(message.clone()),
+        // Replayed on resume: live output is not journaled, so a pane shows the last lines
+        // of the report instead of staying empty.
+        Event::SubtaskReported { id, output, .. } if env.seq <= ui.replayed_up_to => {
+            let pane = ui.outputs.pane_mut(Some(*id));
+            let lines: Vec<&str> = output.lines().collect();
+            let tail = lines[lines.len().saturating_sub(REPLAY_TAIL)..].join("\n");
+            pane.push_text(&format!("{tail}\n"));
+        }
         _ => {}
+    }
+    if env.seq >= ui.replayed_up_to
+        && let Some(v) = ui.restore.take()
+    {
+        super::view_state::apply(ui, &v);
     }
     super::changes::on_event(ui, &env.event);
 }

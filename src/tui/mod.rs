@@ -34,6 +34,7 @@ pub mod terminal;
 pub mod textbox;
 pub mod theme;
 pub mod view;
+pub mod view_state;
 pub mod worker_panes;
 
 pub use app::{Effect, Msg, Ui, update};
@@ -79,6 +80,7 @@ fn started(s: Session) -> Started {
         handle: s.handle,
         run_dir: Some(s.run_dir),
         warnings: s.warnings,
+        replayed_up_to: s.replayed_up_to,
     }
 }
 
@@ -133,6 +135,10 @@ pub async fn run_front_end(
     ui.keymap = keymap;
     let engine = match first {
         Some(s) => {
+            if s.replayed_up_to > 0 {
+                ui.replayed_up_to = s.replayed_up_to;
+                ui.restore = s.run_dir.as_deref().and_then(view_state::load);
+            }
             ui.info.run_dir = s.run_dir;
             ui.flash = s.warnings.first().cloned();
             Some(s.handle)
@@ -148,6 +154,9 @@ pub async fn run_front_end(
     let ending = ending?;
     if ending == Ending::NoRun {
         return Ok(0);
+    }
+    if let Some(dir) = &ui.info.run_dir {
+        view_state::save(dir, &view_state::capture(&ui));
     }
     println!("{}", farewell(&ui));
     Ok(ui.exit_code())

@@ -40,6 +40,8 @@ pub struct Started {
     pub run_dir: Option<PathBuf>,
     /// Said once on screen (torn journal lines, settings kept on resume, ...).
     pub warnings: Vec<String>,
+    /// Events up to this sequence number replay the journal (resume); 0 for a new run.
+    pub replayed_up_to: u64,
 }
 
 /// Starts a run for a task typed in the editor.
