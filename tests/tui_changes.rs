@@ -14,6 +14,7 @@ use baton::tui::Effect;
 use baton::tui::app::Screen;
 use baton::tui::keymap::{Action, CONTEXTS, Context, bindings};
 use crossterm::event::KeyCode;
+use tui_support::both;
 use tui_support::*;
 
 const ORIGINAL: &str =
@@ -141,20 +142,6 @@ fn select(ui: &mut baton::tui::Ui, id: u32) {
     panic!("#{id} not in the list");
 }
 
-fn both(name: &str, ui: &mut baton::tui::Ui) {
-    insta::assert_snapshot!(format!("{name}_80x24"), render(ui, 80, 24));
-    insta::assert_snapshot!(format!("{name}_160x48"), render(ui, 160, 48));
-}
-
-fn sent(fx: Vec<Effect>) -> Vec<Command> {
-    fx.into_iter()
-        .filter_map(|e| match e {
-            Effect::Send(c) => Some(c),
-            _ => None,
-        })
-        .collect()
-}
-
 #[test]
 fn detail_view_lists_changed_files_with_counts() {
     let f = fixture();
@@ -197,7 +184,7 @@ fn diff_view_colours_scrolls_and_jumps_between_files() {
         "tabs expanded: {text}"
     );
     assert!(text.contains("--- a/app.py"), "{text}");
-    both("changes_diff", &mut ui);
+    both!("changes_diff", &mut ui);
     // `]` jumps to the next file, `[` back; scrolling is clamped.
     update_size(&mut ui, 80, 24);
     ch(&mut ui, ']');
@@ -238,7 +225,7 @@ fn rollback_asks_first_and_sends_exactly_one_command() {
     select(&mut ui, 1);
     ch(&mut ui, 'R');
     assert!(ui.modal.is_some(), "R opens the confirmation");
-    both("changes_rollback_modal", &mut ui);
+    both!("changes_rollback_modal", &mut ui);
     let fx = ch(&mut ui, 'y');
     assert_eq!(
         fx,
@@ -277,7 +264,7 @@ fn rollback_asks_first_and_sends_exactly_one_command() {
     assert!(ch(&mut ui, 'R').is_empty());
     assert!(ui.modal.is_none(), "nothing left to roll back");
     ch(&mut ui, 'D');
-    both("changes_diff_rolled_back", &mut ui);
+    both!("changes_diff_rolled_back", &mut ui);
 }
 
 #[test]

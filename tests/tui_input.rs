@@ -14,27 +14,14 @@ use baton::tui::clip::Opener;
 use baton::tui::keymap::Keymap;
 use baton::tui::update;
 use crossterm::event::KeyCode;
+use tui_support::both;
 use tui_support::*;
-
-fn both(name: &str, ui: &mut baton::tui::Ui) {
-    insta::assert_snapshot!(format!("{name}_80x24"), render(ui, 80, 24));
-    insta::assert_snapshot!(format!("{name}_160x48"), render(ui, 160, 48));
-}
 
 fn main_ui() -> baton::tui::Ui {
     let mut ui = new_ui();
     mid_run(&mut ui);
     key(&mut ui, KeyCode::Esc); // set the escalation aside
     ui
-}
-
-fn sent(fx: Vec<Effect>) -> Vec<Command> {
-    fx.into_iter()
-        .filter_map(|e| match e {
-            Effect::Send(c) => Some(c),
-            _ => None,
-        })
-        .collect()
 }
 
 fn paste(ui: &mut baton::tui::Ui, text: &str) {
@@ -90,21 +77,7 @@ fn ctrl_z_undoes_and_ctrl_y_redoes_in_text_boxes() {
 #[test]
 fn the_deny_reason_box_submits_with_ctrl_s() {
     let mut ui = main_ui();
-    later(&mut ui, 5);
-    let mut s = Script {
-        seq: 500,
-        at: ui.now,
-    };
-    feed(
-        &mut ui,
-        &mut s,
-        vec![Event::CommandApprovalRequested {
-            request: 1,
-            id: SubtaskId(7),
-            command: "rm -rf target".into(),
-            cwd: "/w".into(),
-        }],
-    );
+    request_command(&mut ui, "rm -rf target");
     assert!(ui.modal.is_some());
     ch(&mut ui, 'd');
     paste(&mut ui, "not\r\nnow");
@@ -135,7 +108,7 @@ fn long_text_soft_wraps_in_the_editor() {
         "{screen}"
     );
     assert!(screen.contains("Build a URL shortener"), "{screen}");
-    both("editor_wrapped", &mut ui);
+    both!("editor_wrapped", &mut ui);
 }
 
 #[test]
@@ -143,7 +116,7 @@ fn search_finds_by_title_and_description_and_selects() {
     let mut ui = main_ui();
     ch(&mut ui, '/');
     typed(&mut ui, "rate");
-    both("search", &mut ui);
+    both!("search", &mut ui);
     // Keys typed into the prompt are text, not commands.
     assert!(ui.prompt.is_some());
     key(&mut ui, KeyCode::Enter);
@@ -175,7 +148,7 @@ fn jump_by_number_shows_hidden_subtasks_too() {
     let mut ui = main_ui();
     ch(&mut ui, ':');
     typed(&mut ui, "10");
-    both("jump", &mut ui);
+    both!("jump", &mut ui);
     key(&mut ui, KeyCode::Enter);
     assert_eq!(ui.selected, Some(Sel::Subtask(SubtaskId(10))));
     // #4 was cancelled: the finished group opens to show it.
@@ -200,7 +173,7 @@ fn help_opens_at_the_keys_of_where_you_are_and_scrolls() {
     ch(&mut ui, '?');
     let first: String = baton::tui::help::lines(&ui)[0].to_string();
     assert_eq!(first, "Keys here: Worker panes (Tab to focus)");
-    both("help_panes", &mut ui);
+    both!("help_panes", &mut ui);
     // No line of help is repeated.
     let all: Vec<String> = baton::tui::help::lines(&ui)
         .iter()
@@ -246,7 +219,7 @@ fn the_message_log_keeps_past_notices() {
         "{screen}"
     );
     assert!(screen.contains("budget 80% used"), "{screen}");
-    both("message_log", &mut ui);
+    both!("message_log", &mut ui);
     let fx = ch(&mut ui, 'y');
     assert!(matches!(&fx[..], [Effect::Copy(t)] if t.contains("budget 80% used")));
     key(&mut ui, KeyCode::Esc);
@@ -314,7 +287,7 @@ fn scroll_indicators_say_what_is_out_of_view() {
     ch(&mut ui, 'o'); // finished subtasks too: more rows than fit at 80x24
     let screen = render(&mut ui, 80, 24);
     assert!(screen.contains("more below"), "{screen}");
-    both("scroll_indicators", &mut ui);
+    both!("scroll_indicators", &mut ui);
 }
 
 #[test]
@@ -325,7 +298,7 @@ fn ascii_mode_draws_no_glyph_outside_ascii() {
         let screen = render(&mut ui, w, h);
         assert!(screen.is_ascii(), "non-ASCII left in:\n{screen}");
     }
-    both("ascii", &mut ui);
+    both!("ascii", &mut ui);
     ch(&mut ui, '?');
     let screen = render(&mut ui, 80, 24);
     assert!(screen.is_ascii(), "{screen}");
@@ -336,7 +309,7 @@ fn the_light_theme_uses_dark_colours_and_no_color_none() {
     use ratatui::style::Color;
     let mut ui = main_ui();
     ui.theme.light = true;
-    both("light", &mut ui);
+    both!("light", &mut ui);
     let t = ui.theme;
     assert_ne!(
         t.key().fg,

@@ -137,24 +137,39 @@ pub fn max_scroll(ui: &Ui, height: u16) -> u16 {
 }
 
 pub fn render(frame: &mut Frame, area: Rect, ui: &Ui) {
+    let title = " Keys · PgUp PgDn g G scroll · Esc closes ";
+    let height = area.height.saturating_sub(2);
+    let top = ui.help_scroll.min(max_scroll(ui, height));
+    let text = Paragraph::new(lines(ui));
+    scrolled_box(
+        frame,
+        area,
+        title,
+        text,
+        top,
+        max_scroll(ui, height),
+        &ui.theme,
+    );
+}
+
+/// An overlay box of text scrolled to `top` (of at most `max`), with the scroll hint.
+pub fn scrolled_box(
+    frame: &mut Frame,
+    area: Rect,
+    title: &str,
+    text: Paragraph<'_>,
+    top: u16,
+    max: u16,
+    theme: &super::theme::Theme,
+) {
     frame.render_widget(Clear, area);
     let block = Block::default()
         .borders(Borders::ALL)
-        .border_style(ui.theme.border(true))
-        .title(Span::styled(
-            " Keys · PgUp PgDn g G scroll · Esc closes ",
-            ui.theme.title(),
-        ));
+        .border_style(theme.border(true))
+        .title(Span::styled(title.to_string(), theme.title()));
     let inner = block.inner(area);
     frame.render_widget(block, area);
-    let max = max_scroll(ui, inner.height);
-    let top = ui.help_scroll.min(max);
-    super::scroll_hint::render_on_border(
-        frame,
-        area,
-        top as usize,
-        (max - top) as usize,
-        &ui.theme,
-    );
-    frame.render_widget(Paragraph::new(lines(ui)).scroll((top, 0)), inner);
+    let top = top.min(max);
+    super::scroll_hint::render_on_border(frame, area, top as usize, (max - top) as usize, theme);
+    frame.render_widget(text.scroll((top, 0)), inner);
 }

@@ -6,7 +6,7 @@
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
+use ratatui::widgets::{Paragraph, Wrap};
 
 use super::app::Ui;
 
@@ -37,27 +37,8 @@ pub fn max_scroll(ui: &Ui, height: u16) -> u16 {
 }
 
 pub fn render(frame: &mut Frame, area: Rect, ui: &Ui) {
-    frame.render_widget(Clear, area);
     let title = format!(" Messages · {} · Esc closes ", ui.messages.len());
-    let block = Block::default()
-        .borders(Borders::ALL)
-        .border_style(ui.theme.border(true))
-        .title(Span::styled(title, ui.theme.title()));
-    let inner = block.inner(area);
-    let max = max_scroll(ui, inner.height);
-    let top = ui.log_scroll.min(max);
-    frame.render_widget(block, area);
-    super::scroll_hint::render_on_border(
-        frame,
-        area,
-        top as usize,
-        (max - top) as usize,
-        &ui.theme,
-    );
-    frame.render_widget(
-        Paragraph::new(lines(ui))
-            .wrap(Wrap { trim: false })
-            .scroll((top, 0)),
-        inner,
-    );
+    let max = max_scroll(ui, area.height.saturating_sub(2));
+    let text = Paragraph::new(lines(ui)).wrap(Wrap { trim: false });
+    super::help::scrolled_box(frame, area, &title, text, ui.log_scroll, max, &ui.theme);
 }
