@@ -138,6 +138,13 @@ async fn dispatch(action: Action, config: Config) -> color_eyre::Result<i32> {
 /// script that forgot `--headless` leaves no empty run behind: a usage error (2).
 fn no_terminal() -> Option<i32> {
     use std::io::IsTerminal;
+    if std::env::var("TERM").is_ok_and(|t| t.trim() == "dumb") {
+        eprintln!(
+            "baton: this terminal (TERM=dumb) cannot draw the TUI; add --headless to run \
+             without it, or set TERM to your terminal's type"
+        );
+        return Some(EXIT_USAGE.into());
+    }
     if std::io::stdout().is_terminal() && std::io::stdin().is_terminal() {
         return None;
     }

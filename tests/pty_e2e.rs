@@ -52,11 +52,12 @@ fn drive(tty: &mut Tty, deadline: Instant, mut step: impl FnMut(&str, &mut Tty) 
     }
 }
 
-#[test]
-fn approve_resolve_escalation_read_deliverable_and_restore_the_terminal() {
-    let home = tempfile::tempdir().unwrap();
-    std::fs::write(home.path().join("config.toml"), "[demo]\npace_ms = 0\n").unwrap();
-
+/// Starts the real binary in a pseudo-terminal with `BATON_HOME` at `home`, no API keys.
+fn spawn(
+    home: &std::path::Path,
+    args: &[&str],
+    term: &str,
+) -> (Tty, Box<dyn portable_pty::Child + Send + Sync>) {
     let pty = native_pty_system();
     let pair = pty
         .openpty(PtySize {
@@ -67,14 +68,10 @@ fn approve_resolve_escalation_read_deliverable_and_restore_the_terminal() {
         })
         .unwrap();
     let mut cmd = CommandBuilder::new(env!("CARGO_BIN_EXE_baton"));
-    cmd.args([
-        "--approve",
-        "all",
-        "Build a URL shortener with an API, storage and tests",
-    ]);
-    cmd.cwd(home.path());
-    cmd.env("BATON_HOME", home.path());
-    cmd.env("TERM", "xterm-256color");
+    cmd.args(args);
+    cmd.cwd(home);
+    cmd.env("BATON_HOME", home);
+    cmd.env("TERM", term);
     for k in [
         "ANTHROPIC_API_KEY",
         "OPENAI_API_KEY",
@@ -83,7 +80,7 @@ fn approve_resolve_escalation_read_deliverable_and_restore_the_terminal() {
     ] {
         cmd.env_remove(k);
     }
-    let mut child = pair.slave.spawn_command(cmd).unwrap();
+    let child = pair.slave.spawn_command(cmd).unwrap();
     drop(pair.slave);
     let mut reader = pair.master.try_clone_reader().unwrap();
     let writer = pair.master.take_writer().unwrap();
@@ -101,12 +98,130 @@ fn approve_resolve_escalation_read_deliverable_and_restore_the_terminal() {
             }
         }
     });
-    let mut tty = Tty {
+    let tty = Tty {
         parser: vt100::Parser::new(ROWS, COLS, 0),
         raw: Vec::new(),
         rx,
         writer,
     };
+    (tty, child)
+}
+
+/// Waits for the child to exit (or fails at the deadline) and returns its exit code.
+fn wait_exit(child: &mut Box<dyn portable_pty::Child + Send + Sync>, deadline: Instant) -> u32 {
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status.exit_code();
+        }
+        assert!(Instant::now() < deadline, "baton did not exit");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// The task of the run journaled under `home` (anywhere below it), once there is one.
+fn journaled_task(dir: &std::path::Path) -> Option<String> {
+    for entry in std::fs::read_dir(dir).ok()?.flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            if let Some(task) = journaled_task(&path) {
+                return Some(task);
+            }
+        } else if path.file_name().is_some_and(|n| n == "journal.jsonl") {
+            let text = std::fs::read_to_string(&path).unwrap_or_default();
+            let first = text.lines().next()?;
+            let v: serde_json::Value = serde_json::from_str(first).ok()?;
+            if v["type"] == "run_started" {
+                return v["task"].as_str().map(str::to_string);
+            }
+        }
+    }
+    None
+}
+
+#[test]
+fn a_multi_line_paste_into_the_task_box_reaches_the_journal_exactly() {
+    let home = tempfile::tempdir().unwrap();
+    std::fs::write(home.path().join("config.toml"), "[demo]\npace_ms = 0\n").unwrap();
+    let (mut tty, mut child) = spawn(home.path(), &["--approve", "all"], "xterm-256color");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    drive(&mut tty, deadline, |s, _| s.contains("new run"));
+    // A terminal sends a bracketed paste with its line breaks as CR (some as CRLF).
+    tty.send(b"\x1b[200~Write a haiku\r\nabout\tautumn\rleaves, in three lines\x1b[201~");
+    drive(&mut tty, deadline, |s, _| {
+        s.contains("leaves, in three lines")
+    });
+    tty.send(b"\x13"); // Ctrl-S: start the run
+    let mut task = None;
+    drive(&mut tty, deadline, |_, _| {
+        task = journaled_task(home.path());
+        task.is_some()
+    });
+    assert_eq!(
+        task.as_deref(),
+        Some("Write a haiku\nabout\tautumn\nleaves, in three lines")
+    );
+    child.kill().unwrap();
+    let _ = child.wait();
+}
+
+#[test]
+fn a_dumb_terminal_is_refused_with_a_pointer_to_headless() {
+    let home = tempfile::tempdir().unwrap();
+    let (mut tty, mut child) = spawn(home.path(), &["Write a haiku"], "dumb");
+    let code = wait_exit(&mut child, Instant::now() + Duration::from_secs(30));
+    let drain_until = Instant::now() + Duration::from_secs(2);
+    while Instant::now() < drain_until && !String::from_utf8_lossy(&tty.raw).contains("--headless")
+    {
+        tty.pump();
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(code, 2, "a usage error");
+    let raw = String::from_utf8_lossy(&tty.raw);
+    assert!(
+        raw.contains("TERM=dumb") && raw.contains("--headless"),
+        "{raw}"
+    );
+    assert!(
+        !raw.contains("\x1b[?1049h"),
+        "no alternate screen on a dumb terminal"
+    );
+    assert!(journaled_task(home.path()).is_none(), "no run was created");
+}
+
+#[test]
+fn a_bad_keys_table_is_refused_before_anything_starts() {
+    let home = tempfile::tempdir().unwrap();
+    std::fs::write(home.path().join("config.toml"), "[keys]\naprove = \"y\"\n").unwrap();
+    let (mut tty, mut child) = spawn(home.path(), &["Write a haiku"], "xterm-256color");
+    let code = wait_exit(&mut child, Instant::now() + Duration::from_secs(30));
+    let drain_until = Instant::now() + Duration::from_secs(2);
+    while Instant::now() < drain_until && !String::from_utf8_lossy(&tty.raw).contains("aprove") {
+        tty.pump();
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(code, 2);
+    let raw = String::from_utf8_lossy(&tty.raw);
+    assert!(
+        raw.contains("[keys] aprove: no such action") && raw.contains("approve"),
+        "{raw}"
+    );
+    assert!(journaled_task(home.path()).is_none(), "no run was created");
+}
+
+#[test]
+fn approve_resolve_escalation_read_deliverable_and_restore_the_terminal() {
+    let home = tempfile::tempdir().unwrap();
+    std::fs::write(home.path().join("config.toml"), "[demo]\npace_ms = 0\n").unwrap();
+
+    let (mut tty, mut child) = spawn(
+        home.path(),
+        &[
+            "--approve",
+            "all",
+            "Build a URL shortener with an API, storage and tests",
+        ],
+        "xterm-256color",
+    );
     let deadline = Instant::now() + Duration::from_secs(120);
 
     // 1. The first subtasks wait for approval (policy `all`); approve the selected one.

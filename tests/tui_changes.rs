@@ -14,6 +14,7 @@ use baton::tui::Effect;
 use baton::tui::app::Screen;
 use baton::tui::keymap::{Action, CONTEXTS, Context, bindings};
 use crossterm::event::KeyCode;
+use tui_support::both;
 use tui_support::*;
 
 const ORIGINAL: &str =
@@ -182,7 +183,7 @@ fn diff_view_colours_scrolls_and_jumps_between_files() {
         "tabs expanded: {text}"
     );
     assert!(text.contains("--- a/app.py"), "{text}");
-    both("changes_diff", &mut ui);
+    both!("changes_diff", &mut ui);
     // `]` jumps to the next file, `[` back; scrolling is clamped.
     update_size(&mut ui, 80, 24);
     ch(&mut ui, ']');
@@ -223,7 +224,7 @@ fn rollback_asks_first_and_sends_exactly_one_command() {
     select_shown(&mut ui, 1);
     ch(&mut ui, 'R');
     assert!(ui.modal.is_some(), "R opens the confirmation");
-    both("changes_rollback_modal", &mut ui);
+    both!("changes_rollback_modal", &mut ui);
     let fx = ch(&mut ui, 'y');
     assert_eq!(
         fx,
@@ -262,7 +263,7 @@ fn rollback_asks_first_and_sends_exactly_one_command() {
     assert!(ch(&mut ui, 'R').is_empty());
     assert!(ui.modal.is_none(), "nothing left to roll back");
     ch(&mut ui, 'D');
-    both("changes_diff_rolled_back", &mut ui);
+    both!("changes_diff_rolled_back", &mut ui);
 }
 
 #[test]
@@ -284,7 +285,7 @@ fn rollback_is_not_offered_for_a_running_subtask_or_one_without_files() {
     );
     select_shown(&mut ui, 2);
     let offered = baton::tui::footer::offered(&ui);
-    assert!(offered.contains(&("D", "diff")), "{offered:?}");
+    assert!(offered.contains(&("D".to_string(), "diff")), "{offered:?}");
     assert!(!offered.iter().any(|(k, _)| *k == "R"), "{offered:?}");
     assert!(ch(&mut ui, 'R').is_empty());
     assert!(ui.modal.is_none());

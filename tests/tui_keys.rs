@@ -30,15 +30,6 @@ fn select(ui: &mut baton::tui::Ui, id: u32) {
     panic!("#{id} not in the list");
 }
 
-fn sent(fx: Vec<Effect>) -> Vec<Command> {
-    fx.into_iter()
-        .filter_map(|e| match e {
-            Effect::Send(c) => Some(c),
-            _ => None,
-        })
-        .collect()
-}
-
 #[test]
 fn approve_defer_undefer_and_approve_all() {
     let (mut ui, _) = main_ui();

@@ -10,12 +10,8 @@ use baton::protocol::*;
 use baton::tui::app::{Msg, Screen};
 use baton::tui::update;
 use crossterm::event::KeyCode;
+use tui_support::both;
 use tui_support::*;
-
-fn both(name: &str, ui: &mut baton::tui::Ui) {
-    insta::assert_snapshot!(format!("{name}_80x24"), render(ui, 80, 24));
-    insta::assert_snapshot!(format!("{name}_160x48"), render(ui, 160, 48));
-}
 
 /// The main screen with the escalation modal dismissed ("later").
 fn main_screen() -> baton::tui::Ui {
@@ -30,17 +26,17 @@ fn main_screen() -> baton::tui::Ui {
 #[test]
 fn main_screen_mid_run() {
     let mut ui = main_screen();
-    both("main", &mut ui);
+    both!("main", &mut ui);
 }
 
 #[test]
 fn escalation_modal() {
     let mut ui = new_ui();
     mid_run(&mut ui);
-    both("escalation", &mut ui);
+    both!("escalation", &mut ui);
     ch(&mut ui, 'g');
     typed(&mut ui, "Use base62 and retry on collision.");
-    both("escalation_guidance", &mut ui);
+    both!("escalation_guidance", &mut ui);
 }
 
 #[test]
@@ -63,30 +59,16 @@ fn scope_alert_modal() {
         }],
     );
     assert!(ui.modal.is_some());
-    both("scope_alert", &mut ui);
+    both!("scope_alert", &mut ui);
     ch(&mut ui, 'r');
-    both("scope_alert_raise", &mut ui);
+    both!("scope_alert_raise", &mut ui);
 }
 
 #[test]
 fn command_approval_modal() {
     let mut ui = main_screen();
-    let mut s = Script {
-        seq: 500,
-        at: ui.now,
-    };
-    later(&mut ui, 5);
-    feed(
-        &mut ui,
-        &mut s,
-        vec![Event::CommandApprovalRequested {
-            request: 1,
-            id: SubtaskId(7),
-            command: "cargo test --all".into(),
-            cwd: "/home/me/shortener".into(),
-        }],
-    );
-    both("command_approval", &mut ui);
+    request_command(&mut ui, "cargo test --all");
+    both!("command_approval", &mut ui);
 }
 
 #[test]
@@ -121,14 +103,14 @@ fn mode_choice_modal() {
             },
         ],
     );
-    both("mode_choice", &mut ui);
+    both!("mode_choice", &mut ui);
 }
 
 #[test]
 fn quit_modal_during_run() {
     let mut ui = main_screen();
     ch(&mut ui, 'q');
-    both("quit", &mut ui);
+    both!("quit", &mut ui);
 }
 
 #[test]
@@ -139,10 +121,10 @@ fn edit_and_add_forms() {
         key(&mut ui, KeyCode::Down);
     }
     ch(&mut ui, 'E');
-    both("edit_form", &mut ui);
+    both!("edit_form", &mut ui);
     key(&mut ui, KeyCode::Esc);
     ch(&mut ui, 'N');
-    both("add_form", &mut ui);
+    both!("add_form", &mut ui);
 }
 
 #[test]
@@ -152,7 +134,7 @@ fn cancel_confirmation() {
         key(&mut ui, KeyCode::Down);
     }
     ch(&mut ui, 'c');
-    both("cancel_confirm", &mut ui);
+    both!("cancel_confirm", &mut ui);
 }
 
 #[test]
@@ -164,14 +146,14 @@ fn detail_view() {
     }
     key(&mut ui, KeyCode::Enter);
     assert_eq!(ui.screen, Screen::Detail(SubtaskId(2)));
-    both("detail", &mut ui);
+    both!("detail", &mut ui);
 }
 
 #[test]
 fn help_screen() {
     let mut ui = main_screen();
     ch(&mut ui, '?');
-    both("help", &mut ui);
+    both!("help", &mut ui);
 }
 
 #[test]
@@ -190,7 +172,7 @@ fn zoomed_pane_with_retry_marker() {
         key(&mut ui, KeyCode::Down);
     }
     ch(&mut ui, 'z');
-    both("zoom", &mut ui);
+    both!("zoom", &mut ui);
 }
 
 #[test]
@@ -199,7 +181,7 @@ fn focus_on_panes_and_replan_log_expanded() {
     key(&mut ui, KeyCode::Tab);
     key(&mut ui, KeyCode::Tab);
     key(&mut ui, KeyCode::Enter);
-    both("replan_expanded", &mut ui);
+    both!("replan_expanded", &mut ui);
 }
 
 #[test]
@@ -210,7 +192,7 @@ fn task_editor_before_a_run() {
         &mut ui,
         Msg::Paste("\nwith an API, storage and tests".into()),
     );
-    both("editor", &mut ui);
+    both!("editor", &mut ui);
 }
 
 #[test]
@@ -240,7 +222,7 @@ fn synthesis_view() {
         Event::RunFinished { outcome: RunOutcome::Completed },
     ]);
     assert_eq!(ui.screen, Screen::Synthesis);
-    both("synthesis", &mut ui);
+    both!("synthesis", &mut ui);
 }
 
 #[test]
@@ -249,6 +231,7 @@ fn ascii_and_no_color_fallback() {
     ui.theme = baton::tui::theme::Theme {
         ascii: true,
         color: false,
+        light: false,
     };
     insta::assert_snapshot!("main_ascii_80x24", render(&mut ui, 80, 24));
 }

@@ -52,6 +52,16 @@ pub(super) struct FileConfig {
     roles: Vec<Spanned<RoleSpec>>,
     #[serde(default)]
     roles_models: BTreeMap<String, Spanned<String>>,
+    #[serde(default)]
+    keys: BTreeMap<String, Spanned<KeysFile>>,
+}
+
+/// `[keys]`: `action = "key"` or `action = ["key", "key"]`.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum KeysFile {
+    One(String),
+    Many(Vec<String>),
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -84,6 +94,7 @@ struct UiFile {
     bell: Option<Spanned<bool>>,
     ascii: Option<Spanned<bool>>,
     mouse: Option<Spanned<bool>>,
+    theme: Option<Spanned<super::UiTheme>>,
 }
 
 /// The file's text, for turning byte spans into line numbers and keys.
@@ -313,6 +324,21 @@ impl Builder {
         take!(self.ui_bell, file.ui.bell);
         take!(self.ui_ascii, file.ui.ascii);
         take!(self.ui_mouse, file.ui.mouse);
+        take!(self.ui_theme, file.ui.theme);
+        for (action, keys) in file.keys {
+            let span = keys.span();
+            let list = match keys.into_inner() {
+                KeysFile::One(k) => vec![k],
+                KeysFile::Many(ks) => ks,
+            };
+            if list.is_empty() || list.iter().any(|k| k.trim().is_empty()) {
+                return Err(f.error(
+                    span,
+                    format!("[keys] {action}: give a key such as \"y\" or a list such as [\"y\", \"C-y\"]"),
+                ));
+            }
+            self.keys.insert(action, list);
+        }
         for (model, price) in file.pricing {
             let p = *price.get_ref();
             let ok = |v: f64| v.is_finite() && v >= 0.0;

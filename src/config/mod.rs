@@ -258,6 +258,29 @@ pub struct UiSettings {
     pub ascii: bool,
     /// Capture the mouse (click to select, wheel to scroll).
     pub mouse: bool,
+    /// Colours for a dark or a light terminal background (`NO_COLOR` still turns them off).
+    pub theme: UiTheme,
+    /// `[keys]`: action name → the keys that replace its default ones. Checked by the TUI
+    /// when it starts (the action names belong to its keymap).
+    pub keys: BTreeMap<String, Vec<String>>,
+}
+
+/// `[ui] theme`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum UiTheme {
+    #[default]
+    Dark,
+    Light,
+}
+
+impl std::fmt::Display for UiTheme {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            UiTheme::Dark => "dark",
+            UiTheme::Light => "light",
+        })
+    }
 }
 
 /// The effective configuration. `Debug` never shows the key (it is a [`Secret`]).

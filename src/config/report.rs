@@ -130,6 +130,7 @@ impl Config {
             ("ui.bell", self.ui.bell.to_string()),
             ("ui.ascii", self.ui.ascii.to_string()),
             ("ui.mouse", self.ui.mouse.to_string()),
+            ("ui.theme", self.ui.theme.to_string()),
         ];
         let key_w = rows.iter().map(|(k, _)| k.len()).max().unwrap_or(0);
         let val_w = rows

@@ -46,6 +46,8 @@ pub(super) struct Builder {
     pub(super) ui_bell: Option<Val<bool>>,
     pub(super) ui_ascii: Option<Val<bool>>,
     pub(super) ui_mouse: Option<Val<bool>>,
+    pub(super) ui_theme: Option<Val<super::UiTheme>>,
+    pub(super) keys: BTreeMap<String, Vec<String>>,
     pub(super) pricing: BTreeMap<String, ModelEntry>,
     pub(super) roles: Vec<RoleSpec>,
     pub(super) roles_models: BTreeMap<String, String>,
@@ -442,6 +444,8 @@ impl Config {
             bell: take!("ui.bell", or_default(b.ui_bell, true)),
             ascii: take!("ui.ascii", or_default(b.ui_ascii, false)),
             mouse: take!("ui.mouse", or_default(b.ui_mouse, true)),
+            theme: take!("ui.theme", or_default(b.ui_theme, super::UiTheme::Dark)),
+            keys: b.keys.clone(),
         };
 
         Config {

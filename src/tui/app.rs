@@ -49,6 +49,12 @@ pub enum Effect {
     StartRun(String),
     /// Leave: stop the engine if it still runs (the run stays resumable), restore the terminal.
     Quit,
+    /// Clear the terminal and draw everything again (Ctrl-L).
+    Repaint,
+    /// Put this text on the clipboard (OSC 52).
+    Copy(String),
+    /// Hand the terminal to `$PAGER` or `$EDITOR` with this text, then take it back.
+    Open(super::clip::Opener, String),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -175,6 +181,9 @@ impl Default for UiOptions {
     }
 }
 
+/// Lines of a report a worker pane shows again when a run is resumed.
+pub const REPLAY_TAIL: usize = 20;
+
 /// A message in the footer gives the keys back after this long.
 pub const FLASH_SECS: i64 = 8;
 
@@ -222,6 +231,21 @@ pub struct Ui {
     /// The task editor (before a run starts).
     pub editor: TextArea<'static>,
     pub engine_closed: bool,
+    /// Key bindings (the defaults with `[keys]` applied).
+    pub keymap: super::keymap::Keymap,
+    /// Where `?` was pressed: help opens at those keys.
+    pub help_from: super::keymap::Context,
+    /// The message log is open.
+    pub log: bool,
+    pub log_scroll: u16,
+    /// Every notice and message shown so far, oldest first.
+    pub messages: Vec<(DateTime<Utc>, String)>,
+    /// The `/` search or `:` jump prompt, while open.
+    pub prompt: Option<super::finder::Prompt>,
+    /// Events up to this sequence number replay the journal (a resumed run).
+    pub replayed_up_to: u64,
+    /// The view to put back once the replay has arrived (a resumed run).
+    pub restore: Option<super::view_state::ViewState>,
 }
 
 impl Ui {
@@ -258,6 +282,14 @@ impl Ui {
             flash_at: None,
             editor: super::editor::new_editor(),
             engine_closed: false,
+            keymap: super::keymap::Keymap::default(),
+            help_from: super::keymap::Context::Tasks,
+            log: false,
+            log_scroll: 0,
+            messages: Vec::new(),
+            prompt: None,
+            replayed_up_to: 0,
+            restore: None,
         }
     }
 
@@ -379,9 +411,23 @@ pub fn update(ui: &mut Ui, msg: Msg) -> Vec<Effect> {
         ui.flash_at = None;
     } else if ui.flash != flash_before || ui.flash_at.is_none() {
         ui.flash_at = Some(ui.now);
+        if let Some(m) = &ui.flash {
+            remember(ui, m.clone());
+        }
     }
     fx.extend(super::needs::reconcile(ui));
     fx
+}
+
+/// Keeps a message for the log (`m`); the newest 500 stay.
+fn remember(ui: &mut Ui, message: String) {
+    if ui.messages.last().is_some_and(|(_, m)| *m == message) {
+        return;
+    }
+    ui.messages.push((ui.now, message));
+    if ui.messages.len() > 500 {
+        ui.messages.remove(0);
+    }
 }
 
 /// Folds an engine fact into the replica and keeps the view in step with it.
@@ -416,7 +462,20 @@ fn on_event(ui: &mut Ui, env: &Envelope) {
             ui.synthesis_scroll = 0;
         }
         Event::Notice { message } => ui.flash = Some(message.clone()),
+        // Replayed on resume: live output is not journaled, so a pane shows the last lines
+        // of the report instead of staying empty.
+        Event::SubtaskReported { id, output, .. } if env.seq <= ui.replayed_up_to => {
+            let pane = ui.outputs.pane_mut(Some(*id));
+            let lines: Vec<&str> = output.lines().collect();
+            let tail = lines[lines.len().saturating_sub(REPLAY_TAIL)..].join("\n");
+            pane.push_text(&format!("{tail}\n"));
+        }
         _ => {}
+    }
+    if env.seq >= ui.replayed_up_to
+        && let Some(v) = ui.restore.take()
+    {
+        super::view_state::apply(ui, &v);
     }
     super::changes::on_event(ui, &env.event);
 }

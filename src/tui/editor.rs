@@ -31,7 +31,7 @@ pub fn on_key(ui: &mut Ui, key: KeyEvent) -> Vec<Effect> {
         ui.screen = super::app::Screen::Main;
         return vec![Effect::StartRun(task)];
     }
-    ui.editor.input(key);
+    super::textbox::input(&mut ui.editor, key);
     Vec::new()
 }
 
@@ -94,7 +94,7 @@ pub fn render(frame: &mut Frame, area: Rect, ui: &Ui) {
     frame.render_widget(Paragraph::new(lines), settings);
     let mut e = ui.editor.clone();
     boxed(&mut e, "Task", true, t);
-    frame.render_widget(&e, editor);
+    super::textbox::render(frame, editor, &e);
     let foot_line = match &ui.flash {
         Some(m) => Line::from(Span::styled(format!(" {m}"), t.warn())),
         None => Line::from(vec![

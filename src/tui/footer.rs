@@ -11,25 +11,27 @@ use unicode_width::UnicodeWidthStr;
 
 use super::app::Ui;
 use super::input::{context, holds};
-use super::keymap::{Action, bindings};
+use super::keymap::Action;
 
 /// The `(key, label)` pairs the footer offers now.
-pub fn offered(ui: &Ui) -> Vec<(&'static str, &'static str)> {
-    let mut out: Vec<(&str, &str)> = Vec::new();
-    for b in bindings(context(ui)) {
+pub fn offered(ui: &Ui) -> Vec<(String, &'static str)> {
+    let mut out: Vec<(String, &str)> = Vec::new();
+    for b in ui.keymap.bindings(context(ui)) {
         if b.footer.is_empty() || !holds(ui, b.when) {
             continue;
         }
         if out.iter().any(|(k, _)| *k == b.label) {
             continue;
         }
-        out.push((b.label, b.footer));
+        out.push((b.label.clone(), b.footer));
     }
     // Help and quit always show, at the end.
     let keep_last = |a: &Action| matches!(a, Action::Help | Action::Quit);
-    let last: Vec<_> = bindings(context(ui))
+    let last: Vec<_> = ui
+        .keymap
+        .bindings(context(ui))
         .filter(|b| keep_last(&b.action) && !b.footer.is_empty())
-        .map(|b| (b.label, b.footer))
+        .map(|b| (b.label.clone(), b.footer))
         .collect();
     out.retain(|p| !last.contains(p));
     out.extend(last);
@@ -43,6 +45,19 @@ pub fn render(frame: &mut Frame, area: Rect, ui: &Ui) {
         let line = Line::from(vec![
             Span::raw(" "),
             Span::styled(super::safe::string(msg), t.warn()),
+        ]);
+        frame.render_widget(Paragraph::new(line), area);
+        return;
+    }
+    if ui.prompt.is_some() {
+        let line = Line::from(vec![
+            Span::raw(" "),
+            Span::styled("Enter", t.key()),
+            Span::raw(" select  "),
+            Span::styled("Esc", t.key()),
+            Span::raw(" cancel  "),
+            Span::styled("C-u", t.key()),
+            Span::raw(" clear"),
         ]);
         frame.render_widget(Paragraph::new(line), area);
         return;
@@ -62,7 +77,7 @@ pub fn render(frame: &mut Frame, area: Rect, ui: &Ui) {
     let width = area.width as usize;
     let tail_n = 2.min(items.len());
     let (head, tail) = items.split_at(items.len() - tail_n);
-    let w = |(k, l): &(&str, &str)| k.width() + l.width() + 3;
+    let w = |(k, l): &(String, &str)| k.width() + l.width() + 3;
     let tail_w: usize = tail.iter().map(w).sum();
     let mut spans = vec![Span::raw(" ")];
     let mut used = 1 + tail_w;
@@ -79,11 +94,7 @@ pub fn render(frame: &mut Frame, area: Rect, ui: &Ui) {
     frame.render_widget(Paragraph::new(Line::from(spans)), area);
 }
 
-fn push(
-    spans: &mut Vec<Span<'static>>,
-    (k, l): &(&'static str, &'static str),
-    t: &super::theme::Theme,
-) {
-    spans.push(Span::styled(*k, t.key()));
+fn push(spans: &mut Vec<Span<'static>>, (k, l): &(String, &str), t: &super::theme::Theme) {
+    spans.push(Span::styled(k.clone(), t.key()));
     spans.push(Span::raw(format!(" {l}  ")));
 }

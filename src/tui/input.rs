@@ -9,7 +9,9 @@ use crossterm::event::{
 use ratatui::layout::{Position, Rect};
 
 use super::app::{Effect, Filter, Focus, Screen, Sel, Ui};
-use super::keymap::{self, Action, Context, When};
+use super::clip::Opener;
+use super::finder::{Kind, Prompt};
+use super::keymap::{Action, Context, When};
 use super::layout::{self, pane_ids, selected_pane};
 use super::modals::{self, confirm::Confirm, quit::QuitModal, subtask_form::SubtaskForm};
 use super::needs;
@@ -21,6 +23,9 @@ use crate::state::SubtaskStatus;
 pub fn context(ui: &Ui) -> Context {
     if ui.help {
         return Context::Help;
+    }
+    if ui.log {
+        return Context::Log;
     }
     match ui.screen {
         Screen::Detail(_) => Context::Detail,
@@ -91,18 +96,32 @@ pub fn on_key(ui: &mut Ui, key: KeyEvent) -> Vec<Effect> {
         }
         return fx;
     }
+    if ui.prompt.is_some() {
+        super::finder::on_key(ui, key);
+        return Vec::new();
+    }
     let ctx = context(ui);
-    match keymap::lookup(ctx, &key, |w| holds(ui, w)) {
-        Some(binding) => act(ui, binding.action),
+    match ui
+        .keymap
+        .lookup(ctx, &key, |w| holds(ui, w))
+        .map(|b| b.action)
+    {
+        Some(action) => act(ui, action),
         None => Vec::new(),
     }
 }
 
+/// Pasted text goes to the text box that has the keyboard, with its line ends made exact
+/// (terminals send pasted newlines as `\r`). Outside a text box a paste does nothing: it is
+/// never read as keys.
 pub fn on_paste(ui: &mut Ui, text: &str) {
-    if ui.screen == Screen::Editor {
-        ui.editor.insert_str(text);
+    let text = super::textbox::normalise_paste(text);
+    if ui.prompt.is_some() {
+        super::finder::on_paste(ui, &text);
+    } else if ui.screen == Screen::Editor {
+        super::textbox::paste(&mut ui.editor, &text);
     } else if let Some(m) = ui.modal.as_mut() {
-        m.handle_paste(text);
+        m.handle_paste(&text);
     }
 }
 
@@ -116,8 +135,8 @@ pub fn on_mouse(ui: &mut Ui, m: MouseEvent) {
     if ui.modal.is_some() || ui.screen == Screen::Editor {
         return;
     }
-    if ui.help {
-        ui.help_scroll = add(ui.help_scroll, delta);
+    if ui.help || ui.log {
+        scroll(ui, delta as isize);
         return;
     }
     match ui.screen {
@@ -146,7 +165,13 @@ pub fn on_mouse(ui: &mut Ui, m: MouseEvent) {
 
 /// A left click on the main screen: selects the subtask row or the worker pane under it.
 fn click(ui: &mut Ui, m: MouseEvent) {
-    if ui.modal.is_some() || ui.help || ui.screen != Screen::Main || ui.zoom.is_some() {
+    if ui.modal.is_some()
+        || ui.help
+        || ui.log
+        || ui.prompt.is_some()
+        || ui.screen != Screen::Main
+        || ui.zoom.is_some()
+    {
         return;
     }
     let area = Rect::new(0, 0, ui.size.0, ui.size.1);
@@ -320,6 +345,7 @@ pub fn act(ui: &mut Ui, action: Action) -> Vec<Effect> {
         }
         Action::Export => vec![Effect::Export],
         Action::Help => {
+            ui.help_from = context(ui);
             ui.help = true;
             ui.help_scroll = 0;
             Vec::new()
@@ -327,6 +353,8 @@ pub fn act(ui: &mut Ui, action: Action) -> Vec<Effect> {
         Action::Back => {
             if ui.help {
                 ui.help = false;
+            } else if ui.log {
+                ui.log = false;
             } else if ui.zoom.is_some() {
                 ui.zoom = None;
             } else if let Screen::Diff(_) = ui.screen {
@@ -356,7 +384,47 @@ pub fn act(ui: &mut Ui, action: Action) -> Vec<Effect> {
             super::changes::jump_file(ui, action == Action::NextFile);
             Vec::new()
         }
+        Action::Search | Action::Jump => {
+            let kind = if action == Action::Search {
+                Kind::Search
+            } else {
+                Kind::Jump
+            };
+            ui.prompt = Some(Prompt::new(kind));
+            Vec::new()
+        }
+        Action::Messages => {
+            ui.log = true;
+            ui.log_scroll = super::message_log::max_scroll(ui, overlay_height(ui));
+            Vec::new()
+        }
+        Action::Repaint => vec![Effect::Repaint],
+        Action::Copy | Action::Pager | Action::OpenEditor => text_out(ui, action),
     }
+}
+
+/// `y`, `v`, `V`: the text in view to the clipboard or a program.
+fn text_out(ui: &mut Ui, action: Action) -> Vec<Effect> {
+    let Some((what, text)) = super::clip::text_in_view(ui) else {
+        ui.flash = Some("no text here to copy or open".to_string());
+        return Vec::new();
+    };
+    match action {
+        Action::Copy => {
+            ui.flash = Some(format!(
+                "{what} sent to the clipboard (OSC 52; {} characters)",
+                text.chars().count()
+            ));
+            vec![Effect::Copy(text)]
+        }
+        Action::Pager => vec![Effect::Open(Opener::Pager, text)],
+        _ => vec![Effect::Open(Opener::Editor, text)],
+    }
+}
+
+/// Rows of text inside the help and message log overlays (the body, less its border).
+fn overlay_height(ui: &Ui) -> u16 {
+    ui.size.1.saturating_sub(5)
 }
 
 /// Leaves at once when the run is over; otherwise asks (the run stays resumable).
@@ -415,7 +483,13 @@ fn open_detail(ui: &mut Ui, id: SubtaskId) {
 
 fn scroll(ui: &mut Ui, delta: isize) -> Vec<Effect> {
     if ui.help {
-        ui.help_scroll = add(ui.help_scroll, delta as i64);
+        let max = super::help::max_scroll(ui, overlay_height(ui));
+        ui.help_scroll = add(ui.help_scroll.min(max), delta as i64).min(max);
+        return Vec::new();
+    }
+    if ui.log {
+        let max = super::message_log::max_scroll(ui, overlay_height(ui));
+        ui.log_scroll = add(ui.log_scroll.min(max), delta as i64).min(max);
         return Vec::new();
     }
     match ui.screen {

@@ -1,8 +1,13 @@
 //! Key bindings as data: context → key → action, each with the description that the footer
-//! and the `?` help are built from, so help never drifts from behaviour.
+//! and the `?` help are built from, so help never drifts from behaviour. The defaults are the
+//! table in `bindings`; `[keys]` in the config rebinds actions by name (checked here, with a
+//! clear error for an unknown action, an unreadable key or a key taken twice in one place).
 //!
-//! Owns which key does what where. Must not perform actions (that is `app::update`) nor
-//! draw (that is `footer`/`help`). Modals list their own choices as data in their files.
+//! Owns which key does what where. Must not perform actions (that is `input`) nor draw (that
+//! is `footer`/`help`). Modals list their own choices as data in their files.
+
+use std::collections::BTreeMap;
+use std::sync::LazyLock;
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
@@ -49,6 +54,78 @@ pub enum Action {
     Rollback,
     NextFile,
     PrevFile,
+    /// `/`: search subtasks by title and description.
+    Search,
+    /// `:` or `#`: jump to a subtask by number.
+    Jump,
+    /// Copy the text in view to the clipboard (OSC 52).
+    Copy,
+    /// Open the text in view in `$PAGER`.
+    Pager,
+    /// Open the text in view in `$EDITOR`.
+    OpenEditor,
+    /// The message log (every notice so far).
+    Messages,
+    /// Clear and redraw the whole screen.
+    Repaint,
+}
+
+/// Every action with its name in `[keys]`.
+pub const ACTION_NAMES: &[(Action, &str)] = &[
+    (Action::Approve, "approve"),
+    (Action::Defer, "defer"),
+    (Action::Escalate, "escalate"),
+    (Action::ApproveAll, "approve_all"),
+    (Action::Undefer, "undefer"),
+    (Action::Edit, "edit"),
+    (Action::Add, "add"),
+    (Action::Cancel, "cancel"),
+    (Action::Retry, "resolve"),
+    (Action::TogglePause, "pause"),
+    (Action::MoreWorkers, "more_workers"),
+    (Action::FewerWorkers, "fewer_workers"),
+    (Action::Details, "details"),
+    (Action::Zoom, "zoom"),
+    (Action::NextNeed, "next_need"),
+    (Action::Filter, "filter"),
+    (Action::ToggleFinished, "toggle_finished"),
+    (Action::FocusNext, "next_area"),
+    (Action::FocusPrev, "previous_area"),
+    (Action::Up, "up"),
+    (Action::Down, "down"),
+    (Action::PageUp, "page_up"),
+    (Action::PageDown, "page_down"),
+    (Action::Top, "top"),
+    (Action::Bottom, "bottom"),
+    (Action::Left, "left"),
+    (Action::Right, "right"),
+    (Action::Follow, "follow"),
+    (Action::Synthesis, "deliverable"),
+    (Action::Export, "export"),
+    (Action::Help, "help"),
+    (Action::Back, "back"),
+    (Action::Quit, "quit"),
+    (Action::ForceQuit, "force_quit"),
+    (Action::Diff, "diff"),
+    (Action::Rollback, "rollback"),
+    (Action::NextFile, "next_file"),
+    (Action::PrevFile, "previous_file"),
+    (Action::Search, "search"),
+    (Action::Jump, "jump"),
+    (Action::Copy, "copy"),
+    (Action::Pager, "pager"),
+    (Action::OpenEditor, "editor"),
+    (Action::Messages, "messages"),
+    (Action::Repaint, "repaint"),
+];
+
+impl Action {
+    pub fn name(self) -> &'static str {
+        ACTION_NAMES
+            .iter()
+            .find(|(a, _)| *a == self)
+            .map_or("?", |(_, n)| n)
+    }
 }
 
 /// Where the person is: the bindings that apply differ.
@@ -67,7 +144,22 @@ pub enum Context {
     Help,
     /// The diff view of one subtask's changes.
     Diff,
+    /// The message log.
+    Log,
 }
+
+/// Every context with a title, for the help screen (the one you are in comes first).
+pub const CONTEXTS: &[(Context, &str)] = &[
+    (Context::Tasks, "Subtask list"),
+    (Context::Panes, "Worker panes (Tab to focus)"),
+    (Context::Replan, "Replan log (Tab to focus)"),
+    (Context::Zoom, "Zoomed pane"),
+    (Context::Detail, "Subtask details"),
+    (Context::Diff, "Diff of a subtask's changes (D)"),
+    (Context::Synthesis, "Deliverable"),
+    (Context::Log, "Message log (m)"),
+    (Context::Help, "This help"),
+];
 
 /// A key as bound: code plus modifiers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -76,23 +168,77 @@ pub struct Key {
     pub mods: KeyModifiers,
 }
 
+/// Names of keys that are not one character, as written in `[keys]` and shown in help.
+const NAMED: &[(&str, KeyCode)] = &[
+    ("Enter", KeyCode::Enter),
+    ("Esc", KeyCode::Esc),
+    ("Tab", KeyCode::Tab),
+    ("S-Tab", KeyCode::BackTab),
+    ("Backspace", KeyCode::Backspace),
+    ("Space", KeyCode::Char(' ')),
+    ("Up", KeyCode::Up),
+    ("Down", KeyCode::Down),
+    ("Left", KeyCode::Left),
+    ("Right", KeyCode::Right),
+    ("PgUp", KeyCode::PageUp),
+    ("PgDn", KeyCode::PageDown),
+    ("Home", KeyCode::Home),
+    ("End", KeyCode::End),
+    ("Delete", KeyCode::Delete),
+    ("Insert", KeyCode::Insert),
+];
+
 impl Key {
-    pub const fn ch(c: char) -> Self {
-        Self {
-            code: KeyCode::Char(c),
-            mods: KeyModifiers::NONE,
+    /// Reads `a`, `A`, `?`, `C-u`, `M-x`, `Enter`, `PgUp`, `S-Tab`, `F5`.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let bad = || {
+            format!(
+                "`{text}` is not a key; write one character (`a`, `?`), a name (Enter, Esc, Tab, \
+                 S-Tab, Space, Up, Down, Left, Right, PgUp, PgDn, Home, End, Backspace, F1-F12) \
+                 or C-/M- before one (C-u, M-x)"
+            )
+        };
+        let (mods, rest) = if let Some(r) = text.strip_prefix("C-") {
+            (KeyModifiers::CONTROL, r)
+        } else if let Some(r) = text.strip_prefix("M-") {
+            (KeyModifiers::ALT, r)
+        } else {
+            (KeyModifiers::NONE, text)
+        };
+        let mut chars = rest.chars();
+        let code = match (chars.next(), chars.next()) {
+            (Some(c), None) if !c.is_control() => KeyCode::Char(c),
+            _ => match NAMED.iter().find(|(n, _)| n.eq_ignore_ascii_case(rest)) {
+                Some((_, code)) => *code,
+                None => match rest.strip_prefix(['F', 'f']).map(str::parse::<u8>) {
+                    Some(Ok(n)) if (1..=12).contains(&n) => KeyCode::F(n),
+                    _ => return Err(bad()),
+                },
+            },
+        };
+        if code == KeyCode::BackTab && mods != KeyModifiers::NONE {
+            return Err(bad());
         }
+        Ok(Self { code, mods })
     }
-    pub const fn code(code: KeyCode) -> Self {
-        Self {
-            code,
-            mods: KeyModifiers::NONE,
-        }
-    }
-    pub const fn ctrl(c: char) -> Self {
-        Self {
-            code: KeyCode::Char(c),
-            mods: KeyModifiers::CONTROL,
+
+    /// How the key is written in help (`C-u`, `PgUp`, `a`).
+    pub fn name(&self) -> String {
+        let base = match self.code {
+            KeyCode::Char(' ') => "Space".to_string(),
+            KeyCode::Char(c) => c.to_string(),
+            KeyCode::F(n) => format!("F{n}"),
+            code => NAMED
+                .iter()
+                .find(|(_, c)| *c == code)
+                .map_or_else(|| format!("{code:?}"), |(n, _)| n.to_string()),
+        };
+        if self.mods.contains(KeyModifiers::CONTROL) {
+            format!("C-{base}")
+        } else if self.mods.contains(KeyModifiers::ALT) {
+            format!("M-{base}")
+        } else {
+            base
         }
     }
 
@@ -111,7 +257,6 @@ impl Key {
                     a == b
                 }
             }
-            (KeyCode::BackTab, KeyCode::BackTab) => true,
             (a, b) => a == b,
         }
     }
@@ -147,11 +292,11 @@ pub enum When {
     SelRollbackable,
 }
 
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Binding {
-    pub keys: &'static [Key],
+    pub keys: Vec<Key>,
     /// How the key is written in the footer and help.
-    pub label: &'static str,
+    pub label: String,
     pub action: Action,
     pub description: &'static str,
     /// Short label for the footer; empty: only in the `?` help.
@@ -159,611 +304,175 @@ pub struct Binding {
     pub when: When,
 }
 
-const fn b(
-    keys: &'static [Key],
-    label: &'static str,
-    action: Action,
-    description: &'static str,
-    footer: &'static str,
-    when: When,
-) -> Binding {
-    Binding {
-        keys,
-        label,
-        action,
-        description,
-        footer,
-        when,
+fn parse_keys(text: &str) -> Vec<Key> {
+    text.split_whitespace()
+        .filter_map(|k| Key::parse(k).ok())
+        .collect()
+}
+
+fn label_of(keys: &[Key]) -> String {
+    keys.first().map(Key::name).unwrap_or_default()
+}
+
+/// Every binding of every context.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Keymap {
+    contexts: Vec<(Context, Vec<Binding>)>,
+}
+
+static DEFAULT: LazyLock<Keymap> = LazyLock::new(Keymap::build);
+
+impl Default for Keymap {
+    fn default() -> Self {
+        DEFAULT.clone()
     }
 }
 
-const UP: &[Key] = &[Key::code(KeyCode::Up), Key::ch('k')];
-const DOWN: &[Key] = &[Key::code(KeyCode::Down), Key::ch('j')];
-const PGUP: &[Key] = &[Key::code(KeyCode::PageUp), Key::ctrl('u')];
-const PGDN: &[Key] = &[Key::code(KeyCode::PageDown), Key::ctrl('d')];
-const HOME: &[Key] = &[Key::code(KeyCode::Home), Key::ch('g')];
-const END: &[Key] = &[Key::code(KeyCode::End), Key::ch('G')];
-const TAB: &[Key] = &[Key::code(KeyCode::Tab)];
-const BACKTAB: &[Key] = &[Key::code(KeyCode::BackTab)];
-const HELP: &[Key] = &[Key::ch('?')];
-const QUIT: &[Key] = &[Key::ch('q')];
-const CTRL_C: &[Key] = &[Key::ctrl('c')];
-const ESC: &[Key] = &[Key::code(KeyCode::Esc)];
+impl Keymap {
+    fn build() -> Self {
+        let contexts = CONTEXTS
+            .iter()
+            .map(|(ctx, _)| {
+                let rows = super::bindings::groups(*ctx).iter().flat_map(|g| g.iter());
+                let list = rows
+                    .map(|(keys, label, action, description, footer, when)| {
+                        let keys = parse_keys(keys);
+                        let label = if label.is_empty() {
+                            label_of(&keys)
+                        } else {
+                            label.to_string()
+                        };
+                        Binding {
+                            keys,
+                            label,
+                            action: *action,
+                            description,
+                            footer,
+                            when: *when,
+                        }
+                    })
+                    .collect();
+                (*ctx, list)
+            })
+            .collect();
+        Self { contexts }
+    }
 
-/// Subtask decisions: the same on the task list and in the detail view.
-const DECISIONS: &[Binding] = &[
-    b(
-        &[Key::ch('a')],
-        "a",
-        Action::Approve,
-        "approve the selected subtask",
-        "approve",
-        When::SelAwaitingApproval,
-    ),
-    b(
-        &[Key::ch('d')],
-        "d",
-        Action::Defer,
-        "defer the selected subtask",
-        "defer",
-        When::SelDeferrable,
-    ),
-    b(
-        &[Key::ch('u')],
-        "u",
-        Action::Undefer,
-        "un-defer the selected subtask",
-        "un-defer",
-        When::SelDeferred,
-    ),
-    b(
-        &[Key::ch('E')],
-        "E",
-        Action::Edit,
-        "edit the selected subtask (then approve)",
-        "edit",
-        When::SelOpen,
-    ),
-    b(
-        &[Key::ch('e')],
-        "e",
-        Action::Escalate,
-        "escalate the selected subtask to you",
-        "",
-        When::SelOpen,
-    ),
-    b(
-        &[Key::ch('r')],
-        "r",
-        Action::Retry,
-        "resolve: open the escalation (retry, reassign, mark done)",
-        "resolve",
-        When::SelEscalated,
-    ),
-    b(
-        &[Key::ch('c')],
-        "c",
-        Action::Cancel,
-        "cancel the selected subtask",
-        "",
-        When::SelOpen,
-    ),
-    b(
-        &[Key::ch('A')],
-        "A",
-        Action::ApproveAll,
-        "approve every subtask waiting for approval",
-        "approve all",
-        When::AnyAwaiting,
-    ),
-];
+    /// The defaults with `[keys]` applied: `action = "key"` or `action = ["key", ...]`
+    /// replaces that action's keys everywhere it is bound.
+    pub fn with_overrides(overrides: &BTreeMap<String, Vec<String>>) -> Result<Self, String> {
+        let mut map = Self::default();
+        let mut changed: Vec<Action> = Vec::new();
+        for (name, keys) in overrides {
+            let action = ACTION_NAMES
+                .iter()
+                .find(|(_, n)| n == name)
+                .map(|(a, _)| *a)
+                .ok_or_else(|| {
+                    let names: Vec<&str> = ACTION_NAMES.iter().map(|(_, n)| *n).collect();
+                    format!(
+                        "[keys] {name}: no such action; the actions are: {}",
+                        names.join(", ")
+                    )
+                })?;
+            if keys.is_empty() {
+                return Err(format!("[keys] {name}: give at least one key"));
+            }
+            let keys = keys
+                .iter()
+                .map(|k| Key::parse(k.trim()).map_err(|e| format!("[keys] {name}: {e}")))
+                .collect::<Result<Vec<_>, _>>()?;
+            for (_, list) in &mut map.contexts {
+                for b in list.iter_mut().filter(|b| b.action == action) {
+                    b.keys = keys.clone();
+                    b.label = keys.iter().map(Key::name).collect::<Vec<_>>().join(" ");
+                }
+            }
+            changed.push(action);
+        }
+        map.check(&changed)?;
+        Ok(map)
+    }
 
-/// A subtask's file changes: the same on the task list, in the detail and the diff view.
-const CHANGES: &[Binding] = &[
-    b(
-        &[Key::ch('D')],
-        "D",
-        Action::Diff,
-        "diff of the files the selected subtask changed",
-        "diff",
-        When::SelHasFiles,
-    ),
-    b(
-        &[Key::ch('R')],
-        "R",
-        Action::Rollback,
-        "roll back the selected subtask's file changes (asks first)",
-        "roll back",
-        When::SelRollbackable,
-    ),
-];
+    /// A rebound key must not also be another action's key in the same place.
+    fn check(&self, changed: &[Action]) -> Result<(), String> {
+        for (ctx, list) in &self.contexts {
+            for b in list.iter().filter(|b| changed.contains(&b.action)) {
+                for k in &b.keys {
+                    let other = list
+                        .iter()
+                        .find(|o| o.action != b.action && o.keys.iter().any(|ok| ok == k));
+                    if let Some(o) = other {
+                        let place = CONTEXTS
+                            .iter()
+                            .find(|(c, _)| c == ctx)
+                            .map_or("", |(_, t)| t);
+                        return Err(format!(
+                            "[keys] {}: `{}` already means {} in \"{place}\"; rebind {} too or \
+                             pick another key",
+                            b.action.name(),
+                            k.name(),
+                            o.action.name(),
+                            o.action.name()
+                        ));
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
 
-const RUN_CONTROL: &[Binding] = &[
-    b(
-        &[Key::ch('n')],
-        "n",
-        Action::NextNeed,
-        "open the most urgent thing that needs you",
-        "next need",
-        When::AnyNeed,
-    ),
-    b(
-        &[Key::ch('+'), Key::ch('=')],
-        "+ -",
-        Action::MoreWorkers,
-        "more / fewer parallel workers",
-        "workers",
-        When::RunLive,
-    ),
-    b(
-        &[Key::ch('-')],
-        "-",
-        Action::FewerWorkers,
-        "fewer parallel workers",
-        "",
-        When::RunLive,
-    ),
-    b(
-        &[Key::ch('p')],
-        "p",
-        Action::TogglePause,
-        "pause / resume dispatch of new subtasks",
-        "pause",
-        When::RunLive,
-    ),
-    b(
-        &[Key::ch('N')],
-        "N",
-        Action::Add,
-        "add a subtask by hand",
-        "",
-        When::RunLive,
-    ),
-    b(
-        &[Key::ch('s')],
-        "s",
-        Action::Synthesis,
-        "show the deliverable",
-        "deliverable",
-        When::HasSynthesis,
-    ),
-];
+    /// The bindings of a context, in the order they are tried and shown.
+    pub fn bindings(&self, ctx: Context) -> impl Iterator<Item = &Binding> {
+        self.contexts
+            .iter()
+            .filter(move |(c, _)| *c == ctx)
+            .flat_map(|(_, list)| list.iter())
+    }
 
-const COMMON: &[Binding] = &[
-    b(
-        TAB,
-        "Tab",
-        Action::FocusNext,
-        "next area (tasks, workers, replan log)",
-        "area",
-        When::Always,
-    ),
-    b(
-        BACKTAB,
-        "S-Tab",
-        Action::FocusPrev,
-        "previous area",
-        "",
-        When::Always,
-    ),
-    b(HELP, "?", Action::Help, "all keys", "help", When::Always),
-    b(
-        QUIT,
-        "q",
-        Action::Quit,
-        "quit (the run stays resumable)",
-        "quit",
-        When::Always,
-    ),
-    b(
-        CTRL_C,
-        "C-c",
-        Action::ForceQuit,
-        "quit (asks first while the run is live)",
-        "",
-        When::Always,
-    ),
-];
-
-const TASKS: &[&[Binding]] = &[
-    &[
-        b(UP, "↑↓", Action::Up, "select subtask", "", When::Always),
-        b(
-            DOWN,
-            "↓",
-            Action::Down,
-            "select next subtask",
-            "",
-            When::Always,
-        ),
-        b(PGUP, "PgUp", Action::PageUp, "page up", "", When::Always),
-        b(
-            PGDN,
-            "PgDn",
-            Action::PageDown,
-            "page down",
-            "",
-            When::Always,
-        ),
-        b(HOME, "g", Action::Top, "first subtask", "", When::Always),
-        b(END, "G", Action::Bottom, "last subtask", "", When::Always),
-        b(
-            &[Key::code(KeyCode::Enter)],
-            "⏎",
-            Action::Details,
-            "details of the selected subtask",
-            "details",
-            When::Always,
-        ),
-        b(
-            &[Key::ch('z')],
-            "z",
-            Action::Zoom,
-            "zoom the selected worker's output",
-            "zoom",
-            When::SelRunning,
-        ),
-        b(
-            &[Key::ch('f')],
-            "f",
-            Action::Filter,
-            "filter by status",
-            "",
-            When::Always,
-        ),
-        b(
-            &[Key::ch('o')],
-            "o",
-            Action::ToggleFinished,
-            "show / hide finished subtasks",
-            "",
-            When::Always,
-        ),
-    ],
-    DECISIONS,
-    CHANGES,
-    RUN_CONTROL,
-    COMMON,
-];
-
-const PANES: &[&[Binding]] = &[
-    &[
-        b(
-            &[Key::code(KeyCode::Left), Key::ch('h')],
-            "←→",
-            Action::Left,
-            "previous / next worker pane",
-            "pane",
-            When::Always,
-        ),
-        b(
-            &[Key::code(KeyCode::Right), Key::ch('l')],
-            "→",
-            Action::Right,
-            "next worker pane",
-            "",
-            When::Always,
-        ),
-        b(
-            UP,
-            "↑↓",
-            Action::Up,
-            "scroll the pane (freezes it)",
-            "scroll",
-            When::Always,
-        ),
-        b(DOWN, "↓", Action::Down, "scroll down", "", When::Always),
-        b(PGUP, "PgUp", Action::PageUp, "page up", "", When::Always),
-        b(
-            PGDN,
-            "PgDn",
-            Action::PageDown,
-            "page down",
-            "",
-            When::Always,
-        ),
-        b(
-            END,
-            "G",
-            Action::Follow,
-            "follow the tail again",
-            "follow",
-            When::Always,
-        ),
-        b(
-            &[Key::ch('z')],
-            "z",
-            Action::Zoom,
-            "zoom this pane",
-            "zoom",
-            When::Always,
-        ),
-        b(
-            &[Key::code(KeyCode::Enter)],
-            "⏎",
-            Action::Details,
-            "details of this worker's subtask",
-            "",
-            When::Always,
-        ),
-    ],
-    RUN_CONTROL,
-    COMMON,
-];
-
-const REPLAN: &[&[Binding]] = &[
-    &[
-        b(
-            UP,
-            "↑↓",
-            Action::Up,
-            "select replan entry",
-            "select",
-            When::Always,
-        ),
-        b(DOWN, "↓", Action::Down, "next entry", "", When::Always),
-        b(
-            &[Key::code(KeyCode::Enter), Key::ch(' ')],
-            "⏎",
-            Action::Details,
-            "expand / collapse the entry",
-            "expand",
-            When::Always,
-        ),
-    ],
-    RUN_CONTROL,
-    COMMON,
-];
-
-const ZOOM: &[&[Binding]] = &[
-    &[
-        b(
-            &[Key::ch('z'), Key::code(KeyCode::Esc)],
-            "z",
-            Action::Back,
-            "back to all panes",
-            "unzoom",
-            When::Always,
-        ),
-        b(
-            UP,
-            "↑↓",
-            Action::Up,
-            "scroll (freezes the pane)",
-            "scroll",
-            When::Always,
-        ),
-        b(DOWN, "↓", Action::Down, "scroll down", "", When::Always),
-        b(PGUP, "PgUp", Action::PageUp, "page up", "", When::Always),
-        b(
-            PGDN,
-            "PgDn",
-            Action::PageDown,
-            "page down",
-            "",
-            When::Always,
-        ),
-        b(
-            END,
-            "G",
-            Action::Follow,
-            "follow the tail again",
-            "follow",
-            When::Always,
-        ),
-        b(
-            &[Key::code(KeyCode::Left), Key::ch('h')],
-            "←→",
-            Action::Left,
-            "previous / next worker",
-            "worker",
-            When::Always,
-        ),
-        b(
-            &[Key::code(KeyCode::Right), Key::ch('l')],
-            "→",
-            Action::Right,
-            "next worker",
-            "",
-            When::Always,
-        ),
-    ],
-    COMMON,
-];
-
-const DETAIL: &[&[Binding]] = &[
-    &[
-        b(
-            &[Key::code(KeyCode::Esc), Key::code(KeyCode::Backspace)],
-            "Esc",
-            Action::Back,
-            "back",
-            "back",
-            When::Always,
-        ),
-        b(UP, "↑↓", Action::Up, "scroll", "scroll", When::Always),
-        b(DOWN, "↓", Action::Down, "scroll down", "", When::Always),
-        b(PGUP, "PgUp", Action::PageUp, "page up", "", When::Always),
-        b(
-            PGDN,
-            "PgDn",
-            Action::PageDown,
-            "page down",
-            "",
-            When::Always,
-        ),
-        b(HOME, "g", Action::Top, "top", "", When::Always),
-    ],
-    DECISIONS,
-    CHANGES,
-    COMMON,
-];
-
-/// Scrolling a full-screen view (diff, deliverable).
-const SCROLL_VIEW: &[Binding] = &[
-    b(UP, "↑↓", Action::Up, "scroll", "scroll", When::Always),
-    b(DOWN, "↓", Action::Down, "scroll down", "", When::Always),
-    b(
-        PGUP,
-        "PgUp",
-        Action::PageUp,
-        "page up",
-        "page",
-        When::Always,
-    ),
-    b(
-        PGDN,
-        "PgDn",
-        Action::PageDown,
-        "page down",
-        "",
-        When::Always,
-    ),
-    b(HOME, "g", Action::Top, "top", "", When::Always),
-    b(END, "G", Action::Bottom, "bottom", "", When::Always),
-];
-
-const DIFF: &[&[Binding]] = &[
-    &[b(
-        &[Key::code(KeyCode::Esc), Key::code(KeyCode::Backspace)],
-        "Esc",
-        Action::Back,
-        "back",
-        "back",
-        When::Always,
-    )],
-    SCROLL_VIEW,
-    &[
-        b(
-            &[Key::ch(']')],
-            "] [",
-            Action::NextFile,
-            "next / previous file",
-            "file",
-            When::Always,
-        ),
-        b(
-            &[Key::ch('[')],
-            "[",
-            Action::PrevFile,
-            "previous file",
-            "",
-            When::Always,
-        ),
-        b(
-            &[Key::ch('R')],
-            "R",
-            Action::Rollback,
-            "roll back this subtask's file changes (asks first)",
-            "roll back",
-            When::SelRollbackable,
-        ),
-    ],
-    COMMON,
-];
-
-const SYNTHESIS: &[&[Binding]] = &[
-    &[b(
-        &[Key::ch('x')],
-        "x",
-        Action::Export,
-        "export the run to Markdown",
-        "export",
-        When::Always,
-    )],
-    SCROLL_VIEW,
-    &[b(
-        &[Key::code(KeyCode::Esc), Key::ch('s')],
-        "Esc",
-        Action::Back,
-        "back to the subtasks",
-        "subtasks",
-        When::Always,
-    )],
-    COMMON,
-];
-
-const HELP_VIEW: &[&[Binding]] = &[
-    &[
-        b(
-            &[Key::code(KeyCode::Esc), Key::ch('?')],
-            "Esc",
-            Action::Back,
-            "close help",
-            "close",
-            When::Always,
-        ),
-        b(UP, "↑↓", Action::Up, "scroll", "scroll", When::Always),
-        b(DOWN, "↓", Action::Down, "scroll down", "", When::Always),
-    ],
-    &[b(
-        QUIT,
-        "q",
-        Action::Quit,
-        "quit (the run stays resumable)",
-        "quit",
-        When::Always,
-    )],
-    &[b(
-        CTRL_C,
-        "C-c",
-        Action::ForceQuit,
-        "quit",
-        "",
-        When::Always,
-    )],
-];
-
-const ESC_BACK: &[Binding] = &[b(ESC, "Esc", Action::Back, "back", "", When::Always)];
-
-/// The bindings of a context, in the order they are tried and shown.
-pub fn bindings(ctx: Context) -> impl Iterator<Item = &'static Binding> {
-    let groups: &'static [&'static [Binding]] = match ctx {
-        Context::Tasks => TASKS,
-        Context::Panes => PANES,
-        Context::Replan => REPLAN,
-        Context::Zoom => ZOOM,
-        Context::Detail => DETAIL,
-        Context::Diff => DIFF,
-        Context::Synthesis => SYNTHESIS,
-        Context::Help => HELP_VIEW,
-    };
-    let esc: &'static [Binding] = match ctx {
-        Context::Panes | Context::Replan => ESC_BACK,
-        _ => &[],
-    };
-    groups.iter().flat_map(|g| g.iter()).chain(esc.iter())
+    /// The first binding of `ctx` that matches `key` and whose condition holds.
+    pub fn lookup(
+        &self,
+        ctx: Context,
+        key: &KeyEvent,
+        holds: impl Fn(When) -> bool,
+    ) -> Option<&Binding> {
+        self.bindings(ctx)
+            .find(|b| b.keys.iter().any(|k| k.matches(key)) && holds(b.when))
+    }
 }
 
-/// The first binding of `ctx` that matches `key` and whose condition holds.
+/// The default bindings of a context.
+pub fn bindings(ctx: Context) -> impl Iterator<Item = &'static Binding> {
+    DEFAULT.bindings(ctx)
+}
+
+/// The first default binding of `ctx` that matches `key` and whose condition holds.
 pub fn lookup(
     ctx: Context,
     key: &KeyEvent,
     holds: impl Fn(When) -> bool,
 ) -> Option<&'static Binding> {
-    bindings(ctx).find(|b| b.keys.iter().any(|k| k.matches(key)) && holds(b.when))
+    DEFAULT.lookup(ctx, key, holds)
 }
-
-/// Every context with a title, for the help screen.
-pub const CONTEXTS: &[(Context, &str)] = &[
-    (Context::Tasks, "Subtask list"),
-    (Context::Panes, "Worker panes (Tab to focus)"),
-    (Context::Replan, "Replan log (Tab to focus)"),
-    (Context::Zoom, "Zoomed pane"),
-    (Context::Detail, "Subtask details"),
-    (Context::Diff, "Diff of a subtask's changes (D)"),
-    (Context::Synthesis, "Deliverable"),
-];
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn every_context_has_help_and_quit() {
-        for (ctx, _) in CONTEXTS {
+    fn every_context_has_help_and_quit_and_every_key_parses() {
+        for (ctx, _) in CONTEXTS.iter().filter(|(c, _)| *c != Context::Help) {
             assert!(bindings(*ctx).any(|b| b.action == Action::Help), "{ctx:?}");
             assert!(bindings(*ctx).any(|b| b.action == Action::Quit), "{ctx:?}");
+            for (keys, ..) in crate::tui::bindings::groups(*ctx)
+                .iter()
+                .flat_map(|g| g.iter())
+            {
+                for k in keys.split_whitespace() {
+                    assert!(Key::parse(k).is_ok(), "{k}");
+                }
+            }
         }
     }
 
@@ -780,5 +489,40 @@ mod tests {
             lookup(Context::Tasks, &ctrl_c, |_| true).map(|b| b.action),
             Some(Action::ForceQuit)
         );
+    }
+
+    #[test]
+    fn keys_parse_and_print_back() {
+        for k in [
+            "a", "A", "?", "C-u", "M-x", "Enter", "PgUp", "S-Tab", "Space", "F5",
+        ] {
+            assert_eq!(Key::parse(k).map(|k| k.name()), Ok(k.to_string()));
+        }
+        assert!(Key::parse("Hyper-q").is_err());
+        assert!(Key::parse("").is_err());
+    }
+
+    #[test]
+    fn overrides_rebind_and_are_checked() {
+        let o = |pairs: &[(&str, &[&str])]| -> BTreeMap<String, Vec<String>> {
+            pairs
+                .iter()
+                .map(|(a, k)| (a.to_string(), k.iter().map(|s| s.to_string()).collect()))
+                .collect()
+        };
+        let map = Keymap::with_overrides(&o(&[("approve", &["y"]), ("copy", &["C-y"])])).unwrap();
+        let y = KeyEvent::new(KeyCode::Char('y'), KeyModifiers::NONE);
+        let found = map.lookup(Context::Tasks, &y, |_| true).map(|b| b.action);
+        assert_eq!(found, Some(Action::Approve));
+        assert!(
+            map.bindings(Context::Tasks)
+                .any(|b| b.label == "y" && b.footer == "approve")
+        );
+        let e = Keymap::with_overrides(&o(&[("aprove", &["y"])])).unwrap_err();
+        assert!(e.contains("no such action") && e.contains("approve"), "{e}");
+        let e = Keymap::with_overrides(&o(&[("approve", &["Ctrl+y"])])).unwrap_err();
+        assert!(e.contains("is not a key"), "{e}");
+        let e = Keymap::with_overrides(&o(&[("approve", &["d"])])).unwrap_err();
+        assert!(e.contains("already means defer"), "{e}");
     }
 }

@@ -378,6 +378,7 @@ mod tests {
             &Theme {
                 ascii: true,
                 color: false,
+                light: false,
             },
             80,
         ));

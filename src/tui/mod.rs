@@ -8,9 +8,12 @@
 //! (the mode pair).
 
 pub mod app;
+pub mod bindings;
 pub mod changes;
+pub mod clip;
 pub mod detail;
 pub mod editor;
+pub mod finder;
 pub mod footer;
 pub mod header;
 pub mod help;
@@ -18,17 +21,21 @@ pub mod input;
 pub mod keymap;
 pub mod layout;
 pub mod markdown;
+pub mod message_log;
 pub mod modals;
 pub mod needs;
 pub mod output;
 pub mod replan_log;
 pub mod runtime;
 pub mod safe;
+pub mod scroll_hint;
 pub mod synthesis;
 pub mod task_list;
 pub mod terminal;
+pub mod textbox;
 pub mod theme;
 pub mod view;
+pub mod view_state;
 pub mod worker_panes;
 
 pub use app::{Effect, Msg, Ui, update};
@@ -45,6 +52,11 @@ pub use runtime::{Ending, Started, Starter};
 /// task is empty, and supervises it until the person leaves. Returns the exit code: 0
 /// complete, 1 failed, 3 stopped or still needing a person (resumable).
 pub async fn run(config: Config, launch: Launch) -> Result<i32> {
+    // A bad `[keys]` table is refused before a run is created.
+    if let Err(e) = keymap::Keymap::with_overrides(&config.ui.keys) {
+        eprintln!("baton: config: {e}");
+        return Ok(2);
+    }
     let first = match &launch {
         Launch::New { task } if task.trim().is_empty() => None,
         _ => match session::start(&config, launch, FrontEnd::Tui) {
@@ -69,6 +81,7 @@ fn started(s: Session) -> Started {
         handle: s.handle,
         run_dir: Some(s.run_dir),
         warnings: s.warnings,
+        replayed_up_to: s.replayed_up_to,
     }
 }
 
@@ -106,14 +119,27 @@ pub async fn run_front_end(
     first: Option<Started>,
     starter: Starter<'_>,
 ) -> Result<i32> {
-    let theme = theme::Theme::from_env(config.ui.ascii);
+    let light = config.ui.theme == crate::config::UiTheme::Light;
+    let theme = theme::Theme::from_env(config.ui.ascii, light);
     let options = app::UiOptions {
         bell: config.ui.bell,
         mouse: config.ui.mouse,
     };
+    let keymap = match keymap::Keymap::with_overrides(&config.ui.keys) {
+        Ok(k) => k,
+        Err(e) => {
+            eprintln!("baton: config: {e}");
+            return Ok(2);
+        }
+    };
     let mut ui = Ui::new(run_info(config), theme, options, chrono::Utc::now());
+    ui.keymap = keymap;
     let engine = match first {
         Some(s) => {
+            if s.replayed_up_to > 0 {
+                ui.replayed_up_to = s.replayed_up_to;
+                ui.restore = s.run_dir.as_deref().and_then(view_state::load);
+            }
             ui.info.run_dir = s.run_dir;
             ui.flash = s.warnings.first().cloned();
             Some(s.handle)
@@ -129,6 +155,9 @@ pub async fn run_front_end(
     let ending = ending?;
     if ending == Ending::NoRun {
         return Ok(0);
+    }
+    if let Some(dir) = &ui.info.run_dir {
+        view_state::save(dir, &view_state::capture(&ui));
     }
     println!("{}", farewell(&ui));
     Ok(ui.exit_code())

@@ -271,6 +271,25 @@ impl PaneBuffer {
     }
 }
 
+/// How many whole lines are out of view above and below a pane `width` x `height`
+/// (for the "3 more below" hint).
+impl PaneBuffer {
+    pub fn hidden(&self, width: u16, height: u16) -> (usize, usize) {
+        let width = width.max(1) as usize;
+        let below = self.scroll.unwrap_or(0).min(self.lines.len());
+        let mut rows = 0;
+        let mut shown = 0;
+        for line in self.lines.iter().rev().skip(below) {
+            if rows >= height as usize {
+                break;
+            }
+            rows += wrap(&line.text, width).len().max(1);
+            shown += 1;
+        }
+        (self.lines.len() - below - shown, below)
+    }
+}
+
 /// Wraps by display width, breaking after the last space of a row when there is one
 /// (else mid-word, as long code lines need).
 pub fn wrap(text: &str, width: usize) -> Vec<String> {

@@ -41,6 +41,8 @@ pub struct Started {
     pub run_dir: Option<PathBuf>,
     /// Said once on screen (torn journal lines, settings kept on resume, ...).
     pub warnings: Vec<String>,
+    /// Events up to this sequence number replay the journal (resume); 0 for a new run.
+    pub replayed_up_to: u64,
 }
 
 /// Starts a run for a task typed in the editor.
@@ -209,6 +211,13 @@ pub async fn run_loop(
                             ui.flash = Some(format!("could not start: {e}"));
                         }
                     },
+                    Effect::Repaint => terminal.clear()?,
+                    Effect::Copy(text) => terminal::copy(terminal, &text),
+                    Effect::Open(opener, text) => {
+                        if let Err(e) = open(terminal, ui.options.mouse, opener, &text).await {
+                            ui.flash = Some(e);
+                        }
+                    }
                     Effect::Quit => {
                         if engine.commands.is_none() {
                             return Ok(Ending::NoRun);
@@ -297,6 +306,24 @@ async fn stop_engine(ui: &mut Ui, engine: &mut Link, stop: Command) {
     if let Some(j) = engine.join.take() {
         let _ = tokio::time::timeout_at(deadline, j).await;
     }
+}
+
+/// Hands the terminal to a pager or editor showing `text`, then takes it back and redraws.
+/// The engine keeps running meanwhile; its events wait in their channel.
+async fn open(
+    terminal: &mut Tty,
+    mouse: bool,
+    opener: super::clip::Opener,
+    text: &str,
+) -> std::result::Result<(), String> {
+    let path =
+        super::clip::temp_file(text).map_err(|e| format!("could not write the text: {e}"))?;
+    terminal::suspend();
+    let result = super::clip::run(opener, &path).await;
+    let back = terminal::resume(terminal, mouse);
+    let _ = std::fs::remove_file(&path);
+    back.map_err(|e| format!("could not take the terminal back: {e}"))?;
+    result
 }
 
 /// Writes `<run_dir>/export.md`.

@@ -245,6 +245,10 @@ pub fn render(frame: &mut Frame, area: Rect, ui: &Ui) {
         .and_then(|sel| rows.iter().position(|r| r.sel() == sel))
         .unwrap_or(0);
     let offset = scroll_offset(ui.list_offset, sel_index, height, rows.len());
+    let below = rows.len().saturating_sub(offset + height);
+    if ui.modal.is_none() {
+        super::scroll_hint::render_on_border(frame, area, offset, below, t);
+    }
     let width = inner.width as usize;
     let lines: Vec<Line> = rows
         .iter()

@@ -87,6 +87,32 @@ fn install_panic_hook() {
     });
 }
 
+/// Hands the terminal to another program for a while (same modes off as `restore`).
+pub fn suspend() {
+    restore();
+}
+
+/// Takes the terminal back after `suspend`: Baton's modes again, and a full redraw.
+pub fn resume(terminal: &mut Tty, mouse: bool) -> io::Result<()> {
+    enable_raw_mode()?;
+    ACTIVE.store(true, Ordering::SeqCst);
+    let mut out = io::stdout();
+    execute!(out, EnterAlternateScreen, EnableBracketedPaste)?;
+    if mouse {
+        execute!(out, EnableMouseCapture)?;
+    }
+    terminal.hide_cursor()?;
+    terminal.clear()
+}
+
+/// Puts text on the clipboard through the terminal (OSC 52).
+pub fn copy(terminal: &mut Tty, text: &str) {
+    let _ = terminal
+        .backend_mut()
+        .write_all(super::clip::osc52(text).as_bytes());
+    let _ = terminal.backend_mut().flush();
+}
+
 /// Rings the terminal bell.
 pub fn bell(terminal: &mut Tty) {
     let _ = terminal.backend_mut().write_all(b"\x07");

@@ -22,11 +22,13 @@ pub enum Mark {
     Cancelled,
 }
 
-/// How the screen is drawn: glyphs or ASCII, colour or not.
+/// How the screen is drawn: glyphs or ASCII, colour or not, for a dark or light background.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Theme {
     pub ascii: bool,
     pub color: bool,
+    /// Colours chosen for a light background (`[ui] theme = "light"`).
+    pub light: bool,
 }
 
 impl Default for Theme {
@@ -34,6 +36,7 @@ impl Default for Theme {
         Self {
             ascii: false,
             color: true,
+            light: false,
         }
     }
 }
@@ -42,12 +45,14 @@ const SPINNER: [&str; 10] = ["⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "�
 const SPINNER_ASCII: [&str; 4] = ["|", "/", "-", "\\"];
 
 impl Theme {
-    /// `NO_COLOR` (any non-empty value) turns colour off; `ascii` comes from `[ui] ascii`.
-    pub fn from_env(ascii: bool) -> Self {
+    /// `NO_COLOR` (any non-empty value) turns colour off; `ascii` and `light` come from
+    /// `[ui] ascii` and `[ui] theme`.
+    pub fn from_env(ascii: bool, light: bool) -> Self {
         let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
         Self {
             ascii,
             color: !no_color,
+            light,
         }
     }
 
@@ -105,12 +110,26 @@ impl Theme {
         }
     }
 
+    /// A colour, or nothing without colour. On a light background the pale colours
+    /// (yellow, cyan, light green, grey) become darker ones that stay readable on white.
     fn fg(&self, c: Color) -> Style {
-        if self.color {
-            Style::default().fg(c)
-        } else {
-            Style::default()
+        if !self.color {
+            return Style::default();
         }
+        let c = if self.light {
+            match c {
+                Color::Yellow => Color::Indexed(130),
+                Color::Cyan => Color::Blue,
+                Color::LightGreen => Color::Indexed(28),
+                Color::Green => Color::Indexed(22),
+                Color::Gray => Color::Indexed(240),
+                Color::DarkGray => Color::Indexed(244),
+                other => other,
+            }
+        } else {
+            c
+        };
+        Style::default().fg(c)
     }
 
     pub fn mark_style(&self, mark: Mark) -> Style {
@@ -128,7 +147,7 @@ impl Theme {
 
     pub fn dim(&self) -> Style {
         if self.color {
-            Style::default().fg(Color::DarkGray)
+            self.fg(Color::DarkGray)
         } else {
             Style::default().add_modifier(Modifier::DIM)
         }
@@ -163,6 +182,64 @@ impl Theme {
             self.fg(Color::Cyan).add_modifier(Modifier::BOLD)
         } else {
             self.dim()
+        }
+    }
+}
+
+/// The one-cell ASCII stand-in for a glyph (box drawing, arrows, marks, punctuation).
+fn ascii_cell(c: char) -> char {
+    match c {
+        '─' | '━' | '═' | '┄' | '┈' | '╌' | '—' | '–' | '⎯' => '-',
+        '│' | '┃' | '║' | '┆' | '┊' | '╎' => '|',
+        '┌' | '┐' | '└' | '┘' | '├' | '┤' | '┬' | '┴' | '┼' | '╭' | '╮' | '╰' | '╯' | '╔' | '╗'
+        | '╚' | '╝' | '╠' | '╣' | '╦' | '╩' | '╬' | '┏' | '┓' | '┗' | '┛' => {
+            '+'
+        }
+        '…' | '·' | '•' | '◦' | '∙' => '.',
+        '⏎' | '↵' => '<',
+        '▸' | '▶' | '→' | '►' | '›' | '»' => '>',
+        '←' | '◀' | '‹' | '«' => '<',
+        '↑' | '▲' => '^',
+        '↓' | '▼' => 'v',
+        '✓' | '✔' => '+',
+        '✗' | '✘' | '×' => 'x',
+        '⚑' => '!',
+        '◻' | '□' | '○' => 'o',
+        '◐' => '~',
+        '⏸' => '=',
+        '⊘' => '-',
+        '“' | '”' | '„' => '"',
+        '‘' | '’' => '\'',
+        '\u{a0}' => ' ',
+        c if c.is_ascii() => c,
+        _ => '?',
+    }
+}
+
+/// `[ui] ascii = true`: after a frame is drawn, every cell that is not ASCII becomes its
+/// ASCII stand-in (wide characters leave spaces behind), so no glyph the terminal cannot
+/// draw reaches it, whichever part of the screen produced it.
+pub fn to_ascii(buf: &mut ratatui::buffer::Buffer) {
+    let area = buf.area;
+    for y in area.top()..area.bottom() {
+        let mut pad = 0usize;
+        for x in area.left()..area.right() {
+            let cell = &mut buf[(x, y)];
+            let sym = cell.symbol();
+            if pad > 0 && sym.is_empty() {
+                pad -= 1;
+                cell.set_symbol(" ");
+                continue;
+            }
+            pad = 0;
+            if sym.is_ascii() {
+                continue;
+            }
+            let width = unicode_width::UnicodeWidthStr::width(sym);
+            let first = sym.chars().next().map_or(' ', ascii_cell);
+            let mut tmp = [0u8; 4];
+            cell.set_symbol(first.encode_utf8(&mut tmp));
+            pad = width.saturating_sub(1);
         }
     }
 }

@@ -65,12 +65,19 @@ pub fn draw(frame: &mut Frame, ui: &Ui) {
             footer::render(frame, foot, ui);
         }
     }
+    if ui.log {
+        super::message_log::render(frame, body, ui);
+    }
     if ui.help {
         help::render(frame, body, ui);
     }
+    super::finder::render(frame, body, ui);
     if let Some(m) = &ui.modal {
         m.render(frame, area, &ui.state, &ui.theme);
     }
     // Views sanitize the text they draw; this net catches anything that slipped through.
     super::safe::scrub(frame.buffer_mut());
+    if ui.theme.ascii {
+        super::theme::to_ascii(frame.buffer_mut());
+    }
 }

@@ -87,6 +87,10 @@ pub fn render_pane(
     let rows = buf
         .map(|b| b.visible(inner.width, inner.height))
         .unwrap_or_default();
+    if let Some(b) = buf.filter(|_| ui.modal.is_none()) {
+        let (above, below) = b.hidden(inner.width, inner.height);
+        super::scroll_hint::render_on_border(frame, rect, above, below, t);
+    }
     if rows.iter().all(|(_, s)| s.is_empty()) {
         let msg = match id {
             Some(_) => "waiting for the model's first words…",

@@ -39,6 +39,7 @@ pub fn new_ui() -> Ui {
         Theme {
             ascii: false,
             color: true,
+            light: false,
         },
         UiOptions {
             bell: false,
@@ -544,4 +545,51 @@ pub fn retry_notice() -> RetryNotice {
         delay_ms: 2000,
         reason: "429 rate limited".into(),
     }
+}
+
+/// The commands among the effects.
+pub fn sent(fx: Vec<baton::tui::Effect>) -> Vec<Command> {
+    fx.into_iter()
+        .filter_map(|e| match e {
+            baton::tui::Effect::Send(c) => Some(c),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Snapshots of the screen at 80x24 and 160x48. A macro, so the snapshot names stay those
+/// of the calling test file.
+#[allow(unused_macros)]
+macro_rules! both {
+    ($name:expr, $ui:expr) => {{
+        insta::assert_snapshot!(
+            format!("{}_80x24", $name),
+            $crate::tui_support::render($ui, 80, 24)
+        );
+        insta::assert_snapshot!(
+            format!("{}_160x48", $name),
+            $crate::tui_support::render($ui, 160, 48)
+        );
+    }};
+}
+#[allow(unused_imports)]
+pub(crate) use both;
+
+/// A worker (#7) asks to run `command` in /home/me/shortener, after the typing grace.
+pub fn request_command(ui: &mut Ui, command: &str) {
+    let mut s = Script {
+        seq: 500,
+        at: ui.now,
+    };
+    later(ui, 5);
+    feed(
+        ui,
+        &mut s,
+        vec![Event::CommandApprovalRequested {
+            request: 1,
+            id: SubtaskId(7),
+            command: command.into(),
+            cwd: "/home/me/shortener".into(),
+        }],
+    );
 }

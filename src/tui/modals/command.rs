@@ -14,7 +14,8 @@ use ratatui::widgets::{Paragraph, Wrap};
 use tui_textarea::TextArea;
 
 use super::{
-    Choice, Modal, boxed, choices_line, frame_box, is_esc, modal_width, pick, text_box, text_of,
+    Choice, Modal, boxed, choices_line, frame_box, is_esc, is_submit, modal_width, pick, text_box,
+    text_of,
 };
 use crate::protocol::{Command, CommandDecision, SubtaskId};
 use crate::state::State;
@@ -89,14 +90,14 @@ impl Modal for CommandApproval {
                 self.reason = None;
                 return Vec::new();
             }
-            if key.code == KeyCode::Enter {
+            if key.code == KeyCode::Enter || is_submit(&key) {
                 let mut reason = text_of(t);
                 if reason.is_empty() {
                     reason = "denied by a person".to_string();
                 }
                 return self.send(CommandDecision::Deny { reason });
             }
-            t.input(key);
+            crate::tui::textbox::input(t, key);
             return Vec::new();
         }
         if is_esc(&key) {
@@ -107,7 +108,9 @@ impl Modal for CommandApproval {
             Some(Act::Once) => self.send(CommandDecision::AllowOnce),
             Some(Act::Always) => self.send(CommandDecision::AllowAlways),
             Some(Act::Deny) => {
-                self.reason = Some(text_box("why (the worker reads this); Enter to deny"));
+                self.reason = Some(text_box(
+                    "why (the worker reads this); Enter or Ctrl-S to deny",
+                ));
                 Vec::new()
             }
             None => Vec::new(),
@@ -195,11 +198,11 @@ impl Modal for CommandApproval {
             let mut t = t.clone();
             boxed(
                 &mut t,
-                "Reason for denying (Enter to send, Esc back)",
+                "Reason for denying (Enter or Ctrl-S sends, Esc back)",
                 true,
                 theme,
             );
-            frame.render_widget(&t, input);
+            crate::tui::textbox::render(frame, input, &t);
         }
         if self.reason.is_none() {
             frame.render_widget(

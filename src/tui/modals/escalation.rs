@@ -131,7 +131,7 @@ impl Modal for EscalationModal {
                 if is_esc(&key) || key.code == KeyCode::Tab {
                     self.stage = Stage::Choose;
                 } else {
-                    self.guidance.input(key);
+                    crate::tui::textbox::input(&mut self.guidance, key);
                 }
                 Vec::new()
             }
@@ -163,7 +163,7 @@ impl Modal for EscalationModal {
                 if is_esc(&key) {
                     self.stage = Stage::Choose;
                 } else {
-                    t.input(key);
+                    crate::tui::textbox::input(t, key);
                 }
                 Vec::new()
             }
@@ -314,7 +314,7 @@ impl Modal for EscalationModal {
                     "Your guidance (g or Tab to write)"
                 };
                 boxed(&mut g, label, focused, theme);
-                frame.render_widget(&g, text);
+                crate::tui::textbox::render(frame, text, &g);
                 if focused {
                     Line::from(Span::styled(
                         "typing… Ctrl-S or Alt-Enter: retry with this guidance · Tab: choices",
@@ -352,7 +352,7 @@ impl Modal for EscalationModal {
                     true,
                     theme,
                 );
-                frame.render_widget(&t, text);
+                crate::tui::textbox::render(frame, text, &t);
                 Line::from(Span::styled(
                     "type or paste · Ctrl-S or Alt-Enter: mark done with this result · Esc: back",
                     theme.dim(),

@@ -136,7 +136,7 @@ impl Modal for ScopeAlertModal {
                     }
                 };
             }
-            t.input(key);
+            crate::tui::textbox::input(t, key);
             return Vec::new();
         }
         if is_esc(&key) {
@@ -199,7 +199,7 @@ impl Modal for ScopeAlertModal {
                 true,
                 theme,
             );
-            frame.render_widget(&t, input);
+            crate::tui::textbox::render(frame, input, &t);
         }
         let mut foot_lines = Vec::new();
         if let Some(e) = &self.error {

@@ -232,7 +232,7 @@ impl Modal for SubtaskForm {
             }
             _ => {
                 if let Some(f) = self.fields.get_mut(self.focus) {
-                    f.input(key);
+                    crate::tui::textbox::input(f, key);
                 }
             }
         }
@@ -284,7 +284,7 @@ impl Modal for SubtaskForm {
             if let Some(f) = self.fields.get(i) {
                 let mut f = f.clone();
                 boxed(&mut f, LABELS[i], i == self.focus, theme);
-                frame.render_widget(&f, rect);
+                crate::tui::textbox::render(frame, rect, &f);
             }
         }
         let line = match &self.error {
