@@ -242,7 +242,8 @@ pub async fn run(
             "without network access"
         };
         format!(
-            "note: the command ran in Baton's sandbox, {network}; it may write only inside the              workspace and its $TMPDIR, so \"Permission denied\" or \"Operation not permitted\" \
+            "note: the command ran in Baton's sandbox, {network}; it may write only inside the \
+             workspace and its $TMPDIR, so \"Permission denied\" or \"Operation not permitted\" \
              elsewhere comes from the sandbox, not from file permissions"
         )
     });
