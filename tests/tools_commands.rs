@@ -122,10 +122,25 @@ async fn the_environment_is_an_allow_list() {
         std::env::set_var("HOSTNAME_FOR_TEST", "h1");
     }
     let out = run(&ws, &host, 1, "run_command", json!({"command": "env"})).await;
-    assert!(out.content.contains("HOSTNAME_FOR_TEST=h1"), "{}", out.content);
+    assert!(
+        out.content.contains("HOSTNAME_FOR_TEST=h1"),
+        "{}",
+        out.content
+    );
     // TMPDIR is the command's own directory, removed afterwards.
-    let out = run(&ws, &host, 1, "run_command", json!({"command": "echo $TMPDIR"})).await;
-    let tmp = out.content.lines().find(|l| l.contains("baton-cmd-")).unwrap();
+    let out = run(
+        &ws,
+        &host,
+        1,
+        "run_command",
+        json!({"command": "echo $TMPDIR"}),
+    )
+    .await;
+    let tmp = out
+        .content
+        .lines()
+        .find(|l| l.contains("baton-cmd-"))
+        .unwrap();
     assert!(!std::path::Path::new(tmp.trim()).exists(), "{tmp}");
 }
 

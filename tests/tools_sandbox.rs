@@ -51,14 +51,26 @@ fn open(fx: &Fixture, sandbox: SandboxOptions) -> Workspace {
 }
 
 async fn shell(ws: &Workspace, line: &str) -> ToolOutput {
-    run(ws, &FakeHost::default(), 1, "run_command", json!({"command": line})).await
+    run(
+        ws,
+        &FakeHost::default(),
+        1,
+        "run_command",
+        json!({"command": line}),
+    )
+    .await
 }
 
 /// Whether process `pid` still exists (a zombie counts as gone).
 fn alive(pid: &str) -> bool {
     match std::fs::read_to_string(format!("/proc/{}/stat", pid.trim())) {
         Ok(stat) => {
-            let state = stat.rsplit(')').next().unwrap_or("").split_whitespace().next();
+            let state = stat
+                .rsplit(')')
+                .next()
+                .unwrap_or("")
+                .split_whitespace()
+                .next();
             state != Some("Z")
         }
         Err(_) => false,
@@ -69,7 +81,11 @@ fn alive(pid: &str) -> bool {
 async fn writes_succeed_inside_the_workspace_and_fail_outside_with_the_reason_shown() {
     let fx = Fixture::new();
     let ws = open(&fx, sandbox(false));
-    let out = shell(&ws, "echo in > inside.txt && echo t > \"$TMPDIR/t\" && cat \"$TMPDIR/t\"").await;
+    let out = shell(
+        &ws,
+        "echo in > inside.txt && echo t > \"$TMPDIR/t\" && cat \"$TMPDIR/t\"",
+    )
+    .await;
     assert!(out.content.contains("exit code: 0"), "{}", out.content);
     assert_eq!(fx.read("inside.txt"), "in\n");
     let outside = fx.outside.join("planted.txt");
@@ -86,8 +102,40 @@ async fn writes_succeed_inside_the_workspace_and_fail_outside_with_the_reason_sh
     assert!(out.content.contains("Permission denied"), "{}", out.content);
     // The private temp dir is gone afterwards and was not the shared /tmp.
     let out = shell(&ws, "echo \"$TMPDIR\"").await;
-    let tmp = out.content.lines().find(|l| l.contains("baton-cmd-")).unwrap();
+    let tmp = out
+        .content
+        .lines()
+        .find(|l| l.contains("baton-cmd-"))
+        .unwrap();
     assert!(!Path::new(tmp.trim()).exists(), "{tmp}");
+}
+
+#[tokio::test]
+async fn exit_codes_signals_and_missing_programs_come_through_the_launcher() {
+    let fx = Fixture::new();
+    let ws = open(&fx, sandbox(false));
+    let out = shell(&ws, "echo out; exit 3").await;
+    assert!(out.content.contains("exit code: 3"), "{}", out.content);
+    assert!(out.content.contains("out\n"), "{}", out.content);
+    let out = shell(&ws, "kill -TERM $$").await;
+    assert!(
+        out.content.contains("killed by signal 15"),
+        "{}",
+        out.content
+    );
+    let out = run(
+        &ws,
+        &FakeHost::default(),
+        1,
+        "run_command",
+        json!({"argv": ["definitely-not-a-program-xyz"]}),
+    )
+    .await;
+    assert!(
+        out.is_error && out.content.contains("could not start"),
+        "{}",
+        out.content
+    );
 }
 
 fn connect_line(port: u16) -> String {
@@ -107,7 +155,10 @@ async fn no_network_unless_allowed() {
         "{}",
         out.content
     );
-    assert!(listener.accept().is_err(), "no connection reached the listener");
+    assert!(
+        listener.accept().is_err(),
+        "no connection reached the listener"
+    );
     // UDP too (seccomp: no AF_INET sockets at all).
     let out = shell(
         &open(&fx, sandbox(false)),
@@ -187,7 +238,11 @@ async fn setsid_and_background_processes_die_on_timeout() {
         o.command_timeout = Duration::from_secs(2);
     });
     let out = shell(&ws, &format!("{ESCAPERS}; sleep 30")).await;
-    assert!(out.content.contains("timed out after 2 s"), "{}", out.content);
+    assert!(
+        out.content.contains("timed out after 2 s"),
+        "{}",
+        out.content
+    );
     for file in ["s.pid", "bg.pid"] {
         let pid = fx.read(file);
         assert!(!alive(&pid), "{file}: process {pid} outlived the timeout");
@@ -241,7 +296,11 @@ async fn a_command_has_no_capabilities_and_cannot_signal_or_read_baton() {
     assert!(!out.content.contains("PATH="), "{}", out.content);
     let out = shell(&ws, &format!("kill -0 {me} && echo signalled")).await;
     assert!(!out.content.contains("\nsignalled\n"), "{}", out.content);
-    assert!(out.content.contains("Operation not permitted"), "{}", out.content);
+    assert!(
+        out.content.contains("Operation not permitted"),
+        "{}",
+        out.content
+    );
     // Nor the launcher, its parent.
     let out = shell(&ws, "kill -0 $PPID && echo signalled").await;
     assert!(!out.content.contains("\nsignalled\n"), "{}", out.content);
@@ -302,7 +361,14 @@ fn as_user(program: &str) -> Command {
     // SAFETY: geteuid has no preconditions.
     if unsafe { libc::geteuid() } == 0 {
         let mut c = Command::new("setpriv");
-        c.args(["--reuid", "1000", "--regid", "1000", "--clear-groups", program]);
+        c.args([
+            "--reuid",
+            "1000",
+            "--regid",
+            "1000",
+            "--clear-groups",
+            program,
+        ]);
         c
     } else {
         Command::new(program)
