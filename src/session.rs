@@ -289,7 +289,8 @@ fn spawn(
         .filter(|ws| ws.permits("run_command"))
         .and_then(|ws| ws.options().sandbox.notice())
     {
-        warnings.push(notice);
+        // First: the TUI flashes the first warning.
+        warnings.insert(0, notice);
     }
     if let Some(ws) = &workspace {
         // Journal the workspace as an absolute path (a resumed run finds it from anywhere).
