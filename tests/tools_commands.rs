@@ -56,19 +56,7 @@ async fn exit_code_and_output_are_returned() {
     assert!(out.content.contains("exit code: 0"), "{}", out.content);
     assert!(out.content.contains("x.txt"), "{}", out.content);
     assert!(out.content.contains("(in sub)"), "{}", out.content);
-    let out = run(
-        &ws,
-        &host,
-        1,
-        "run_command",
-        json!({"argv": ["definitely-not-a-program-xyz"]}),
-    )
-    .await;
-    assert!(
-        out.is_error && out.content.contains("could not start"),
-        "{}",
-        out.content
-    );
+    tools_support::a_missing_program_cannot_start(&ws).await;
     let out = run(&ws, &host, 1, "run_command", json!({})).await;
     assert!(
         out.is_error && out.content.contains("give `argv`"),
