@@ -179,6 +179,10 @@ pub struct CommonArgs {
     #[arg(long, global = true, help_heading = "Workspace")]
     pub allow_commands: bool,
 
+    /// Let workers' commands use the network (the command sandbox denies it otherwise).
+    #[arg(long, global = true, help_heading = "Workspace")]
+    pub allow_network: bool,
+
     /// Use this config file instead of the default one.
     #[arg(long, global = true, value_name = "F", help_heading = "Configuration")]
     pub config: Option<PathBuf>,

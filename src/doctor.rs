@@ -96,6 +96,12 @@ impl DoctorReport {
     }
 }
 
+/// The `sandbox` line of the report: whether workers' commands run confined here (the
+/// kernel's Landlock support) and what that means for approvals.
+pub fn sandbox_line(options: &crate::tools::sandbox::SandboxOptions) -> String {
+    format!("{:<12} {}", "sandbox", options.summary())
+}
+
 /// Runs the check against `settings` with `model`.
 pub async fn run(settings: &ProviderSettings, model: &str) -> DoctorReport {
     let mut report = DoctorReport {

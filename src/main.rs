@@ -16,6 +16,17 @@ use baton::session::Launch;
 const EXIT_USAGE: u8 = 2;
 
 fn main() -> ExitCode {
+    // `baton __baton_sandbox …`: the command sandbox's launcher (see tools::sandbox).
+    if let Some(code) = baton::tools::launcher::main_if_requested() {
+        std::process::exit(code);
+    }
+    // Not dumpable: another process of the same user cannot read this one's memory or
+    // /proc/<pid>/environ (where an API key may be).
+    // SAFETY: PR_SET_DUMPABLE with 0 only changes this process's dumpable flag.
+    #[cfg(target_os = "linux")]
+    unsafe {
+        libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0);
+    }
     if let Err(e) = color_eyre::install() {
         eprintln!("baton: cannot install the error reporter: {e}");
     }
@@ -103,6 +114,10 @@ async fn dispatch(action: Action, config: Config) -> color_eyre::Result<i32> {
             }
             let report = baton::doctor::run(&config.provider_settings(), &config.model).await;
             print_out(&format!("{report}\n"));
+            print_out(&format!(
+                "{}\n",
+                baton::doctor::sandbox_line(&config.sandbox_options())
+            ));
             Ok(if report.ok() { 0 } else { 1 })
         }
         Action::Run {

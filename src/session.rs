@@ -313,7 +313,7 @@ fn spawn(
     journal: Journal,
     start: Start,
     replayed_up_to: u64,
-    warnings: Vec<String>,
+    mut warnings: Vec<String>,
 ) -> Result<Session, SessionError> {
     let provider_settings = config.provider_settings();
     let provider = build_provider(&provider_settings).map_err(|source| SessionError::Provider {
@@ -321,6 +321,14 @@ fn spawn(
         source,
     })?;
     let workspace = workspace_tools(&config, &run_dir)?;
+    if let Some(notice) = workspace
+        .as_ref()
+        .filter(|ws| ws.permits("run_command"))
+        .and_then(|ws| ws.options().sandbox.notice())
+    {
+        // First: the TUI flashes the first warning.
+        warnings.insert(0, notice);
+    }
     if let Some(ws) = &workspace {
         // Journal the workspace as an absolute path (a resumed run finds it from anywhere).
         settings.workspace = Some(ws.root().display().to_string());
@@ -367,6 +375,7 @@ fn workspace_tools(
     options.read_only = config.read_only;
     options.allow_commands = config.allow_commands;
     options.allow = config.allow.clone();
+    options.sandbox = config.sandbox_options();
     let workspace =
         Workspace::open(dir, options).map_err(|e| SessionError::Config(e.to_string()))?;
     Ok(Some(Arc::new(workspace)))

@@ -56,19 +56,7 @@ async fn exit_code_and_output_are_returned() {
     assert!(out.content.contains("exit code: 0"), "{}", out.content);
     assert!(out.content.contains("x.txt"), "{}", out.content);
     assert!(out.content.contains("(in sub)"), "{}", out.content);
-    let out = run(
-        &ws,
-        &host,
-        1,
-        "run_command",
-        json!({"argv": ["definitely-not-a-program-xyz"]}),
-    )
-    .await;
-    assert!(
-        out.is_error && out.content.contains("could not start"),
-        "{}",
-        out.content
-    );
+    tools_support::a_missing_program_cannot_start(&ws).await;
     let out = run(&ws, &host, 1, "run_command", json!({})).await;
     assert!(
         out.is_error && out.content.contains("give `argv`"),
@@ -78,21 +66,70 @@ async fn exit_code_and_output_are_returned() {
     assert!(host.asked().is_empty());
 }
 
+/// Credentials a person's shell commonly holds, none of which may reach a command.
+const SECRETS: &[(&str, &str)] = &[
+    ("DATABASE_URL", "postgres://app:hunter2@db/app"),
+    ("GITHUB_PAT", "ghp_sandboxtest"),
+    ("HTTP_PROXY", "http://user:pw@proxy:3128"),
+    ("NPM_CONFIG__AUTH", "bnBtOnNlY3JldA=="),
+    ("SOME_SERVICE_API_KEY", "sk-sandboxtest"),
+];
+
 #[tokio::test]
-async fn secrets_are_not_passed_to_commands() {
+async fn the_environment_is_an_allow_list() {
+    // SAFETY: std serialises its own environment access; no test in this binary reads the
+    // environment through libc directly, and every value set here is constant.
+    unsafe {
+        for (name, value) in SECRETS {
+            std::env::set_var(name, value);
+        }
+        std::env::set_var("BATON_TEST_LISTED", "listed-value");
+        std::env::set_var("LC_BATON_TEST", "C");
+    }
     let fx = Fixture::new();
-    let ws = fx.open_with(|o| o.allow_commands = true);
+    let ws = fx.open_with(|o| {
+        o.allow_commands = true;
+        o.sandbox.command_env = vec!["BATON_TEST_LISTED".into(), "NOT_SET_ANYWHERE".into()];
+    });
     let host = FakeHost::default();
-    // The test process has PATH; a variable named like a key must not reach the command.
     let out = run(&ws, &host, 1, "run_command", json!({"command": "env"})).await;
     assert!(out.content.contains("PATH="), "{}", out.content);
-    for line in out.content.lines() {
-        let name = line.split('=').next().unwrap_or("").to_ascii_uppercase();
-        assert!(
-            !name.contains("API_KEY") && !name.contains("TOKEN"),
-            "{line}"
-        );
+    assert!(out.content.contains("LC_BATON_TEST=C"), "{}", out.content);
+    for (name, value) in SECRETS {
+        assert!(!out.content.contains(name), "{name}: {}", out.content);
+        assert!(!out.content.contains(value), "{name}: {}", out.content);
     }
+    // Listed, but named like Baton's own variables: refused like credentials.
+    assert!(!out.content.contains("listed-value"), "{}", out.content);
+    let ws = fx.open_with(|o| {
+        o.allow_commands = true;
+        o.sandbox.command_env = vec!["LC_BATON_TEST".into(), "HOSTNAME_FOR_TEST".into()];
+    });
+    // SAFETY: as above.
+    unsafe {
+        std::env::set_var("HOSTNAME_FOR_TEST", "h1");
+    }
+    let out = run(&ws, &host, 1, "run_command", json!({"command": "env"})).await;
+    assert!(
+        out.content.contains("HOSTNAME_FOR_TEST=h1"),
+        "{}",
+        out.content
+    );
+    // TMPDIR is the command's own directory, removed afterwards.
+    let out = run(
+        &ws,
+        &host,
+        1,
+        "run_command",
+        json!({"command": "echo $TMPDIR"}),
+    )
+    .await;
+    let tmp = out
+        .content
+        .lines()
+        .find(|l| l.contains("baton-cmd-"))
+        .unwrap();
+    assert!(!std::path::Path::new(tmp.trim()).exists(), "{tmp}");
 }
 
 #[tokio::test]

@@ -15,6 +15,7 @@ use crate::engine::roles::RoleSpec;
 use crate::llm::pricing::ModelEntry;
 use crate::llm::{ProviderKind, Secret, ToolMode};
 use crate::protocol::{ApprovalPolicy, MAX_WALL_SECS};
+use crate::tools::sandbox::SandboxMode;
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -39,6 +40,7 @@ pub(super) struct FileConfig {
     read_only: Option<Spanned<bool>>,
     allow_commands: Option<Spanned<bool>>,
     allow: Option<Spanned<Vec<String>>>,
+    command_env: Option<Spanned<Vec<String>>>,
     log_level: Option<Spanned<String>>,
     #[serde(default)]
     retry: RetryFile,
@@ -46,6 +48,8 @@ pub(super) struct FileConfig {
     demo: DemoFile,
     #[serde(default)]
     ui: UiFile,
+    #[serde(default)]
+    sandbox: SandboxFile,
     #[serde(default)]
     pricing: BTreeMap<String, Spanned<ModelEntry>>,
     #[serde(default)]
@@ -95,6 +99,13 @@ struct UiFile {
     ascii: Option<Spanned<bool>>,
     mouse: Option<Spanned<bool>>,
     theme: Option<Spanned<super::UiTheme>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SandboxFile {
+    mode: Option<Spanned<SandboxMode>>,
+    network: Option<Spanned<bool>>,
 }
 
 /// The file's text, for turning byte spans into line numbers and keys.
@@ -280,6 +291,16 @@ impl Builder {
             return Err(f.error(s.span(), "allow entries must not be empty"));
         }
         take!(self.allow, file.allow);
+        if let Some(s) = &file.command_env {
+            for name in s.get_ref() {
+                if let Some(message) = check_command_env_name(name) {
+                    return Err(f.error(s.span(), message));
+                }
+            }
+        }
+        take!(self.command_env, file.command_env);
+        take!(self.sandbox_mode, file.sandbox.mode);
+        take!(self.sandbox_network, file.sandbox.network);
         if let Some(s) = file.log_level {
             let filter = log_filter_from(s.get_ref());
             check_log_filter(&filter).map_err(|m| f.error(s.span(), m))?;
@@ -393,6 +414,25 @@ impl Builder {
         }
         Ok(())
     }
+}
+
+/// Why `name` cannot be in `command_env`, if it cannot.
+fn check_command_env_name(name: &str) -> Option<String> {
+    let valid = !name.is_empty()
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        && !name.starts_with(|c: char| c.is_ascii_digit());
+    if !valid {
+        return Some(format!(
+            "`{name}` is not an environment variable name (letters, digits and _)"
+        ));
+    }
+    crate::tools::command::is_secret_var(name).then(|| {
+        format!(
+            "`{name}` looks like a credential; Baton never passes credentials to commands \
+             (give the command what it needs another way, or set [sandbox] mode = \"off\" \
+             and run it yourself)"
+        )
+    })
 }
 
 trait MapU64 {

@@ -25,6 +25,7 @@ use crate::engine::roles::RoleSpec;
 use crate::llm::pricing::{ModelEntry, PriceTable};
 use crate::llm::{ProviderKind, ProviderSettings, RetrySettings, Secret, ToolMode};
 use crate::protocol::{ApprovalPolicy, Limits, RunSettings};
+use crate::tools::sandbox::{SandboxMode, SandboxOptions};
 
 pub use file::validate_file_text;
 use file::{FileText, parse_file};
@@ -283,6 +284,15 @@ impl std::fmt::Display for UiTheme {
     }
 }
 
+/// The command sandbox (`[sandbox]`, `--allow-network`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct SandboxSettings {
+    /// `on`: commands run confined (Linux, Landlock); `off`: unconfined.
+    pub mode: SandboxMode,
+    /// Commands may use the network.
+    pub network: bool,
+}
+
 /// The effective configuration. `Debug` never shows the key (it is a [`Secret`]).
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -308,6 +318,9 @@ pub struct Config {
     pub allow_commands: bool,
     /// Commands workers may run without asking (`"cargo test"`, `"ls *"`).
     pub allow: Vec<String>,
+    /// Variables passed to commands beyond the built-in allow list (`command_env`).
+    pub command_env: Vec<String>,
+    pub sandbox: SandboxSettings,
     pub retry: RetrySettings,
     pub demo: DemoSettings,
     pub ui: UiSettings,
@@ -443,6 +456,16 @@ impl Config {
         keep!("read_only", c.read_only, original.read_only);
         keep!("allow_commands", c.allow_commands, original.allow_commands);
         (c, kept)
+    }
+
+    /// How this process runs workers' commands: the `[sandbox]` settings, `command_env`,
+    /// this executable as the launcher and the kernel's support probed now.
+    pub fn sandbox_options(&self) -> SandboxOptions {
+        SandboxOptions::for_this_process(
+            self.sandbox.mode,
+            self.sandbox.network,
+            self.command_env.clone(),
+        )
     }
 
     /// The built-in price table with the `[pricing]` overrides applied.

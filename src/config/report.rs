@@ -79,6 +79,16 @@ impl Config {
                     self.allow.join(", ")
                 },
             ),
+            (
+                "command_env",
+                if self.command_env.is_empty() {
+                    "(none)".into()
+                } else {
+                    self.command_env.join(", ")
+                },
+            ),
+            ("sandbox.mode", self.sandbox.mode.to_string()),
+            ("sandbox.network", self.sandbox.network.to_string()),
             ("log_level", self.log_filter.clone()),
             ("retry.max_retries", self.retry.max_retries.to_string()),
             (

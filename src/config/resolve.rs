@@ -39,6 +39,9 @@ pub(super) struct Builder {
     pub(super) read_only: Option<Val<bool>>,
     pub(super) allow_commands: Option<Val<bool>>,
     pub(super) allow: Option<Val<Vec<String>>>,
+    pub(super) command_env: Option<Val<Vec<String>>>,
+    pub(super) sandbox_mode: Option<Val<SandboxMode>>,
+    pub(super) sandbox_network: Option<Val<bool>>,
     pub(super) log_filter: Option<Val<String>>,
     pub(super) retry: BTreeMap<&'static str, Val<u64>>,
     pub(super) demo_pace_ms: Option<Val<u64>>,
@@ -154,6 +157,9 @@ impl Builder {
         }
         if a.allow_commands {
             set(&mut self.allow_commands, true, flag("--allow-commands"));
+        }
+        if a.allow_network {
+            set(&mut self.sandbox_network, true, flag("--allow-network"));
         }
         if let Some(v) = &a.log_level {
             let filter = log_filter_from(v);
@@ -350,6 +356,11 @@ impl Config {
         let read_only = take!("read_only", or_default(b.read_only, false));
         let allow_commands = take!("allow_commands", or_default(b.allow_commands, false));
         let allow = take!("allow", or_default(b.allow, Vec::new()));
+        let command_env = take!("command_env", or_default(b.command_env, Vec::new()));
+        let sandbox = SandboxSettings {
+            mode: take!("sandbox.mode", or_default(b.sandbox_mode, SandboxMode::On)),
+            network: take!("sandbox.network", or_default(b.sandbox_network, false)),
+        };
         let log_filter = take!(
             "log_level",
             or_default(b.log_filter, DEFAULT_LOG_FILTER.to_string())
@@ -469,6 +480,8 @@ impl Config {
             read_only,
             allow_commands,
             allow,
+            command_env,
+            sandbox,
             retry,
             demo,
             ui,

@@ -1,11 +1,13 @@
 //! `run_command`'s process side: the allow-list rule, running a program (argv) or a shell
-//! line (`sh -c`) in a directory with a timeout, killing its whole process group when it
-//! runs too long, and collecting bounded output.
+//! line (`sh -c`) in a directory with a timeout (through the sandbox launcher, see
+//! [`super::sandbox`]), killing it and every process it started when it ends or runs too
+//! long, and collecting bounded output.
 //!
 //! Must not ask for approval (the workspace does, through the `ToolHost`) and must not pass
-//! secrets to commands: variables that look like credentials are removed from their
-//! environment.
+//! secrets to commands: a command's environment is an allow list
+//! ([`super::sandbox::command_environment`]), never Baton's own.
 
+use std::ffi::OsString;
 use std::path::Path;
 use std::process::{ExitStatus, Stdio};
 use std::time::Duration;
@@ -14,6 +16,9 @@ use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::process::Command;
 
 use super::error::ToolError;
+use super::sandbox::{
+    CommandTemp, SandboxMode, SandboxOptions, command_environment, launcher_args, program_exists,
+};
 use super::text::{HeadTail, one_line};
 
 /// What to run.
@@ -96,67 +101,121 @@ pub struct CommandOutcome {
     pub output_abandoned: bool,
     pub stdout: HeadTail,
     pub stderr: HeadTail,
+    /// For the model, when a confined command failed: what the sandbox denies (so a
+    /// "Permission denied" is not mistaken for file permissions).
+    pub sandbox_note: Option<String>,
 }
 
 /// How long to keep reading output after the process has ended (a background process it
 /// started may hold the pipes open).
 const OUTPUT_GRACE: Duration = Duration::from_secs(5);
 
-/// Runs `spec` in `cwd` (an existing directory inside the workspace), killing it (and every
-/// process it started in its process group) after `timeout`. Each stream keeps at most
-/// `keep` bytes from its head and from its tail.
+/// One command to run.
+#[derive(Debug, Clone, Copy)]
+pub struct CommandRun<'a> {
+    pub spec: &'a CommandSpec,
+    /// An existing directory inside the workspace.
+    pub cwd: &'a Path,
+    /// The workspace root: the only place (with the command's temp dir) a confined command
+    /// may write.
+    pub workspace: &'a Path,
+    /// The command and everything it started are killed after this.
+    pub timeout: Duration,
+    /// Each stream keeps at most this many bytes from its head and from its tail.
+    pub keep: usize,
+}
+
+/// Runs a command under `sandbox` (see [`super::sandbox`]): with an allow-listed
+/// environment and a private `TMPDIR`; through the launcher when there is one (confined,
+/// and every descendant killed when it ends, times out, or this call is dropped), else
+/// directly in its own process group, killed as a group.
 pub async fn run(
-    spec: &CommandSpec,
-    cwd: &Path,
-    timeout: Duration,
-    keep: usize,
+    r: &CommandRun<'_>,
+    sandbox: &SandboxOptions,
 ) -> Result<CommandOutcome, ToolError> {
-    let mut command = match spec {
-        CommandSpec::Argv(argv) => {
-            let Some((program, args)) = argv.split_first() else {
-                return Err(ToolError::Invalid(
-                    "argv is empty; give the program to run".into(),
-                ));
-            };
-            let mut c = Command::new(program);
-            c.args(args);
+    let argv: Vec<OsString> = match r.spec {
+        CommandSpec::Argv(argv) => argv.iter().map(OsString::from).collect(),
+        CommandSpec::Shell(line) => vec!["sh".into(), "-c".into(), line.into()],
+    };
+    let Some((program, args)) = argv.split_first() else {
+        return Err(ToolError::Invalid(
+            "argv is empty; give the program to run".into(),
+        ));
+    };
+    let shown = one_line(&r.spec.display(), 80);
+    let tmp = CommandTemp::create().map_err(|e| {
+        ToolError::Io(format!(
+            "could not create a temporary directory for `{shown}`: {e}"
+        ))
+    })?;
+    let env = command_environment(std::env::vars_os(), &sandbox.command_env, Some(tmp.path()));
+    let mut command = match &sandbox.launcher {
+        Some(launcher) => {
+            let path = env
+                .iter()
+                .find(|(k, _)| k == "PATH")
+                .map(|(_, v)| v.as_os_str());
+            if !program_exists(&program.to_string_lossy(), path, r.cwd) {
+                return Err(ToolError::Io(format!(
+                    "could not start `{shown}`: `{}` was not found (PATH: {})",
+                    program.to_string_lossy(),
+                    path.map(|p| p.to_string_lossy().into_owned())
+                        .unwrap_or_else(|| "unset".into())
+                )));
+            }
+            let confine = sandbox.confined();
+            let network = sandbox.network || sandbox.mode == SandboxMode::Off;
+            let mut c = Command::new(launcher);
+            c.args(launcher_args(
+                confine,
+                network,
+                &[r.workspace, tmp.path()],
+                &argv,
+            ))
+            .stdin(Stdio::piped())
+            // Dropping this call closes the launcher's stdin, which kills the tree; a
+            // SIGKILL would let `setsid` descendants escape.
+            .kill_on_drop(false);
             c
         }
-        CommandSpec::Shell(line) => {
-            let mut c = Command::new("sh");
-            c.arg("-c").arg(line);
+        None => {
+            let mut c = Command::new(program);
+            c.args(args).stdin(Stdio::null()).kill_on_drop(true);
             c
         }
     };
     command
-        .current_dir(cwd)
-        .stdin(Stdio::null())
+        .current_dir(r.cwd)
+        .env_clear()
+        .envs(env)
         .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true);
+        .stderr(Stdio::piped());
     #[cfg(unix)]
     command.process_group(0);
-    for (name, _) in std::env::vars_os() {
-        if is_secret_var(&name.to_string_lossy()) {
-            command.env_remove(&name);
-        }
-    }
-    let shown = one_line(&spec.display(), 80);
     let mut child = command
         .spawn()
         .map_err(|e| ToolError::Io(format!("could not start `{shown}`: {e}")))?;
     let pid = child.id();
+    // Held open for as long as the command may run: the launcher ends everything when it
+    // closes.
+    let mut launcher_pipe = child.stdin.take();
     let stdout = child.stdout.take();
     let stderr = child.stderr.take();
-    let out_task = tokio::spawn(collect(stdout, keep));
-    let err_task = tokio::spawn(collect(stderr, keep));
+    let out_task = tokio::spawn(collect(stdout, r.keep));
+    let err_task = tokio::spawn(collect(stderr, r.keep));
 
     let (status, timed_out): (Option<ExitStatus>, bool) =
-        match tokio::time::timeout(timeout, child.wait()).await {
+        match tokio::time::timeout(r.timeout, child.wait()).await {
             Ok(Ok(status)) => (Some(status), false),
             Ok(Err(e)) => {
+                drop(launcher_pipe.take());
                 kill_group(pid);
                 return Err(ToolError::Io(format!("waiting for `{shown}` failed: {e}")));
+            }
+            Err(_) if launcher_pipe.is_some() => {
+                // The launcher kills the command and its descendants, then exits.
+                drop(launcher_pipe.take());
+                (child.wait().await.ok(), true)
             }
             Err(_) => {
                 kill_group(pid);
@@ -164,16 +223,31 @@ pub async fn run(
                 (child.wait().await.ok(), true)
             }
         };
+    drop(launcher_pipe);
     // Whatever it left running in its group goes too: commands do not outlive their call.
     kill_group(pid);
 
     let mut output_abandoned = false;
-    let stdout = finish(out_task, keep, &mut output_abandoned).await;
-    let stderr = finish(err_task, keep, &mut output_abandoned).await;
+    let stdout = finish(out_task, r.keep, &mut output_abandoned).await;
+    let stderr = finish(err_task, r.keep, &mut output_abandoned).await;
     let (exit_code, signal) = match status {
         Some(s) => (s.code(), exit_signal(&s)),
         None => (None, None),
     };
+    let failed = timed_out || exit_code != Some(0);
+    let sandbox_note = (failed && sandbox.confined()).then(|| {
+        let network = if sandbox.network {
+            "with network access"
+        } else {
+            "without network access"
+        };
+        format!(
+            "note: the command ran in Baton's sandbox, {network}; it may write only inside the \
+             workspace and its $TMPDIR, so \"Permission denied\" or \"Operation not permitted\" \
+             elsewhere comes from the sandbox, not from file permissions"
+        )
+    });
+    drop(tmp);
     Ok(CommandOutcome {
         exit_code,
         signal,
@@ -181,6 +255,7 @@ pub async fn run(
         output_abandoned,
         stdout,
         stderr,
+        sandbox_note,
     })
 }
 
@@ -216,13 +291,23 @@ async fn finish(
     }
 }
 
-/// Environment variables that look like credentials (never passed to commands).
+/// Environment variable names that look like credentials: never passed to commands, even
+/// when listed in `command_env` (which refuses them).
 pub fn is_secret_var(name: &str) -> bool {
     let upper = name.to_ascii_uppercase();
     upper.starts_with("BATON_")
-        || ["KEY", "TOKEN", "SECRET", "PASSWORD", "PASSWD", "CREDENTIAL"]
-            .iter()
-            .any(|word| upper.contains(word))
+        || upper.ends_with("_PAT")
+        || [
+            "KEY",
+            "TOKEN",
+            "SECRET",
+            "PASSWORD",
+            "PASSWD",
+            "CREDENTIAL",
+            "AUTH",
+        ]
+        .iter()
+        .any(|word| upper.contains(word))
 }
 
 #[cfg(unix)]
@@ -296,6 +381,8 @@ mod tests {
         assert!(is_secret_var("ANTHROPIC_API_KEY"));
         assert!(is_secret_var("github_token"));
         assert!(is_secret_var("BATON_CONFIG"));
+        assert!(is_secret_var("GITHUB_PAT"));
+        assert!(is_secret_var("NPM_CONFIG__AUTH"));
         assert!(!is_secret_var("PATH"));
         assert!(!is_secret_var("HOME"));
     }

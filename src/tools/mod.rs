@@ -7,7 +7,8 @@
 //!
 //! [`Workspace`] is the implementation over a directory; the modules beside it hold its
 //! parts: confinement ([`paths`]), schemas ([`schema`]), the reading tools ([`fs`],
-//! [`search`]), the command runner ([`command`]), the change record ([`changes`]) and
+//! [`search`]), the command runner ([`command`]) and its sandbox ([`sandbox`], run by the
+//! [`launcher`]), the change record ([`changes`]) and
 //! diffs of recorded changes for review ([`diff`]).
 
 pub mod changes;
@@ -15,7 +16,9 @@ pub mod command;
 pub mod diff;
 pub mod error;
 pub mod fs;
+pub mod launcher;
 pub mod paths;
+pub mod sandbox;
 pub mod schema;
 pub mod search;
 pub mod text;

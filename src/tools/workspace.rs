@@ -18,9 +18,10 @@ use crate::protocol::{ToolCall, ToolDef};
 use crate::state::FileChange;
 
 use super::changes::{ChangeRecord, Freshness, sha256_hex};
-use super::command::{self, CommandSpec, pattern_allows};
+use super::command::{self, CommandRun, CommandSpec, pattern_allows};
 use super::error::{ToolError, io_error};
 use super::paths::{Resolved, Root};
+use super::sandbox::SandboxOptions;
 use super::schema::{self, *};
 use super::search::{self, DEFAULT_MATCHES, SearchQuery};
 use super::text::{cap_head_tail, one_line, thousands};
@@ -44,6 +45,8 @@ pub struct WorkspaceOptions {
     pub output_cap: usize,
     /// Most bytes of a file `read_file` gives the model in one call.
     pub read_cap: usize,
+    /// How commands run (default: directly, unconfined; the session sets the sandbox).
+    pub sandbox: SandboxOptions,
 }
 
 /// Default command timeout.
@@ -65,6 +68,7 @@ impl WorkspaceOptions {
             command_timeout: DEFAULT_COMMAND_TIMEOUT,
             output_cap: DEFAULT_OUTPUT_CAP,
             read_cap: DEFAULT_READ_CAP,
+            sandbox: SandboxOptions::default(),
         }
     }
 }
@@ -109,8 +113,13 @@ impl Workspace {
     }
 
     /// Whether `spec` may run without asking: `--allow-commands`, the configured allow
-    /// list, or an earlier "allow always" in this session.
+    /// list, or an earlier "allow always" in this session. While the sandbox is on but
+    /// cannot be enforced, only the person's own answers in this session count.
     pub fn command_allowed(&self, spec: &CommandSpec) -> bool {
+        if self.options.sandbox.needs_approval() {
+            let display = spec.display();
+            return self.session_allow_list().iter().any(|c| c == &display);
+        }
         if self.options.allow_commands {
             return true;
         }
@@ -538,7 +547,14 @@ impl Workspace {
             }
         }
         let keep = (self.options.output_cap / 2).max(256);
-        let outcome = command::run(&spec, &cwd.abs, self.options.command_timeout, keep).await?;
+        let run = CommandRun {
+            spec: &spec,
+            cwd: &cwd.abs,
+            workspace: self.root(),
+            timeout: self.options.command_timeout,
+            keep,
+        };
+        let outcome = command::run(&run, &self.options.sandbox).await?;
         let mut content = format!("$ {display}");
         if cwd.rel != "." {
             content.push_str(&format!("   (in {})", cwd.rel));
@@ -579,6 +595,10 @@ impl Workspace {
             content.push_str(
                 "(output was still open after the command ended and was not read further)\n",
             );
+        }
+        if let Some(note) = &outcome.sandbox_note {
+            content.push_str(note);
+            content.push('\n');
         }
         let summary = if outcome.timed_out {
             format!("run_command \"{}\" → timed out", one_line(&display, 60))

@@ -140,6 +140,23 @@ pub async fn run(
         .await
 }
 
+/// A program that does not exist is a tool error saying it could not start.
+pub async fn a_missing_program_cannot_start(ws: &Workspace) {
+    let out = run(
+        ws,
+        &FakeHost::default(),
+        1,
+        "run_command",
+        serde_json::json!({"argv": ["definitely-not-a-program-xyz"]}),
+    )
+    .await;
+    assert!(
+        out.is_error && out.content.contains("could not start"),
+        "{}",
+        out.content
+    );
+}
+
 pub fn symlink(target: &Path, link: &Path) {
     std::os::unix::fs::symlink(target, link).unwrap();
 }
