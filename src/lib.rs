@@ -12,6 +12,7 @@ pub mod headless;
 pub mod journal;
 pub mod llm;
 pub mod logging;
+pub mod resume_trust;
 pub mod session;
 pub mod tools;
 pub mod tui;

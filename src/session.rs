@@ -74,6 +74,10 @@ pub enum SessionError {
     },
     #[error("{0}")]
     Config(String),
+    /// The run's journal names another provider, base URL or workspace than today's
+    /// configuration ([`crate::resume_trust`]); the text says which flags decide.
+    #[error("{0}")]
+    ResumeTrust(String),
 }
 
 impl SessionError {
@@ -87,7 +91,8 @@ impl SessionError {
                 | JournalError::Ambiguous { .. },
             )
             | SessionError::Provider { .. }
-            | SessionError::Config(_) => 2,
+            | SessionError::Config(_)
+            | SessionError::ResumeTrust(_) => 2,
             _ => 1,
         }
     }
@@ -135,15 +140,19 @@ pub fn start(
             if task.is_empty() {
                 return Err(SessionError::EmptyTask);
             }
+            check_task_size(config, &task)?;
             // A bad --workspace, provider or role is reported before a run directory is
             // created for nothing.
             if let Some(dir) = &config.workspace {
                 crate::tools::paths::Root::open(dir)
                     .map_err(|e| SessionError::Config(e.to_string()))?;
+                config
+                    .check_workspace_location(dir)
+                    .map_err(SessionError::Config)?;
             }
             check_before_creating(config)?;
             let (run_id, run_dir, journal) = create_run(&data_dir)?;
-            let mut warnings = Vec::new();
+            let mut warnings = config.warnings.clone();
             if let Some(note) = &config.provider_note {
                 warnings.push(note.clone());
             }
@@ -172,7 +181,7 @@ pub fn start(
                 path: journal_path.clone(),
                 source,
             })?;
-            let mut warnings = Vec::new();
+            let mut warnings = config.warnings.clone();
             if replay.torn_line_dropped {
                 warnings.push(format!(
                     "the last line of {} was cut off (the process stopped while writing it); \
@@ -196,7 +205,10 @@ pub fn start(
             else {
                 return Err(SessionError::EmptyJournal { path: journal_path });
             };
-            let (config, kept) = config.for_resume(&original);
+            let (mut config, kept) = config.for_resume(&original);
+            let notes = crate::resume_trust::apply(&mut config, &original, &run_id)
+                .map_err(SessionError::ResumeTrust)?;
+            warnings.extend(notes);
             if !kept.is_empty() {
                 warnings.push(format!(
                     "continuing with the run's own settings for {} (give a flag to change one)",
@@ -226,6 +238,20 @@ pub fn start(
             )
         }
     }
+}
+
+/// Refuses a task longer than `limits.max_task_bytes`, saying how to fix it.
+fn check_task_size(config: &Config, task: &str) -> Result<(), SessionError> {
+    let size = u64::try_from(task.len()).unwrap_or(u64::MAX);
+    if size > config.max_task_bytes {
+        return Err(SessionError::Config(format!(
+            "the task is {size} bytes, more than the limit of {} bytes \
+             (limits.max_task_bytes); shorten it, put the material in the workspace for \
+             workers to read, or raise the limit in the config file",
+            config.max_task_bytes
+        )));
+    }
+    Ok(())
 }
 
 /// The provider can be built and the roles merge: checked before a new run directory is
@@ -326,7 +352,11 @@ fn workspace_tools(
     let Some(dir) = &config.workspace else {
         return Ok(None);
     };
+    config
+        .check_workspace_location(dir)
+        .map_err(SessionError::Config)?;
     let mut options = WorkspaceOptions::new(run_dir);
+    options.protected = config.protected.clone();
     options.read_only = config.read_only;
     options.allow_commands = config.allow_commands;
     options.allow = config.allow.clone();

@@ -79,6 +79,15 @@ impl Config {
                     self.allow.join(", ")
                 },
             ),
+            (
+                "protected",
+                if self.protected.is_empty() {
+                    "(defaults only)".into()
+                } else {
+                    self.protected.join(", ")
+                },
+            ),
+            ("limits.max_task_bytes", self.max_task_bytes.to_string()),
             ("log_level", self.log_filter.clone()),
             ("retry.max_retries", self.retry.max_retries.to_string()),
             (

@@ -39,6 +39,8 @@ pub(super) struct Builder {
     pub(super) read_only: Option<Val<bool>>,
     pub(super) allow_commands: Option<Val<bool>>,
     pub(super) allow: Option<Val<Vec<String>>>,
+    pub(super) protected: Option<Val<Vec<String>>>,
+    pub(super) max_task_bytes: Option<Val<u64>>,
     pub(super) log_filter: Option<Val<String>>,
     pub(super) retry: BTreeMap<&'static str, Val<u64>>,
     pub(super) demo_pace_ms: Option<Val<u64>>,
@@ -49,7 +51,6 @@ pub(super) struct Builder {
     pub(super) pricing: BTreeMap<String, ModelPrice>,
     pub(super) roles: Vec<RoleSpec>,
     pub(super) roles_models: BTreeMap<String, String>,
-    pub(super) file_api_key: Option<Secret>,
 }
 
 pub(super) fn set<T>(slot: &mut Option<Val<T>>, value: T, source: Source) {
@@ -348,6 +349,11 @@ impl Config {
         let read_only = take!("read_only", or_default(b.read_only, false));
         let allow_commands = take!("allow_commands", or_default(b.allow_commands, false));
         let allow = take!("allow", or_default(b.allow, Vec::new()));
+        let protected = take!("protected", or_default(b.protected, Vec::new()));
+        let max_task_bytes = take!(
+            "limits.max_task_bytes",
+            or_default(b.max_task_bytes, DEFAULT_MAX_TASK_BYTES)
+        );
         let log_filter = take!(
             "log_level",
             or_default(b.log_filter, DEFAULT_LOG_FILTER.to_string())
@@ -433,6 +439,10 @@ impl Config {
             read_only,
             allow_commands,
             allow,
+            protected,
+            max_task_bytes,
+            warnings: Vec::new(),
+            resume_confirmed: false,
             retry,
             demo,
             ui,
@@ -443,11 +453,6 @@ impl Config {
             paths,
             provider_note,
             sources,
-            env_keys: ["ANTHROPIC_API_KEY", "OPENAI_API_KEY"]
-                .into_iter()
-                .filter_map(|var| env.get(var).map(|v| (var, Secret::new(v))))
-                .collect(),
-            file_api_key: b.file_api_key,
         }
     }
 }
