@@ -124,6 +124,9 @@ impl Config {
             .unwrap_or(0)
             .min(48);
         let mut out = String::new();
+        for warning in &self.warnings {
+            out.push_str(&format!("warning: {warning}\n"));
+        }
         out.push_str("Files\n");
         out.push_str(&format!(
             "  config file  {} ({})\n",
