@@ -439,7 +439,10 @@ fn a_resumed_run_keeps_its_settings_unless_flags_say_otherwise() {
     // provider is a mismatch the person decides (baton::resume_trust).
     assert_eq!(c.provider, ProviderKind::Openai);
     assert_eq!(c.api_key.expose(), "sk-openai-test");
-    assert_eq!(c.model, "gpt-4.1", "the run's models only on its own provider");
+    assert_eq!(
+        c.model, "gpt-4.1",
+        "the run's models only on its own provider"
+    );
     assert_eq!((c.max_workers, c.approve), (2, ApprovalPolicy::All));
     assert!(!kept.contains(&"provider") && kept.contains(&"max_workers"));
     let differ: Vec<&str> = baton::resume_trust::mismatches(&c, &original)

@@ -165,7 +165,11 @@ async fn a_workspace_holding_or_inside_batons_home_is_refused() {
     let err = stderr(&o);
     assert_eq!(o.status.code(), Some(2), "{err}");
     assert!(err.contains("contains Baton's own files"), "{err}");
-    assert!(journal::list_runs(&home.join("data")).unwrap_or_default().is_empty());
+    assert!(
+        journal::list_runs(&home.join("data"))
+            .unwrap_or_default()
+            .is_empty()
+    );
 
     // The workspace inside BATON_HOME.
     let inner = home.join("data/some-dir");
@@ -202,7 +206,11 @@ async fn a_task_over_the_size_limit_is_refused_with_the_limit_named() {
     assert_eq!(o.status.code(), Some(2), "{err}");
     assert!(err.contains("the task is 1001 bytes"), "{err}");
     assert!(err.contains("limits.max_task_bytes"), "{err}");
-    assert!(journal::list_runs(&home.path().join("data")).unwrap_or_default().is_empty());
+    assert!(
+        journal::list_runs(&home.path().join("data"))
+            .unwrap_or_default()
+            .is_empty()
+    );
 
     // The default limit (256 KiB) holds without a config.
     std::fs::write(home.path().join("config.toml"), "[demo]\npace_ms = 0\n").unwrap();

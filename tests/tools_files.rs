@@ -480,7 +480,9 @@ async fn large_files_are_read_in_parts_and_searched_whole() {
     let mut n = 0u32;
     while text.len() < 17 * 1024 * 1024 {
         n += 1;
-        text.push_str(&format!("row {n:08} of filler text to make the file large\n"));
+        text.push_str(&format!(
+            "row {n:08} of filler text to make the file large\n"
+        ));
     }
     text.push_str("the needle at the very end\n");
     let total = n + 1;
@@ -491,8 +493,16 @@ async fn large_files_are_read_in_parts_and_searched_whole() {
 
     let out = run(&ws, &host, 1, "read_file", json!({"path": "huge.log"})).await;
     assert!(!out.is_error, "{}", out.content);
-    assert!(out.content.len() <= 256 * 1024 + 200, "capped: {}", out.content.len());
-    assert!(out.content.contains("use offset="), "{}", &out.content[out.content.len() - 200..]);
+    assert!(
+        out.content.len() <= 256 * 1024 + 200,
+        "capped: {}",
+        out.content.len()
+    );
+    assert!(
+        out.content.contains("use offset="),
+        "{}",
+        &out.content[out.content.len() - 200..]
+    );
 
     let out = run(
         &ws,
@@ -513,7 +523,8 @@ async fn large_files_are_read_in_parts_and_searched_whole() {
     let out = run(&ws, &host, 1, "search", json!({"pattern": "needle"})).await;
     assert!(!out.is_error, "{}", out.content);
     assert!(
-        out.content.contains(&format!("huge.log:{total}: the needle at the very end")),
+        out.content
+            .contains(&format!("huge.log:{total}: the needle at the very end")),
         "{}",
         out.content
     );

@@ -41,7 +41,10 @@ const FILES: [(&str, &str); 7] = [
 fn attempts() -> Vec<(&'static str, Value)> {
     vec![
         ("read_file", json!({"path": ".git/config"})),
-        ("write_file", json!({"path": ".git/config", "content": PAYLOAD})),
+        (
+            "write_file",
+            json!({"path": ".git/config", "content": PAYLOAD}),
+        ),
         (
             "edit_file",
             json!({"path": ".git/config", "old_string": "repositoryformatversion = 0",
@@ -51,9 +54,18 @@ fn attempts() -> Vec<(&'static str, Value)> {
             "write_file",
             json!({"path": ".git/hooks/pre-commit", "content": "#!/bin/sh\ntouch /tmp/pwned\n"}),
         ),
-        ("write_file", json!({"path": "vendor/lib/.git/config", "content": PAYLOAD})),
-        ("write_file", json!({"path": "wt/.git", "content": "gitdir: /tmp/evil\n"})),
-        ("write_file", json!({"path": "./src/../.GIT/config", "content": PAYLOAD})),
+        (
+            "write_file",
+            json!({"path": "vendor/lib/.git/config", "content": PAYLOAD}),
+        ),
+        (
+            "write_file",
+            json!({"path": "wt/.git", "content": "gitdir: /tmp/evil\n"}),
+        ),
+        (
+            "write_file",
+            json!({"path": "./src/../.GIT/config", "content": PAYLOAD}),
+        ),
         ("delete_file", json!({"path": ".git/HEAD"})),
         ("read_file", json!({"path": ".env"})),
         ("search", json!({"pattern": "sk-very-secret"})),
@@ -179,7 +191,10 @@ async fn a_worker_cannot_change_version_control_metadata_or_read_secrets() {
     let results = tool_results(&last_worker_request);
     assert_eq!(results.len(), attempts().len(), "{results:#?}");
     let (read_git, err) = &results[0];
-    assert!(!err && read_git.contains("repositoryformatversion"), "{read_git}");
+    assert!(
+        !err && read_git.contains("repositoryformatversion"),
+        "{read_git}"
+    );
     for (i, (text, err)) in results.iter().enumerate().take(8).skip(1) {
         assert!(*err, "attempt {i} must fail: {text}");
         assert!(
@@ -192,7 +207,10 @@ async fn a_worker_cannot_change_version_control_metadata_or_read_secrets() {
     assert!(!read_env.contains("sk-very-secret-value"), "{read_env}");
     let (search, err) = &results[9];
     assert!(!err && search.contains("no matches"), "{search}");
-    assert!(search.contains("1 protected files were not searched"), "{search}");
+    assert!(
+        search.contains("1 protected files were not searched"),
+        "{search}"
+    );
     let (list, err) = &results[10];
     assert!(!err, "{list}");
     assert!(

@@ -318,6 +318,6 @@ mod tests {
         assert!(!p.is_protected(".", true));
         assert!(p.check_write(".git/hooks/pre-commit", false).is_err());
         assert!(p.check_read(".git/config", false).is_ok());
-        assert!(Protection::new(&["a[".to_string()]).is_err());
+        assert!(Protection::new(&["{a".to_string()]).is_err());
     }
 }

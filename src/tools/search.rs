@@ -223,7 +223,7 @@ mod tests {
             shown: Vec::new(),
             shown_bytes: 0,
             matches: 0,
-            limit: 10,
+            limit: 20,
             cap: 10_000,
         };
         search_file(&regex, "f", text, &mut found);
