@@ -185,8 +185,7 @@ async fn a_worker_cannot_change_version_control_metadata_or_read_secrets() {
     let last_worker_request = server
         .requests()
         .into_iter()
-        .filter(|r| r.forced_tool().is_none())
-        .last()
+        .rfind(|r| r.forced_tool().is_none())
         .unwrap();
     let results = tool_results(&last_worker_request);
     assert_eq!(results.len(), attempts().len(), "{results:#?}");
