@@ -179,81 +179,41 @@ pub fn read_stream(
         None => usize::MAX,
     };
     let mut hasher = Sha256::new();
-    let mut buf = vec![0u8; 64 * 1024];
     let mut bytes = 0u64;
-    let mut head_checked = 0usize;
-    let mut binary = false;
-    // Lines: `line` is the 1-based number of the line being read; `current` its bytes
-    // (kept only inside the range, at most `cap + 1` of them).
-    let mut line = 1usize;
-    let mut current: Vec<u8> = Vec::new();
-    let mut current_len = 0usize;
     let mut body = String::new();
     let mut last = start - 1;
     let mut stopped = false;
-    loop {
-        let n = match reader.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(io_error(rel, "read", &e)),
-        };
-        let chunk = &buf[..n];
+    let wanted = |n: usize, stopped: bool| n >= start && n <= end && !stopped;
+    // Inside the range a line is kept up to `cap + 1` bytes (enough to know it is too long).
+    let mut lines = LineSplitter::new(if wanted(1, false) { cap + 1 } else { 0 });
+    let mut on_line = |n: usize, kept: &[u8], len: usize| {
+        if wanted(n, stopped) {
+            stopped = !take_line(&mut body, kept, len, cap);
+            if !stopped {
+                last = n;
+            }
+        }
+        if wanted(n + 1, stopped) { cap + 1 } else { 0 }
+    };
+    read_chunks(&mut reader, |chunk| {
         hasher.update(chunk);
-        bytes += n as u64;
-        if head_checked < 8192 {
-            let look = (8192 - head_checked).min(n);
-            binary |= looks_binary(&chunk[..look]);
-            head_checked += look;
+        bytes += chunk.len() as u64;
+        // A binary file is still hashed to its end (for the freshness of later writes).
+        if !lines.is_binary(chunk) {
+            lines.feed(chunk, &mut on_line);
         }
-        if binary {
-            continue;
-        }
-        let mut rest = chunk;
-        while !rest.is_empty() {
-            let (piece, ends_line) = match rest.iter().position(|&b| b == b'\n') {
-                Some(i) => (&rest[..=i], true),
-                None => (rest, false),
-            };
-            rest = &rest[piece.len()..];
-            current_len += piece.len();
-            let wanted = line >= start && line <= end && !stopped;
-            if wanted && current.len() <= cap {
-                let room = cap + 1 - current.len();
-                current.extend_from_slice(&piece[..piece.len().min(room)]);
-            }
-            if ends_line {
-                if wanted {
-                    stopped = !take_line(&mut body, &current, current_len, cap);
-                    if !stopped {
-                        last = line;
-                    }
-                }
-                current.clear();
-                current_len = 0;
-                line += 1;
-            }
-        }
-    }
+        true
+    })
+    .map_err(|e| io_error(rel, "read", &e))?;
     let sha256 = format!("{:x}", hasher.finalize());
-    if binary {
+    if lines.binary() {
         return Ok(FileRead {
             view: None,
             sha256,
             bytes,
         });
     }
-    let total = if current_len > 0 {
-        if line >= start && line <= end && !stopped {
-            stopped = !take_line(&mut body, &current, current_len, cap);
-            if !stopped {
-                last = line;
-            }
-        }
-        line
-    } else {
-        line - 1
-    };
+    let total = lines.finish(&mut on_line);
     let span = Span {
         total,
         start,
@@ -266,6 +226,103 @@ pub fn read_stream(
         sha256,
         bytes,
     })
+}
+
+/// Reads `reader` chunk by chunk (64 KiB), retrying interrupted reads, until the end or
+/// until `on_chunk` returns `false`.
+pub fn read_chunks(
+    mut reader: impl Read,
+    mut on_chunk: impl FnMut(&[u8]) -> bool,
+) -> std::io::Result<()> {
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        let n = match reader.read(&mut buf) {
+            Ok(0) => return Ok(()),
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        if !on_chunk(&buf[..n]) {
+            return Ok(());
+        }
+    }
+}
+
+/// Splits a stream into lines chunk by chunk with bounded memory, for `read_file` and
+/// `search`: of each line only as many bytes are kept as the caller asked for (the callback
+/// that receives a line says how many to keep of the next).
+pub struct LineSplitter {
+    /// 1-based number of the line being read.
+    number: usize,
+    kept: Vec<u8>,
+    keep: usize,
+    len: usize,
+    head_checked: usize,
+    binary: bool,
+}
+
+impl LineSplitter {
+    /// A splitter keeping up to `keep_first` bytes of the first line.
+    pub fn new(keep_first: usize) -> LineSplitter {
+        LineSplitter {
+            number: 1,
+            kept: Vec::new(),
+            keep: keep_first,
+            len: 0,
+            head_checked: 0,
+            binary: false,
+        }
+    }
+
+    /// Checks the next chunk against the binary test (a NUL in the first 8 KiB); `true`
+    /// once the stream looks binary.
+    pub fn is_binary(&mut self, chunk: &[u8]) -> bool {
+        if !self.binary && self.head_checked < 8192 {
+            let look = (8192 - self.head_checked).min(chunk.len());
+            self.binary = looks_binary(&chunk[..look]);
+            self.head_checked += look;
+        }
+        self.binary
+    }
+
+    pub fn binary(&self) -> bool {
+        self.binary
+    }
+
+    /// Feeds one chunk. At each line end calls `on_line(number, kept bytes, full length)`,
+    /// which returns how many bytes of the next line to keep.
+    pub fn feed(&mut self, chunk: &[u8], on_line: &mut impl FnMut(usize, &[u8], usize) -> usize) {
+        let mut rest = chunk;
+        while !rest.is_empty() {
+            let (piece, ends_line) = match rest.iter().position(|&b| b == b'\n') {
+                Some(i) => (&rest[..=i], true),
+                None => (rest, false),
+            };
+            rest = &rest[piece.len()..];
+            self.len += piece.len();
+            if self.kept.len() < self.keep {
+                let room = self.keep - self.kept.len();
+                self.kept.extend_from_slice(&piece[..piece.len().min(room)]);
+            }
+            if ends_line {
+                self.keep = on_line(self.number, &self.kept, self.len);
+                self.kept.clear();
+                self.len = 0;
+                self.number += 1;
+            }
+        }
+    }
+
+    /// Ends the stream: a last line without a newline is passed to `on_line` too. Returns
+    /// the number of lines.
+    pub fn finish(self, on_line: &mut impl FnMut(usize, &[u8], usize) -> usize) -> usize {
+        if self.len > 0 {
+            on_line(self.number, &self.kept, self.len);
+            self.number
+        } else {
+            self.number - 1
+        }
+    }
 }
 
 /// Adds one line (`kept` of its `len` bytes) to `body` unless that would pass `cap`;

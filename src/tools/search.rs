@@ -12,12 +12,10 @@ use ignore::overrides::OverrideBuilder;
 use regex::RegexBuilder;
 
 use super::error::ToolError;
-use super::fs::{looks_binary, walker};
+use super::fs::{LineSplitter, read_chunks, walker};
 use super::paths::{Protection, Resolved, Root};
 use super::text::{one_line, thousands};
 
-/// Bytes read from a file at a time.
-const CHUNK_BYTES: usize = 64 * 1024;
 /// Default and largest number of matches returned.
 pub const DEFAULT_MATCHES: u32 = 100;
 pub const MAX_MATCHES: u32 = 500;
@@ -167,49 +165,21 @@ impl Found {
 
 /// Streams one file through the regex, line by line. A binary file is skipped; a read
 /// error ends the file quietly (like an unreadable file).
-fn search_file(regex: &regex::Regex, rel: &str, mut file: impl Read, found: &mut Found) {
-    let mut buf = vec![0u8; CHUNK_BYTES];
-    let mut line: Vec<u8> = Vec::new();
-    let mut line_len = 0usize;
-    let mut number = 1usize;
-    let mut head_checked = 0usize;
-    loop {
-        let n = match file.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(_) => return,
-        };
-        let chunk = &buf[..n];
-        if head_checked < 8192 {
-            let look = (8192 - head_checked).min(n);
-            if looks_binary(&chunk[..look]) {
-                return;
-            }
-            head_checked += look;
+fn search_file(regex: &regex::Regex, rel: &str, file: impl Read, found: &mut Found) {
+    let mut lines = LineSplitter::new(MAX_LINE_BYTES);
+    let mut on_line = |n: usize, kept: &[u8], _len: usize| {
+        found.line(regex, rel, n, kept);
+        MAX_LINE_BYTES
+    };
+    let read = read_chunks(file, |chunk| {
+        if lines.is_binary(chunk) {
+            return false;
         }
-        let mut rest = chunk;
-        while !rest.is_empty() {
-            let (piece, ends_line) = match rest.iter().position(|&b| b == b'\n') {
-                Some(i) => (&rest[..=i], true),
-                None => (rest, false),
-            };
-            rest = &rest[piece.len()..];
-            if line.len() < MAX_LINE_BYTES {
-                let room = MAX_LINE_BYTES - line.len();
-                line.extend_from_slice(&piece[..piece.len().min(room)]);
-            }
-            line_len += piece.len();
-            if ends_line {
-                found.line(regex, rel, number, &line);
-                line.clear();
-                line_len = 0;
-                number += 1;
-            }
-        }
-    }
-    if line_len > 0 {
-        found.line(regex, rel, number, &line);
+        lines.feed(chunk, &mut on_line);
+        true
+    });
+    if read.is_ok() && !lines.binary() {
+        lines.finish(&mut on_line);
     }
 }
 
