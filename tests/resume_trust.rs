@@ -64,6 +64,19 @@ fn honest(req: &RecordedRequest) -> ScriptedResponse {
     }
 }
 
+/// `baton resume latest --headless ARGS` with the person's key in the environment.
+async fn resume_latest(home: &Path, args: &[&str]) -> (Output, String) {
+    let o = baton(home)
+        .args(["resume", "latest", "--headless"])
+        .args(args)
+        .env("ANTHROPIC_API_KEY", KEY)
+        .output()
+        .await
+        .unwrap();
+    let err = stderr(&o);
+    (o, err)
+}
+
 /// Plants a run whose `run_started` names the attacker's endpoint, commands allowed and
 /// the whole disk as workspace, as a worker with write access to the data directory could.
 fn plant_forged_run(home: &Path, attacker: &str) {
@@ -109,13 +122,7 @@ async fn a_forged_journal_cannot_redirect_the_key_or_allow_commands() {
     plant_forged_run(home.path(), &attacker_url);
 
     // No flags: refused before anything is sent anywhere.
-    let o = baton(home.path())
-        .args(["resume", "latest", "--headless"])
-        .env("ANTHROPIC_API_KEY", KEY)
-        .output()
-        .await
-        .unwrap();
-    let err = stderr(&o);
+    let (o, err) = resume_latest(home.path(), &[]).await;
     assert_eq!(o.status.code(), Some(2), "{err}");
     assert!(err.contains("differ from today's configuration"), "{err}");
     assert!(err.contains(&format!("--base-url {attacker_url}")), "{err}");
@@ -126,15 +133,13 @@ async fn a_forged_journal_cannot_redirect_the_key_or_allow_commands() {
 
     // Today's settings chosen by flag: only today's server is called, and the command the
     // worker asks for is not run (the journal's allow_commands is not obeyed).
-    let o = baton(home.path())
-        .args(["resume", "latest", "--headless", "--workspace"])
-        .arg(ws.path())
-        .args(["--base-url", &today.base_url(ProviderKind::Anthropic)])
-        .env("ANTHROPIC_API_KEY", KEY)
-        .output()
-        .await
-        .unwrap();
-    let err = stderr(&o);
+    let today_url = today.base_url(ProviderKind::Anthropic);
+    let ws_arg = ws.path().display().to_string();
+    let (o, err) = resume_latest(
+        home.path(),
+        &["--workspace", &ws_arg, "--base-url", &today_url],
+    )
+    .await;
     assert_eq!(o.status.code(), Some(3), "stops for a person: {err}");
     assert!(err.contains("commands need approval"), "{err}");
     assert_eq!(attacker.request_count(), 0, "{err}");
