@@ -358,27 +358,53 @@ impl Cli {
             )),
             Some(path) if path.as_os_str() == "-" => {
                 let mut text = String::new();
-                std::io::stdin().read_to_string(&mut text).map_err(|e| {
-                    usage_error(
-                        ErrorKind::Io,
-                        format!("cannot read the task from standard input: {e}"),
-                    )
-                })?;
+                let ceiling = crate::config::MAX_TASK_BYTES_CEILING;
+                std::io::stdin()
+                    .take(ceiling + 1)
+                    .read_to_string(&mut text)
+                    .map_err(|e| {
+                        usage_error(
+                            ErrorKind::Io,
+                            format!("cannot read the task from standard input: {e}"),
+                        )
+                    })?;
+                too_large(text.len() as u64, "standard input")?;
                 Ok(text.trim().to_string())
             }
-            Some(path) => match std::fs::read_to_string(path) {
-                Ok(text) => Ok(text.trim().to_string()),
-                Err(e) => Err(usage_error(
-                    ErrorKind::Io,
-                    format!(
-                        "cannot read the task file {}: {e}; check the path given to --task-file",
-                        path.display()
-                    ),
-                )),
+            Some(path) => match std::fs::metadata(path)
+                .map(|m| too_large(m.len(), &path.display().to_string()))
+            {
+                Ok(Err(e)) => Err(e),
+                _ => match std::fs::read_to_string(path) {
+                    Ok(text) => Ok(text.trim().to_string()),
+                    Err(e) => Err(usage_error(
+                        ErrorKind::Io,
+                        format!(
+                            "cannot read the task file {}: {e}; check the path given to --task-file",
+                            path.display()
+                        ),
+                    )),
+                },
             },
             None => Ok(words.trim().to_string()),
         }
     }
+}
+
+/// Refuses a task file (or standard input) larger than any task Baton accepts, before
+/// reading it whole (`limits.max_task_bytes` is checked once the config is loaded).
+fn too_large(len: u64, what: &str) -> Result<(), clap::Error> {
+    let ceiling = crate::config::MAX_TASK_BYTES_CEILING;
+    if len > ceiling {
+        return Err(usage_error(
+            ErrorKind::Io,
+            format!(
+                "the task in {what} is larger than {ceiling} bytes (16 MiB), the most any task \
+                 may be; put large material in the workspace for workers to read"
+            ),
+        ));
+    }
+    Ok(())
 }
 
 fn non_empty_run(run: &str) -> Result<String, clap::Error> {

@@ -14,6 +14,7 @@ pub mod journal;
 pub mod llm;
 pub mod logging;
 pub mod protocol;
+pub mod resume_trust;
 pub mod session;
 pub mod state;
 pub mod text;

@@ -87,6 +87,10 @@ pub enum SessionError {
     },
     #[error("{0}")]
     Config(String),
+    /// The run's journal names another provider, base URL or workspace than today's
+    /// configuration ([`crate::resume_trust`]); the text says which flags decide.
+    #[error("{0}")]
+    ResumeTrust(String),
 }
 
 impl SessionError {
@@ -101,7 +105,8 @@ impl SessionError {
             )
             | SessionError::Provider { .. }
             | SessionError::Locked(LockError::Held { .. })
-            | SessionError::Config(_) => 2,
+            | SessionError::Config(_)
+            | SessionError::ResumeTrust(_) => 2,
             _ => 1,
         }
     }
@@ -149,16 +154,20 @@ pub fn start(
             if task.is_empty() {
                 return Err(SessionError::EmptyTask);
             }
+            check_task_size(config, &task)?;
             // A bad --workspace, provider or role is reported before a run directory is
             // created for nothing.
             if let Some(dir) = &config.workspace {
                 crate::tools::paths::Root::open(dir)
                     .map_err(|e| SessionError::Config(e.to_string()))?;
+                config
+                    .check_workspace_location(dir)
+                    .map_err(SessionError::Config)?;
             }
             check_before_creating(config)?;
             let (run_id, run_dir, mut journal) = create_run(&data_dir)?;
             journal.hold(lock_run(&run_dir)?);
-            let mut warnings = Vec::new();
+            let mut warnings = config.warnings.clone();
             if let Some(note) = &config.provider_note {
                 warnings.push(note.clone());
             }
@@ -189,7 +198,7 @@ pub fn start(
                 source,
             })?;
             refuse_damaged(&journal_path, &replay)?;
-            let mut warnings = Vec::new();
+            let mut warnings = config.warnings.clone();
             if replay.torn_line_dropped {
                 warnings.push(format!(
                     "the last line of {} was cut off (the process stopped while writing it); \
@@ -214,7 +223,10 @@ pub fn start(
             else {
                 return Err(SessionError::EmptyJournal { path: journal_path });
             };
-            let (config, kept) = config.for_resume(&original);
+            let (mut config, kept) = config.for_resume(&original);
+            let notes = crate::resume_trust::apply(&mut config, &original, &run_id)
+                .map_err(SessionError::ResumeTrust)?;
+            warnings.extend(notes);
             if !kept.is_empty() {
                 warnings.push(format!(
                     "continuing with the run's own settings for {} (give a flag to change one)",
@@ -262,6 +274,20 @@ fn refuse_damaged(path: &Path, replay: &Replay) -> Result<(), SessionError> {
             path: path.to_path_buf(),
             damage: replay.corrupt_lines.clone(),
         });
+    }
+    Ok(())
+}
+
+/// Refuses a task longer than `limits.max_task_bytes`, saying how to fix it.
+fn check_task_size(config: &Config, task: &str) -> Result<(), SessionError> {
+    let size = u64::try_from(task.len()).unwrap_or(u64::MAX);
+    if size > config.max_task_bytes {
+        return Err(SessionError::Config(format!(
+            "the task is {size} bytes, more than the limit of {} bytes \
+             (limits.max_task_bytes); shorten it, put the material in the workspace for \
+             workers to read, or raise the limit in the config file",
+            config.max_task_bytes
+        )));
     }
     Ok(())
 }
@@ -371,7 +397,11 @@ fn workspace_tools(
     let Some(dir) = &config.workspace else {
         return Ok(None);
     };
+    config
+        .check_workspace_location(dir)
+        .map_err(SessionError::Config)?;
     let mut options = WorkspaceOptions::new(run_dir);
+    options.protected = config.protected.clone();
     options.read_only = config.read_only;
     options.allow_commands = config.allow_commands;
     options.allow = config.allow.clone();

@@ -435,11 +435,21 @@ fn a_resumed_run_keeps_its_settings_unless_flags_say_otherwise() {
     original.approve = ApprovalPolicy::All;
 
     let (c, kept) = today.for_resume(&original);
-    assert_eq!(c.provider, ProviderKind::Demo);
-    assert!(c.api_key.is_empty());
-    assert_eq!(c.model, "demo-orchestrator");
+    // What the run may do and where the key goes stay today's; the journal's other
+    // provider is a mismatch the person decides (baton::resume_trust).
+    assert_eq!(c.provider, ProviderKind::Openai);
+    assert_eq!(c.api_key.expose(), "sk-openai-test");
+    assert_eq!(
+        c.model, "gpt-4.1",
+        "the run's models only on its own provider"
+    );
     assert_eq!((c.max_workers, c.approve), (2, ApprovalPolicy::All));
-    assert!(kept.contains(&"provider") && kept.contains(&"max_workers"));
+    assert!(!kept.contains(&"provider") && kept.contains(&"max_workers"));
+    let differ: Vec<&str> = baton::resume_trust::mismatches(&c, &original)
+        .iter()
+        .map(|m| m.key)
+        .collect();
+    assert_eq!(differ, ["provider", "base_url"]);
 
     // A flag given now wins over the run's own setting.
     let flagged = Config::load_with(
@@ -455,15 +465,13 @@ fn a_resumed_run_keeps_its_settings_unless_flags_say_otherwise() {
     assert_eq!((c.max_workers, c.approve), (6, ApprovalPolicy::Auto));
     assert!(!kept.contains(&"max_workers"));
 
-    // Back on a provider with a key in the environment, the key comes along.
+    // A journal naming another provider never brings a key along: today's has none.
     let mut on_openai = original.clone();
     on_openai.provider = "openai".into();
     let demo_today = Config::load_with(&CommonArgs::default(), &env(home.path(), &[])).unwrap();
     let (c, _) = demo_today.for_resume(&on_openai);
-    assert_eq!(c.provider, ProviderKind::Openai);
-    assert!(c.api_key.is_empty(), "no key in this environment");
-    let (c, _) = today.for_resume(&on_openai);
-    assert_eq!(c.api_key.expose(), "sk-openai-test");
+    assert_eq!(c.provider, ProviderKind::Demo);
+    assert!(c.api_key.is_empty());
 }
 
 #[test]

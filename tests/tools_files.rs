@@ -185,7 +185,7 @@ async fn read_file_line_ranges_and_cap() {
         &host,
         1,
         "read_file",
-        json!({"path": "big.txt", "start_line": 10, "end_line": 12}),
+        json!({"path": "big.txt", "offset": 10, "limit": 3}),
     )
     .await;
     assert_eq!(
@@ -197,14 +197,14 @@ async fn read_file_line_ranges_and_cap() {
     assert!(!out.is_error);
     assert!(out.content.len() < 1200, "capped: {}", out.content.len());
     assert!(out.content.contains("more lines cut"), "{}", out.content);
-    assert!(out.content.contains("use start_line="), "{}", out.content);
+    assert!(out.content.contains("use offset="), "{}", out.content);
     assert!(out.summary.ends_with("(cut)"), "{}", out.summary);
     let out = run(
         &ws,
         &host,
         1,
         "read_file",
-        json!({"path": "big.txt", "start_line": 2000}),
+        json!({"path": "big.txt", "offset": 2000}),
     )
     .await;
     assert!(
@@ -469,4 +469,76 @@ async fn definitions_follow_the_role_list() {
         "{}",
         out.content
     );
+}
+
+/// Issue 8: a file over the old 2 MiB (search) and 16 MiB (read) limits is read in parts
+/// and searched to its end; the advice given ("use offset", "search") works.
+#[tokio::test]
+async fn large_files_are_read_in_parts_and_searched_whole() {
+    let fx = Fixture::new();
+    let mut text = String::with_capacity(18 * 1024 * 1024);
+    let mut n = 0u32;
+    while text.len() < 17 * 1024 * 1024 {
+        n += 1;
+        text.push_str(&format!(
+            "row {n:08} of filler text to make the file large\n"
+        ));
+    }
+    text.push_str("the needle at the very end\n");
+    let total = n + 1;
+    fx.write("huge.log", &text);
+    drop(text);
+    let ws = fx.open();
+    let host = FakeHost::default();
+
+    let out = run(&ws, &host, 1, "read_file", json!({"path": "huge.log"})).await;
+    assert!(!out.is_error, "{}", out.content);
+    assert!(
+        out.content.len() <= 256 * 1024 + 200,
+        "capped: {}",
+        out.content.len()
+    );
+    assert!(
+        out.content.contains("use offset="),
+        "{}",
+        &out.content[out.content.len() - 200..]
+    );
+
+    let out = run(
+        &ws,
+        &host,
+        1,
+        "read_file",
+        json!({"path": "huge.log", "offset": total, "limit": 5}),
+    )
+    .await;
+    assert_eq!(
+        out.content,
+        format!(
+            "huge.log lines {total}-{total} of {}\nthe needle at the very end\n",
+            thousands(total)
+        )
+    );
+
+    let out = run(&ws, &host, 1, "search", json!({"pattern": "needle"})).await;
+    assert!(!out.is_error, "{}", out.content);
+    assert!(
+        out.content
+            .contains(&format!("huge.log:{total}: the needle at the very end")),
+        "{}",
+        out.content
+    );
+    assert!(!out.content.contains("skipped"), "{}", out.content);
+}
+
+fn thousands(n: u32) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
 }

@@ -49,11 +49,13 @@ fn a_missing_workspace_is_a_usage_error_and_makes_no_run() {
 #[test]
 fn the_workspace_is_journaled_as_an_absolute_path() {
     let home = tempfile::tempdir().unwrap();
-    let project = home.path().join("project");
+    // The project lies outside BATON_HOME: a workspace inside Baton's files is refused.
+    let work = tempfile::tempdir().unwrap();
+    let project = work.path().join("project");
     std::fs::create_dir_all(project.join("src")).unwrap();
     std::fs::write(project.join("src/main.py"), "print('hi')\n").unwrap();
     let o = baton(home.path())
-        .current_dir(home.path())
+        .current_dir(work.path())
         .args([
             "--headless",
             "--json",

@@ -41,7 +41,10 @@ pub(super) struct FileConfig {
     allow_commands: Option<Spanned<bool>>,
     allow: Option<Spanned<Vec<String>>>,
     command_env: Option<Spanned<Vec<String>>>,
+    protected: Option<Spanned<Vec<String>>>,
     log_level: Option<Spanned<String>>,
+    #[serde(default)]
+    limits: LimitsFile,
     #[serde(default)]
     retry: RetryFile,
     #[serde(default)]
@@ -87,6 +90,12 @@ struct RetryFile {
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
+struct LimitsFile {
+    max_task_bytes: Option<Spanned<u64>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
 struct DemoFile {
     pace_ms: Option<Spanned<u64>>,
     seed: Option<Spanned<u64>>,
@@ -106,6 +115,13 @@ struct UiFile {
 struct SandboxFile {
     mode: Option<Spanned<SandboxMode>>,
     network: Option<Spanned<bool>>,
+}
+
+impl FileConfig {
+    /// Whether the file holds an API key (then it must not be readable by others).
+    pub(super) fn has_api_key(&self) -> bool {
+        self.api_key.is_some()
+    }
 }
 
 /// The file's text, for turning byte spans into line numbers and keys.
@@ -228,9 +244,7 @@ impl Builder {
         }
         if let Some(s) = file.api_key {
             let source = f.source(s.span());
-            let key = Secret::new(s.into_inner());
-            self.file_api_key = Some(key.clone());
-            set(&mut self.api_key, key, source);
+            set(&mut self.api_key, Secret::new(s.into_inner()), source);
         }
         take!(self.provider, file.provider);
         take!(self.model, file.model);
@@ -301,6 +315,23 @@ impl Builder {
         take!(self.command_env, file.command_env);
         take!(self.sandbox_mode, file.sandbox.mode);
         take!(self.sandbox_network, file.sandbox.network);
+        if let Some(s) = &file.protected {
+            crate::tools::paths::Protection::new(s.get_ref())
+                .map_err(|e| f.error(s.span(), e.to_string()))?;
+        }
+        take!(self.protected, file.protected);
+        if let Some(s) = &file.limits.max_task_bytes
+            && !(1..=super::MAX_TASK_BYTES_CEILING).contains(s.get_ref())
+        {
+            return Err(f.error(
+                s.span(),
+                format!(
+                    "max_task_bytes must be between 1 and {} (16 MiB)",
+                    super::MAX_TASK_BYTES_CEILING
+                ),
+            ));
+        }
+        take!(self.max_task_bytes, file.limits.max_task_bytes);
         if let Some(s) = file.log_level {
             let filter = log_filter_from(s.get_ref());
             check_log_filter(&filter).map_err(|m| f.error(s.span(), m))?;
@@ -382,6 +413,17 @@ impl Builder {
             }
             if !seen.insert(r.name.clone()) {
                 return Err(f.error(span, format!("role `{}` is defined twice", r.name)));
+            }
+            let known = crate::tools::schema::ALL_TOOLS;
+            if let Some(bad) = r.tools.iter().find(|t| !known.contains(&t.as_str())) {
+                return Err(f.error(
+                    span,
+                    format!(
+                        "role `{}` names the tool `{bad}`, which does not exist; tools are: {}",
+                        r.name,
+                        known.join(", ")
+                    ),
+                ));
             }
             self.roles.push(r);
         }

@@ -15,6 +15,7 @@
 mod file;
 mod report;
 mod resolve;
+mod security;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -41,6 +42,11 @@ pub const DEFAULT_MAX_CYCLES: u32 = 40;
 pub const DEFAULT_COMPLEXITY_THRESHOLD: f64 = 0.7;
 /// A worker attempt longer than this fails.
 pub const DEFAULT_WORKER_TIMEOUT_SECS: u64 = 600;
+/// The largest task text accepted (`limits.max_task_bytes`): 256 KiB.
+pub const DEFAULT_MAX_TASK_BYTES: u64 = 256 * 1024;
+/// The largest `limits.max_task_bytes` allowed (16 MiB); `--task-file` reads no more than
+/// this.
+pub const MAX_TASK_BYTES_CEILING: u64 = 16 * 1024 * 1024;
 /// The log filter when nothing sets one.
 pub const DEFAULT_LOG_FILTER: &str = "baton=info";
 
@@ -202,6 +208,8 @@ pub struct Paths {
     pub config_found: bool,
     /// Runs and logs live here.
     pub data_dir: PathBuf,
+    /// `BATON_HOME`, when set.
+    pub baton_home: Option<PathBuf>,
 }
 
 impl Paths {
@@ -234,6 +242,7 @@ impl Paths {
             config_file,
             config_found,
             data_dir,
+            baton_home: env.get("BATON_HOME").map(PathBuf::from),
         })
     }
 }
@@ -321,6 +330,15 @@ pub struct Config {
     /// Variables passed to commands beyond the built-in allow list (`command_env`).
     pub command_env: Vec<String>,
     pub sandbox: SandboxSettings,
+    /// `protected`: patterns (gitignore syntax) added to the built-in protected files.
+    pub protected: Vec<String>,
+    /// `[limits] max_task_bytes`: the largest task text accepted.
+    pub max_task_bytes: u64,
+    /// Problems worth saying that do not stop Baton (a key in a file others can read).
+    pub warnings: Vec<String>,
+    /// The person confirmed (TUI) continuing a resumed run with today's provider, base URL
+    /// and workspace where its journal named others (see `crate::resume_trust`).
+    pub resume_confirmed: bool,
     pub retry: RetrySettings,
     pub demo: DemoSettings,
     pub ui: UiSettings,
@@ -337,10 +355,6 @@ pub struct Config {
     /// Set when the provider was chosen automatically; says why (shown by the front ends).
     pub provider_note: Option<String>,
     sources: BTreeMap<&'static str, Source>,
-    /// Keys found in the environment, by variable, and the file's key: a resumed run on
-    /// another provider than today's default picks its key from these.
-    env_keys: BTreeMap<&'static str, Secret>,
-    file_api_key: Option<Secret>,
 }
 
 impl Config {
@@ -354,6 +368,7 @@ impl Config {
     pub fn load_with(args: &CommonArgs, env: &Env) -> Result<Config, ConfigError> {
         let paths = Paths::resolve(env, args.config.as_deref())?;
         let mut b = Builder::default();
+        let mut warnings = Vec::new();
         if paths.config_found {
             let text =
                 std::fs::read_to_string(&paths.config_file).map_err(|e| ConfigError::Read {
@@ -361,6 +376,9 @@ impl Config {
                     message: e.to_string(),
                 })?;
             let parsed = parse_file(&paths.config_file, &text)?;
+            if parsed.has_api_key() {
+                warnings.extend(security::key_file_warning(&paths.config_file));
+            }
             b.apply_file(
                 &FileText {
                     path: &paths.config_file,
@@ -371,13 +389,19 @@ impl Config {
         }
         b.apply_env(env)?;
         b.apply_flags(args)?;
-        Ok(Self::finish(b, env, paths))
+        let mut config = Self::finish(b, env, paths);
+        config.warnings = warnings;
+        Ok(config)
     }
 
     /// The configuration for continuing a run that started with `original`: the run keeps
-    /// its own settings (provider, models, limits, policy, workspace) except those given as
-    /// flags now. Returns the config and the names of the settings that differ from today's
-    /// configuration because the run's own were kept.
+    /// its own models, limits and policy except those given as flags now. Returns the config
+    /// and the names of the settings that differ from today's configuration because the
+    /// run's own were kept.
+    ///
+    /// What a run may do and where it sends the key is never taken from its journal (a file
+    /// a worker could have written): provider, base URL, key, workspace, `read_only` and
+    /// `allow_commands` stay today's; `crate::resume_trust` compares them with the journal.
     pub fn for_resume(&self, original: &RunSettings) -> (Config, Vec<&'static str>) {
         let mut c = self.clone();
         let mut kept = Vec::new();
@@ -395,35 +419,8 @@ impl Config {
                 }
             };
         }
-        if !flagged("provider")
-            && let Ok(kind) = <ProviderKind as clap::ValueEnum>::from_str(&original.provider, true)
-        {
-            if kind != c.provider {
-                c.provider = kind;
-                kept.push("provider");
-                c.provider_note = None;
-                let (key, source) = match key_env_var(kind).and_then(|var| {
-                    self.env_keys
-                        .get(var)
-                        .map(|k| (k.clone(), Source::Env(var)))
-                }) {
-                    Some(found) => found,
-                    None => match (&self.file_api_key, kind) {
-                        (Some(k), ProviderKind::Anthropic | ProviderKind::Openai) => (
-                            k.clone(),
-                            Source::Derived("the config file's api_key".into()),
-                        ),
-                        _ => (Secret::default(), Source::Default),
-                    },
-                };
-                c.api_key = key;
-                c.sources.insert("api_key", source);
-            }
-            c.sources.insert("provider", journal());
-        }
-        // The run's endpoint and models only make sense on the run's own provider.
-        if c.provider.to_string() == original.provider {
-            keep!("base_url", c.base_url, original.base_url.clone());
+        // The run's models only make sense on the run's own provider and endpoint.
+        if c.provider.to_string() == original.provider && c.base_url == original.base_url {
             keep!("model", c.model, original.orchestrator_model.clone());
             keep!(
                 "worker_model",
@@ -448,13 +445,6 @@ impl Config {
             original.complexity_threshold
         );
         keep!("evaluate", c.evaluate, original.evaluate);
-        keep!(
-            "workspace",
-            c.workspace,
-            original.workspace.as_ref().map(PathBuf::from)
-        );
-        keep!("read_only", c.read_only, original.read_only);
-        keep!("allow_commands", c.allow_commands, original.allow_commands);
         (c, kept)
     }
 
@@ -466,6 +456,11 @@ impl Config {
             self.sandbox.network,
             self.command_env.clone(),
         )
+    }
+
+    /// Whether `key` was given as a flag on this command line.
+    pub fn flagged(&self, key: &str) -> bool {
+        matches!(self.sources.get(key), Some(Source::Flag(_)))
     }
 
     /// The built-in price table with the `[pricing]` overrides applied.

@@ -89,6 +89,14 @@ impl Config {
             ),
             ("sandbox.mode", self.sandbox.mode.to_string()),
             ("sandbox.network", self.sandbox.network.to_string()),
+                "protected",
+                if self.protected.is_empty() {
+                    "(defaults only)".into()
+                } else {
+                    self.protected.join(", ")
+                },
+            ),
+            ("limits.max_task_bytes", self.max_task_bytes.to_string()),
             ("log_level", self.log_filter.clone()),
             ("retry.max_retries", self.retry.max_retries.to_string()),
             (
@@ -150,6 +158,9 @@ impl Config {
             .unwrap_or(0)
             .min(48);
         let mut out = String::new();
+        for warning in &self.warnings {
+            out.push_str(&format!("warning: {warning}\n"));
+        }
         out.push_str("Files\n");
         out.push_str(&format!(
             "  config file  {} ({})\n",

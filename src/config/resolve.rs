@@ -42,6 +42,8 @@ pub(super) struct Builder {
     pub(super) command_env: Option<Val<Vec<String>>>,
     pub(super) sandbox_mode: Option<Val<SandboxMode>>,
     pub(super) sandbox_network: Option<Val<bool>>,
+    pub(super) protected: Option<Val<Vec<String>>>,
+    pub(super) max_task_bytes: Option<Val<u64>>,
     pub(super) log_filter: Option<Val<String>>,
     pub(super) retry: BTreeMap<&'static str, Val<u64>>,
     pub(super) demo_pace_ms: Option<Val<u64>>,
@@ -54,7 +56,6 @@ pub(super) struct Builder {
     pub(super) pricing: BTreeMap<String, ModelEntry>,
     pub(super) roles: Vec<RoleSpec>,
     pub(super) roles_models: BTreeMap<String, String>,
-    pub(super) file_api_key: Option<Secret>,
 }
 
 pub(super) fn set<T>(slot: &mut Option<Val<T>>, value: T, source: Source) {
@@ -361,6 +362,11 @@ impl Config {
             mode: take!("sandbox.mode", or_default(b.sandbox_mode, SandboxMode::On)),
             network: take!("sandbox.network", or_default(b.sandbox_network, false)),
         };
+        let protected = take!("protected", or_default(b.protected, Vec::new()));
+        let max_task_bytes = take!(
+            "limits.max_task_bytes",
+            or_default(b.max_task_bytes, DEFAULT_MAX_TASK_BYTES)
+        );
         let log_filter = take!(
             "log_level",
             or_default(b.log_filter, DEFAULT_LOG_FILTER.to_string())
@@ -482,6 +488,10 @@ impl Config {
             allow,
             command_env,
             sandbox,
+            protected,
+            max_task_bytes,
+            warnings: Vec::new(),
+            resume_confirmed: false,
             retry,
             demo,
             ui,
@@ -492,11 +502,6 @@ impl Config {
             paths,
             provider_note,
             sources,
-            env_keys: ["ANTHROPIC_API_KEY", "OPENAI_API_KEY"]
-                .into_iter()
-                .filter_map(|var| env.get(var).map(|v| (var, Secret::new(v))))
-                .collect(),
-            file_api_key: b.file_api_key,
         }
     }
 }

@@ -169,3 +169,155 @@ fn rel_display(root: &Path, abs: &Path) -> String {
         Err(_) => abs.display().to_string(),
     }
 }
+
+// ------------------------------------------------------------------------------------------
+// Protection: what workers may read and write inside the workspace
+// ------------------------------------------------------------------------------------------
+
+/// Version-control metadata directories (at any depth, so nested repositories count too):
+/// read-only to workers, like Codex does. A `.git` *file* (a worktree's or a submodule's
+/// pointer to its git directory) is read-only as well.
+pub const VCS_DIRS: [&str; 3] = [".git", ".hg", ".svn"];
+
+/// The protected patterns every workspace starts with (gitignore syntax): secrets that a
+/// worker must not even read. The config's `protected` list adds to these; a `!pattern`
+/// there takes one back out.
+pub const DEFAULT_PROTECTED: [&str; 9] = [
+    ".env*",
+    "*.pem",
+    "*.key",
+    "id_rsa",
+    "id_dsa",
+    "id_ecdsa",
+    "id_ed25519",
+    "id_ecdsa_sk",
+    "id_ed25519_sk",
+];
+
+/// The rules for reading and writing inside the workspace, beyond confinement: version
+/// control metadata is read-only, protected files are neither readable nor writable.
+/// Rules are checked on the *resolved* workspace-relative path, so a symbolic link inside
+/// the workspace cannot reach a protected file under another name.
+#[derive(Debug, Clone)]
+pub struct Protection {
+    matcher: ignore::gitignore::Gitignore,
+}
+
+impl Protection {
+    /// The default patterns plus `extra` (gitignore syntax, relative to the workspace
+    /// root). An invalid pattern is an error naming it.
+    pub fn new(extra: &[String]) -> Result<Protection, ToolError> {
+        let mut builder = ignore::gitignore::GitignoreBuilder::new("");
+        for pattern in DEFAULT_PROTECTED
+            .iter()
+            .copied()
+            .chain(extra.iter().map(|s| s.as_str()))
+        {
+            builder.add_line(None, pattern).map_err(|e| {
+                ToolError::Invalid(format!("protected pattern `{pattern}` is not valid: {e}"))
+            })?;
+        }
+        let matcher = builder
+            .build()
+            .map_err(|e| ToolError::Invalid(format!("protected patterns are not valid: {e}")))?;
+        Ok(Protection { matcher })
+    }
+
+    /// Whether `rel` (workspace-relative, `/`-separated) is protected: not readable, not
+    /// writable. A file inside a protected directory is protected too.
+    pub fn is_protected(&self, rel: &str, is_dir: bool) -> bool {
+        if rel == "." || rel.is_empty() {
+            return false;
+        }
+        let path = Path::new(rel);
+        if path.has_root() {
+            // Never the case for a resolved path; refuse rather than guess.
+            return true;
+        }
+        self.matcher
+            .matched_path_or_any_parents(path, is_dir)
+            .is_ignore()
+    }
+
+    /// Refuses reading a protected file, saying why.
+    pub fn check_read(&self, rel: &str, is_dir: bool) -> Result<(), ToolError> {
+        if self.is_protected(rel, is_dir) {
+            return Err(ToolError::Denied(format!(
+                "`{rel}` is protected (it may hold secrets: keys, tokens, `.env` files); \
+                 workers cannot read or change it. Do not try another way to reach it; \
+                 say in your report if you needed it."
+            )));
+        }
+        Ok(())
+    }
+
+    /// Refuses changing version-control metadata or a protected file, saying why.
+    pub fn check_write(&self, rel: &str, is_dir: bool) -> Result<(), ToolError> {
+        if let Some(vcs) = vcs_component(rel) {
+            return Err(ToolError::Denied(format!(
+                "`{rel}` is version-control metadata (`{vcs}`), which is read-only to workers: \
+                 changing it could run code the next time someone uses {tool}. Nothing was \
+                 written; change the project's files instead, or say in your report what \
+                 should change there.",
+                tool = match vcs {
+                    ".hg" => "Mercurial",
+                    ".svn" => "Subversion",
+                    _ => "git",
+                }
+            )));
+        }
+        self.check_read(rel, is_dir)
+    }
+}
+
+/// The version-control metadata name (`.git`, `.hg`, `.svn`) that `rel` is or lies under,
+/// compared without case (case-insensitive file systems).
+pub fn vcs_component(rel: &str) -> Option<&'static str> {
+    rel.split('/').find_map(|part| {
+        VCS_DIRS
+            .iter()
+            .copied()
+            .find(|vcs| part.eq_ignore_ascii_case(vcs))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn version_control_metadata_is_found_at_any_depth() {
+        assert_eq!(vcs_component(".git/config"), Some(".git"));
+        assert_eq!(vcs_component("sub/.git"), Some(".git"));
+        assert_eq!(vcs_component("a/.HG/hgrc"), Some(".hg"));
+        assert_eq!(vcs_component("a/.svn"), Some(".svn"));
+        assert_eq!(vcs_component(".gitignore"), None);
+        assert_eq!(vcs_component("src/git/mod.rs"), None);
+    }
+
+    #[test]
+    fn default_and_extra_patterns_protect() {
+        let p = Protection::new(&["secrets/".to_string(), "!*.key".to_string()])
+            .unwrap_or_else(|e| panic!("{e}"));
+        for rel in [
+            ".env",
+            ".env.local",
+            "app/.env.production",
+            "certs/server.pem",
+        ] {
+            assert!(p.is_protected(rel, false), "{rel}");
+        }
+        assert!(p.is_protected("home/.ssh/id_ed25519", false));
+        assert!(!p.is_protected("home/.ssh/id_ed25519.pub", false));
+        assert!(p.is_protected("secrets/token.txt", false));
+        assert!(
+            !p.is_protected("tls/server.key", false),
+            "`!*.key` takes it back out"
+        );
+        assert!(!p.is_protected("src/environment.rs", false));
+        assert!(!p.is_protected(".", true));
+        assert!(p.check_write(".git/hooks/pre-commit", false).is_err());
+        assert!(p.check_read(".git/config", false).is_ok());
+        assert!(Protection::new(&["{a".to_string()]).is_err());
+    }
+}

@@ -45,10 +45,12 @@ pub struct ListDirArgs {
 #[derive(Debug, Clone, Deserialize)]
 pub struct ReadFileArgs {
     pub path: String,
+    /// First line to return (1-based).
     #[serde(default)]
-    pub start_line: Option<u64>,
+    pub offset: Option<u64>,
+    /// How many lines to return.
     #[serde(default)]
-    pub end_line: Option<u64>,
+    pub limit: Option<u64>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -110,15 +112,17 @@ pub fn definition(name: &str) -> Option<ToolDef> {
             }),
         ),
         READ_FILE => (
-            "Read a text file from the workspace. Large files are cut with a note; read further \
-             with start_line/end_line (1-based, inclusive). You must read a file before you \
-             edit or overwrite it.",
+            "Read a text file from the workspace. The result starts with `path (N lines)` or \
+             `path lines X-Y of N`. Output is capped; files of any size can be read in parts \
+             with `offset` (first line, 1-based) and `limit` (number of lines). You must read \
+             a file before you edit or overwrite it. Protected files (secrets such as `.env`, \
+             keys) cannot be read.",
             json!({
                 "type": "object",
                 "properties": {
                     "path": {"type": "string", "description": "File path relative to the workspace root."},
-                    "start_line": {"type": "integer", "minimum": 1, "description": "First line to return (1-based)."},
-                    "end_line": {"type": "integer", "minimum": 1, "description": "Last line to return (inclusive)."}
+                    "offset": {"type": "integer", "minimum": 1, "description": "First line to return (1-based). Default 1."},
+                    "limit": {"type": "integer", "minimum": 1, "description": "Number of lines to return. Default: to the end of the file (within the output cap)."}
                 },
                 "required": ["path"],
                 "additionalProperties": false
@@ -126,7 +130,9 @@ pub fn definition(name: &str) -> Option<ToolDef> {
         ),
         SEARCH => (
             "Search file contents in the workspace with a regular expression (Rust regex \
-             syntax), respecting .gitignore. Returns `path:line: text` for each match.",
+             syntax), respecting .gitignore. Files of any size are searched line by line. \
+             Returns `path:line: text` for each match; read around a match with read_file \
+             `offset`/`limit`.",
             json!({
                 "type": "object",
                 "properties": {
@@ -143,7 +149,8 @@ pub fn definition(name: &str) -> Option<ToolDef> {
         WRITE_FILE => (
             "Create a file or replace its whole content. Parent directories are created. An \
              existing file must have been read (read_file) first. Prefer edit_file for small \
-             changes.",
+             changes. Version-control metadata (`.git/`, `.hg/`, `.svn/`) and protected files \
+             cannot be written.",
             json!({
                 "type": "object",
                 "properties": {

@@ -20,7 +20,7 @@ use crate::state::FileChange;
 use super::changes::{ChangeRecord, Freshness, sha256_hex};
 use super::command::{self, CommandRun, CommandSpec, pattern_allows};
 use super::error::{ToolError, io_error};
-use super::paths::{Resolved, Root};
+use super::paths::{Protection, Resolved, Root};
 use super::sandbox::SandboxOptions;
 use super::schema::{self, *};
 use super::search::{self, DEFAULT_MATCHES, SearchQuery};
@@ -47,6 +47,9 @@ pub struct WorkspaceOptions {
     pub read_cap: usize,
     /// How commands run (default: directly, unconfined; the session sets the sandbox).
     pub sandbox: SandboxOptions,
+    /// Protected patterns (gitignore syntax) added to [`super::paths::DEFAULT_PROTECTED`]: files workers
+    /// can neither read nor change. Version-control metadata is read-only regardless.
+    pub protected: Vec<String>,
 }
 
 /// Default command timeout.
@@ -58,7 +61,8 @@ pub const DEFAULT_READ_CAP: usize = 256 * 1024;
 
 impl WorkspaceOptions {
     /// Defaults: writable, commands need approval, empty allow list, 120 s timeout,
-    /// 16 KiB output cap, 256 KiB read cap.
+    /// 16 KiB output cap, 256 KiB read cap, only the default protected patterns
+    /// ([`super::paths::DEFAULT_PROTECTED`]).
     pub fn new(run_dir: impl Into<PathBuf>) -> WorkspaceOptions {
         WorkspaceOptions {
             read_only: false,
@@ -69,6 +73,7 @@ impl WorkspaceOptions {
             output_cap: DEFAULT_OUTPUT_CAP,
             read_cap: DEFAULT_READ_CAP,
             sandbox: SandboxOptions::default(),
+            protected: Vec::new(),
         }
     }
 }
@@ -76,6 +81,7 @@ impl WorkspaceOptions {
 /// The workspace tools over one directory.
 pub struct Workspace {
     root: Root,
+    protection: Protection,
     options: WorkspaceOptions,
     /// Commands a person allowed "always" in this session (exact command text).
     session_allow: Mutex<Vec<String>>,
@@ -88,9 +94,11 @@ impl Workspace {
     /// Opens `root` (an existing directory) as a workspace.
     pub fn open(root: &Path, options: WorkspaceOptions) -> Result<Workspace, ToolError> {
         let root = Root::open(root)?;
+        let protection = Protection::new(&options.protected)?;
         let changes = ChangeRecord::new(options.run_dir.clone());
         Ok(Workspace {
             root,
+            protection,
             options,
             session_allow: Mutex::new(Vec::new()),
             changes,
@@ -171,9 +179,12 @@ impl Workspace {
 
     async fn list_dir(&self, a: ListDirArgs) -> Result<ToolOutput, ToolError> {
         let dir = self.root.resolve(a.path.as_deref().unwrap_or("."))?;
+        self.protection.check_read(&dir.rel, true)?;
         let depth = a.depth.unwrap_or(1);
         let root = self.root.clone();
-        let (content, count) = blocking(move || fs::list_dir(&root, &dir, depth)).await?;
+        let protection = self.protection.clone();
+        let (content, count) =
+            blocking(move || fs::list_dir(&root, &protection, &dir, depth)).await?;
         let shown = a
             .path
             .as_deref()
@@ -197,30 +208,28 @@ impl Workspace {
         a: ReadFileArgs,
     ) -> Result<ToolOutput, ToolError> {
         let file = self.root.resolve(&a.path)?;
-        let bytes = {
+        self.protection.check_read(&file.rel, file.abs.is_dir())?;
+        let range = fs::LineRange {
+            offset: a.offset,
+            limit: a.limit,
+        };
+        let cap = self.options.read_cap;
+        let read = {
             let file = file.clone();
-            blocking(move || fs::read_bytes(&file)).await?
+            blocking(move || fs::read_file(&file, range, cap)).await?
         };
         self.changes
-            .saw(subtask, attempt, &file.rel, Some(sha256_hex(&bytes)));
-        if fs::looks_binary(&bytes) {
+            .saw(subtask, attempt, &file.rel, Some(read.sha256.clone()));
+        let Some(view) = read.view else {
             return Ok(ok(
                 format!(
                     "{} is a binary file ({} bytes); it cannot be shown as text",
                     file.rel,
-                    thousands(bytes.len() as u64)
+                    thousands(read.bytes)
                 ),
                 format!("read_file {} (binary)", file.rel),
             ));
-        }
-        let text = String::from_utf8_lossy(&bytes);
-        let view = fs::read_view(
-            &file.rel,
-            &text,
-            a.start_line,
-            a.end_line,
-            self.options.read_cap,
-        )?;
+        };
         let summary = if view.first <= 1 && view.last == view.total_lines {
             format!(
                 "read_file {} ({} lines)",
@@ -242,7 +251,9 @@ impl Workspace {
 
     async fn search(&self, a: SearchArgs) -> Result<ToolOutput, ToolError> {
         let scope = self.root.resolve(a.path.as_deref().unwrap_or("."))?;
+        self.protection.check_read(&scope.rel, scope.abs.is_dir())?;
         let root = self.root.clone();
+        let protection = self.protection.clone();
         let cap = self.options.output_cap;
         let query_pattern = a.pattern.clone();
         let result = blocking(move || {
@@ -253,7 +264,7 @@ impl Workspace {
                 max_results: a.max_results.unwrap_or(DEFAULT_MATCHES),
                 cap,
             };
-            search::search(&root, &scope, &q)
+            search::search(&root, &protection, &scope, &q)
         })
         .await?;
         Ok(ok(
@@ -275,6 +286,7 @@ impl Workspace {
         a: WriteFileArgs,
     ) -> Result<ToolOutput, ToolError> {
         let file = self.root.resolve(&a.path)?;
+        self.protection.check_write(&file.rel, false)?;
         if file.abs.is_dir() {
             return Err(ToolError::Invalid(format!(
                 "`{}` is a directory; give a file path",
@@ -320,6 +332,7 @@ impl Workspace {
         a: EditFileArgs,
     ) -> Result<ToolOutput, ToolError> {
         let file = self.root.resolve(&a.path)?;
+        self.protection.check_write(&file.rel, false)?;
         let _guard = self.write_lock.lock().await;
         let Some(original) = read_if_exists(&file)? else {
             return Err(ToolError::Invalid(format!(
@@ -361,6 +374,7 @@ impl Workspace {
         a: DeleteFileArgs,
     ) -> Result<ToolOutput, ToolError> {
         let file = self.root.resolve(&a.path)?;
+        self.protection.check_write(&file.rel, false)?;
         if file.abs.is_dir() {
             return Err(ToolError::Invalid(format!(
                 "`{}` is a directory; delete_file deletes files only",

@@ -51,7 +51,7 @@ pub use runtime::{Ending, Started, Starter};
 /// The TUI's entry point: starts (or resumes) the run, or opens the task editor when the
 /// task is empty, and supervises it until the person leaves. Returns the exit code: 0
 /// complete, 1 failed, 3 stopped or still needing a person (resumable).
-pub async fn run(config: Config, launch: Launch) -> Result<i32> {
+pub async fn run(mut config: Config, launch: Launch) -> Result<i32> {
     // A bad `[keys]` table is refused before a run is created.
     if let Err(e) = keymap::Keymap::with_overrides(&config.ui.keys) {
         eprintln!("baton: config: {e}");
@@ -59,8 +59,22 @@ pub async fn run(config: Config, launch: Launch) -> Result<i32> {
     }
     let first = match &launch {
         Launch::New { task } if task.trim().is_empty() => None,
-        _ => match session::start(&config, launch, FrontEnd::Tui) {
+        _ => match session::start(&config, launch.clone(), FrontEnd::Tui) {
             Ok(s) => Some(s),
+            // The run's journal names another provider, base URL or workspace: show the
+            // differences and ask before the screen opens.
+            Err(session::SessionError::ResumeTrust(text))
+                if crate::resume_trust::ask(&text, std::io::stdin().lock(), std::io::stderr()) =>
+            {
+                config.resume_confirmed = true;
+                match session::start(&config, launch, FrontEnd::Tui) {
+                    Ok(s) => Some(s),
+                    Err(e) => {
+                        eprintln!("baton: {e}");
+                        return Ok(e.exit_code());
+                    }
+                }
+            }
             Err(e) => {
                 eprintln!("baton: {e}");
                 return Ok(e.exit_code());
