@@ -4,7 +4,8 @@
 //! Owns: creating or resolving the run directory, opening the journal (replaying it on
 //! resume and reporting torn or corrupt lines), building the provider and the
 //! [`EngineConfig`] (roles merged with the config's, prices with its overrides, per-role
-//! models, the workspace tools of `--workspace`), and which settings a resumed run keeps.
+//! models, the workspace tools of `--workspace`, the workspace's project instructions),
+//! and which settings a resumed run keeps.
 //! Must not draw, print or decide anything about the run itself: the front ends show
 //! [`Session::warnings`], the engine runs the loop.
 
@@ -15,6 +16,7 @@ use crate::config::{Config, Source};
 use crate::engine::event::{ApprovalPolicy, Envelope, Event, RunSettings};
 use crate::engine::roles::{self, RoleSpec};
 use crate::engine::{self, EngineConfig, EngineHandle, Start};
+use crate::instructions::{InstructionSummary, ProjectInstructions};
 use crate::journal::{self, Journal, JournalError};
 use crate::llm::{self, LlmError, ProviderKind};
 use crate::tools::{WorkerTools, Workspace, WorkspaceOptions};
@@ -50,6 +52,9 @@ pub struct Session {
     pub warnings: Vec<String>,
     /// The effective configuration of this run (a resumed run keeps its own settings).
     pub config: Config,
+    /// The project instruction files the models get (names and sizes; empty with
+    /// `--no-project-instructions` or without a workspace).
+    pub instructions: Vec<InstructionSummary>,
 }
 
 /// Why a run could not start. [`SessionError::exit_code`] gives the process exit code.
@@ -275,7 +280,7 @@ fn spawn(
     journal: Journal,
     start: Start,
     replayed_up_to: u64,
-    warnings: Vec<String>,
+    mut warnings: Vec<String>,
 ) -> Result<Session, SessionError> {
     let provider_settings = config.provider_settings();
     let provider =
@@ -288,6 +293,18 @@ fn spawn(
         // Journal the workspace as an absolute path (a resumed run finds it from anywhere).
         settings.workspace = Some(ws.root().display().to_string());
     }
+    // Read at every start and resume: a resumed run follows today's instructions.
+    let project_instructions = match &workspace {
+        Some(ws) if config.project_instructions => crate::instructions::read(ws.root()),
+        _ => ProjectInstructions::default(),
+    };
+    warnings.extend(
+        project_instructions
+            .notes
+            .iter()
+            .map(|n| format!("project instructions: {n}")),
+    );
+    let instructions = project_instructions.summary();
     let engine_config = EngineConfig {
         settings,
         roles: engine_roles(&config)?,
@@ -296,6 +313,7 @@ fn spawn(
         run_dir: run_dir.clone(),
         tools: workspace.map(|ws| ws as Arc<dyn WorkerTools>),
         stop_when_person_needed: front_end == FrontEnd::Headless,
+        project_instructions,
     };
     tracing::info!(
         run = %run_id,
@@ -314,6 +332,7 @@ fn spawn(
         replayed_up_to,
         warnings,
         config,
+        instructions,
     })
 }
 

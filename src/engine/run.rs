@@ -1139,7 +1139,8 @@ impl Engine {
             attempt,
             model,
             system: prompts::worker_system(role.as_ref()),
-            message,
+            // The project instructions go to the model, not into the journaled brief.
+            message: prompts::project_instructions(&self.cfg.project_instructions) + &message,
             tools: self.cfg.tools.clone(),
             allowed_tools: role.map(|r| r.tools).unwrap_or_default(),
             roles: self.role_names.clone(),
@@ -1265,7 +1266,9 @@ impl Engine {
         let req = ChatRequest {
             model: self.cfg.settings.orchestrator_model.clone(),
             system: prompts::ORCHESTRATOR_SYSTEM.to_string(),
-            messages: vec![Message::user(message)],
+            messages: vec![Message::user(
+                prompts::project_instructions(&self.cfg.project_instructions) + &message,
+            )],
             tools: vec![schemas::tool_def(tool, &roles)],
             tool_choice: ToolChoice::Tool(tool.to_string()),
             max_tokens: ORCHESTRATOR_MAX_TOKENS,
