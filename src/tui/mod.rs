@@ -68,6 +68,8 @@ fn started(s: Session) -> Started {
         handle: s.handle,
         run_dir: Some(s.run_dir),
         warnings: s.warnings,
+        replayed_up_to: s.replayed_up_to,
+        instructions: s.instructions,
     }
 }
 
@@ -107,14 +109,23 @@ pub async fn run_front_end(
 ) -> Result<i32> {
     let theme = theme::Theme::from_env(config.ui.ascii);
     let options = app::UiOptions {
-        bell: config.ui.bell,
+        // `Effect::Bell` means "something new needs the person"; the notifier decides.
+        bell: config.ui.notify != crate::notify::NotifyMode::Off
+            || config.ui.notify_command.is_some(),
         mouse: config.ui.mouse,
     };
     let mut ui = Ui::new(run_info(config), theme, options, chrono::Utc::now());
+    ui.notifier = crate::notify::Notifier::new(
+        config.ui.notify,
+        config.ui.notify_command.clone(),
+        crate::notify::TerminalKind::from_env(),
+    );
     let engine = match first {
         Some(s) => {
             ui.info.run_dir = s.run_dir;
             ui.flash = s.warnings.first().cloned();
+            ui.live_from = s.replayed_up_to;
+            ui.instructions = s.instructions;
             Some(s.handle)
         }
         None => {
