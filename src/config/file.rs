@@ -15,6 +15,7 @@ use crate::engine::event::ApprovalPolicy;
 use crate::engine::roles::RoleSpec;
 use crate::llm::pricing::ModelPrice;
 use crate::llm::{ProviderKind, Secret, ToolMode};
+use crate::notify::NotifyMode;
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -40,6 +41,7 @@ pub(super) struct FileConfig {
     allow_commands: Option<Spanned<bool>>,
     allow: Option<Spanned<Vec<String>>>,
     log_level: Option<Spanned<String>>,
+    project_instructions: Option<Spanned<bool>>,
     #[serde(default)]
     retry: RetryFile,
     #[serde(default)]
@@ -78,6 +80,8 @@ struct UiFile {
     bell: Option<Spanned<bool>>,
     ascii: Option<Spanned<bool>>,
     mouse: Option<Spanned<bool>>,
+    notify: Option<Spanned<NotifyMode>>,
+    notify_command: Option<Spanned<Vec<String>>>,
 }
 
 /// The file's text, for turning byte spans into line numbers and keys.
@@ -286,6 +290,17 @@ impl Builder {
         take!(self.ui_bell, file.ui.bell);
         take!(self.ui_ascii, file.ui.ascii);
         take!(self.ui_mouse, file.ui.mouse);
+        take!(self.ui_notify, file.ui.notify);
+        if let Some(s) = &file.ui.notify_command
+            && s.get_ref().first().is_none_or(|p| p.trim().is_empty())
+        {
+            return Err(f.error(
+                s.span(),
+                "notify_command needs a program first, e.g. [\"notify-send\", \"Baton\"]",
+            ));
+        }
+        take!(self.notify_command, file.ui.notify_command);
+        take!(self.project_instructions, file.project_instructions);
         for (model, price) in file.pricing {
             let p = *price.get_ref();
             let ok = |v: f64| v.is_finite() && v >= 0.0;

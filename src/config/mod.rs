@@ -24,7 +24,9 @@ use crate::cli::CommonArgs;
 use crate::engine::event::{ApprovalPolicy, Limits, RunSettings};
 use crate::engine::roles::RoleSpec;
 use crate::llm::pricing::{ModelPrice, PriceTable};
+use crate::keychain::{KeyStore, NoKeychain};
 use crate::llm::{ProviderKind, ProviderSettings, RetrySettings, Secret, ToolMode};
+use crate::notify::NotifyMode;
 
 pub use file::validate_file_text;
 use file::{FileText, parse_file};
@@ -108,6 +110,8 @@ pub enum Source {
     },
     Env(&'static str),
     Flag(&'static str),
+    /// The OS keychain (`baton login`).
+    Keychain,
     /// Worked out from other settings (provider auto-detection, provider defaults).
     Derived(String),
 }
@@ -119,6 +123,7 @@ impl fmt::Display for Source {
             Source::File { path, line } => write!(f, "file {}:{line}", path.display()),
             Source::Env(var) => write!(f, "env {var}"),
             Source::Flag(flag) => write!(f, "flag {flag}"),
+            Source::Keychain => f.write_str("keychain"),
             Source::Derived(why) => write!(f, "{why}"),
         }
     }
@@ -241,6 +246,34 @@ impl Paths {
 // The effective configuration
 // ------------------------------------------------------------------------------------------
 
+/// Where one provider's key comes from (see [`Config::key_origins`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct KeyOrigin {
+    pub provider: ProviderKind,
+    /// This run's provider.
+    pub in_use: bool,
+    /// The source and the key's fingerprint, or `None` when there is no key.
+    pub found: Option<(Source, String)>,
+}
+
+impl fmt::Display for KeyOrigin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let kind = self.provider.to_string();
+        match &self.found {
+            Some((source, fingerprint)) => write!(f, "{kind:9}  {source} ({fingerprint})")?,
+            None => write!(
+                f,
+                "{kind:9}  none (set {} or run `baton login {kind}`)",
+                key_env_var(self.provider).unwrap_or("a key")
+            )?,
+        }
+        if self.in_use {
+            f.write_str("  <- this run's provider")?;
+        }
+        Ok(())
+    }
+}
+
 /// Demo provider settings (`[demo]`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct DemoSettings {
@@ -258,6 +291,11 @@ pub struct UiSettings {
     pub ascii: bool,
     /// Capture the mouse (click to select, wheel to scroll).
     pub mouse: bool,
+    /// How the person is told that the run needs them or finished (`bell`, `osc`, `off`).
+    pub notify: NotifyMode,
+    /// `--notify-command` / `notify_command`: program and arguments; the message is added
+    /// as the last argument.
+    pub notify_command: Option<Vec<String>>,
 }
 
 /// The effective configuration. `Debug` never shows the key (it is a [`Secret`]).
@@ -285,6 +323,8 @@ pub struct Config {
     pub allow_commands: bool,
     /// Commands workers may run without asking (`"cargo test"`, `"ls *"`).
     pub allow: Vec<String>,
+    /// Give the workspace's AGENTS.md / CLAUDE.md files to the models.
+    pub project_instructions: bool,
     pub retry: RetrySettings,
     pub demo: DemoSettings,
     pub ui: UiSettings,
@@ -304,17 +344,31 @@ pub struct Config {
     /// another provider than today's default picks its key from these.
     env_keys: BTreeMap<&'static str, Secret>,
     file_api_key: Option<Secret>,
+    /// Keys found in the OS keychain, by provider name.
+    keychain_keys: BTreeMap<&'static str, Secret>,
+    /// Why the keychain gave nothing, when it could not be read.
+    pub keychain_note: Option<String>,
 }
 
 impl Config {
-    /// Loads the configuration for this command line from the process environment and the
-    /// config file.
+    /// Loads the configuration for this command line from the process environment, the OS
+    /// keychain and the config file.
     pub fn load(args: &CommonArgs) -> Result<Config, ConfigError> {
-        Self::load_with(args, &Env::from_process())
+        Self::load_with_keychain(args, &Env::from_process(), &crate::keychain::OsKeychain)
     }
 
-    /// Loads with an explicit environment (tests).
+    /// Loads with an explicit environment and no keychain (tests).
     pub fn load_with(args: &CommonArgs, env: &Env) -> Result<Config, ConfigError> {
+        Self::load_with_keychain(args, env, &NoKeychain)
+    }
+
+    /// Loads with an explicit environment and key store. Precedence for the key:
+    /// `--api-key-file` > the provider's environment variable > the keychain > the file.
+    pub fn load_with_keychain(
+        args: &CommonArgs,
+        env: &Env,
+        keychain: &dyn KeyStore,
+    ) -> Result<Config, ConfigError> {
         let paths = Paths::resolve(env, args.config.as_deref())?;
         let mut b = Builder::default();
         if paths.config_found {
@@ -334,6 +388,7 @@ impl Config {
         }
         b.apply_env(env)?;
         b.apply_flags(args)?;
+        b.read_keychain(env, keychain);
         Ok(Self::finish(b, env, paths))
     }
 
@@ -365,22 +420,31 @@ impl Config {
                 c.provider = kind;
                 kept.push("provider");
                 c.provider_note = None;
-                let (key, source) = match key_env_var(kind).and_then(|var| {
+                let env_key = key_env_var(kind).and_then(|var| {
                     self.env_keys
                         .get(var)
                         .map(|k| (k.clone(), Source::Env(var)))
-                }) {
-                    Some(found) => found,
-                    None => match (&self.file_api_key, kind) {
-                        (Some(k), ProviderKind::Anthropic | ProviderKind::Openai) => (
-                            k.clone(),
-                            Source::Derived("the config file's api_key".into()),
-                        ),
-                        _ => (Secret::default(), Source::Default),
-                    },
+                });
+                let keychain_key = || {
+                    self.keychain_keys
+                        .get(kind.to_string().as_str())
+                        .map(|k| (k.clone(), Source::Keychain))
                 };
-                c.api_key = key;
-                c.sources.insert("api_key", source);
+                let file_key = || match (&self.file_api_key, kind) {
+                    (Some(k), ProviderKind::Anthropic | ProviderKind::Openai) => Some((
+                        k.clone(),
+                        Source::Derived("the config file's api_key".into()),
+                    )),
+                    _ => None,
+                };
+                let (key, source) = env_key
+                    .or_else(keychain_key)
+                    .or_else(file_key)
+                    .unwrap_or((Secret::default(), Source::Default));
+                if !flagged("api_key") {
+                    c.api_key = key;
+                    c.sources.insert("api_key", source);
+                }
             }
             c.sources.insert("provider", journal());
         }
@@ -428,6 +492,46 @@ impl Config {
             table.set(model, *price);
         }
         table
+    }
+
+    /// Where the key of each real provider would come from (this run's provider first):
+    /// `--api-key-file`, its environment variable, the keychain or the config file, or
+    /// nowhere. Never the key itself: a fingerprint.
+    pub fn key_origins(&self) -> Vec<KeyOrigin> {
+        let mut kinds = vec![ProviderKind::Anthropic, ProviderKind::Openai];
+        kinds.sort_by_key(|k| *k != self.provider);
+        kinds
+            .into_iter()
+            .map(|kind| {
+                let found = if kind == self.provider {
+                    (!self.api_key.is_empty()).then(|| {
+                        (
+                            self.sources.get("api_key").cloned().unwrap_or(Source::Default),
+                            self.api_key.fingerprint(),
+                        )
+                    })
+                } else {
+                    key_env_var(kind)
+                        .and_then(|var| self.env_keys.get(var).map(|k| (Source::Env(var), k)))
+                        .or_else(|| {
+                            self.keychain_keys
+                                .get(kind.to_string().as_str())
+                                .map(|k| (Source::Keychain, k))
+                        })
+                        .or_else(|| {
+                            self.file_api_key.as_ref().map(|k| {
+                                (Source::Derived("the config file's api_key".into()), k)
+                            })
+                        })
+                        .map(|(source, key)| (source, key.fingerprint()))
+                };
+                KeyOrigin {
+                    provider: kind,
+                    in_use: kind == self.provider,
+                    found,
+                }
+            })
+            .collect()
     }
 
     /// Where the effective value of `key` came from (`"max_workers"`, `"retry.max_retries"`).

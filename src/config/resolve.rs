@@ -50,6 +50,12 @@ pub(super) struct Builder {
     pub(super) roles: Vec<RoleSpec>,
     pub(super) roles_models: BTreeMap<String, String>,
     pub(super) file_api_key: Option<Secret>,
+    pub(super) project_instructions: Option<Val<bool>>,
+    pub(super) ui_notify: Option<Val<NotifyMode>>,
+    pub(super) notify_command: Option<Val<Vec<String>>>,
+    /// Keys read from the keychain, by provider name, and why it could not be read.
+    pub(super) keychain_keys: BTreeMap<&'static str, Secret>,
+    pub(super) keychain_note: Option<String>,
 }
 
 pub(super) fn set<T>(slot: &mut Option<Val<T>>, value: T, source: Source) {
@@ -153,6 +159,28 @@ impl Builder {
         if a.allow_commands {
             set(&mut self.allow_commands, true, flag("--allow-commands"));
         }
+        if let Some(path) = &a.api_key_file {
+            let key = read_key_file(path).map_err(|message| ConfigError::Flag {
+                flag: "--api-key-file",
+                message,
+            })?;
+            set(&mut self.api_key, key, flag("--api-key-file"));
+        }
+        if a.no_project_instructions {
+            set(
+                &mut self.project_instructions,
+                false,
+                flag("--no-project-instructions"),
+            );
+        }
+        if let Some(v) = &a.notify_command {
+            let words =
+                crate::notify::split_command(v).ok_or_else(|| ConfigError::Flag {
+                    flag: "--notify-command",
+                    message: "the command is empty; give a program, e.g. notify-send".into(),
+                })?;
+            set(&mut self.notify_command, words, flag("--notify-command"));
+        }
         if let Some(v) = &a.log_level {
             let filter = log_filter_from(v);
             check_log_filter(&filter).map_err(|message| ConfigError::Flag {
@@ -162,6 +190,54 @@ impl Builder {
             set(&mut self.log_filter, filter, flag("--log-level"));
         }
         Ok(())
+    }
+}
+
+/// The key in `--api-key-file F`: the file's text, trimmed; one word.
+fn read_key_file(path: &std::path::Path) -> Result<Secret, String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let key = text.trim();
+    if key.is_empty() || key.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(format!(
+            "{} must hold the API key alone (one word, no spaces)",
+            path.display()
+        ));
+    }
+    Ok(Secret::new(key))
+}
+
+impl Builder {
+    /// Reads the keychain's keys unless the provider is `demo` or both keys are in the
+    /// environment already. A keychain that cannot be read leaves a note, not an error.
+    pub(super) fn read_keychain(&mut self, env: &Env, keychain: &dyn KeyStore) {
+        let explicit = self.provider.as_ref().map(|v| v.value);
+        let wanted: Vec<ProviderKind> = [ProviderKind::Anthropic, ProviderKind::Openai]
+            .into_iter()
+            .filter(|_| explicit != Some(ProviderKind::Demo))
+            .filter(|k| key_env_var(*k).is_some_and(|var| env.get(var).is_none()))
+            .collect();
+        for kind in wanted {
+            match keychain.get(kind) {
+                Ok(Some(key)) => {
+                    let name = if kind == ProviderKind::Anthropic {
+                        "anthropic"
+                    } else {
+                        "openai"
+                    };
+                    self.keychain_keys.insert(name, key);
+                }
+                Ok(None) => {}
+                Err(e) => {
+                    tracing::debug!("keychain: {e}");
+                    self.keychain_note = Some(format!(
+                        "{} could not be read: {e}",
+                        keychain.name()
+                    ));
+                    break;
+                }
+            }
+        }
     }
 }
 
@@ -201,6 +277,10 @@ impl Config {
                     (ProviderKind::Openai, "OPENAI_BASE_URL is set")
                 } else if b.base_url.is_some() {
                     (ProviderKind::Openai, "a base URL is set without a provider")
+                } else if b.keychain_keys.contains_key("anthropic") {
+                    (ProviderKind::Anthropic, "an anthropic key is in the keychain")
+                } else if b.keychain_keys.contains_key("openai") {
+                    (ProviderKind::Openai, "an openai key is in the keychain")
                 } else {
                     provider_note = Some(
                         "no provider configured and no API key in the environment: running on \
@@ -239,10 +319,30 @@ impl Config {
                 Source::Env(var),
             );
         }
+        let key_flagged = matches!(
+            b.api_key,
+            Some(Val {
+                source: Source::Flag(_),
+                ..
+            })
+        );
         if let Some(var) = key_env_var(kind)
             && let Some(v) = env.get(var)
+            && !key_flagged
         {
             set(&mut b.api_key, Secret::new(v), Source::Env(var));
+        }
+        let key_from_file_or_nowhere = matches!(
+            b.api_key,
+            None | Some(Val {
+                source: Source::File { .. },
+                ..
+            })
+        );
+        if key_from_file_or_nowhere
+            && let Some(key) = b.keychain_keys.get(kind.to_string().as_str())
+        {
+            set(&mut b.api_key, key.clone(), Source::Keychain);
         }
         let base_url = match b.base_url.take() {
             Some(v) if kind != ProviderKind::Demo => v,
@@ -348,6 +448,10 @@ impl Config {
         let read_only = take!("read_only", or_default(b.read_only, false));
         let allow_commands = take!("allow_commands", or_default(b.allow_commands, false));
         let allow = take!("allow", or_default(b.allow, Vec::new()));
+        let project_instructions = take!(
+            "project_instructions",
+            or_default(b.project_instructions, true)
+        );
         let log_filter = take!(
             "log_level",
             or_default(b.log_filter, DEFAULT_LOG_FILTER.to_string())
@@ -410,6 +514,38 @@ impl Config {
             bell: take!("ui.bell", or_default(b.ui_bell, true)),
             ascii: take!("ui.ascii", or_default(b.ui_ascii, false)),
             mouse: take!("ui.mouse", or_default(b.ui_mouse, true)),
+            notify: NotifyMode::Bell,
+            notify_command: None,
+        };
+        // `ui.bell = false` (the older key) means `notify = "off"` unless notify is set.
+        let notify_default = Val {
+            value: if ui.bell {
+                NotifyMode::Bell
+            } else {
+                NotifyMode::Off
+            },
+            source: sources
+                .get("ui.bell")
+                .cloned()
+                .filter(|s| *s != Source::Default)
+                .map_or(Source::Default, |_| Source::Derived("from ui.bell".into())),
+        };
+        let ui = UiSettings {
+            notify: take!("ui.notify", b.ui_notify.unwrap_or(notify_default)),
+            notify_command: take!(
+                "ui.notify_command",
+                match b.notify_command {
+                    Some(v) => Val {
+                        value: Some(v.value),
+                        source: v.source,
+                    },
+                    None => Val {
+                        value: None,
+                        source: Source::Default,
+                    },
+                }
+            ),
+            ..ui
         };
 
         Config {
@@ -433,6 +569,7 @@ impl Config {
             read_only,
             allow_commands,
             allow,
+            project_instructions,
             retry,
             demo,
             ui,
@@ -448,6 +585,8 @@ impl Config {
                 .filter_map(|var| env.get(var).map(|v| (var, Secret::new(v))))
                 .collect(),
             file_api_key: b.file_api_key,
+            keychain_keys: b.keychain_keys,
+            keychain_note: b.keychain_note,
         }
     }
 }
