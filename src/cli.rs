@@ -198,7 +198,12 @@ pub struct CommonArgs {
 
     /// Run this program when the run needs you or finishes while the terminal is not
     /// focused; the message is its last argument (no shell: words split on spaces).
-    #[arg(long, global = true, value_name = "CMD", help_heading = "Configuration")]
+    #[arg(
+        long,
+        global = true,
+        value_name = "CMD",
+        help_heading = "Configuration"
+    )]
     pub notify_command: Option<String>,
 
     /// Use this config file instead of the default one.

@@ -298,7 +298,11 @@ mod tests {
         assert!(p.files[0].text.chars().all(|c| c == 'é'));
         let total: usize = p.files.iter().map(|f| f.text.len()).sum();
         assert!(total <= MAX_TOTAL_BYTES);
-        assert!(p.notes.iter().any(|n| n.contains("y/AGENTS.md")), "{:?}", p.notes);
+        assert!(
+            p.notes.iter().any(|n| n.contains("y/AGENTS.md")),
+            "{:?}",
+            p.notes
+        );
     }
 
     #[cfg(unix)]
@@ -315,7 +319,11 @@ mod tests {
             .unwrap();
         let p = read(root);
         assert_eq!(paths(&p), ["AGENTS.md"]);
-        assert!(p.notes.iter().any(|n| n.contains("sub/AGENTS.md")), "{:?}", p.notes);
+        assert!(
+            p.notes.iter().any(|n| n.contains("sub/AGENTS.md")),
+            "{:?}",
+            p.notes
+        );
     }
 
     #[test]

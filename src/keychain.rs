@@ -49,7 +49,9 @@ impl OsKeychain {
 
 fn describe(e: keyring::Error) -> KeyStoreError {
     KeyStoreError(match e {
-        keyring::Error::NoStorageAccess(inner) => format!("the keychain is not reachable ({inner})"),
+        keyring::Error::NoStorageAccess(inner) => {
+            format!("the keychain is not reachable ({inner})")
+        }
         keyring::Error::PlatformFailure(inner) => format!("the keychain failed ({inner})"),
         other => other.to_string(),
     })
@@ -171,10 +173,12 @@ pub fn login(
         return Err(LoginError::NoKeyNeeded);
     }
     let key = check_key(&read_key()?)?;
-    store.set(provider, &key).map_err(|error| LoginError::Store {
-        store: store.name(),
-        error,
-    })?;
+    store
+        .set(provider, &key)
+        .map_err(|error| LoginError::Store {
+            store: store.name(),
+            error,
+        })?;
     Ok(LoggedIn {
         provider,
         fingerprint: key.fingerprint(),

@@ -121,8 +121,7 @@ async fn dispatch(action: Action, config: Config) -> color_eyre::Result<i32> {
             if let Some(note) = &config.keychain_note {
                 println!("note: {note}");
             }
-            let mut report =
-                baton::doctor::run(&config.provider_settings(), &config.model).await;
+            let mut report = baton::doctor::run(&config.provider_settings(), &config.model).await;
             report.key_source = config.source("api_key").map(ToString::to_string);
             println!("{report}");
             Ok(if report.ok() { 0 } else { 1 })

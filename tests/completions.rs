@@ -43,7 +43,10 @@ fn completions_for_three_shells_name_subcommands_and_flags() {
             assert!(out.contains(word), "{shell} completion lacks {word}");
         }
         // Value hints come from the clap definitions too.
-        assert!(out.contains("anthropic") && out.contains("openai"), "{shell}");
+        assert!(
+            out.contains("anthropic") && out.contains("openai"),
+            "{shell}"
+        );
     }
     let (code, out, _) = baton(&["completions", "bash"]);
     assert_eq!(code, 0);
@@ -71,7 +74,13 @@ fn the_man_page_renders_from_the_cli() {
     assert!(out.contains(".TH baton 1"), "{out}");
     assert!(out.contains(".SH NAME"), "{out}");
     assert!(out.contains("baton \\- Run and supervise"), "{out}");
-    for word in ["resume", "doctor", "login", "completions", "\\-\\-max\\-workers"] {
+    for word in [
+        "resume",
+        "doctor",
+        "login",
+        "completions",
+        "\\-\\-max\\-workers",
+    ] {
         assert!(out.contains(word), "man page lacks {word}");
     }
 }

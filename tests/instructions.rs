@@ -101,7 +101,10 @@ async fn run(skip_instructions: bool) -> (Vec<RecordedRequest>, Vec<String>) {
     let env = Env::from_pairs([
         ("BATON_HOME", tmp.path().join("home").display().to_string()),
         ("ANTHROPIC_API_KEY", "sk-test-instructions".to_string()),
-        ("ANTHROPIC_BASE_URL", server.base_url(baton::llm::ProviderKind::Anthropic)),
+        (
+            "ANTHROPIC_BASE_URL",
+            server.base_url(baton::llm::ProviderKind::Anthropic),
+        ),
     ]);
     let args = CommonArgs {
         workspace: Some(ws.clone()),

@@ -111,7 +111,11 @@ fn login_stores_the_key_and_a_run_without_env_finds_it_and_picks_its_provider() 
     let home = Home::new();
     let store = logged_in(&home);
     assert_eq!(
-        store.get(ProviderKind::Anthropic).unwrap().unwrap().expose(),
+        store
+            .get(ProviderKind::Anthropic)
+            .unwrap()
+            .unwrap()
+            .expose(),
         KEYCHAIN_KEY
     );
     let c = Config::load_with_keychain(&CommonArgs::default(), &home.env(&[]), &store).unwrap();
@@ -192,15 +196,25 @@ fn an_unreadable_keychain_is_a_note_not_an_error() {
 fn key_origins_name_each_provider_s_source_without_the_key() {
     let home = Home::new();
     let store = FileKeyStore::new(home.path());
-    keychain::login(&store, ProviderKind::Openai, || Ok("sk-openai-keychain".into())).unwrap();
+    keychain::login(&store, ProviderKind::Openai, || {
+        Ok("sk-openai-keychain".into())
+    })
+    .unwrap();
     let env = home.env(&[("ANTHROPIC_API_KEY", ENV_KEY)]);
     let c = Config::load_with_keychain(&CommonArgs::default(), &env, &store).unwrap();
     let lines: Vec<String> = c.key_origins().iter().map(ToString::to_string).collect();
     assert_eq!(lines.len(), 2);
     assert!(lines[0].starts_with("anthropic") && lines[0].contains("env ANTHROPIC_API_KEY"));
     assert!(lines[0].contains("this run's provider"), "{lines:?}");
-    assert!(lines[1].starts_with("openai") && lines[1].contains("keychain"), "{lines:?}");
-    assert!(lines.iter().all(|l| !l.contains(ENV_KEY) && !l.contains("sk-openai")));
+    assert!(
+        lines[1].starts_with("openai") && lines[1].contains("keychain"),
+        "{lines:?}"
+    );
+    assert!(
+        lines
+            .iter()
+            .all(|l| !l.contains(ENV_KEY) && !l.contains("sk-openai"))
+    );
 
     // Resuming a run on the other provider takes that provider's keychain key.
     let mut original = c.run_settings();
@@ -213,7 +227,11 @@ fn key_origins_name_each_provider_s_source_without_the_key() {
 #[tokio::test]
 async fn doctor_says_the_key_came_from_the_keychain() {
     let server = FakeLlm::start([Reply::new()
-        .tool("toolu_1", baton::doctor::PING_TOOL, serde_json::json!({"reply": "pong"}))
+        .tool(
+            "toolu_1",
+            baton::doctor::PING_TOOL,
+            serde_json::json!({"reply": "pong"}),
+        )
         .usage(5, 1)
         .anthropic()])
     .await;

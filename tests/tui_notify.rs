@@ -40,7 +40,11 @@ fn the_notice_names_what_waits_and_its_bytes_are_clean() {
     let mut ui = new_ui();
     mid_run(&mut ui);
     let text = notice_text(&ui, Occasion::NeedsPerson);
-    assert!(text.contains("needs you"), "{text}");
+    assert_eq!(
+        text,
+        "run 20260101-100000-url: 3 things need you \
+         (#5 Hash function for short codes was escalated, ...)"
+    );
     let mut n = Notifier::new(NotifyMode::Osc, None, TerminalKind::default());
     n.set_focused(false);
     let bytes = n.terminal_bytes(Occasion::NeedsPerson, &format!("{text}\x1b]0;owned\x07"));
@@ -79,8 +83,5 @@ fn detail_view_lists_project_instruction_files() {
     assert!(small.contains("AGENTS.md  2.3 KiB"), "{small}");
     assert!(small.contains("web/CLAUDE?[2J.md"), "{small}");
     insta::assert_snapshot!("detail_instructions_80x24", small);
-    insta::assert_snapshot!(
-        "detail_instructions_160x48",
-        render(&mut ui, 160, 48)
-    );
+    insta::assert_snapshot!("detail_instructions_160x48", render(&mut ui, 160, 48));
 }

@@ -23,8 +23,8 @@ use std::path::{Path, PathBuf};
 use crate::cli::CommonArgs;
 use crate::engine::event::{ApprovalPolicy, Limits, RunSettings};
 use crate::engine::roles::RoleSpec;
-use crate::llm::pricing::{ModelPrice, PriceTable};
 use crate::keychain::{KeyStore, NoKeychain};
+use crate::llm::pricing::{ModelPrice, PriceTable};
 use crate::llm::{ProviderKind, ProviderSettings, RetrySettings, Secret, ToolMode};
 use crate::notify::NotifyMode;
 
@@ -506,7 +506,10 @@ impl Config {
                 let found = if kind == self.provider {
                     (!self.api_key.is_empty()).then(|| {
                         (
-                            self.sources.get("api_key").cloned().unwrap_or(Source::Default),
+                            self.sources
+                                .get("api_key")
+                                .cloned()
+                                .unwrap_or(Source::Default),
                             self.api_key.fingerprint(),
                         )
                     })
@@ -519,9 +522,9 @@ impl Config {
                                 .map(|k| (Source::Keychain, k))
                         })
                         .or_else(|| {
-                            self.file_api_key.as_ref().map(|k| {
-                                (Source::Derived("the config file's api_key".into()), k)
-                            })
+                            self.file_api_key
+                                .as_ref()
+                                .map(|k| (Source::Derived("the config file's api_key".into()), k))
                         })
                         .map(|(source, key)| (source, key.fingerprint()))
                 };

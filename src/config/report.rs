@@ -111,7 +111,10 @@ impl Config {
                 "ui.notify_command",
                 opt(self.ui.notify_command.as_ref().map(|c| c.join(" "))),
             ),
-            ("project_instructions", self.project_instructions.to_string()),
+            (
+                "project_instructions",
+                self.project_instructions.to_string(),
+            ),
         ];
         let key_w = rows.iter().map(|(k, _)| k.len()).max().unwrap_or(0);
         let val_w = rows
@@ -155,13 +158,6 @@ impl Config {
             }
             out.push_str(&format!("  {key:key_w$}  {value:val_w$}  {source}\n"));
         }
-        out.push_str("\nKeys (flag --api-key-file, then env, then keychain, then file)\n");
-        for origin in self.key_origins() {
-            out.push_str(&format!("  {origin}\n"));
-        }
-        if let Some(note) = &self.keychain_note {
-            out.push_str(&format!("  note: {note}\n"));
-        }
         out.push_str(
             "\nRoles (the defaults, [[roles]] from the config, models from [roles_models])\n",
         );
@@ -202,6 +198,13 @@ impl Config {
                 p.cached_input
                     .map_or("(as input)".to_string(), |c| format!("{c:.2}"))
             ));
+        }
+        out.push_str("\nKeys (flag --api-key-file, then env, then keychain, then file)\n");
+        for origin in self.key_origins() {
+            out.push_str(&format!("  {origin}\n"));
+        }
+        if let Some(note) = &self.keychain_note {
+            out.push_str(&format!("  note: {note}\n"));
         }
         out
     }

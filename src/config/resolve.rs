@@ -174,11 +174,10 @@ impl Builder {
             );
         }
         if let Some(v) = &a.notify_command {
-            let words =
-                crate::notify::split_command(v).ok_or_else(|| ConfigError::Flag {
-                    flag: "--notify-command",
-                    message: "the command is empty; give a program, e.g. notify-send".into(),
-                })?;
+            let words = crate::notify::split_command(v).ok_or_else(|| ConfigError::Flag {
+                flag: "--notify-command",
+                message: "the command is empty; give a program, e.g. notify-send".into(),
+            })?;
             set(&mut self.notify_command, words, flag("--notify-command"));
         }
         if let Some(v) = &a.log_level {
@@ -230,10 +229,8 @@ impl Builder {
                 Ok(None) => {}
                 Err(e) => {
                     tracing::debug!("keychain: {e}");
-                    self.keychain_note = Some(format!(
-                        "{} could not be read: {e}",
-                        keychain.name()
-                    ));
+                    self.keychain_note =
+                        Some(format!("{} could not be read: {e}", keychain.name()));
                     break;
                 }
             }
@@ -278,7 +275,10 @@ impl Config {
                 } else if b.base_url.is_some() {
                     (ProviderKind::Openai, "a base URL is set without a provider")
                 } else if b.keychain_keys.contains_key("anthropic") {
-                    (ProviderKind::Anthropic, "an anthropic key is in the keychain")
+                    (
+                        ProviderKind::Anthropic,
+                        "an anthropic key is in the keychain",
+                    )
                 } else if b.keychain_keys.contains_key("openai") {
                     (ProviderKind::Openai, "an openai key is in the keychain")
                 } else {

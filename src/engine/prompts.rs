@@ -268,12 +268,18 @@ pub fn project_instructions(p: &crate::instructions::ProjectInstructions) -> Str
          file wins where two disagree.\n",
     );
     for f in &p.files {
-        let cut = if f.truncated { " truncated=\"true\"" } else { "" };
+        let cut = if f.truncated {
+            " truncated=\"true\""
+        } else {
+            ""
+        };
         let path = f.path.replace(['"', '<', '>'], "_");
         out.push_str(&format!(
             "\n<{INSTRUCTIONS_TAG} path=\"{path}\" bytes=\"{}\"{cut}>\n{}\n</{INSTRUCTIONS_TAG}>\n",
             f.size,
-            f.text.trim_end().replace(&close, "&lt;/project_instructions"),
+            f.text
+                .trim_end()
+                .replace(&close, "&lt;/project_instructions"),
         ));
     }
     out.push('\n');

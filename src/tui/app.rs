@@ -376,9 +376,13 @@ pub fn notice_text(ui: &Ui, occasion: Occasion) -> String {
                     .state
                     .subtask(*id)
                     .map(|s| format!("#{} {} was escalated", id.0, s.title)),
-                Some(NeedsPerson::CommandApproval(_)) => Some("a command waits for approval".into()),
+                Some(NeedsPerson::CommandApproval(_)) => {
+                    Some("a command waits for approval".into())
+                }
                 Some(NeedsPerson::ScopeAlert(_)) => Some("a scope alert".into()),
-                Some(NeedsPerson::ModeChoice { .. }) => Some("orchestrate or single worker?".into()),
+                Some(NeedsPerson::ModeChoice { .. }) => {
+                    Some("orchestrate or single worker?".into())
+                }
                 None => None,
             };
             match (needs.len(), first) {

@@ -205,7 +205,11 @@ pub fn lines(ui: &Ui, s: &Subtask, width: usize) -> Vec<Line<'static>> {
         text(&mut out, b);
     }
     if !ui.instructions.is_empty() {
-        section(&mut out, ui, "Project instructions (given with every brief)");
+        section(
+            &mut out,
+            ui,
+            "Project instructions (given with every brief)",
+        );
         out.extend(instruction_lines(ui));
     }
     if let Some(o) = &s.output {
