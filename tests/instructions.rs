@@ -19,18 +19,11 @@ use baton::config::{Config, Env};
 use baton::engine::protocol::*;
 use baton::engine::{Event, RunOutcome};
 use baton::session::{self, FrontEnd, Launch};
-use support::{FakeLlm, RecordedRequest, Reply, ScriptedResponse};
+use support::{FakeLlm, RecordedRequest, ScriptedResponse, anthropic_tool_call as tool};
 
 const ROOT_RULE: &str = "Run `make check` before you report; never edit generated files.";
 const NESTED_RULE: &str = "Code under web/ uses two-space indentation.";
 const BUILD_RULE: &str = "this file is build output";
-
-fn tool(name: &str, args: Value) -> ScriptedResponse {
-    Reply::new()
-        .tool(&format!("toolu_{name}"), name, args)
-        .usage(50, 10)
-        .anthropic()
-}
 
 fn respond(req: &RecordedRequest) -> ScriptedResponse {
     match req.forced_tool() {
