@@ -1,5 +1,6 @@
 //! Configuration: defaults, the TOML file, environment variables and flags, merged with the
-//! precedence flags > env > file > defaults, each effective value remembering its source.
+//! precedence flags > env > file > defaults (keys: flag > env > keychain > file), each
+//! effective value remembering its source.
 //!
 //! Owns: the config file format (every key, `deny_unknown_fields`, errors naming file, line
 //! and key), the paths (`BATON_HOME`, or the platform's config and data directories),
@@ -9,10 +10,12 @@
 //! (keys are held in [`Secret`]).
 //!
 //! Layout: this file holds the types, paths and the public API; `file` the TOML format and
-//! its error positions; `resolve` precedence, defaults and provider auto-detection;
+//! its error positions; `resolve` precedence, defaults and provider auto-detection; `keys`
+//! the key file, the keychain and where each key comes from;
 //! `report` the text of `baton config`.
 
 mod file;
+mod keys;
 mod report;
 mod resolve;
 
@@ -30,6 +33,7 @@ use crate::notify::NotifyMode;
 
 pub use file::validate_file_text;
 use file::{FileText, parse_file};
+pub use keys::KeyOrigin;
 use resolve::Builder;
 
 /// Default number of workers at once.
@@ -245,34 +249,6 @@ impl Paths {
 // ------------------------------------------------------------------------------------------
 // The effective configuration
 // ------------------------------------------------------------------------------------------
-
-/// Where one provider's key comes from (see [`Config::key_origins`]).
-#[derive(Debug, Clone, PartialEq)]
-pub struct KeyOrigin {
-    pub provider: ProviderKind,
-    /// This run's provider.
-    pub in_use: bool,
-    /// The source and the key's fingerprint, or `None` when there is no key.
-    pub found: Option<(Source, String)>,
-}
-
-impl fmt::Display for KeyOrigin {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let kind = self.provider.to_string();
-        match &self.found {
-            Some((source, fingerprint)) => write!(f, "{kind:9}  {source} ({fingerprint})")?,
-            None => write!(
-                f,
-                "{kind:9}  none (set {} or run `baton login {kind}`)",
-                key_env_var(self.provider).unwrap_or("a key")
-            )?,
-        }
-        if self.in_use {
-            f.write_str("  <- this run's provider")?;
-        }
-        Ok(())
-    }
-}
 
 /// Demo provider settings (`[demo]`).
 #[derive(Debug, Clone, PartialEq)]
@@ -492,49 +468,6 @@ impl Config {
             table.set(model, *price);
         }
         table
-    }
-
-    /// Where the key of each real provider would come from (this run's provider first):
-    /// `--api-key-file`, its environment variable, the keychain or the config file, or
-    /// nowhere. Never the key itself: a fingerprint.
-    pub fn key_origins(&self) -> Vec<KeyOrigin> {
-        let mut kinds = vec![ProviderKind::Anthropic, ProviderKind::Openai];
-        kinds.sort_by_key(|k| *k != self.provider);
-        kinds
-            .into_iter()
-            .map(|kind| {
-                let found = if kind == self.provider {
-                    (!self.api_key.is_empty()).then(|| {
-                        (
-                            self.sources
-                                .get("api_key")
-                                .cloned()
-                                .unwrap_or(Source::Default),
-                            self.api_key.fingerprint(),
-                        )
-                    })
-                } else {
-                    key_env_var(kind)
-                        .and_then(|var| self.env_keys.get(var).map(|k| (Source::Env(var), k)))
-                        .or_else(|| {
-                            self.keychain_keys
-                                .get(kind.to_string().as_str())
-                                .map(|k| (Source::Keychain, k))
-                        })
-                        .or_else(|| {
-                            self.file_api_key
-                                .as_ref()
-                                .map(|k| (Source::Derived("the config file's api_key".into()), k))
-                        })
-                        .map(|(source, key)| (source, key.fingerprint()))
-                };
-                KeyOrigin {
-                    provider: kind,
-                    in_use: kind == self.provider,
-                    found,
-                }
-            })
-            .collect()
     }
 
     /// Where the effective value of `key` came from (`"max_workers"`, `"retry.max_retries"`).

@@ -160,7 +160,7 @@ impl Builder {
             set(&mut self.allow_commands, true, flag("--allow-commands"));
         }
         if let Some(path) = &a.api_key_file {
-            let key = read_key_file(path).map_err(|message| ConfigError::Flag {
+            let key = super::keys::read_key_file(path).map_err(|message| ConfigError::Flag {
                 flag: "--api-key-file",
                 message,
             })?;
@@ -189,52 +189,6 @@ impl Builder {
             set(&mut self.log_filter, filter, flag("--log-level"));
         }
         Ok(())
-    }
-}
-
-/// The key in `--api-key-file F`: the file's text, trimmed; one word.
-fn read_key_file(path: &std::path::Path) -> Result<Secret, String> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    let key = text.trim();
-    if key.is_empty() || key.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        return Err(format!(
-            "{} must hold the API key alone (one word, no spaces)",
-            path.display()
-        ));
-    }
-    Ok(Secret::new(key))
-}
-
-impl Builder {
-    /// Reads the keychain's keys unless the provider is `demo` or both keys are in the
-    /// environment already. A keychain that cannot be read leaves a note, not an error.
-    pub(super) fn read_keychain(&mut self, env: &Env, keychain: &dyn KeyStore) {
-        let explicit = self.provider.as_ref().map(|v| v.value);
-        let wanted: Vec<ProviderKind> = [ProviderKind::Anthropic, ProviderKind::Openai]
-            .into_iter()
-            .filter(|_| explicit != Some(ProviderKind::Demo))
-            .filter(|k| key_env_var(*k).is_some_and(|var| env.get(var).is_none()))
-            .collect();
-        for kind in wanted {
-            match keychain.get(kind) {
-                Ok(Some(key)) => {
-                    let name = if kind == ProviderKind::Anthropic {
-                        "anthropic"
-                    } else {
-                        "openai"
-                    };
-                    self.keychain_keys.insert(name, key);
-                }
-                Ok(None) => {}
-                Err(e) => {
-                    tracing::debug!("keychain: {e}");
-                    self.keychain_note =
-                        Some(format!("{} could not be read: {e}", keychain.name()));
-                    break;
-                }
-            }
-        }
     }
 }
 
