@@ -138,6 +138,7 @@ fn config(dir: &std::path::Path, max_workers: u32) -> EngineConfig {
         run_dir: dir.to_path_buf(),
         tools: None,
         stop_when_person_needed: true,
+        project_instructions: Default::default(),
     }
 }
 

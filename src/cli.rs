@@ -27,6 +27,8 @@ Examples:
   baton export latest --format md -o report.md
   baton doctor                            check provider, key, model and tool support
   baton config                            show every setting and where it came from
+  baton login anthropic                   store a key in the OS keychain
+  baton completions zsh                   print a shell completion script
 
 With no provider configured and no API key in the environment, Baton runs on the built-in
 `demo` provider (a simulated model) and says so.
@@ -45,10 +47,15 @@ Examples:
   baton export latest --format md -o report.md
   baton doctor                            check provider, key, model and tool support
   baton config                            show every setting and where it came from
+  baton login anthropic                   store a key in the OS keychain (input hidden)
+  baton completions bash                  print a completion script (bash, zsh, fish, ...)
+  baton man > baton.1                     print the man page
 
 RUN is a run id, a unique prefix of one, or `latest`.
 
-Settings come from, highest first: flags, environment, the config file, defaults.
+Settings come from, highest first: flags, environment, the config file, defaults. A key
+comes from --api-key-file, then the environment, then the OS keychain (`baton login`),
+then the config file.
 Environment:
   ANTHROPIC_API_KEY    key for --provider anthropic (also selects it when no provider is set)
   OPENAI_API_KEY       key for --provider openai (also selects it when no provider is set)
@@ -183,6 +190,26 @@ pub struct CommonArgs {
     #[arg(long, global = true, help_heading = "Workspace")]
     pub allow_network: bool,
 
+    /// Do not give the workspace's AGENTS.md / CLAUDE.md files to the models.
+    #[arg(long, global = true, help_heading = "Workspace")]
+    pub no_project_instructions: bool,
+
+    /// Read the API key from this file (instead of ANTHROPIC_API_KEY / OPENAI_API_KEY, the
+    /// keychain or the config file). A key on the command line would show in `ps` and shell
+    /// history, so there is no flag for the key itself.
+    #[arg(long, global = true, value_name = "F", help_heading = "Provider")]
+    pub api_key_file: Option<PathBuf>,
+
+    /// Run this program when the run needs you or finishes while the terminal is not
+    /// focused; the message is its last argument (no shell: words split on spaces).
+    #[arg(
+        long,
+        global = true,
+        value_name = "CMD",
+        help_heading = "Configuration"
+    )]
+    pub notify_command: Option<String>,
+
     /// Use this config file instead of the default one.
     #[arg(long, global = true, value_name = "F", help_heading = "Configuration")]
     pub config: Option<PathBuf>,
@@ -219,6 +246,34 @@ pub enum Cmd {
     Doctor,
     /// Print the effective configuration and where each value came from.
     Config,
+    /// Store an API key in the OS keychain (read without echo, or from standard input).
+    Login {
+        #[arg(value_enum, value_name = "PROVIDER")]
+        provider: KeyProvider,
+    },
+    /// Print a shell completion script (e.g. `baton completions bash > ~/.local/share/bash-completion/completions/baton`).
+    Completions {
+        #[arg(value_enum, value_name = "SHELL")]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff) on standard output (e.g. `baton man > baton.1`).
+    Man,
+}
+
+/// A provider whose key `baton login` stores.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum KeyProvider {
+    Anthropic,
+    Openai,
+}
+
+impl From<KeyProvider> for ProviderKind {
+    fn from(p: KeyProvider) -> Self {
+        match p {
+            KeyProvider::Anthropic => ProviderKind::Anthropic,
+            KeyProvider::Openai => ProviderKind::Openai,
+        }
+    }
 }
 
 /// What this invocation asks for, after validation.
@@ -243,6 +298,9 @@ pub enum Action {
     },
     Doctor,
     Config,
+    Login(ProviderKind),
+    Completions(clap_complete::Shell),
+    Man,
 }
 
 impl Action {
@@ -257,6 +315,9 @@ impl Action {
             Action::Export { .. } => "export",
             Action::Doctor => "doctor",
             Action::Config => "config",
+            Action::Login(_) => "login",
+            Action::Completions(_) => "completions",
+            Action::Man => "man",
         }
     }
 }
@@ -345,6 +406,9 @@ impl Cli {
             }),
             Some(Cmd::Doctor) => Ok(Action::Doctor),
             Some(Cmd::Config) => Ok(Action::Config),
+            Some(Cmd::Login { provider }) => Ok(Action::Login((*provider).into())),
+            Some(Cmd::Completions { shell }) => Ok(Action::Completions(*shell)),
+            Some(Cmd::Man) => Ok(Action::Man),
         }
     }
 
@@ -405,6 +469,16 @@ fn too_large(len: u64, what: &str) -> Result<(), clap::Error> {
         ));
     }
     Ok(())
+}
+
+/// Writes the completion script for `shell`, generated from these clap definitions.
+pub fn write_completions(shell: clap_complete::Shell, out: &mut dyn std::io::Write) {
+    clap_complete::generate(shell, &mut Cli::command(), "baton", out);
+}
+
+/// Writes the man page (roff), generated from these clap definitions.
+pub fn write_man_page(out: &mut dyn std::io::Write) -> std::io::Result<()> {
+    clap_mangen::Man::new(Cli::command()).render(out)
 }
 
 fn non_empty_run(run: &str) -> Result<String, clap::Error> {

@@ -76,6 +76,8 @@ pub struct DoctorReport {
     pub answered_model: Option<String>,
     /// `sha256:…` of the key, or `(none)`; never the key.
     pub key_fingerprint: String,
+    /// Where the key came from (`env ANTHROPIC_API_KEY`, `keychain`, ...), set by the caller.
+    pub key_source: Option<String>,
     pub tool_mode: ToolMode,
     /// False for `demo`: nothing was sent anywhere.
     pub network: bool,
@@ -110,6 +112,7 @@ pub async fn run(settings: &ProviderSettings, model: &str) -> DoctorReport {
         model: model.to_string(),
         answered_model: None,
         key_fingerprint: settings.api_key.fingerprint(),
+        key_source: None,
         tool_mode: settings.tool_mode,
         network: settings.kind != ProviderKind::Demo,
         first_token: None,
@@ -263,7 +266,7 @@ fn diagnose(error: &LlmError, report: &DoctorReport) -> Diagnosis {
         LlmError::MissingKey { env_var } => d(
             Problem::NoKey,
             format!(
-                "export {env_var}=<your key>, or set `api_key` in the config file \
+                "export {env_var}=<your key>, run `baton login`, or set `api_key` in the config file \
                  (`baton config` shows where each setting comes from); \
                  or run with --provider demo to try Baton without a key"
             ),
@@ -395,7 +398,14 @@ impl fmt::Display for DoctorReport {
             None => self.model.clone(),
         };
         line(f, "model", &model)?;
-        line(f, "API key", &self.key_fingerprint)?;
+        match &self.key_source {
+            Some(source) if !self.key_fingerprint.starts_with('(') => line(
+                f,
+                "API key",
+                &format!("{} (from {source})", self.key_fingerprint),
+            )?,
+            _ => line(f, "API key", &self.key_fingerprint)?,
+        }
         let mode = match self.tool_mode {
             ToolMode::Native => "native",
             ToolMode::JsonText => "json_text",

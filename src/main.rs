@@ -35,6 +35,24 @@ fn main() -> ExitCode {
         Ok(a) => a,
         Err(e) => e.exit(),
     };
+    // Generated from the command line alone: no configuration, keychain or log needed.
+    match action {
+        Action::Completions(shell) => {
+            baton::cli::write_completions(shell, &mut std::io::stdout());
+            return ExitCode::SUCCESS;
+        }
+        Action::Man => {
+            return match baton::cli::write_man_page(&mut std::io::stdout()) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("baton: cannot write the man page: {e}");
+                    ExitCode::FAILURE
+                }
+            };
+        }
+        Action::Login(provider) => return login(provider),
+        _ => {}
+    }
     let config = match Config::load(&cli.common) {
         Ok(c) => c,
         Err(e) => {
@@ -112,7 +130,14 @@ async fn dispatch(action: Action, config: Config) -> color_eyre::Result<i32> {
             if let Some(note) = &config.provider_note {
                 print_out(&format!("note: {note}\n"));
             }
-            let report = baton::doctor::run(&config.provider_settings(), &config.model).await;
+            for origin in config.key_origins() {
+                print_out(&format!("key          {origin}\n"));
+            }
+            if let Some(note) = &config.keychain_note {
+                print_out(&format!("note: {note}\n"));
+            }
+            let mut report = baton::doctor::run(&config.provider_settings(), &config.model).await;
+            report.key_source = config.source("api_key").map(ToString::to_string);
             print_out(&format!("{report}\n"));
             print_out(&format!(
                 "{}\n",
@@ -133,6 +158,7 @@ async fn dispatch(action: Action, config: Config) -> color_eyre::Result<i32> {
                 baton::tui::run(config, Launch::New { task }).await
             }
         }
+        Action::Login(_) | Action::Completions(_) | Action::Man => Ok(0),
         Action::Resume {
             run,
             headless,
@@ -145,6 +171,23 @@ async fn dispatch(action: Action, config: Config) -> color_eyre::Result<i32> {
             } else {
                 baton::tui::run(config, Launch::Resume { run }).await
             }
+        }
+    }
+}
+
+/// `baton login PROVIDER`: the key goes from the person straight into the OS keychain.
+fn login(provider: baton::llm::ProviderKind) -> ExitCode {
+    let store = baton::keychain::OsKeychain;
+    match baton::keychain::login(&store, provider, || {
+        baton::keychain::read_key_from_person(provider)
+    }) {
+        Ok(done) => {
+            println!("{done}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("baton login: {e}");
+            ExitCode::FAILURE
         }
     }
 }

@@ -5,7 +5,8 @@
 //! included), creating or resolving the run directory, opening the journal (replaying it on
 //! resume and reporting torn or corrupt lines), building the provider and the
 //! [`EngineConfig`] (roles merged with the config's, prices with its overrides, per-role
-//! models, the workspace tools of `--workspace`), and which settings a resumed run keeps.
+//! models, the workspace tools of `--workspace`, the workspace's project instructions),
+//! and which settings a resumed run keeps.
 //! Must not draw, print or decide anything about the run itself: the front ends show
 //! [`Session::warnings`], the engine runs the loop.
 
@@ -15,6 +16,7 @@ use std::sync::Arc;
 use crate::config::{Config, Source};
 use crate::engine::roles::{self, RoleSpec};
 use crate::engine::{self, EngineConfig, EngineHandle, Start};
+use crate::instructions::{InstructionSummary, ProjectInstructions};
 use crate::journal::{self, Journal, JournalError, LockError, Replay, RunLock};
 use crate::llm::{LlmError, Provider, ProviderKind, ProviderSettings, anthropic, openai};
 use crate::protocol::{ApprovalPolicy, Envelope, Event, RunSettings};
@@ -51,6 +53,9 @@ pub struct Session {
     pub warnings: Vec<String>,
     /// The effective configuration of this run (a resumed run keeps its own settings).
     pub config: Config,
+    /// The project instruction files the models get (names and sizes; empty with
+    /// `--no-project-instructions` or without a workspace).
+    pub instructions: Vec<InstructionSummary>,
 }
 
 /// Why a run could not start. [`SessionError::exit_code`] gives the process exit code.
@@ -359,6 +364,18 @@ fn spawn(
         // Journal the workspace as an absolute path (a resumed run finds it from anywhere).
         settings.workspace = Some(ws.root().display().to_string());
     }
+    // Read at every start and resume: a resumed run follows today's instructions.
+    let project_instructions = match &workspace {
+        Some(ws) if config.project_instructions => crate::instructions::read(ws.root()),
+        _ => ProjectInstructions::default(),
+    };
+    warnings.extend(
+        project_instructions
+            .notes
+            .iter()
+            .map(|n| format!("project instructions: {n}")),
+    );
+    let instructions = project_instructions.summary();
     let engine_config = EngineConfig {
         settings,
         roles: engine_roles(&config)?,
@@ -367,6 +384,7 @@ fn spawn(
         run_dir: run_dir.clone(),
         tools: workspace.map(|ws| ws as Arc<dyn WorkerTools>),
         stop_when_person_needed: front_end == FrontEnd::Headless,
+        project_instructions,
     };
     tracing::info!(
         run = %run_id,
@@ -385,6 +403,7 @@ fn spawn(
         replayed_up_to,
         warnings,
         config,
+        instructions,
     })
 }
 

@@ -16,6 +16,7 @@ use crate::llm::pricing::ModelEntry;
 use crate::llm::{ProviderKind, Secret, ToolMode};
 use crate::protocol::{ApprovalPolicy, MAX_WALL_SECS};
 use crate::tools::sandbox::SandboxMode;
+use crate::notify::NotifyMode;
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -43,6 +44,7 @@ pub(super) struct FileConfig {
     command_env: Option<Spanned<Vec<String>>>,
     protected: Option<Spanned<Vec<String>>>,
     log_level: Option<Spanned<String>>,
+    project_instructions: Option<Spanned<bool>>,
     #[serde(default)]
     limits: LimitsFile,
     #[serde(default)]
@@ -108,6 +110,8 @@ struct UiFile {
     ascii: Option<Spanned<bool>>,
     mouse: Option<Spanned<bool>>,
     theme: Option<Spanned<super::UiTheme>>,
+    notify: Option<Spanned<NotifyMode>>,
+    notify_command: Option<Spanned<Vec<String>>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -391,6 +395,17 @@ impl Builder {
             }
             self.keys.insert(action, list);
         }
+        take!(self.ui_notify, file.ui.notify);
+        if let Some(s) = &file.ui.notify_command
+            && s.get_ref().first().is_none_or(|p| p.trim().is_empty())
+        {
+            return Err(f.error(
+                s.span(),
+                "notify_command needs a program first, e.g. [\"notify-send\", \"Baton\"]",
+            ));
+        }
+        take!(self.notify_command, file.ui.notify_command);
+        take!(self.project_instructions, file.project_instructions);
         for (model, price) in file.pricing {
             let p = *price.get_ref();
             let ok = |v: f64| v.is_finite() && v >= 0.0;

@@ -1,5 +1,6 @@
 //! Configuration: defaults, the TOML file, environment variables and flags, merged with the
-//! precedence flags > env > file > defaults, each effective value remembering its source.
+//! precedence flags > env > file > defaults (keys: flag > env > keychain > file), each
+//! effective value remembering its source.
 //!
 //! Owns: the config file format (every key, `deny_unknown_fields`, errors naming file, line
 //! and key), the paths (`BATON_HOME`, or the platform's config and data directories),
@@ -9,10 +10,12 @@
 //! (keys are held in [`Secret`]).
 //!
 //! Layout: this file holds the types, paths and the public API; `file` the TOML format and
-//! its error positions; `resolve` precedence, defaults and provider auto-detection;
+//! its error positions; `resolve` precedence, defaults and provider auto-detection; `keys`
+//! the key file, the keychain and where each key comes from;
 //! `report` the text of `baton config`.
 
 mod file;
+mod keys;
 mod report;
 mod resolve;
 mod security;
@@ -27,9 +30,12 @@ use crate::llm::pricing::{ModelEntry, PriceTable};
 use crate::llm::{ProviderKind, ProviderSettings, RetrySettings, Secret, ToolMode};
 use crate::protocol::{ApprovalPolicy, Limits, RunSettings};
 use crate::tools::sandbox::{SandboxMode, SandboxOptions};
+use crate::keychain::{KeyStore, NoKeychain};
+use crate::notify::NotifyMode;
 
 pub use file::validate_file_text;
 use file::{FileText, parse_file};
+pub use keys::KeyOrigin;
 use resolve::Builder;
 
 /// Default number of workers at once.
@@ -115,6 +121,8 @@ pub enum Source {
     },
     Env(&'static str),
     Flag(&'static str),
+    /// The OS keychain (`baton login`).
+    Keychain,
     /// Worked out from other settings (provider auto-detection, provider defaults).
     Derived(String),
 }
@@ -126,6 +134,7 @@ impl fmt::Display for Source {
             Source::File { path, line } => write!(f, "file {}:{line}", path.display()),
             Source::Env(var) => write!(f, "env {var}"),
             Source::Flag(flag) => write!(f, "flag {flag}"),
+            Source::Keychain => f.write_str("keychain"),
             Source::Derived(why) => write!(f, "{why}"),
         }
     }
@@ -273,6 +282,11 @@ pub struct UiSettings {
     /// `[keys]`: action name → the keys that replace its default ones. Checked by the TUI
     /// when it starts (the action names belong to its keymap).
     pub keys: BTreeMap<String, Vec<String>>,
+    /// How the person is told that the run needs them or finished (`bell`, `osc`, `off`).
+    pub notify: NotifyMode,
+    /// `--notify-command` / `notify_command`: program and arguments; the message is added
+    /// as the last argument.
+    pub notify_command: Option<Vec<String>>,
 }
 
 /// `[ui] theme`.
@@ -339,6 +353,8 @@ pub struct Config {
     /// The person confirmed (TUI) continuing a resumed run with today's provider, base URL
     /// and workspace where its journal named others (see `crate::resume_trust`).
     pub resume_confirmed: bool,
+    /// Give the workspace's AGENTS.md / CLAUDE.md files to the models.
+    pub project_instructions: bool,
     pub retry: RetrySettings,
     pub demo: DemoSettings,
     pub ui: UiSettings,
@@ -355,17 +371,35 @@ pub struct Config {
     /// Set when the provider was chosen automatically; says why (shown by the front ends).
     pub provider_note: Option<String>,
     sources: BTreeMap<&'static str, Source>,
+    /// Keys found in the environment, by variable, and the file's key: a resumed run on
+    /// another provider than today's default picks its key from these.
+    env_keys: BTreeMap<&'static str, Secret>,
+    file_api_key: Option<Secret>,
+    /// Keys found in the OS keychain, by provider name.
+    keychain_keys: BTreeMap<&'static str, Secret>,
+    /// Why the keychain gave nothing, when it could not be read.
+    pub keychain_note: Option<String>,
 }
 
 impl Config {
-    /// Loads the configuration for this command line from the process environment and the
-    /// config file.
+    /// Loads the configuration for this command line from the process environment, the OS
+    /// keychain and the config file.
     pub fn load(args: &CommonArgs) -> Result<Config, ConfigError> {
-        Self::load_with(args, &Env::from_process())
+        Self::load_with_keychain(args, &Env::from_process(), &crate::keychain::OsKeychain)
     }
 
-    /// Loads with an explicit environment (tests).
+    /// Loads with an explicit environment and no keychain (tests).
     pub fn load_with(args: &CommonArgs, env: &Env) -> Result<Config, ConfigError> {
+        Self::load_with_keychain(args, env, &NoKeychain)
+    }
+
+    /// Loads with an explicit environment and key store. Precedence for the key:
+    /// `--api-key-file` > the provider's environment variable > the keychain > the file.
+    pub fn load_with_keychain(
+        args: &CommonArgs,
+        env: &Env,
+        keychain: &dyn KeyStore,
+    ) -> Result<Config, ConfigError> {
         let paths = Paths::resolve(env, args.config.as_deref())?;
         let mut b = Builder::default();
         let mut warnings = Vec::new();
@@ -389,6 +423,7 @@ impl Config {
         }
         b.apply_env(env)?;
         b.apply_flags(args)?;
+        b.read_keychain(env, keychain);
         let mut config = Self::finish(b, env, paths);
         config.warnings = warnings;
         Ok(config)

@@ -149,6 +149,15 @@ impl Config {
             ("ui.ascii", self.ui.ascii.to_string()),
             ("ui.mouse", self.ui.mouse.to_string()),
             ("ui.theme", self.ui.theme.to_string()),
+            ("ui.notify", self.ui.notify.to_string()),
+            (
+                "ui.notify_command",
+                opt(self.ui.notify_command.as_ref().map(|c| c.join(" "))),
+            ),
+            (
+                "project_instructions",
+                self.project_instructions.to_string(),
+            ),
         ];
         let key_w = rows.iter().map(|(k, _)| k.len()).max().unwrap_or(0);
         let val_w = rows
@@ -183,7 +192,7 @@ impl Config {
         if let Some(note) = &self.provider_note {
             out.push_str(&format!("\nNote: {note}\n"));
         }
-        out.push_str("\nSettings (highest precedence first: flag, env, file, default)\n");
+        out.push_str("\nSettings (highest precedence first: flag, env, keychain, file, default)\n");
         out.push_str(&format!("  {:key_w$}  {:val_w$}  source\n", "key", "value"));
         for (key, value) in rows {
             let mut source = self
@@ -238,6 +247,13 @@ impl Config {
             if let Some(n) = p.max_output {
                 out.push_str(&format!("  {:24} output cap {n} tokens per call\n", ""));
             }
+        }
+        out.push_str("\nKeys (flag --api-key-file, then env, then keychain, then file)\n");
+        for origin in self.key_origins() {
+            out.push_str(&format!("  {origin}\n"));
+        }
+        if let Some(note) = &self.keychain_note {
+            out.push_str(&format!("  note: {note}\n"));
         }
         out
     }

@@ -56,6 +56,13 @@ pub(super) struct Builder {
     pub(super) pricing: BTreeMap<String, ModelEntry>,
     pub(super) roles: Vec<RoleSpec>,
     pub(super) roles_models: BTreeMap<String, String>,
+    pub(super) file_api_key: Option<Secret>,
+    pub(super) project_instructions: Option<Val<bool>>,
+    pub(super) ui_notify: Option<Val<NotifyMode>>,
+    pub(super) notify_command: Option<Val<Vec<String>>>,
+    /// Keys read from the keychain, by provider name, and why it could not be read.
+    pub(super) keychain_keys: BTreeMap<&'static str, Secret>,
+    pub(super) keychain_note: Option<String>,
 }
 
 pub(super) fn set<T>(slot: &mut Option<Val<T>>, value: T, source: Source) {
@@ -161,6 +168,26 @@ impl Builder {
         }
         if a.allow_network {
             set(&mut self.sandbox_network, true, flag("--allow-network"));
+        if let Some(path) = &a.api_key_file {
+            let key = super::keys::read_key_file(path).map_err(|message| ConfigError::Flag {
+                flag: "--api-key-file",
+                message,
+            })?;
+            set(&mut self.api_key, key, flag("--api-key-file"));
+        }
+        if a.no_project_instructions {
+            set(
+                &mut self.project_instructions,
+                false,
+                flag("--no-project-instructions"),
+            );
+        }
+        if let Some(v) = &a.notify_command {
+            let words = crate::notify::split_command(v).ok_or_else(|| ConfigError::Flag {
+                flag: "--notify-command",
+                message: "the command is empty; give a program, e.g. notify-send".into(),
+            })?;
+            set(&mut self.notify_command, words, flag("--notify-command"));
         }
         if let Some(v) = &a.log_level {
             let filter = log_filter_from(v);
@@ -210,6 +237,13 @@ impl Config {
                     (ProviderKind::Openai, "OPENAI_BASE_URL is set")
                 } else if b.base_url.is_some() {
                     (ProviderKind::Openai, "a base URL is set without a provider")
+                } else if b.keychain_keys.contains_key("anthropic") {
+                    (
+                        ProviderKind::Anthropic,
+                        "an anthropic key is in the keychain",
+                    )
+                } else if b.keychain_keys.contains_key("openai") {
+                    (ProviderKind::Openai, "an openai key is in the keychain")
                 } else {
                     provider_note = Some(
                         "no provider configured and no API key in the environment: running on \
@@ -248,10 +282,30 @@ impl Config {
                 Source::Env(var),
             );
         }
+        let key_flagged = matches!(
+            b.api_key,
+            Some(Val {
+                source: Source::Flag(_),
+                ..
+            })
+        );
         if let Some(var) = key_env_var(kind)
             && let Some(v) = env.get(var)
+            && !key_flagged
         {
             set(&mut b.api_key, Secret::new(v), Source::Env(var));
+        }
+        let key_from_file_or_nowhere = matches!(
+            b.api_key,
+            None | Some(Val {
+                source: Source::File { .. },
+                ..
+            })
+        );
+        if key_from_file_or_nowhere
+            && let Some(key) = b.keychain_keys.get(kind.to_string().as_str())
+        {
+            set(&mut b.api_key, key.clone(), Source::Keychain);
         }
         let base_url = match b.base_url.take() {
             Some(v) if kind != ProviderKind::Demo => v,
@@ -366,6 +420,9 @@ impl Config {
         let max_task_bytes = take!(
             "limits.max_task_bytes",
             or_default(b.max_task_bytes, DEFAULT_MAX_TASK_BYTES)
+        let project_instructions = take!(
+            "project_instructions",
+            or_default(b.project_instructions, true)
         );
         let log_filter = take!(
             "log_level",
@@ -463,6 +520,38 @@ impl Config {
             mouse: take!("ui.mouse", or_default(b.ui_mouse, true)),
             theme: take!("ui.theme", or_default(b.ui_theme, super::UiTheme::Dark)),
             keys: b.keys.clone(),
+            notify: NotifyMode::Bell,
+            notify_command: None,
+        };
+        // `ui.bell = false` (the older key) means `notify = "off"` unless notify is set.
+        let notify_default = Val {
+            value: if ui.bell {
+                NotifyMode::Bell
+            } else {
+                NotifyMode::Off
+            },
+            source: sources
+                .get("ui.bell")
+                .cloned()
+                .filter(|s| *s != Source::Default)
+                .map_or(Source::Default, |_| Source::Derived("from ui.bell".into())),
+        };
+        let ui = UiSettings {
+            notify: take!("ui.notify", b.ui_notify.unwrap_or(notify_default)),
+            notify_command: take!(
+                "ui.notify_command",
+                match b.notify_command {
+                    Some(v) => Val {
+                        value: Some(v.value),
+                        source: v.source,
+                    },
+                    None => Val {
+                        value: None,
+                        source: Source::Default,
+                    },
+                }
+            ),
+            ..ui
         };
 
         Config {
@@ -492,6 +581,7 @@ impl Config {
             max_task_bytes,
             warnings: Vec::new(),
             resume_confirmed: false,
+            project_instructions,
             retry,
             demo,
             ui,
@@ -502,6 +592,13 @@ impl Config {
             paths,
             provider_note,
             sources,
+            env_keys: ["ANTHROPIC_API_KEY", "OPENAI_API_KEY"]
+                .into_iter()
+                .filter_map(|var| env.get(var).map(|v| (var, Secret::new(v))))
+                .collect(),
+            file_api_key: b.file_api_key,
+            keychain_keys: b.keychain_keys,
+            keychain_note: b.keychain_note,
         }
     }
 }

@@ -68,7 +68,8 @@ impl Engine {
             attempt,
             model,
             system: prompts::worker_system(role.as_ref()),
-            message,
+            // The project instructions go to the model, not into the journaled brief.
+            message: prompts::project_instructions(&self.cfg.project_instructions) + &message,
             tools: self.cfg.tools.clone(),
             allowed_tools: role.map(|r| r.tools).unwrap_or_default(),
             roles: self.role_names.clone(),

@@ -49,6 +49,8 @@ pub struct EngineConfig {
     pub tools: Option<Arc<dyn WorkerTools>>,
     /// Headless: stop with `RunOutcome::Stopped` as soon as something needs a person.
     pub stop_when_person_needed: bool,
+    /// The workspace's AGENTS.md / CLAUDE.md files, quoted ahead of every model message.
+    pub project_instructions: crate::instructions::ProjectInstructions,
 }
 
 /// How the engine starts.

@@ -150,7 +150,9 @@ impl Engine {
         let req = ChatRequest {
             model: self.cfg.settings.orchestrator_model.clone(),
             system: prompts::ORCHESTRATOR_SYSTEM.to_string(),
-            messages: vec![Message::user(message)],
+            messages: vec![Message::user(
+                prompts::project_instructions(&self.cfg.project_instructions) + &message,
+            )],
             tools: vec![schemas::tool_def(tool, &roles)],
             tool_choice: ToolChoice::Tool(tool.to_string()),
             max_tokens: self

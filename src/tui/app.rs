@@ -16,8 +16,10 @@ use super::modals::Modal;
 use super::output::Outputs;
 use super::theme::Theme;
 use crate::engine::Delta;
-use crate::protocol::{Command, Envelope, Event, Phase, SubtaskId};
+use crate::protocol::{Command, Envelope, Event, Phase, RunOutcome, SubtaskId};
 use crate::state::{NeedsPerson, State};
+use crate::instructions::InstructionSummary;
+use crate::notify::{Notifier, NotifyMode, Occasion, TerminalKind};
 
 /// Something that happened: a key, an engine fact, live output, time passing.
 #[derive(Debug, Clone)]
@@ -41,8 +43,10 @@ pub enum Msg {
 pub enum Effect {
     /// Send a command to the engine.
     Send(Command),
-    /// Ring the terminal bell (something new needs the person).
+    /// Something new needs the person: ring the bell / notify (`notify::Notifier` decides).
     Bell,
+    /// The run ended while Baton watched it live: notify if the person is away.
+    Finished,
     /// Write the export file.
     Export,
     /// Start the run with this task (from the task editor).
@@ -246,6 +250,12 @@ pub struct Ui {
     pub replayed_up_to: u64,
     /// The view to put back once the replay has arrived (a resumed run).
     pub restore: Option<super::view_state::ViewState>,
+    /// Bell, desktop notifications and the notify command, with the terminal's focus.
+    pub notifier: Notifier,
+    /// Events up to this sequence number are a resumed run's replay (no notifications).
+    pub live_from: u64,
+    /// The project instruction files the models get (names and sizes, for the detail view).
+    pub instructions: Vec<InstructionSummary>,
 }
 
 impl Ui {
@@ -290,6 +300,17 @@ impl Ui {
             prompt: None,
             replayed_up_to: 0,
             restore: None,
+            notifier: Notifier::new(
+                if options.bell {
+                    NotifyMode::Bell
+                } else {
+                    NotifyMode::Off
+                },
+                None,
+                TerminalKind::default(),
+            ),
+            live_from: 0,
+            instructions: Vec::new(),
         }
     }
 
@@ -373,12 +394,56 @@ pub fn orchestrator_busy(phase: Phase) -> bool {
     )
 }
 
+/// The words of a notification (the notifier sanitises them; titles are model text).
+pub fn notice_text(ui: &Ui, occasion: Occasion) -> String {
+    let run = ui.run_id();
+    match occasion {
+        Occasion::NeedsPerson => {
+            let needs = ui.state.needs_person();
+            let first = match needs.first() {
+                Some(NeedsPerson::Approval(id)) => ui
+                    .state
+                    .subtask(*id)
+                    .map(|s| format!("approve #{} {}", id.0, s.title)),
+                Some(NeedsPerson::Escalation(id)) => ui
+                    .state
+                    .subtask(*id)
+                    .map(|s| format!("#{} {} was escalated", id.0, s.title)),
+                Some(NeedsPerson::CommandApproval(_)) => {
+                    Some("a command waits for approval".into())
+                }
+                Some(NeedsPerson::ScopeAlert(_)) => Some("a scope alert".into()),
+                Some(NeedsPerson::ModeChoice { .. }) => {
+                    Some("orchestrate or single worker?".into())
+                }
+                None => None,
+            };
+            match (needs.len(), first) {
+                (0, _) | (_, None) => format!("run {run} needs you"),
+                (1, Some(what)) => format!("run {run} needs you: {what}"),
+                (n, Some(what)) => format!("run {run}: {n} things need you ({what}, ...)"),
+            }
+        }
+        Occasion::Finished => match &ui.state.outcome {
+            Some(RunOutcome::Completed) => format!("run {run} is complete"),
+            Some(RunOutcome::Failed { reason }) => format!("run {run} failed: {reason}"),
+            Some(RunOutcome::Stopped { reason }) => format!("run {run} stopped: {reason}"),
+            None => format!("run {run} ended"),
+        },
+    }
+}
+
 /// The one update function.
 pub fn update(ui: &mut Ui, msg: Msg) -> Vec<Effect> {
     let mut fx = Vec::new();
     let flash_before = ui.flash.clone();
     match msg {
-        Msg::Event(env) => on_event(ui, &env),
+        Msg::Event(env) => {
+            on_event(ui, &env);
+            if matches!(env.event, Event::RunFinished { .. }) && env.seq > ui.live_from {
+                fx.push(Effect::Finished);
+            }
+        }
         Msg::Delta(d) => {
             // Live output changes no needs or selection: skip the reconcile (hot path).
             on_delta(ui, &d);

@@ -204,6 +204,14 @@ pub fn lines(ui: &Ui, s: &Subtask, width: usize) -> Vec<Line<'static>> {
         section(&mut out, ui, "Brief it was given");
         text(&mut out, b);
     }
+    if !ui.instructions.is_empty() {
+        section(
+            &mut out,
+            ui,
+            "Project instructions (given with every brief)",
+        );
+        out.extend(instruction_lines(ui));
+    }
     if let Some(o) = &s.output {
         section(&mut out, ui, "Result (final output)");
         out.extend(
@@ -217,6 +225,35 @@ pub fn lines(ui: &Ui, s: &Subtask, width: usize) -> Vec<Line<'static>> {
         );
     }
     out
+}
+
+/// One line per project instruction file: its path (control characters shown as `?`) and
+/// size; never its text.
+fn instruction_lines(ui: &Ui) -> Vec<Line<'static>> {
+    ui.instructions
+        .iter()
+        .map(|f| {
+            let path: String = f
+                .path
+                .chars()
+                .map(|c| if c.is_control() { '?' } else { c })
+                .collect();
+            let size = if f.size < 1024 {
+                format!("{} B", f.size)
+            } else {
+                format!("{:.1} KiB", f.size as f64 / 1024.0)
+            };
+            let cut = if f.truncated {
+                ", only its beginning given"
+            } else {
+                ""
+            };
+            Line::from(vec![
+                Span::raw(format!("  {path}  ")),
+                Span::styled(format!("{size}{cut}"), ui.theme.dim()),
+            ])
+        })
+        .collect()
 }
 
 pub fn render(frame: &mut Frame, area: Rect, ui: &Ui, id: SubtaskId) {

@@ -96,6 +96,7 @@ fn started(s: Session) -> Started {
         run_dir: Some(s.run_dir),
         warnings: s.warnings,
         replayed_up_to: s.replayed_up_to,
+        instructions: s.instructions,
     }
 }
 
@@ -136,7 +137,9 @@ pub async fn run_front_end(
     let light = config.ui.theme == crate::config::UiTheme::Light;
     let theme = theme::Theme::from_env(config.ui.ascii, light);
     let options = app::UiOptions {
-        bell: config.ui.bell,
+        // `Effect::Bell` means "something new needs the person"; the notifier decides.
+        bell: config.ui.notify != crate::notify::NotifyMode::Off
+            || config.ui.notify_command.is_some(),
         mouse: config.ui.mouse,
     };
     let keymap = match keymap::Keymap::with_overrides(&config.ui.keys) {
@@ -148,6 +151,11 @@ pub async fn run_front_end(
     };
     let mut ui = Ui::new(run_info(config), theme, options, chrono::Utc::now());
     ui.keymap = keymap;
+    ui.notifier = crate::notify::Notifier::new(
+        config.ui.notify,
+        config.ui.notify_command.clone(),
+        crate::notify::TerminalKind::from_env(),
+    );
     let engine = match first {
         Some(s) => {
             if s.replayed_up_to > 0 {
@@ -156,6 +164,8 @@ pub async fn run_front_end(
             }
             ui.info.run_dir = s.run_dir;
             ui.flash = s.warnings.first().cloned();
+            ui.live_from = s.replayed_up_to;
+            ui.instructions = s.instructions;
             Some(s.handle)
         }
         None => {

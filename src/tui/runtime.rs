@@ -17,12 +17,14 @@ use tokio::sync::mpsc::error::TrySendError;
 use tokio::time::Instant;
 
 use super::app::{Effect, Msg, Screen, Ui, update};
-use super::terminal::{self, Tty};
+use super::terminal::Tty;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use crate::engine::{Delta, EngineHandle};
 use crate::protocol::{Command, Envelope, RunOutcome};
+use crate::instructions::InstructionSummary;
+use crate::notify::Occasion;
 
 /// Frame budget: about 30 frames a second at most.
 const FRAME: Duration = Duration::from_millis(33);
@@ -43,6 +45,8 @@ pub struct Started {
     pub warnings: Vec<String>,
     /// Events up to this sequence number replay the journal (resume); 0 for a new run.
     pub replayed_up_to: u64,
+    /// The project instruction files the models get.
+    pub instructions: Vec<InstructionSummary>,
 }
 
 /// Starts a run for a task typed in the editor.
@@ -136,6 +140,8 @@ pub async fn run_loop(
                 return Ok(Ending::Signal);
             }
             ev = input.next() => match ev {
+                Some(Ok(TermEvent::FocusGained)) => ui.notifier.set_focused(true),
+                Some(Ok(TermEvent::FocusLost)) => ui.notifier.set_focused(false),
                 Some(Ok(ev)) => msgs.extend(translate(ev)),
                 Some(Err(e)) => return Err(e.into()),
                 None => {
@@ -195,7 +201,8 @@ pub async fn run_loop(
                         super::changes::roll_back_finished(ui, id);
                     }
                     Effect::Send(cmd) => send(&engine, cmd),
-                    Effect::Bell => terminal::bell(terminal),
+                    Effect::Bell => notify(terminal, ui, Occasion::NeedsPerson),
+                    Effect::Finished => notify(terminal, ui, Occasion::Finished),
                     Effect::Export => {
                         let result = export(ui);
                         update(ui, Msg::Exported(result));
@@ -203,6 +210,8 @@ pub async fn run_loop(
                     Effect::StartRun(task) => match starter(task) {
                         Ok(started) => {
                             ui.info.run_dir = started.run_dir;
+                            ui.live_from = started.replayed_up_to;
+                            ui.instructions = started.instructions;
                             ui.flash = started.warnings.first().cloned();
                             engine = Link::new(Some(started.handle));
                         }
@@ -228,6 +237,21 @@ pub async fn run_loop(
                 }
             }
         }
+    }
+}
+
+/// Tells the person (bell, desktop notification, notify command), as the notifier decides
+/// from the mode and the terminal's focus. Never waits for the command.
+fn notify(terminal: &mut Tty, ui: &Ui, occasion: Occasion) {
+    use std::io::Write;
+    let message = super::app::notice_text(ui, occasion);
+    let bytes = ui.notifier.terminal_bytes(occasion, &message);
+    if !bytes.is_empty() {
+        let _ = terminal.backend_mut().write_all(&bytes);
+        let _ = terminal.backend_mut().flush();
+    }
+    if let Some(cmd) = ui.notifier.command_for(&message) {
+        crate::notify::spawn(cmd);
     }
 }
 

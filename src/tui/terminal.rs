@@ -1,5 +1,5 @@
 //! The terminal's lifecycle as an exact pair: `enter` checks for a TTY and sets raw mode,
-//! the alternate screen, bracketed paste and (optionally) mouse capture; `restore` undoes
+//! the alternate screen, bracketed paste, focus reports and (optionally) mouse capture; `restore` undoes
 //! all of it and is safe to call any number of times, from any path: normal exit, error,
 //! panic (the hook restores first, then chains the previous hook), Ctrl-C and SIGTERM.
 //!
@@ -11,7 +11,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use crossterm::cursor::Show;
 use crossterm::event::{
-    DisableBracketedPaste, DisableMouseCapture, EnableBracketedPaste, EnableMouseCapture,
+    DisableBracketedPaste, DisableFocusChange, DisableMouseCapture, EnableBracketedPaste,
+    EnableFocusChange, EnableMouseCapture,
 };
 use crossterm::execute;
 use crossterm::terminal::{
@@ -49,7 +50,13 @@ pub fn enter(mouse: bool) -> io::Result<(Tty, TerminalGuard)> {
     ACTIVE.store(true, Ordering::SeqCst);
     let guard = TerminalGuard { _private: () };
     let mut out = io::stdout();
-    execute!(out, EnterAlternateScreen, EnableBracketedPaste)?;
+    // Focus reports tell notifications whether the person is looking (`notify`).
+    execute!(
+        out,
+        EnterAlternateScreen,
+        EnableBracketedPaste,
+        EnableFocusChange
+    )?;
     if mouse {
         execute!(out, EnableMouseCapture)?;
     }
@@ -68,6 +75,7 @@ pub fn restore() {
     let _ = execute!(
         out,
         DisableMouseCapture,
+        DisableFocusChange,
         DisableBracketedPaste,
         LeaveAlternateScreen,
         Show

@@ -312,6 +312,7 @@ pub fn config(dir: &std::path::Path, settings: RunSettings) -> EngineConfig {
         run_dir: dir.to_path_buf(),
         tools: None,
         stop_when_person_needed: false,
+        project_instructions: Default::default(),
     }
 }
 

@@ -350,6 +350,15 @@ impl Reply {
     }
 }
 
+/// A whole Anthropic reply that calls one tool (`toolu_NAME`) with `args`: the usual scripted
+/// turn of an orchestrator step or a worker's report.
+pub fn anthropic_tool_call(name: &str, args: Value) -> ScriptedResponse {
+    Reply::new()
+        .tool(&format!("toolu_{name}"), name, args)
+        .usage(50, 10)
+        .anthropic()
+}
+
 /// An Anthropic mid-stream `error` event.
 pub fn anthropic_error_event(kind: &str, message: &str) -> String {
     let data = json!({"type": "error", "error": {"type": kind, "message": message}});
