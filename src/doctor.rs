@@ -16,7 +16,10 @@ use serde_json::json;
 use tokio::time::Instant;
 
 use crate::llm::sse::NOT_AN_EVENT_STREAM;
-use crate::llm::{ChatRequest, LlmError, Message, ProviderKind, ProviderSettings, StreamEvent, ToolChoice, ToolMode, anthropic, openai};
+use crate::llm::{
+    ChatRequest, LlmError, Message, ProviderKind, ProviderSettings, StreamEvent, ToolChoice,
+    ToolMode, anthropic, openai,
+};
 use crate::protocol::{RetryNotice, ToolDef};
 use crate::session::build_provider;
 

@@ -11,8 +11,8 @@ mod support;
 use std::path::Path;
 use std::process::{Command, Output};
 
-use baton::protocol::{Envelope, Event};
 use baton::protocol::model::*;
+use baton::protocol::{Envelope, Event};
 use serde_json::{Value, json};
 use support::{FakeLlm, RecordedRequest, Reply, ScriptedResponse, TEST_KEY};
 

@@ -4,9 +4,9 @@
 //! Never a silently different history, and never an event that was not written.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use baton::journal::{JOURNAL_FILE, Journal, replay};
 use baton::protocol::{Actor, Envelope, Event};
 use baton::state::State;
-use baton::journal::{JOURNAL_FILE, Journal, replay};
 use proptest::prelude::*;
 use proptest::sample::Index;
 

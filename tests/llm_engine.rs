@@ -10,9 +10,11 @@ mod support;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use baton::protocol::model::*;
 use baton::engine::*;
-use baton::llm::{ProviderKind, build_provider};
+use baton::llm::ProviderKind;
+use baton::protocol::model::*;
+use baton::protocol::*;
+use baton::session::build_provider;
 use engine_common::{check_consistent, config, drive, settings, st};
 use serde_json::{Value, json};
 use support::{FakeLlm, RecordedRequest, Reply, ScriptedResponse};

@@ -17,10 +17,10 @@ use std::process::Output;
 
 use serde_json::json;
 
-use baton::protocol::{ApprovalPolicy, Event, Limits, RunSettings};
-use baton::protocol::model::*;
 use baton::journal::{self, Journal};
 use baton::llm::ProviderKind;
+use baton::protocol::model::*;
+use baton::protocol::{ApprovalPolicy, Event, Limits, RunSettings};
 use support::{FakeLlm, RecordedRequest, Reply, ScriptedResponse};
 
 const KEY: &str = "sk-ant-test-real-key-0123456789";

@@ -12,8 +12,8 @@ use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::Stdio;
 
-use baton::protocol::{Event, RunOutcome};
 use baton::journal::{self, JOURNAL_FILE};
+use baton::protocol::{Event, RunOutcome};
 use cli::*;
 
 fn last_outcome(home: &Path) -> RunOutcome {

@@ -16,9 +16,11 @@ use std::sync::Arc;
 
 use serde_json::{Value, json};
 
-use baton::protocol::model::*;
 use baton::engine::*;
-use baton::llm::{ProviderKind, build_provider};
+use baton::llm::ProviderKind;
+use baton::protocol::model::*;
+use baton::protocol::*;
+use baton::session::build_provider;
 use baton::tools::{WorkerTools, Workspace, WorkspaceOptions};
 use engine_common::{config, drive, settings};
 use support::{FakeLlm, RecordedRequest, Reply, ScriptedResponse};

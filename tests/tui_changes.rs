@@ -127,11 +127,6 @@ fn ui_with_changes(f: &Fixture) -> (baton::tui::Ui, Script) {
     (ui, s)
 }
 
-fn both(name: &str, ui: &mut baton::tui::Ui) {
-    insta::assert_snapshot!(format!("{name}_80x24"), render(ui, 80, 24));
-    insta::assert_snapshot!(format!("{name}_160x48"), render(ui, 160, 48));
-}
-
 fn sent(fx: Vec<Effect>) -> Vec<Command> {
     fx.into_iter()
         .filter_map(|e| match e {

@@ -6,7 +6,7 @@
 
 mod tui_support;
 
-use baton::engine::*;
+use baton::protocol::*;
 use baton::tui::app::Screen;
 use crossterm::event::KeyCode;
 use tui_support::*;

@@ -7,7 +7,7 @@ mod tui_support;
 
 use std::collections::BTreeMap;
 
-use baton::engine::*;
+use baton::protocol::*;
 use baton::tui::Effect;
 use baton::tui::app::{Focus, Msg, Screen, Sel};
 use baton::tui::clip::Opener;

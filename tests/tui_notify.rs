@@ -6,9 +6,9 @@
 
 mod tui_support;
 
-use baton::engine::*;
 use baton::instructions::InstructionSummary;
 use baton::notify::{Notifier, NotifyMode, Occasion, TerminalKind};
+use baton::protocol::*;
 use baton::tui::Effect;
 use baton::tui::app::{Screen, notice_text};
 use crossterm::event::KeyCode;

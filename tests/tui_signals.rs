@@ -8,8 +8,8 @@ use std::io::Read;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use baton::protocol::{Event, RunOutcome};
 use baton::journal;
+use baton::protocol::{Event, RunOutcome};
 use portable_pty::{CommandBuilder, PtySize, native_pty_system};
 
 #[test]

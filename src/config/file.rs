@@ -14,9 +14,9 @@ use super::{ConfigError, Source};
 use crate::engine::roles::RoleSpec;
 use crate::llm::pricing::ModelEntry;
 use crate::llm::{ProviderKind, Secret, ToolMode};
+use crate::notify::NotifyMode;
 use crate::protocol::{ApprovalPolicy, MAX_WALL_SECS};
 use crate::tools::sandbox::SandboxMode;
-use crate::notify::NotifyMode;
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]

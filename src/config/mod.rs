@@ -26,12 +26,12 @@ use std::path::{Path, PathBuf};
 
 use crate::cli::CommonArgs;
 use crate::engine::roles::RoleSpec;
+use crate::keychain::{KeyStore, NoKeychain};
 use crate::llm::pricing::{ModelEntry, PriceTable};
 use crate::llm::{ProviderKind, ProviderSettings, RetrySettings, Secret, ToolMode};
+use crate::notify::NotifyMode;
 use crate::protocol::{ApprovalPolicy, Limits, RunSettings};
 use crate::tools::sandbox::{SandboxMode, SandboxOptions};
-use crate::keychain::{KeyStore, NoKeychain};
-use crate::notify::NotifyMode;
 
 pub use file::validate_file_text;
 use file::{FileText, parse_file};

@@ -89,6 +89,7 @@ impl Config {
             ),
             ("sandbox.mode", self.sandbox.mode.to_string()),
             ("sandbox.network", self.sandbox.network.to_string()),
+            (
                 "protected",
                 if self.protected.is_empty() {
                     "(defaults only)".into()

@@ -168,6 +168,7 @@ impl Builder {
         }
         if a.allow_network {
             set(&mut self.sandbox_network, true, flag("--allow-network"));
+        }
         if let Some(path) = &a.api_key_file {
             let key = super::keys::read_key_file(path).map_err(|message| ConfigError::Flag {
                 flag: "--api-key-file",
@@ -420,6 +421,7 @@ impl Config {
         let max_task_bytes = take!(
             "limits.max_task_bytes",
             or_default(b.max_task_bytes, DEFAULT_MAX_TASK_BYTES)
+        );
         let project_instructions = take!(
             "project_instructions",
             or_default(b.project_instructions, true)

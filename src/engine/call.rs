@@ -14,10 +14,12 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::Delta;
 use crate::llm::pricing::PriceTable;
-use crate::llm::{ChatRequest, ChatResponse, ChatRole, Content, LlmError, Message, Provider, StopReason, StreamEvent, ToolChoice};
-use crate::protocol::{ToolCall, Usage};
+use crate::llm::{
+    ChatRequest, ChatResponse, ChatRole, Content, LlmError, Message, Provider, StopReason,
+    StreamEvent, ToolChoice,
+};
 use crate::protocol::*;
-use crate::protocol::{RetryNotice, Usage};
+use crate::protocol::{ToolCall, Usage};
 
 /// What tasks (workers, orchestrator steps, tool hosts) send to the engine's loop.
 pub(crate) enum ToEngine {

@@ -17,8 +17,8 @@ use tokio::sync::mpsc;
 
 use crate::config::Config;
 use crate::protocol::{Command, RunOutcome};
-use crate::state::{State, apply};
 use crate::session::{self, FrontEnd, Launch};
+use crate::state::{State, apply};
 use output::say;
 pub use progress::{describe_needs, progress_line};
 

@@ -2,9 +2,9 @@
 //! stopped run waits for. Pure text from the folded state and the event; printing is the
 //! caller's (see `output`).
 
+use crate::export::{cost_text, duration_text};
 use crate::protocol::*;
 use crate::state::{NeedsPerson, State};
-use crate::export::{cost_text, duration_text};
 use crate::text::one_line as short;
 
 pub fn totals(state: &State) -> String {

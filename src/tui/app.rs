@@ -16,10 +16,10 @@ use super::modals::Modal;
 use super::output::Outputs;
 use super::theme::Theme;
 use crate::engine::Delta;
-use crate::protocol::{Command, Envelope, Event, Phase, RunOutcome, SubtaskId};
-use crate::state::{NeedsPerson, State};
 use crate::instructions::InstructionSummary;
 use crate::notify::{Notifier, NotifyMode, Occasion, TerminalKind};
+use crate::protocol::{Command, Envelope, Event, Phase, RunOutcome, SubtaskId};
+use crate::state::{NeedsPerson, State};
 
 /// Something that happened: a key, an engine fact, live output, time passing.
 #[derive(Debug, Clone)]

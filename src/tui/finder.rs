@@ -13,9 +13,9 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Clear, Paragraph};
 
 use super::app::{Filter, Focus, Screen, Sel, Ui};
-use super::output::one_line;
 use super::theme::mark_of;
 use crate::protocol::SubtaskId;
+use crate::text::one_line;
 
 /// What the prompt does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

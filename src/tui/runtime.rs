@@ -17,14 +17,14 @@ use tokio::sync::mpsc::error::TrySendError;
 use tokio::time::Instant;
 
 use super::app::{Effect, Msg, Screen, Ui, update};
-use super::terminal::Tty;
+use super::terminal::{self, Tty};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use crate::engine::{Delta, EngineHandle};
-use crate::protocol::{Command, Envelope, RunOutcome};
 use crate::instructions::InstructionSummary;
 use crate::notify::Occasion;
+use crate::protocol::{Command, Envelope, RunOutcome};
 
 /// Frame budget: about 30 frames a second at most.
 const FRAME: Duration = Duration::from_millis(33);
