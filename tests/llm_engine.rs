@@ -122,6 +122,7 @@ fn analysis() -> Value {
 async fn run(
     kind: ProviderKind,
     fault: Fault,
+    developer_cap: Option<u32>,
 ) -> (
     engine_common::Finished,
     Vec<RecordedRequest>,
@@ -136,8 +137,14 @@ async fn run(
     s.orchestrator_model = "claude-sonnet-4-5".into();
     s.worker_model = "gpt-4o".into();
     let mut retried_at = Vec::new();
+    let mut cfg = config(dir.path(), s);
+    for role in &mut cfg.roles {
+        if role.name == "code_developer" {
+            role.max_output = developer_cap;
+        }
+    }
     let f = drive(
-        config(dir.path(), s),
+        cfg,
         provider,
         Start::New {
             run_id: "llm".into(),
@@ -163,7 +170,7 @@ fn analysis_requests(reqs: &[RecordedRequest]) -> Vec<&RecordedRequest> {
 #[tokio::test(start_paused = true)]
 async fn malformed_tool_json_gets_the_repair_round_trip_and_its_usage_counts() {
     for kind in KINDS {
-        let (f, reqs, _) = run(kind, Fault::MalformedJson).await;
+        let (f, reqs, _) = run(kind, Fault::MalformedJson, None).await;
         assert_eq!(f.outcome, RunOutcome::Completed, "{kind}");
         check_consistent(&f);
         let analyses = analysis_requests(&reqs);
@@ -195,7 +202,7 @@ async fn malformed_tool_json_gets_the_repair_round_trip_and_its_usage_counts() {
 #[tokio::test(start_paused = true)]
 async fn a_length_stop_on_a_protocol_call_asks_for_a_shorter_answer_before_failing() {
     for kind in KINDS {
-        let (f, reqs, _) = run(kind, Fault::CutAtCap).await;
+        let (f, reqs, _) = run(kind, Fault::CutAtCap, None).await;
         assert_eq!(f.outcome, RunOutcome::Completed, "{kind}");
         let analyses = analysis_requests(&reqs);
         assert_eq!(analyses.len(), 2, "{kind}");
@@ -211,7 +218,7 @@ async fn a_length_stop_on_a_protocol_call_asks_for_a_shorter_answer_before_faili
 #[tokio::test(start_paused = true)]
 async fn the_output_cap_of_a_call_comes_from_the_model_table() {
     for kind in KINDS {
-        let (_, reqs, _) = run(kind, Fault::MalformedJson).await;
+        let (_, reqs, _) = run(kind, Fault::MalformedJson, None).await;
         let cap = |r: &RecordedRequest| {
             r.body
                 .get("max_tokens")
@@ -226,9 +233,30 @@ async fn the_output_cap_of_a_call_comes_from_the_model_table() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn a_role_s_own_output_cap_overrides_the_model_table() {
+    for kind in KINDS {
+        let (f, reqs, _) = run(kind, Fault::MalformedJson, Some(1_234)).await;
+        assert_eq!(f.outcome, RunOutcome::Completed, "{kind}");
+        let worker = reqs.iter().find(|r| r.forced_tool().is_none()).unwrap();
+        let cap = worker
+            .body
+            .get("max_tokens")
+            .or_else(|| worker.body.get("max_completion_tokens"))
+            .and_then(Value::as_u64);
+        assert_eq!(cap, Some(1_234), "{kind}: [[roles]] max_output");
+        let orchestrator = analysis_requests(&reqs)[0];
+        assert_ne!(
+            orchestrator.body.get("max_tokens").and_then(Value::as_u64),
+            Some(1_234),
+            "{kind}: the orchestrator keeps its model's cap"
+        );
+    }
+}
+
+#[tokio::test(start_paused = true)]
 async fn a_retry_is_journaled_when_its_wait_starts() {
     for kind in KINDS {
-        let (f, reqs, retried_at) = run(kind, Fault::RateLimitedWorker).await;
+        let (f, reqs, retried_at) = run(kind, Fault::RateLimitedWorker, None).await;
         assert_eq!(f.outcome, RunOutcome::Completed, "{kind}");
         check_consistent(&f);
         assert_eq!(f.state.retries, 1, "{kind}");

@@ -61,7 +61,11 @@ impl Engine {
         if self.fatal.is_some() {
             return;
         }
-        let max_tokens = self.cfg.pricing.max_output(&model);
+        let max_tokens = role
+            .as_ref()
+            .and_then(|r| r.max_output)
+            .filter(|n| *n > 0)
+            .unwrap_or_else(|| self.cfg.pricing.max_output(&model));
         let job = WorkerJob {
             call: self.call_ctx(CallPurpose::Worker { id, attempt }, Some(id), attempt),
             id,

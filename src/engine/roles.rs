@@ -20,6 +20,10 @@ pub struct RoleSpec {
     /// `edit_file`, `delete_file`, `run_command`). Empty: none.
     #[serde(default)]
     pub tools: Vec<String>,
+    /// Output cap of one call of this role, in tokens (else its model's `max_output` in the
+    /// model table, else 8192).
+    #[serde(default)]
+    pub max_output: Option<u32>,
 }
 
 /// The embedded default roles file.
@@ -90,6 +94,7 @@ mod tests {
             prompt: "q".into(),
             model: None,
             tools: vec![],
+            max_output: None,
         };
         let merged = merge(default_roles(), vec![dev, extra]);
         assert_eq!(merged.len(), 7);
