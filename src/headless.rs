@@ -312,7 +312,7 @@ pub fn progress_line(state: &State, envelope: &Envelope) -> Option<String> {
             }
             t
         }
-        Event::AnalysisCompleted { analysis } => format!(
+        Event::AnalysisCompleted { analysis, .. } => format!(
             "analysis: complexity {:.2}, {}, about {} subtasks; {}",
             analysis.complexity,
             short(&analysis.task_type, 30),
@@ -561,6 +561,7 @@ pub fn progress_line(state: &State, envelope: &Envelope) -> Option<String> {
         | Event::SubtaskEdited { .. }
         | Event::WorkerToolUsed { .. }
         | Event::LlmUsage { .. }
+        | Event::ReportsCovered { .. }
         | Event::CommandApprovalRequested { .. } => return None,
     };
     Some(format!("{:>7}  {text}", duration_text(at)))
