@@ -1112,7 +1112,7 @@ impl baton::tools::WorkerTools for FakeTools {
                 summary: "run_command cargo test".into(),
             };
         }
-        host.record(Event::FileChanged {
+        let journaled = host.record(Event::FileChanged {
             id: subtask,
             path: "src/lib.rs".into(),
             before: None,
@@ -1120,6 +1120,8 @@ impl baton::tools::WorkerTools for FakeTools {
             backup: None,
         })
         .await;
+        // A live engine journals the record before the tool acts on it.
+        assert_eq!(journaled, Ok(()));
         baton::tools::ToolOutput {
             content: "written".into(),
             is_error: false,

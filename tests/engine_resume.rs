@@ -189,3 +189,88 @@ async fn held_back_subtasks_are_released_after_resume() {
     assert_eq!(f.state.subtasks[2].status, SubtaskStatus::Complete);
     assert!(f.state.held_back().is_empty());
 }
+
+/// The analysis's first subtasks are journaled with the analysis: a run stopped at the mode
+/// choice (a person is needed) and resumed does not ask the model for the analysis again,
+/// and the chosen mode gets the first subtasks the model proposed before the stop.
+#[tokio::test(start_paused = true)]
+async fn resume_at_the_mode_choice_does_not_ask_for_the_analysis_again() {
+    let first = || {
+        let mut f = Fake::new(vec![
+            st("A", "code_developer", &[]),
+            st("B", "code_developer", &[]),
+        ]);
+        f.complexity = 0.2;
+        f
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let s = settings(ApprovalPolicy::Scope, 2);
+    let mut cfg = config(dir.path(), s.clone());
+    cfg.stop_when_person_needed = true;
+    let stopped = run_new(cfg, Arc::new(first()), "t").await;
+    assert!(
+        matches!(stopped.outcome, RunOutcome::Stopped { .. }),
+        "{:?}",
+        stopped.outcome
+    );
+    assert!(stopped.state.mode_choice.is_some());
+
+    let replay = journal::replay(&dir.path().join(JOURNAL_FILE)).unwrap();
+    let fake = Arc::new(first());
+    let f = drive(
+        config(dir.path(), s),
+        fake.clone(),
+        Start::Resume {
+            events: replay.events,
+            torn_line_dropped: false,
+        },
+        |e, _| match &e.event {
+            Event::ModeChoiceRequested { .. } | Event::RunResumed { .. } => {
+                vec![Command::ChooseMode {
+                    mode: RunMode::Orchestrate,
+                }]
+            }
+            _ => vec![],
+        },
+    )
+    .await;
+    assert_eq!(f.outcome, RunOutcome::Completed);
+    check_consistent(&f);
+    let analyses = fake
+        .records()
+        .iter()
+        .filter(|r| r.step == Some(Step::Analysis))
+        .count();
+    assert_eq!(analyses, 0, "the resumed run asked for the analysis again");
+    let titles: Vec<&str> = f.state.subtasks.iter().map(|s| s.title.as_str()).collect();
+    assert_eq!(titles, ["A", "B"]);
+}
+
+/// Reports covered without a replan (single-worker mode) are part of the journaled state:
+/// folding the journal gives the same covered set as the engine had.
+#[tokio::test(start_paused = true)]
+async fn reports_covered_without_a_replan_are_rebuilt_from_the_journal() {
+    let mut fake = Fake::new(vec![st("A", "code_developer", &[])]);
+    fake.complexity = 0.2;
+    let dir = tempfile::tempdir().unwrap();
+    let f = drive(
+        config(dir.path(), settings(ApprovalPolicy::Scope, 1)),
+        Arc::new(fake),
+        Start::New {
+            run_id: "r".into(),
+            task: "t".into(),
+        },
+        |e, _| match &e.event {
+            Event::ModeChoiceRequested { .. } => vec![Command::ChooseMode {
+                mode: RunMode::SingleWorker,
+            }],
+            _ => vec![],
+        },
+    )
+    .await;
+    assert_eq!(f.outcome, RunOutcome::Completed);
+    check_consistent(&f);
+    assert!(f.state.replan_log.is_empty());
+    let folded = State::fold(&f.journal.events);
+    assert!(folded.covered.contains(&SubtaskId(1)), "{:?}", folded.covered);
+}

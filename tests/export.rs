@@ -86,6 +86,7 @@ fn finished_run_events(run_id: &str) -> Vec<Event> {
                 estimated_subtasks: 2,
                 strategy: "map then build".into(),
             },
+            first_subtasks: None,
         },
         Event::ModeChosen {
             mode: RunMode::Orchestrate,

@@ -346,6 +346,40 @@ async fn write_file_creates_dirs_and_requires_a_read_before_overwriting() {
     assert_eq!(changed.len(), 3);
 }
 
+/// A file change the journal cannot record is not made: the worker sees an error and the
+/// file keeps its bytes (write, edit, delete and create alike).
+#[tokio::test]
+async fn a_change_the_journal_cannot_record_is_not_made() {
+    let fx = Fixture::new();
+    fx.write("kept.txt", "old\n");
+    let ws = fx.open();
+    let reader = FakeHost::default();
+    run(&ws, &reader, 1, "read_file", json!({"path": "kept.txt"})).await;
+    let host = FakeHost {
+        journal_error: Some("disk full".into()),
+        ..FakeHost::default()
+    };
+    let calls = [
+        ("write_file", json!({"path": "kept.txt", "content": "new\n"})),
+        (
+            "edit_file",
+            json!({"path": "kept.txt", "old_string": "old", "new_string": "new"}),
+        ),
+        ("delete_file", json!({"path": "kept.txt"})),
+        ("write_file", json!({"path": "fresh.txt", "content": "x\n"})),
+    ];
+    for (tool, args) in calls {
+        let out = run(&ws, &host, 1, tool, args).await;
+        assert!(
+            out.is_error && out.content.contains("disk full") && out.content.contains("not"),
+            "{tool}: {}",
+            out.content
+        );
+        assert_eq!(fx.read("kept.txt"), "old\n", "{tool}");
+        assert!(!fx.exists("fresh.txt"), "{tool}");
+    }
+}
+
 #[tokio::test]
 async fn edit_file_is_exact() {
     let fx = Fixture::new();

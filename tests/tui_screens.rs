@@ -96,6 +96,7 @@ fn mode_choice_modal() {
                     estimated_subtasks: 1,
                     strategy: "one small change".into(),
                 },
+                first_subtasks: None,
             },
             Event::ModeChoiceRequested {
                 complexity: 0.3,
@@ -266,4 +267,22 @@ fn header_shows_retry_backoff_and_pause() {
     );
     assert!(header.contains("PAUSED"), "{header}");
     assert!(header.contains("dispatch paused"), "{header}");
+}
+
+/// The engine's task ended without a journaled end (it panicked, or the journal could not
+/// be written): the screen shows a FAILED run with the reason, not a live run.
+#[test]
+fn engine_failure_shows_a_failed_run_with_the_reason() {
+    let mut ui = main_screen();
+    update(&mut ui, Msg::EngineClosed);
+    update(
+        &mut ui,
+        Msg::EngineFailed("the engine panicked: index out of bounds".into()),
+    );
+    assert!(ui.state.is_finished());
+    let screen = render(&mut ui, 160, 48);
+    assert!(screen.contains("FAILED"), "{screen}");
+    assert!(!screen.contains("RUNNING"), "{screen}");
+    assert!(screen.contains("the engine panicked"), "{screen}");
+    both("engine_failed", &mut ui);
 }

@@ -23,10 +23,10 @@ use crate::protocol::{ToolCall, Usage};
 
 /// What tasks (workers, orchestrator steps, tool hosts) send to the engine's loop.
 pub(crate) enum ToEngine {
-    /// Journal this event; `done` fires once it is written.
+    /// Journal this event; `done` answers once it is written, or why it was not.
     Record {
         event: Event,
-        done: oneshot::Sender<()>,
+        done: oneshot::Sender<Result<(), String>>,
     },
     /// A worker's tool wants to run a command.
     ApproveCommand {
@@ -57,11 +57,24 @@ pub(crate) struct Recorder {
 }
 
 impl Recorder {
-    /// Journals an event and waits until it is written (returns at once if the engine is gone).
-    pub async fn record(&self, event: Event) {
+    /// Journals an event and waits until it is written. An error says it was not (the
+    /// journal cannot be written, or the engine is gone): callers about to act on the
+    /// record (a file change) must not act.
+    pub async fn record(&self, event: Event) -> Result<(), String> {
         let (done, wait) = oneshot::channel();
-        if self.tx.send(ToEngine::Record { event, done }).await.is_ok() {
-            let _ = wait.await;
+        let gone = || "the run is stopping; nothing more is journaled".to_string();
+        self.tx
+            .send(ToEngine::Record { event, done })
+            .await
+            .map_err(|_| gone())?;
+        wait.await.map_err(|_| gone())?
+    }
+
+    /// Journals a record nothing depends on (a retry notice, usage): when the journal
+    /// cannot be written the run is already failing, so there is nothing to do here.
+    pub async fn note(&self, event: Event) {
+        if let Err(e) = self.record(event).await {
+            tracing::debug!("record not journaled: {e}");
         }
     }
 }
@@ -88,7 +101,7 @@ impl CallCtx {
     pub async fn chat(&self, req: ChatRequest) -> Result<ChatResponse, LlmError> {
         let (result, events) = self.chat_collect(req).await;
         for event in events {
-            self.recorder.record(event).await;
+            self.recorder.note(event).await;
         }
         result
     }

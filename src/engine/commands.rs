@@ -68,7 +68,7 @@ impl Engine {
                     .await;
             }
             Command::ChooseMode { mode } => {
-                if self.analysis_subtasks.is_none() {
+                if self.state.first_subtasks.is_none() {
                     self.notice("the analysis is being redone; choose again after it")
                         .await;
                     return;

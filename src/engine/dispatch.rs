@@ -133,7 +133,12 @@ impl Engine {
         match msg {
             ToEngine::Record { event, done } => {
                 self.emit(event).await;
-                let _ = done.send(());
+                // `fatal` is set when this (or an earlier) write failed: then it is not
+                // journaled and whoever waits must not act on it.
+                let _ = done.send(match &self.fatal {
+                    Some(reason) => Err(reason.clone()),
+                    None => Ok(()),
+                });
             }
             ToEngine::ApproveCommand {
                 subtask,

@@ -18,7 +18,7 @@ impl Engine {
             .iter()
             .filter(|s| s.status.satisfies_dependency() && s.report.is_some())
             .map(|s| s.id)
-            .filter(|id| !self.covered.contains(id) && !inflight.contains(id))
+            .filter(|id| !self.state.covered.contains(id) && !inflight.contains(id))
             .collect()
     }
 

@@ -16,7 +16,7 @@
 //! that are pure functions live in `state` (`check`, `deps`), `policy`, `summary`, texts in
 //! `prompts`.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -100,10 +100,6 @@ pub(crate) struct Engine {
     pub(super) replan_settle_from: Option<Instant>,
     pub(super) step: Option<ActiveStep>,
     pub(super) next_job: u64,
-    /// Reports already given to a replan (or that need none).
-    pub(super) covered: HashSet<SubtaskId>,
-    /// The analysis' first subtasks, until the run mode is chosen.
-    pub(super) analysis_subtasks: Option<Vec<ProposedSubtask>>,
     /// The completion assessment has said "complete" for the current plan.
     pub(super) assessed: bool,
     pub(super) completion_rounds: u32,
@@ -149,8 +145,6 @@ impl Engine {
             replan_settle_from: None,
             step: None,
             next_job: 1,
-            covered: HashSet::new(),
-            analysis_subtasks: None,
             assessed: false,
             completion_rounds: 0,
             synthesis: None,
@@ -297,9 +291,6 @@ impl Engine {
             torn_line_dropped,
         })
         .await;
-        for r in &self.state.replan_log {
-            self.covered.extend(r.covered.iter().copied());
-        }
         if was_completed {
             self.finish(RunOutcome::Completed).await;
         }
@@ -372,7 +363,7 @@ impl Engine {
         self.relink_dead_dependencies().await;
 
         // 1. Analysis (again after a resume that lost the first subtasks).
-        if self.state.mode.is_none() && self.analysis_subtasks.is_none() {
+        if self.state.mode.is_none() && self.state.first_subtasks.is_none() {
             if self.step.is_none() {
                 self.start_step(StepKind::Analysis).await;
             }
@@ -410,7 +401,7 @@ impl Engine {
             self.replan_settle_from.get_or_insert_with(Instant::now);
             if wind || self.state.mode == Some(RunMode::SingleWorker) {
                 self.replan_settle_from = None;
-                self.covered.extend(pending);
+                self.emit(Event::ReportsCovered { ids: pending }).await;
             } else if self.step.is_none() && !held {
                 let cycle = self.state.replan_log.len() as u32 + 1;
                 let settled = self.replan_settled();
@@ -424,7 +415,6 @@ impl Engine {
                     _ if !settled => {}
                     _ => {
                         self.replan_settle_from = None;
-                        self.covered.extend(pending.iter().copied());
                         self.start_step(StepKind::Replan {
                             covered: pending,
                             cycle,

@@ -17,7 +17,7 @@ impl Engine {
             return;
         };
         let threshold = self.cfg.settings.complexity_threshold;
-        let first = self.analysis_subtasks.as_ref().map_or(0, |v| v.len());
+        let first = self.state.first_subtasks.as_ref().map_or(0, |v| v.len());
         if a.complexity >= threshold {
             self.choose_mode(RunMode::Orchestrate, Actor::Engine).await;
         } else if self.cfg.settings.approve == ApprovalPolicy::Auto {
@@ -34,7 +34,7 @@ impl Engine {
 
     pub(super) async fn choose_mode(&mut self, mode: RunMode, by: Actor) {
         self.emit(Event::ModeChosen { mode, by }).await;
-        let proposed = self.analysis_subtasks.take().unwrap_or_default();
+        let proposed = self.state.first_subtasks.clone().unwrap_or_default();
         match mode {
             RunMode::Orchestrate => {
                 let items = proposed
@@ -223,8 +223,11 @@ impl Engine {
                     estimated_subtasks: a.estimated_subtasks,
                     strategy: a.strategy,
                 };
-                self.emit(Event::AnalysisCompleted { analysis }).await;
-                self.analysis_subtasks = Some(a.subtasks);
+                self.emit(Event::AnalysisCompleted {
+                    analysis,
+                    first_subtasks: Some(a.subtasks),
+                })
+                .await;
             }
             (StepKind::Analysis, Err(e)) => {
                 self.finish(RunOutcome::Failed {
@@ -235,11 +238,13 @@ impl Engine {
             (StepKind::Replan { covered, cycle }, Ok(StepOutput::Replan(r))) => {
                 self.apply_replan(covered, cycle, r).await;
             }
-            (StepKind::Replan { cycle, .. }, Err(e)) => {
+            (StepKind::Replan { covered, cycle }, Err(e)) => {
                 self.notice(format!(
                     "replan cycle {cycle} failed: {e}; the plan stays as it is"
                 ))
                 .await;
+                // Those reports are not offered to a replan again (after a resume either).
+                self.emit(Event::ReportsCovered { ids: covered }).await;
             }
             (StepKind::Recovery { id }, Ok(StepOutput::Recovery(r))) => {
                 self.apply_recovery(id, r).await;

@@ -72,8 +72,8 @@ impl ToolHost for EngineHost {
         })
     }
 
-    async fn record(&self, event: Event) {
-        self.recorder.record(event).await;
+    async fn record(&self, event: Event) -> Result<(), String> {
+        self.recorder.record(event).await
     }
 }
 
@@ -94,7 +94,7 @@ pub(crate) async fn run(job: WorkerJob) -> (WorkerOutcome, Vec<Event>) {
 /// Journals the held records now (the attempt goes on).
 async fn flush(job: &WorkerJob, records: &mut Vec<Event>) {
     for event in records.drain(..) {
-        job.call.recorder.record(event).await;
+        job.call.recorder.note(event).await;
     }
 }
 
@@ -222,7 +222,7 @@ async fn attempt(job: &WorkerJob, records: &mut Vec<Event>) -> WorkerOutcome {
                     format!("{} (not available)", call.name),
                 ),
             };
-            host.record(Event::WorkerToolUsed {
+            job.call.recorder.note(Event::WorkerToolUsed {
                 id: job.id,
                 attempt: job.attempt,
                 tool: call.name.clone(),

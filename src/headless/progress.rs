@@ -123,7 +123,7 @@ pub fn progress_line(state: &State, envelope: &Envelope) -> Option<String> {
             }
             t
         }
-        Event::AnalysisCompleted { analysis } => format!(
+        Event::AnalysisCompleted { analysis, .. } => format!(
             "analysis: complexity {:.2}, {}, about {} subtasks; {}",
             analysis.complexity,
             short(&analysis.task_type, 30),
@@ -372,6 +372,7 @@ pub fn progress_line(state: &State, envelope: &Envelope) -> Option<String> {
         | Event::SubtaskEdited { .. }
         | Event::WorkerToolUsed { .. }
         | Event::LlmUsage { .. }
+        | Event::ReportsCovered { .. }
         | Event::CommandApprovalRequested { .. } => return None,
     };
     Some(format!("{:>7}  {text}", duration_text(at)))

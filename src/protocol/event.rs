@@ -57,6 +57,11 @@ pub enum Event {
     // ---- analysis --------------------------------------------------------------------
     AnalysisCompleted {
         analysis: Analysis,
+        /// The first subtasks the analysis proposed, journaled before the mode choice so a
+        /// resume does not ask the model again. Absent in journals written before 0.x
+        /// carried it: such a run redoes the analysis on resume.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        first_subtasks: Option<Vec<ProposedSubtask>>,
     },
     /// Complexity is below the threshold: someone must choose orchestrate vs single worker.
     ModeChoiceRequested {
@@ -160,6 +165,11 @@ pub enum Event {
     },
 
     // ---- replanning --------------------------------------------------------------------
+    /// Reports the engine took as handled without a replan (single-worker mode, winding
+    /// down, a replan that failed): they never ask for a replan again, after a resume either.
+    ReportsCovered {
+        ids: Vec<SubtaskId>,
+    },
     /// One replan cycle applied; the added / edited / cancelled subtasks are their own
     /// events just before this one.
     ReplanLogged {

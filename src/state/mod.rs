@@ -8,6 +8,8 @@
 //! book of which command applies now (`rules`, [`State::check`]) live here too, so no
 //! front end re-derives the rules. This file owns the state's types.
 
+use std::collections::BTreeSet;
+
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -265,6 +267,11 @@ pub struct State {
     pub mode: Option<RunMode>,
     /// `(complexity, threshold)` while a mode choice is pending.
     pub mode_choice: Option<(f64, f64)>,
+    /// The analysis's first subtasks, until a mode is chosen (`None`: no analysis yet, or
+    /// one from a journal that did not carry them, which is then redone).
+    pub first_subtasks: Option<Vec<ProposedSubtask>>,
+    /// Reports already given to a replan or covered without one (`ReportsCovered`).
+    pub covered: BTreeSet<SubtaskId>,
     /// Index `i` holds subtask `#(i+1)`.
     pub subtasks: Vec<Subtask>,
     pub rejected: Vec<(String, String)>,

@@ -53,8 +53,10 @@ pub trait ToolHost: Send + Sync {
         command: &str,
         cwd: &str,
     ) -> CommandDecision;
-    /// Journals an event (e.g. `FileChanged`) and returns once it is durable.
-    async fn record(&self, event: Event);
+    /// Hands a record (e.g. the `FileChanged` of a change about to be made) to the engine,
+    /// which journals it; returns once it is written. An error means it was not journaled
+    /// (the journal cannot be written, the run is stopping): the tool must not act on it.
+    async fn record(&self, event: Event) -> Result<(), String>;
 }
 
 /// A set of tools a worker can use.

@@ -428,7 +428,8 @@ impl Workspace {
                         file.rel
                     ),
                 })
-                .await;
+                .await
+                .map_err(|e| not_journaled(file, &e))?;
                 return Err(ToolError::Conflict(format!(
                     "conflict: `{}` was not written because another worker ({other}) wrote it \
                      and you have not read it. Read it and build on its content, or report the \
@@ -455,7 +456,8 @@ impl Workspace {
                         file.rel
                     ),
                 })
-                .await;
+                .await
+                .map_err(|e| not_journaled(file, &e))?;
                 return Err(ToolError::Conflict(format!(
                     "conflict: `{}` was not written because {detail}. Read it again and redo \
                      your change on the current content, or report the conflict.",
@@ -490,7 +492,8 @@ impl Workspace {
             after: after.clone(),
             backup,
         })
-        .await;
+        .await
+        .map_err(|e| not_journaled(file, &e))?;
         match new {
             Some(bytes) => {
                 if let Some(parent) = file.abs.parent() {
@@ -718,4 +721,13 @@ where
     tokio::task::spawn_blocking(work)
         .await
         .map_err(|e| ToolError::Io(format!("the tool stopped unexpectedly: {e}")))?
+}
+
+/// The error a worker sees when the engine could not journal a change's record: the change
+/// is not made (journal before act).
+fn not_journaled(file: &Resolved, reason: &str) -> ToolError {
+    ToolError::Io(format!(
+        "`{}` was not changed: the run's journal could not record the change ({reason})",
+        file.rel
+    ))
 }

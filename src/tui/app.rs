@@ -34,6 +34,9 @@ pub enum Msg {
     Tick(DateTime<Utc>),
     /// The engine's event channel closed (the engine task ended).
     EngineClosed,
+    /// The engine's task ended without journaling the run's end (it panicked, or the
+    /// journal could not be written): why. Shown as a failed run.
+    EngineFailed(String),
     /// The export finished: where it went, or why it failed.
     Exported(Result<PathBuf, String>),
 }
@@ -467,6 +470,7 @@ pub fn update(ui: &mut Ui, msg: Msg) -> Vec<Effect> {
             }
         }
         Msg::EngineClosed => ui.engine_closed = true,
+        Msg::EngineFailed(reason) => engine_failed(ui, reason),
         Msg::Exported(Ok(path)) => {
             ui.flash = Some(format!("exported to {}", path.display()));
         }
@@ -493,6 +497,29 @@ fn remember(ui: &mut Ui, message: String) {
     if ui.messages.len() > 500 {
         ui.messages.remove(0);
     }
+}
+
+/// The engine ended without a journaled end. Decision: the replica folds the end the
+/// journal could not carry (`run_finished`, failed, with the reason) so every view shows a
+/// failed run exactly as it shows one the engine ended itself; this record exists on screen
+/// only, the journal still ends where it ends and `baton resume` continues from there.
+fn engine_failed(ui: &mut Ui, reason: String) {
+    ui.engine_closed = true;
+    if ui.state.is_finished() {
+        return;
+    }
+    let end = Envelope {
+        seq: ui.state.last_seq + 1,
+        ts: ui.now,
+        v: crate::protocol::JOURNAL_VERSION,
+        event: Event::RunFinished {
+            outcome: RunOutcome::Failed {
+                reason: reason.clone(),
+            },
+        },
+    };
+    crate::state::apply(&mut ui.state, &end);
+    ui.flash = Some(format!("the run failed: {reason}"));
 }
 
 /// Folds an engine fact into the replica and keeps the view in step with it.

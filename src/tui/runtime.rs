@@ -164,6 +164,10 @@ pub async fn run_loop(
                 None => {
                     engine.events = None;
                     msgs.push(Msg::EngineClosed);
+                    if !ui.state.is_finished() {
+                        let reason = engine_failure(engine.join.take()).await;
+                        msgs.push(Msg::EngineFailed(reason));
+                    }
                 }
             },
             d = recv(&mut engine.deltas) => match d {
@@ -348,6 +352,31 @@ async fn open(
     let _ = std::fs::remove_file(&path);
     back.map_err(|e| format!("could not take the terminal back: {e}"))?;
     result
+}
+
+/// Why the engine's task ended without the run's end reaching the screen: its own failure
+/// (a journal it could not write), a panic, or nothing known. The events channel has just
+/// closed, so the task is ending: the wait is short and bounded by `STOP_WAIT`.
+pub async fn engine_failure(join: Option<JoinHandle<RunOutcome>>) -> String {
+    let unknown = "the engine stopped without ending the run".to_string();
+    let Some(join) = join else {
+        return unknown;
+    };
+    match tokio::time::timeout(STOP_WAIT, join).await {
+        Ok(Ok(RunOutcome::Failed { reason })) => reason,
+        Ok(Ok(_)) => unknown,
+        Ok(Err(e)) if e.is_panic() => {
+            let payload = e.into_panic();
+            let message = payload
+                .downcast_ref::<&str>()
+                .map(|s| (*s).to_string())
+                .or_else(|| payload.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "(no message)".into());
+            format!("the engine panicked: {message}")
+        }
+        Ok(Err(_)) => "the engine was cancelled".into(),
+        Err(_) => "the engine stopped responding".into(),
+    }
 }
 
 /// Writes `<run_dir>/export.md`.

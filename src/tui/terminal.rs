@@ -1,12 +1,15 @@
 //! The terminal's lifecycle as an exact pair: `enter` checks for a TTY and sets raw mode,
 //! the alternate screen, bracketed paste, focus reports and (optionally) mouse capture; `restore` undoes
 //! all of it and is safe to call any number of times, from any path: normal exit, error,
-//! panic (the hook restores first, then chains the previous hook), Ctrl-C and SIGTERM.
+//! panic on the UI thread (the hook restores first, then chains the previous hook), Ctrl-C
+//! and SIGTERM. A panic on another thread (an engine task, a blocking tool job) leaves the
+//! terminal alone: the engine supervises its tasks and the UI shows what failed.
 //!
 //! Owns terminal modes only. Teardown never panics and never fails loudly.
 
 use std::io::{self, IsTerminal, Stdout, Write};
-use std::sync::Once;
+use std::sync::{Once, OnceLock};
+use std::thread::ThreadId;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use crossterm::cursor::Show;
@@ -26,6 +29,13 @@ pub type Tty = Terminal<CrosstermBackend<Stdout>>;
 /// Set while the terminal is in Baton's modes (so restore is idempotent).
 static ACTIVE: AtomicBool = AtomicBool::new(false);
 static HOOK: Once = Once::new();
+/// The thread that entered the terminal modes and draws (the UI thread).
+static UI_THREAD: OnceLock<ThreadId> = OnceLock::new();
+
+/// Whether the current thread is the UI thread (the one that called [`enter`]).
+pub fn on_ui_thread() -> bool {
+    UI_THREAD.get() == Some(&std::thread::current().id())
+}
 
 /// Restores the terminal when dropped (the guard of the pair).
 pub struct TerminalGuard {
@@ -45,6 +55,7 @@ pub fn enter(mouse: bool) -> io::Result<(Tty, TerminalGuard)> {
             "the TUI needs an interactive terminal; use `baton --headless TASK` in scripts and CI",
         ));
     }
+    UI_THREAD.get_or_init(|| std::thread::current().id());
     install_panic_hook();
     enable_raw_mode()?;
     ACTIVE.store(true, Ordering::SeqCst);
@@ -84,12 +95,16 @@ pub fn restore() {
     let _ = out.flush();
 }
 
-/// Restores the terminal before the panic message prints, then runs the previous hook.
+/// Restores the terminal before the message of a panic on the UI thread prints, then runs
+/// the previous hook. A panic elsewhere only runs the previous hook: the UI is still
+/// drawing and will show the failure.
 fn install_panic_hook() {
     HOOK.call_once(|| {
         let previous = std::panic::take_hook();
         std::panic::set_hook(Box::new(move |info| {
-            restore();
+            if on_ui_thread() {
+                restore();
+            }
             previous(info);
         }));
     });
@@ -125,4 +140,27 @@ pub fn copy(terminal: &mut Tty, text: &str) {
 pub fn bell(terminal: &mut Tty) {
     let _ = terminal.backend_mut().write_all(b"\x07");
     let _ = terminal.backend_mut().flush();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An engine task panicking on a runtime thread must not take the terminal out of
+    /// Baton's modes under a UI that keeps drawing; a panic on the UI thread must.
+    #[test]
+    fn only_a_panic_on_the_ui_thread_restores_the_terminal() {
+        UI_THREAD.get_or_init(|| std::thread::current().id());
+        install_panic_hook();
+        ACTIVE.store(true, Ordering::SeqCst);
+        let engine = std::thread::spawn(|| panic!("an engine bug")).join();
+        assert!(engine.is_err());
+        assert!(
+            ACTIVE.load(Ordering::SeqCst),
+            "a panic on another thread restored the terminal"
+        );
+        let ui = std::panic::catch_unwind(|| panic!("a UI bug"));
+        assert!(ui.is_err());
+        assert!(!ACTIVE.load(Ordering::SeqCst));
+    }
 }

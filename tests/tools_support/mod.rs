@@ -22,6 +22,8 @@ pub struct FakeHost {
     pub decisions: Mutex<VecDeque<CommandDecision>>,
     pub asked: Mutex<Vec<(SubtaskId, String, String)>>,
     pub events: Mutex<Vec<Event>>,
+    /// When set, every `record` fails with this text (a journal that cannot be written).
+    pub journal_error: Option<String>,
 }
 
 impl FakeHost {
@@ -59,8 +61,12 @@ impl ToolHost for FakeHost {
                 reason: "no decision scripted".into(),
             })
     }
-    async fn record(&self, event: Event) {
+    async fn record(&self, event: Event) -> Result<(), String> {
+        if let Some(e) = &self.journal_error {
+            return Err(e.clone());
+        }
         self.events.lock().unwrap().push(event);
+        Ok(())
     }
 }
 

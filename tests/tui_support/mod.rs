@@ -296,6 +296,7 @@ pub fn mid_run(ui: &mut Ui) -> Script {
                     estimated_subtasks: 5,
                     strategy: "API first, then storage and tests".into(),
                 },
+                first_subtasks: None,
             },
             added(
                 1,

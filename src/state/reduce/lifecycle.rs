@@ -46,7 +46,13 @@ pub(super) fn apply(state: &mut State, _ts: DateTime<Utc>, event: &Event) {
                 state.phase = Phase::Done;
             }
         }
-        Event::AnalysisCompleted { analysis } => state.analysis = Some(analysis.clone()),
+        Event::AnalysisCompleted {
+            analysis,
+            first_subtasks,
+        } => {
+            state.analysis = Some(analysis.clone());
+            state.first_subtasks = first_subtasks.clone();
+        }
         Event::ModeChoiceRequested {
             complexity,
             threshold,

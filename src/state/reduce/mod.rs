@@ -38,6 +38,7 @@ pub fn apply(state: &mut State, envelope: &Envelope) {
         | Event::SubtaskUndeferred { .. }
         | Event::SubtaskEdited { .. }
         | Event::SubtaskCancelled { .. }
+        | Event::ReportsCovered { .. }
         | Event::ReplanLogged { .. }) => plan::apply(state, ts, e),
         e @ (Event::SubtaskStarted { .. }
         | Event::WorkerToolUsed { .. }

@@ -67,6 +67,7 @@ pub(super) fn apply(state: &mut State, ts: DateTime<Utc>, event: &Event) {
                 s.finished_at.get_or_insert(ts);
             }
         }
+        Event::ReportsCovered { ids } => state.covered.extend(ids.iter().copied()),
         Event::ReplanLogged {
             cycle,
             covered,
@@ -77,7 +78,9 @@ pub(super) fn apply(state: &mut State, ts: DateTime<Utc>, event: &Event) {
             scope_note,
             estimate_before,
             estimate_now,
-        } => state.replan_log.push(ReplanEntry {
+        } => {
+            state.covered.extend(covered.iter().copied());
+            state.replan_log.push(ReplanEntry {
             cycle: *cycle,
             covered: covered.clone(),
             summary: summary.clone(),
@@ -88,7 +91,8 @@ pub(super) fn apply(state: &mut State, ts: DateTime<Utc>, event: &Event) {
             estimate_before: *estimate_before,
             estimate_now: *estimate_now,
             at: ts,
-        }),
+        })
+        }
         _ => {}
     }
 }
