@@ -5,61 +5,42 @@
 //! gate, and every kind of task gets its own theme. Pace 0, paused time.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod demo_support;
 mod engine_common;
 
 use std::path::Path;
-use std::sync::Arc;
 
 use baton::engine::Start;
-use baton::llm::{Provider, ProviderKind, ProviderSettings};
+use baton::llm::{ProviderKind, ProviderSettings};
 use baton::protocol::model::{AnalysisArgs, SUBMIT_ANALYSIS};
-use baton::protocol::{
-    ApprovalPolicy, Command, CommandDecision, Event, Resolution, RunMode, RunOutcome,
-};
+use baton::protocol::{ApprovalPolicy, Command, Event, RunMode, RunOutcome};
 use baton::state::SubtaskStatus;
+use demo_support::SHOWCASE;
 use engine_common::{Finished, check_consistent, config, drive, settings};
 
-const SHOWCASE: &str = "Build a URL shortener with an API, storage and tests";
 const HAIKU: &str = "Write a haiku";
-const GUIDANCE: &str = "Links expire after 90 days; creators may choose a shorter expiry";
 const RATE_LIMITING: &str = "Add rate limiting to link creation";
 
-fn demo() -> Arc<dyn Provider> {
-    baton::session::build_provider(&ProviderSettings {
-        kind: ProviderKind::Demo,
-        demo_pace_ms: 0,
-        ..ProviderSettings::default()
-    })
-    .unwrap()
-}
-
-/// A person at the TUI: answers escalations with guidance, allows commands, and cancels
-/// every subtask whose title is in `cancel` as soon as it is added.
+/// A person at the TUI (`demo_support::person`: guidance for escalations, commands
+/// allowed) who also chooses to orchestrate when asked, approves every subtask that waits,
+/// and cancels every subtask whose title is in `cancel` as soon as it is added.
 fn person(env: &baton::protocol::Envelope, cancel: &[&str]) -> Vec<Command> {
+    let mut out = demo_support::person(env);
     match &env.event {
-        Event::SubtaskEscalated { id, .. } => vec![Command::Resolve {
-            id: *id,
-            resolution: Resolution::Retry {
-                guidance: GUIDANCE.into(),
-            },
-        }],
-        Event::CommandApprovalRequested { request, .. } => vec![Command::DecideCommand {
-            request: *request,
-            decision: CommandDecision::AllowOnce,
-        }],
-        Event::ModeChoiceRequested { .. } => vec![Command::ChooseMode {
+        Event::ModeChoiceRequested { .. } => out.push(Command::ChooseMode {
             mode: RunMode::Orchestrate,
-        }],
+        }),
         Event::SubtaskAdded { spec, .. } if cancel.contains(&spec.title.as_str()) => {
-            vec![Command::Cancel { id: spec.id }]
+            out.push(Command::Cancel { id: spec.id })
         }
         Event::SubtaskAdded {
             spec,
             needs_approval: true,
             ..
-        } => vec![Command::Approve { id: spec.id }],
-        _ => vec![],
+        } => out.push(Command::Approve { id: spec.id }),
+        _ => {}
     }
+    out
 }
 
 async fn run(
@@ -75,7 +56,7 @@ async fn run(
     cfg.stop_when_person_needed = headless;
     let f = drive(
         cfg,
-        demo(),
+        demo_support::demo_arc(),
         Start::New {
             run_id: "demo-truth".into(),
             task: task.into(),
@@ -132,6 +113,14 @@ async fn a_feature_the_person_cancelled_is_not_in_the_deliverable() {
     assert!(d.contains("## API"), "{d}");
     assert!(d.contains("90 days"), "{d}");
     assert!(d.to_lowercase().contains("decided by the person"), "{d}");
+    // The table lists what the workers reported, without the cancelled subtask.
+    for t in &f.state.subtasks {
+        let row = format!("| {} | {} |", t.id.0, t.title);
+        match t.status {
+            SubtaskStatus::Cancelled => assert!(!d.contains(&row), "{row} in\n{d}"),
+            _ => assert!(d.contains(&row), "{row} missing in\n{d}"),
+        }
+    }
 }
 
 #[tokio::test(start_paused = true)]
@@ -150,27 +139,6 @@ async fn a_headless_run_never_says_a_person_decided() {
     // What was applied instead is said plainly.
     assert!(text.contains("30 days"), "{text}");
     assert!(text.contains("no person"), "{text}");
-}
-
-#[tokio::test(start_paused = true)]
-async fn the_deliverable_lists_only_what_workers_reported() {
-    let dir = tempfile::tempdir().unwrap();
-    let f = run(
-        dir.path(),
-        SHOWCASE,
-        ApprovalPolicy::Auto,
-        false,
-        &[RATE_LIMITING],
-    )
-    .await;
-    let d = deliverable(&f);
-    for t in &f.state.subtasks {
-        let row = format!("| {} | {} |", t.id.0, t.title);
-        match t.status {
-            SubtaskStatus::Cancelled => assert!(!d.contains(&row), "{row} in\n{d}"),
-            _ => assert!(d.contains(&row), "{row} missing in\n{d}"),
-        }
-    }
 }
 
 #[tokio::test(start_paused = true)]

@@ -241,8 +241,6 @@ pub fn file_body(path: &str, result: &str) -> String {
     strip_line_numbers(&lines.concat())
 }
 
-/// Everything the worker learned from its tool calls so far.
-
 #[cfg(test)]
 mod tests {
     use super::*;

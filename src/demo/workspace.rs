@@ -14,6 +14,7 @@ use super::scenario::WorkspaceHints;
 use super::tools::*;
 use super::vars::RoleKind;
 
+/// Everything the worker learned from its tool calls so far.
 pub struct Findings<'a> {
     pub steps: &'a [ToolStep],
     pub hints: &'a WorkspaceHints,
