@@ -10,9 +10,16 @@
 //! Must not: use the network, keep state between calls, or panic on any request (an
 //! unexpected one gets a generic but valid answer).
 
+mod analysis;
+mod edits;
+mod listing;
 mod orchestrator;
+mod replan;
 mod scenario;
 mod stream;
+mod synthesis;
+mod tools;
+mod vars;
 mod worker;
 mod workspace;
 
@@ -199,7 +206,7 @@ fn fit_roles(args: &mut Value, roles: &[String]) {
 }
 
 fn closest_role(role: &str, roles: &[String]) -> String {
-    use scenario::RoleKind;
+    use vars::RoleKind;
     let kind = RoleKind::of(role);
     roles
         .iter()
@@ -239,11 +246,11 @@ fn script_reply(sc: &Scenario, req: &ChatRequest) -> Reply {
     if let Some(step) = step {
         let ctx = context.unwrap_or_else(|| bare_context(req, step));
         return match step {
-            Step::Analysis => orchestrator::analysis(sc, &ctx.task),
-            Step::Replan => orchestrator::replan(sc, &ctx),
+            Step::Analysis => analysis::analysis(sc, &ctx.task),
+            Step::Replan => replan::replan(sc, &ctx),
             Step::Recovery => orchestrator::recovery(sc, &ctx),
             Step::Completion => orchestrator::completion(&ctx),
-            Step::Synthesis => orchestrator::synthesis(sc, &ctx),
+            Step::Synthesis => synthesis::synthesis(sc, &ctx),
             Step::Evaluation => orchestrator::evaluation(sc, &ctx),
         };
     }
@@ -287,7 +294,7 @@ fn bare_brief(req: &ChatRequest) -> WorkerBrief {
     WorkerBrief {
         task: text.clone(),
         id: 0,
-        title: scenario::subject_of(&text),
+        title: vars::subject_of(&text),
         description: text,
         role: "code_developer".into(),
         expected_output: String::new(),

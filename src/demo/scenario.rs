@@ -4,17 +4,20 @@
 //! Owns the scenario format (documented in docs/demo.md). Must not decide anything about a
 //! request: `orchestrator` and `worker` read the scenario and build the answers.
 
-use std::collections::HashMap;
-
 use serde::Deserialize;
 
+use super::vars::{RoleKind, Vars, norm};
 use crate::protocol::{Priority, ProposedSubtask, Report, ReportStatus};
 
 /// The showcase theme ("Build a URL shortener with an API, storage and tests").
 const SHOWCASE: &str = include_str!("../../assets/demo/scenario.toml");
-/// Writing and research tasks (a report, an analysis, a proposal).
+/// Short writing tasks (a haiku, a poem, a story, a letter).
 const WRITING: &str = include_str!("../../assets/demo/writing.toml");
-/// The theme used for any other task, phrased around the task's own words.
+/// Research tasks (a report, an analysis, a proposal).
+const RESEARCH: &str = include_str!("../../assets/demo/research.toml");
+/// Data tasks (a dataset, a CSV, a spreadsheet).
+const DATA: &str = include_str!("../../assets/demo/data.toml");
+/// Software: the theme used for any other task, phrased around the task's own words.
 const GENERIC: &str = include_str!("../../assets/demo/generic.toml");
 /// Role fallbacks, generic phrases and workspace hints shared by all themes.
 const COMMON: &str = include_str!("../../assets/demo/common.toml");
@@ -34,6 +37,8 @@ impl Scenario {
             &[
                 ("scenario.toml", SHOWCASE),
                 ("writing.toml", WRITING),
+                ("research.toml", RESEARCH),
+                ("data.toml", DATA),
                 ("generic.toml", GENERIC),
             ],
             COMMON,
@@ -48,7 +53,8 @@ impl Scenario {
                 toml::from_str(text).map_err(|e| format!("assets/demo/{name}: {}", e.message()))?;
             parsed.push(theme);
         }
-        // Keyword themes are tried in order; the catch-all goes last.
+        // Keyword themes are tried in order (a stable sort keeps the file order); the
+        // catch-all goes last.
         parsed.sort_by_key(|t| t.keywords.is_empty());
         if !parsed.iter().any(|t| t.keywords.is_empty()) {
             return Err(
@@ -63,12 +69,14 @@ impl Scenario {
         })
     }
 
-    /// The theme whose keywords appear in the task, else the generic one.
+    /// The theme for a task: the first whose keywords the task mentions (as whole words,
+    /// a plural `s` allowed), else the generic one. Themes are tried in file order, so the
+    /// kind of task (writing, research, data) decides before the software catch-all.
     pub fn theme_for(&self, task: &str) -> &Theme {
         let lower = task.to_lowercase();
         self.themes
             .iter()
-            .find(|t| t.keywords.iter().any(|k| lower.contains(&k.to_lowercase())))
+            .find(|t| t.keywords.iter().any(|k| mentions(&lower, k)))
             .or_else(|| self.themes.iter().find(|t| t.keywords.is_empty()))
             .unwrap_or(&self.themes[0])
     }
@@ -95,6 +103,7 @@ impl Scenario {
 #[serde(deny_unknown_fields)]
 pub struct Theme {
     pub name: String,
+    pub kind: ThemeKind,
     /// Lower-case words; the theme is chosen when the task contains one. Empty: generic.
     #[serde(default)]
     pub keywords: Vec<String>,
@@ -107,6 +116,44 @@ pub struct Theme {
     pub replans: Vec<ReplanScript>,
     pub synthesis: SynthesisScript,
     pub evaluation: EvaluationScript,
+}
+
+/// The kind of task a theme plays (it decides the analysis' `task_type` prefix).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ThemeKind {
+    Writing,
+    Research,
+    Data,
+    Software,
+}
+
+impl ThemeKind {
+    pub fn label(self) -> &'static str {
+        match self {
+            ThemeKind::Writing => "writing",
+            ThemeKind::Research => "research",
+            ThemeKind::Data => "data",
+            ThemeKind::Software => "software",
+        }
+    }
+}
+
+/// Whether `lower` (a lower-case task) mentions `keyword` as whole words: no letter or digit
+/// right before it, none right after it except a plural `s`.
+pub fn mentions(lower: &str, keyword: &str) -> bool {
+    let k = keyword.trim().to_lowercase();
+    if k.is_empty() {
+        return false;
+    }
+    let alnum = |c: Option<char>| c.is_some_and(char::is_alphanumeric);
+    lower.match_indices(&k).any(|(i, _)| {
+        let before = lower[..i].chars().next_back();
+        let mut after = lower[i + k.len()..].chars();
+        let next = after.next();
+        let ends = !alnum(next) || (next == Some('s') && !alnum(after.next()));
+        !alnum(before) && ends
+    })
 }
 
 impl Theme {
@@ -228,6 +275,8 @@ pub struct BlockedScript {
     pub impact: String,
     /// `{guidance}` in the normal script when a retry comes without guidance.
     pub default_decision: String,
+    /// What the decision is about ("Link expiry"), for the deliverable's decisions.
+    pub topic: String,
 }
 
 /// The orchestrator's replan after the report of subtask `after`.
@@ -372,213 +421,6 @@ pub struct KnownEdit {
     pub prefer: Vec<String>,
 }
 
-/// The broad kind of a role, for roles the user named differently.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RoleKind {
-    Analyzer,
-    Architect,
-    Developer,
-    Tester,
-    Writer,
-    Optimizer,
-    Other,
-}
-
-impl RoleKind {
-    pub fn of(role: &str) -> RoleKind {
-        let r = role.to_lowercase();
-        let has = |words: &[&str]| words.iter().any(|w| r.contains(w));
-        if has(&["test", "qa", "quality"]) {
-            RoleKind::Tester
-        } else if has(&["doc", "writer", "technical_writ"]) {
-            RoleKind::Writer
-        } else if has(&["perf", "optim", "bench"]) {
-            RoleKind::Optimizer
-        } else if has(&["architect", "design"]) {
-            RoleKind::Architect
-        } else if has(&["analy", "review", "research", "audit"]) {
-            RoleKind::Analyzer
-        } else if has(&["develop", "engineer", "coder", "implement", "program"]) {
-            RoleKind::Developer
-        } else {
-            RoleKind::Other
-        }
-    }
-}
-
-/// `{placeholder}` values for one request.
-#[derive(Debug, Clone, Default)]
-pub struct Vars {
-    values: HashMap<&'static str, String>,
-}
-
-impl Vars {
-    /// `{task}` and `{subject}` for a task under a theme.
-    pub fn for_task(theme: &Theme, task: &str) -> Vars {
-        let mut vars = Vars::default();
-        let task = task.trim();
-        let task = if task.is_empty() { "the task" } else { task };
-        vars.set("task", task.trim_end_matches('.'));
-        let subject = theme.subject.clone().unwrap_or_else(|| subject_of(task));
-        vars.set("subject", &subject);
-        let mut chars = subject.chars();
-        let capitalised: String = chars
-            .next()
-            .map(|c| c.to_uppercase().chain(chars).collect())
-            .unwrap_or_default();
-        vars.set("Subject", &capitalised);
-        vars
-    }
-
-    pub fn set(&mut self, key: &'static str, value: &str) {
-        self.values.insert(key, value.to_string());
-    }
-
-    /// Replaces every `{key}` with its value in one pass (values are not scanned again, so
-    /// a task that contains `{subject}` stays as written); unknown `{...}` stay too.
-    pub fn render(&self, text: &str) -> String {
-        if !text.contains('{') {
-            return text.to_string();
-        }
-        let mut out = String::with_capacity(text.len() + 64);
-        let mut rest = text;
-        while let Some(open) = rest.find('{') {
-            out.push_str(&rest[..open]);
-            let after = &rest[open + 1..];
-            let key_len = after
-                .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
-                .unwrap_or(after.len());
-            let value = (after[key_len..].starts_with('}'))
-                .then(|| self.values.get(&after[..key_len]))
-                .flatten();
-            match value {
-                Some(v) => {
-                    out.push_str(v);
-                    rest = &after[key_len + 1..];
-                }
-                None => {
-                    out.push('{');
-                    rest = after;
-                }
-            }
-        }
-        out.push_str(rest);
-        out
-    }
-
-    pub fn render_all(&self, items: &[String]) -> Vec<String> {
-        items.iter().map(|s| self.render(s)).collect()
-    }
-}
-
-/// Titles compare case- and space-insensitively.
-pub fn norm(title: &str) -> String {
-    title
-        .split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ")
-        .to_lowercase()
-}
-
-/// A short noun phrase for a task: "Build a CLI todo app with sync" -> "CLI todo app".
-pub fn subject_of(task: &str) -> String {
-    const VERBS: &[&str] = &[
-        "build",
-        "create",
-        "write",
-        "implement",
-        "make",
-        "add",
-        "design",
-        "develop",
-        "refactor",
-        "set up",
-        "setup",
-        "port",
-        "migrate",
-        "improve",
-        "optimize",
-        "optimise",
-        "fix",
-        "ship",
-        "prototype",
-        "rewrite",
-    ];
-    const ARTICLES: &[&str] = &["a ", "an ", "the ", "our ", "my ", "some "];
-    const DOCUMENT_KINDS: &[&str] = &[
-        "report on ",
-        "report about ",
-        "article on ",
-        "article about ",
-        "essay on ",
-        "essay about ",
-        "blog post on ",
-        "blog post about ",
-        "analysis of ",
-        "guide to ",
-        "summary of ",
-        "comparison of ",
-        "proposal for ",
-        "review of ",
-        "whitepaper on ",
-        "literature review on ",
-        "market analysis of ",
-        "research on ",
-        "research into ",
-    ];
-    const CUTS: &[&str] = &[
-        " with ",
-        " that ",
-        " which ",
-        " using ",
-        " for ",
-        " so that ",
-        " in order ",
-        ",",
-        ".",
-        ";",
-        ":",
-        " and ",
-        " to ",
-    ];
-    let first_line = task.lines().next().unwrap_or("").trim();
-    let mut s = first_line.to_string();
-    let lower = s.to_lowercase();
-    for v in VERBS {
-        if lower.starts_with(&format!("{v} ")) {
-            s = s.get(v.len() + 1..).unwrap_or("").trim_start().to_string();
-            break;
-        }
-    }
-    let strip_article = |s: &mut String| {
-        let lower = s.to_lowercase();
-        if let Some(a) = ARTICLES.iter().find(|a| lower.starts_with(*a)) {
-            *s = s.get(a.len()..).unwrap_or("").to_string();
-        }
-    };
-    strip_article(&mut s);
-    // "a report on X" is about X.
-    let lower = s.to_lowercase();
-    if let Some(p) = DOCUMENT_KINDS.iter().find(|p| lower.starts_with(*p)) {
-        s = s.get(p.len()..).unwrap_or("").to_string();
-        strip_article(&mut s);
-    }
-    let lower = s.to_lowercase();
-    let cut = CUTS
-        .iter()
-        .filter_map(|c| lower.find(c))
-        .filter(|&i| i > 0)
-        .min()
-        .unwrap_or(s.len());
-    let s = s.get(..cut).unwrap_or(&s).trim();
-    let words: Vec<&str> = s.split_whitespace().take(6).collect();
-    if words.is_empty() {
-        "project".into()
-    } else {
-        words.join(" ")
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -591,28 +433,23 @@ mod tests {
     }
 
     #[test]
-    fn render_is_one_pass_and_keeps_unknown_braces() {
-        let mut v = Vars::default();
-        v.set("task", "make {subject} great");
-        v.set("subject", "X");
-        assert_eq!(
-            v.render("{task} / {subject} / {code} / {error, detail} / {"),
-            "make {subject} great / X / {code} / {error, detail} / {"
-        );
+    fn keywords_match_whole_words() {
+        assert!(mentions("write a haiku", "haiku"));
+        assert!(mentions("three haikus, please", "haiku"));
+        assert!(mentions("write a report on x", "a report "));
+        assert!(!mentions("build a reporting tool", "a report "));
+        assert!(!mentions("fix the settle job", "etl"));
+        assert!(!mentions("anything", "  "));
     }
 
     #[test]
-    fn subject_is_a_short_noun_phrase() {
-        assert_eq!(
-            subject_of("Build a URL shortener with an API, storage and tests"),
-            "URL shortener"
-        );
-        assert_eq!(subject_of("Refactor the billing module"), "billing module");
-        assert_eq!(subject_of(""), "project");
-        assert_eq!(subject_of("Write a CLI todo app for teams"), "CLI todo app");
-        assert_eq!(
-            subject_of("Write a report on the adoption of heat pumps in Europe"),
-            "adoption of heat pumps in Europe"
-        );
+    fn each_kind_has_a_theme() {
+        let sc = Scenario::builtin().unwrap();
+        let theme = |task: &str| sc.theme_for(task).kind;
+        assert_eq!(theme("Write a haiku"), ThemeKind::Writing);
+        assert_eq!(theme("Write a report on heat pumps"), ThemeKind::Research);
+        assert_eq!(theme("Clean the customer dataset"), ThemeKind::Data);
+        assert_eq!(theme("Refactor the billing module"), ThemeKind::Software);
+        assert_eq!(sc.theme_for("Build a URL shortener").name, "url-shortener");
     }
 }

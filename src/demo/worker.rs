@@ -7,20 +7,26 @@
 
 use serde_json::Value;
 
-use super::scenario::{RoleKind, Scenario, Vars, WorkerScript};
+use super::edits::EditContext;
+use super::scenario::{Scenario, WorkerScript};
 use super::stream::Reply;
-use super::workspace::{
-    EDIT_FILE, EditContext, Findings, Offered, RUN_COMMAND, WRITE_FILE, history,
-};
+use super::tools::{EDIT_FILE, Offered, RUN_COMMAND, WRITE_FILE, history};
+use super::vars::{RoleKind, Vars};
+use super::workspace::Findings;
 use crate::llm::{ChatRequest, ToolChoice};
 use crate::protocol::model::{SUBMIT_REPORT, WorkerBrief};
 use crate::protocol::{Report, ReportStatus};
+
+/// How a report made in a real workspace begins: what follows is what the tools did
+/// (the synthesis builds a workspace run's deliverable from it).
+pub const IN_WORKSPACE: &str = "In the workspace:";
 
 fn to_value<T: serde::Serialize>(v: &T) -> Value {
     serde_json::to_value(v).unwrap_or(Value::Null)
 }
 
-/// The placeholders of a worker's texts.
+/// The placeholders of a worker's texts; `{decided_by}` says who settled `{guidance}`: the
+/// person only when the brief carries their guidance.
 fn vars_for(sc: &Scenario, brief: &WorkerBrief, guidance: &str) -> Vars {
     let theme = sc.theme_for(&brief.task);
     let mut vars = Vars::for_task(theme, &brief.task);
@@ -36,6 +42,18 @@ fn vars_for(sc: &Scenario, brief: &WorkerBrief, guidance: &str) -> Vars {
     );
     vars.set("role", &brief.role);
     vars.set("guidance", guidance.trim().trim_end_matches('.'));
+    let by_person = brief
+        .guidance
+        .as_deref()
+        .is_some_and(|g| !g.trim().is_empty());
+    vars.set(
+        "decided_by",
+        if by_person {
+            "decided by the person"
+        } else {
+            "no person answered, so the default applies"
+        },
+    );
     vars
 }
 
@@ -134,21 +152,23 @@ pub fn worker(sc: &Scenario, req: &ChatRequest, brief: &WorkerBrief) -> Reply {
         }
     }
 
-    // The final report, with what the tools showed.
+    // The final report. With a workspace it says what the tools did there, and nothing
+    // of the script's prose about a service that was only planned.
     let observations = findings.observations();
-    if !observations.is_empty() {
-        report.results = format!(
-            "{}\n\nIn the workspace: {}",
-            report.results,
-            observations.join(" ")
-        );
-    }
-    adjust_for_tools(&mut report, &findings);
     let mut text = String::new();
     if steps.is_empty() {
         text.push_str(&preface(brief, guidance));
     }
-    text.push_str(&vars.render(&script.work));
+    if observations.is_empty() {
+        text.push_str(&vars.render(&script.work));
+    } else {
+        report.results = format!("{IN_WORKSPACE} {}", observations.join(" "));
+        report.discoveries.clear();
+        report.recommendations.clear();
+        text.push_str("Done with the workspace. What the tools did: ");
+        text.push_str(&observations.join(" "));
+    }
+    adjust_for_tools(&mut report, &findings);
     Reply::tool(text, SUBMIT_REPORT, to_value(&report))
 }
 

@@ -50,6 +50,7 @@ pub fn subtask_views(state: &State) -> Vec<SubtaskView> {
             priority: s.priority,
             depends_on: s.depends_on.iter().map(|d| d.0).collect(),
             results: result_of(s).map(|r| clip(&r, RESULT_PREVIEW)),
+            guidance: s.guidance.as_ref().map(|g| clip(g, RESULT_PREVIEW)),
         })
         .collect()
 }

@@ -153,6 +153,10 @@ pub struct SubtaskView {
     pub depends_on: Vec<u32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub results: Option<String>,
+    /// The guidance a person gave when resolving its escalation (absent when no person
+    /// decided anything about it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub guidance: Option<String>,
 }
 
 /// A report as shown to the orchestrator in a replan.

@@ -1,0 +1,92 @@
+//! The demo orchestrator's `submit_analysis`: the theme's plan for the task, with a
+//! complexity rated from the task itself.
+//!
+//! Owns the complexity rating (documented in docs/demo.md). Must not panic on any task.
+
+use super::orchestrator::to_value;
+use super::scenario::{Scenario, mentions};
+use super::stream::Reply;
+use super::vars::Vars;
+use crate::protocol::model::{AnalysisArgs, SUBMIT_ANALYSIS};
+
+/// Words that make a task small whatever its theme.
+const SMALL: &[&str] = &[
+    "rename",
+    "typo",
+    "one-line",
+    "one line",
+    "one-liner",
+    "tiny",
+    "small",
+    "quick",
+    "bump",
+    "single",
+];
+/// What each clause that adds a feature adds to the rating ("with", "and", a comma).
+const PER_CLAUSE: f64 = 0.02;
+/// At most this many clauses count.
+const MAX_CLAUSES: usize = 4;
+
+/// The theme's base rating, adjusted to the task: each feature clause adds 0.02 (at most
+/// four), a small-task word ("rename", "typo", …) takes 0.4 off, a task of three words or
+/// fewer takes 0.1 off; clamped to 0.05..=0.95 and rounded to two decimals. So "Build a URL
+/// shortener with an API, storage and tests" rates 0.72 + 3 × 0.02 = 0.78, "Write a haiku"
+/// 0.3 − 0.1 = 0.2 and "rename a variable" 0.72 − 0.4 − 0.1 = 0.22.
+pub fn complexity(base: f64, task: &str) -> f64 {
+    let lower = task.to_lowercase();
+    let clauses = [",", ";"]
+        .iter()
+        .map(|sep| lower.matches(sep).count())
+        .chain(
+            [" with ", " and ", " plus "]
+                .iter()
+                .map(|w| lower.matches(w).count()),
+        )
+        .sum::<usize>()
+        .min(MAX_CLAUSES);
+    let mut c = base + PER_CLAUSE * clauses as f64;
+    if SMALL.iter().any(|w| mentions(&lower, w)) {
+        c -= 0.4;
+    }
+    if lower.split_whitespace().count() <= 3 {
+        c -= 0.1;
+    }
+    let c = c.clamp(0.05, 0.95);
+    (c * 100.0).round() / 100.0
+}
+
+pub fn analysis(sc: &Scenario, task: &str) -> Reply {
+    let theme = sc.theme_for(task);
+    let vars = Vars::for_task(theme, task);
+    let a = &theme.analysis;
+    let args = AnalysisArgs {
+        complexity: complexity(a.complexity, task),
+        task_type: format!("{}: {}", theme.kind.label(), vars.render(&a.task_type)),
+        known_requirements: vars.render_all(&a.known_requirements),
+        unknowns: vars.render_all(&a.unknowns),
+        estimated_subtasks: a.estimated_subtasks,
+        strategy: vars.render(&a.strategy),
+        subtasks: a.subtasks.iter().map(|s| s.render(&vars)).collect(),
+    };
+    Reply::tool(vars.render(&a.thinking), SUBMIT_ANALYSIS, to_value(&args))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_rating_follows_the_task() {
+        let showcase = "Build a URL shortener with an API, storage and tests";
+        assert_eq!(complexity(0.72, showcase), 0.78);
+        assert_eq!(complexity(0.3, "Write a haiku"), 0.2);
+        assert_eq!(complexity(0.72, "rename a variable"), 0.22);
+        assert_eq!(
+            complexity(0.72, "Add rate limiting to the public API"),
+            0.72
+        );
+        // Clauses count up to four; the rating stays within bounds.
+        assert_eq!(complexity(0.9, "a, b, c, d, e, f and g with h"), 0.95);
+        assert_eq!(complexity(0.1, "fix a typo"), 0.05);
+    }
+}
