@@ -12,7 +12,13 @@ use std::path::Path;
 
 use serde_json::{Value, json};
 
-use crate::journal::{self, JournalError, RunSummary};
+use crate::journal::RunSummary;
+
+pub mod compare;
+pub mod fork;
+pub mod provenance;
+
+use provenance::Provenance;
 
 use crate::protocol::{ExecutionSummary, Origin, RunOutcome};
 use crate::state::{State, Subtask, SubtaskStatus};
@@ -134,6 +140,12 @@ fn bullet_list(out: &mut String, items: &[String], empty: &str) {
 
 /// The run's report as Markdown.
 pub fn render_markdown(state: &State) -> String {
+    render_markdown_with(state, None)
+}
+
+/// The run's report as Markdown; with the journal's provenance, the deliverable's sections
+/// carry footnotes to their subtasks and a provenance section ends the report.
+pub fn render_markdown_with(state: &State, prov: Option<&Provenance>) -> String {
     let mut o = String::new();
     let title = if state.run_id.is_empty() {
         "Baton run".to_string()
@@ -156,6 +168,10 @@ pub fn render_markdown(state: &State) -> String {
 
     let _ = writeln!(o, "## Deliverable\n");
     match &state.synthesis {
+        Some(s) if prov.is_some() => {
+            let text = provenance::annotate_deliverable(&s.deliverable, state);
+            let _ = writeln!(o, "{text}\n");
+        }
         Some(s) => {
             let _ = writeln!(o, "{}\n", s.deliverable.trim());
         }
@@ -306,6 +322,9 @@ pub fn render_markdown(state: &State) -> String {
             let _ = writeln!(o, "| {} | {} | {} |", cell(&f.path), f.id, change);
         }
     }
+    if let Some(p) = prov {
+        let _ = writeln!(o, "\n{}", provenance::markdown_section(p).trim_end());
+    }
     o
 }
 
@@ -362,6 +381,20 @@ pub fn render_json(state: &State) -> Value {
     })
 }
 
+/// [`render_json`] with the journal's provenance under `"provenance"` (per subtask: added
+/// by, attempts with role and model, tokens, cost, files, decisions; every decision with
+/// who made it and when).
+pub fn render_json_with(state: &State, prov: &Provenance) -> Value {
+    let mut v = render_json(state);
+    if let Some(obj) = v.as_object_mut() {
+        obj.insert(
+            "provenance".into(),
+            serde_json::to_value(prov).unwrap_or(Value::Null),
+        );
+    }
+    v
+}
+
 /// `baton export RUN`: folds the run's journal and writes the report to `output` (or
 /// stdout). Returns the exit code: 0 written, 2 no such run, 1 the journal or the output
 /// could not be read or written. Problems are printed on stderr.
@@ -371,40 +404,18 @@ pub fn export_command(
     format: ExportFormat,
     output: Option<&Path>,
 ) -> i32 {
-    let run_dir = match journal::resolve_run(data_dir, run) {
-        Ok(d) => d,
-        Err(e) => {
-            eprintln!("baton: {e}");
-            return match e {
-                JournalError::Io(_) => 1,
-                _ => 2,
-            };
-        }
-    };
-    let path = run_dir.join(journal::JOURNAL_FILE);
-    let replay = match journal::replay(&path) {
+    let (_, _, replay) = match fork::load(data_dir, run) {
         Ok(r) => r,
         Err(e) => {
-            eprintln!("baton: cannot read the journal {}: {e}", path.display());
-            return 1;
+            eprintln!("baton: {e}");
+            return e.exit_code();
         }
     };
-    if replay.torn_line_dropped {
-        eprintln!(
-            "baton: note: the last line of {} is incomplete and was left out",
-            path.display()
-        );
-    }
-    for (line, error) in &replay.corrupt_lines {
-        eprintln!(
-            "baton: note: line {line} of {} is not a valid event and was left out: {error}",
-            path.display()
-        );
-    }
     let state = State::fold(&replay.events);
+    let prov = provenance::build(&replay.events);
     let mut text = match format {
-        ExportFormat::Md => render_markdown(&state),
-        ExportFormat::Json => match serde_json::to_string_pretty(&render_json(&state)) {
+        ExportFormat::Md => render_markdown_with(&state, Some(&prov)),
+        ExportFormat::Json => match serde_json::to_string_pretty(&render_json_with(&state, &prov)) {
             Ok(t) => t,
             Err(e) => {
                 eprintln!("baton: cannot write the report as JSON: {e}");

@@ -93,6 +93,44 @@ async fn dispatch(action: Action, config: Config) -> color_eyre::Result<i32> {
             format,
             output.as_deref(),
         )),
+        Action::Compare { a, b, json } => Ok(baton::export::compare::compare_command(
+            config.data_dir(),
+            &a,
+            &b,
+            json,
+        )),
+        Action::Fork {
+            run,
+            at,
+            headless,
+            json,
+        } => {
+            if !headless && let Some(code) = no_terminal() {
+                return Ok(code);
+            }
+            let forked = match baton::export::fork::fork_run(config.data_dir(), &run, at) {
+                Ok(f) => f,
+                Err(e) => {
+                    eprintln!("baton: {e}");
+                    return Ok(e.exit_code());
+                }
+            };
+            eprintln!(
+                "baton: forked run {} at event {} as run {}",
+                forked.parent, forked.at_seq, forked.run_id
+            );
+            for w in &forked.warnings {
+                eprintln!("baton: note: {w}");
+            }
+            let launch = Launch::Resume {
+                run: forked.run_id,
+            };
+            if headless {
+                baton::headless::run(&config, launch, json).await
+            } else {
+                baton::tui::run(config, launch).await
+            }
+        }
         Action::Doctor => {
             if let Some(note) = &config.provider_note {
                 println!("note: {note}");
