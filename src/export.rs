@@ -415,13 +415,15 @@ pub fn export_command(
     let prov = provenance::build(&replay.events);
     let mut text = match format {
         ExportFormat::Md => render_markdown_with(&state, Some(&prov)),
-        ExportFormat::Json => match serde_json::to_string_pretty(&render_json_with(&state, &prov)) {
-            Ok(t) => t,
-            Err(e) => {
-                eprintln!("baton: cannot write the report as JSON: {e}");
-                return 1;
+        ExportFormat::Json => {
+            match serde_json::to_string_pretty(&render_json_with(&state, &prov)) {
+                Ok(t) => t,
+                Err(e) => {
+                    eprintln!("baton: cannot write the report as JSON: {e}");
+                    return 1;
+                }
             }
-        },
+        }
     };
     if !text.ends_with('\n') {
         text.push('\n');

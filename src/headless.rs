@@ -299,7 +299,10 @@ pub fn progress_line(state: &State, envelope: &Envelope) -> Option<String> {
         Event::RunForked {
             parent_run,
             parent_seq,
-        } => format!("forked from run {} at event {parent_seq}", short(parent_run, 40)),
+        } => format!(
+            "forked from run {} at event {parent_seq}",
+            short(parent_run, 40)
+        ),
         Event::RunResumed {
             interrupted,
             torn_line_dropped,

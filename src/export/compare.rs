@@ -67,15 +67,20 @@ pub struct Comparison {
 fn side(state: &State, events: &[crate::protocol::Envelope]) -> Side {
     let sum = summary(state);
     let decisions = provenance::decisions(events);
-    let decisions_by = [Actor::Person, Actor::Policy, Actor::Orchestrator, Actor::Engine]
-        .into_iter()
-        .map(|a| {
-            (
-                actor_name(a).to_string(),
-                decisions.iter().filter(|d| d.by == a).count(),
-            )
-        })
-        .collect();
+    let decisions_by = [
+        Actor::Person,
+        Actor::Policy,
+        Actor::Orchestrator,
+        Actor::Engine,
+    ]
+    .into_iter()
+    .map(|a| {
+        (
+            actor_name(a).to_string(),
+            decisions.iter().filter(|d| d.by == a).count(),
+        )
+    })
+    .collect();
     Side {
         run_id: state.run_id.clone(),
         status: status_text(state),
@@ -106,18 +111,20 @@ pub fn compare(
         role: s.role.clone(),
         cost_usd: s.cost_usd,
     };
-    let mut rows: Vec<Row> = a
-        .0
-        .subtasks
-        .iter()
-        .map(|s| Row {
-            title: s.title.clone(),
-            a: Some(cell(s)),
-            b: None,
-        })
-        .collect();
+    let mut rows: Vec<Row> =
+        a.0.subtasks
+            .iter()
+            .map(|s| Row {
+                title: s.title.clone(),
+                a: Some(cell(s)),
+                b: None,
+            })
+            .collect();
     for s in &b.0.subtasks {
-        match rows.iter_mut().find(|r| r.b.is_none() && r.title == s.title) {
+        match rows
+            .iter_mut()
+            .find(|r| r.b.is_none() && r.title == s.title)
+        {
             Some(r) => r.b = Some(cell(s)),
             None => rows.push(Row {
                 title: s.title.clone(),
@@ -182,13 +189,31 @@ pub fn render_text(c: &Comparison) -> String {
         ("outcome", clip(&c.a.status, 40), clip(&c.b.status, 40)),
         (
             "subtasks",
-            format!("{} ({} done, {} failed, {} cancelled)", c.a.subtasks_total, c.a.completed, c.a.failed, c.a.cancelled),
-            format!("{} ({} done, {} failed, {} cancelled)", c.b.subtasks_total, c.b.completed, c.b.failed, c.b.cancelled),
+            format!(
+                "{} ({} done, {} failed, {} cancelled)",
+                c.a.subtasks_total, c.a.completed, c.a.failed, c.a.cancelled
+            ),
+            format!(
+                "{} ({} done, {} failed, {} cancelled)",
+                c.b.subtasks_total, c.b.completed, c.b.failed, c.b.cancelled
+            ),
         ),
-        ("replans", c.a.replan_cycles.to_string(), c.b.replan_cycles.to_string()),
+        (
+            "replans",
+            c.a.replan_cycles.to_string(),
+            c.b.replan_cycles.to_string(),
+        ),
         ("tokens", c.a.tokens.to_string(), c.b.tokens.to_string()),
-        ("cost", cost_text(c.a.cost_usd, c.a.unpriced_calls), cost_text(c.b.cost_usd, c.b.unpriced_calls)),
-        ("time", duration_text(c.a.elapsed_secs), duration_text(c.b.elapsed_secs)),
+        (
+            "cost",
+            cost_text(c.a.cost_usd, c.a.unpriced_calls),
+            cost_text(c.b.cost_usd, c.b.unpriced_calls),
+        ),
+        (
+            "time",
+            duration_text(c.a.elapsed_secs),
+            duration_text(c.b.elapsed_secs),
+        ),
         ("decisions", decisions(&c.a), decisions(&c.b)),
         (
             "deliverable",
@@ -197,7 +222,12 @@ pub fn render_text(c: &Comparison) -> String {
         ),
     ];
     let w0 = 12;
-    let w1 = rows.iter().map(|r| r.1.chars().count()).max().unwrap_or(0).max(8);
+    let w1 = rows
+        .iter()
+        .map(|r| r.1.chars().count())
+        .max()
+        .unwrap_or(0)
+        .max(8);
     if let Some(seq) = c.shared_prefix {
         let _ = writeln!(o, "The runs share their first {seq} events (a fork).\n");
     }

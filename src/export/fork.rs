@@ -24,7 +24,7 @@ use chrono::Utc;
 
 use super::provenance;
 use crate::journal::{self, JournalError, Replay};
-use crate::protocol::{Envelope, Event, JOURNAL_VERSION};
+use crate::protocol::{Actor, Envelope, Event, JOURNAL_VERSION};
 
 /// Where to fork.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -120,7 +120,9 @@ pub fn cut_seq(events: &[Envelope], at: ForkPoint) -> Result<u64, String> {
     let last = events.last().map_or(0, |e| e.seq);
     let cut = match at {
         ForkPoint::Seq(n) if n > last => {
-            return Err(format!("the run has {last} events; --at must be 1..={last}"));
+            return Err(format!(
+                "the run has {last} events; --at must be 1..={last}"
+            ));
         }
         ForkPoint::Seq(n) => n,
         ForkPoint::Decision(n) => {
@@ -157,8 +159,15 @@ pub struct Forked {
 }
 
 /// Writes a new run whose journal is `run`'s prefix up to the fork point, followed by a
-/// `run_forked` event. The new run is not started: resume it.
-pub fn fork_run(data_dir: &Path, run: &str, at: ForkPoint) -> Result<Forked, ForkError> {
+/// `run_forked` event and, when `max_workers` is given (the person's `--max-workers`), a
+/// `max_workers_changed` by the person (the worker count lives in the journal, so a flag
+/// alone would not change it). The new run is not started: resume it.
+pub fn fork_run(
+    data_dir: &Path,
+    run: &str,
+    at: ForkPoint,
+    max_workers: Option<u32>,
+) -> Result<Forked, ForkError> {
     let (parent_dir, parent, replay) = load(data_dir, run)?;
     let cut = cut_seq(&replay.events, at).map_err(ForkError::Point)?;
     let runs = journal::runs_dir(data_dir);
@@ -197,8 +206,22 @@ pub fn fork_run(data_dir: &Path, run: &str, at: ForkPoint) -> Result<Forked, For
             parent_seq: cut,
         },
     };
-    serde_json::to_writer(&mut text, &forked).map_err(|e| io("write", e.into()))?;
-    text.push(b'\n');
+    let mut own = vec![forked];
+    if let Some(n) = max_workers {
+        own.push(Envelope {
+            seq: cut + 2,
+            ts: Utc::now(),
+            v: JOURNAL_VERSION,
+            event: Event::MaxWorkersChanged {
+                max_workers: n,
+                by: Actor::Person,
+            },
+        });
+    }
+    for e in &own {
+        serde_json::to_writer(&mut text, e).map_err(|e| io("write", e.into()))?;
+        text.push(b'\n');
+    }
     file.write_all(&text).map_err(|e| io("write", e))?;
     file.sync_data().map_err(|e| io("write", e))?;
     for b in backups {

@@ -160,21 +160,35 @@ fn decision_of(event: &Event, state: &State) -> Option<(&'static str, Actor, Opt
             let what = match action {
                 RecoveryAction::Retry => "retry".to_string(),
                 RecoveryAction::Reassign { role } => format!("reassign to {role}"),
-                RecoveryAction::Decompose { into } => format!("decompose into {} subtasks", into.len()),
+                RecoveryAction::Decompose { into } => {
+                    format!("decompose into {} subtasks", into.len())
+                }
                 RecoveryAction::Escalate => "escalate".to_string(),
             };
-            d("recovery", by, Some(*id), format!("{what}: {}", one_line(rationale, 100)))
+            d(
+                "recovery",
+                by,
+                Some(*id),
+                format!("{what}: {}", one_line(rationale, 100)),
+            )
         }
         Event::SubtaskEscalated { id, reason, by } => {
             d("escalate", by, Some(*id), one_line(reason, 120))
         }
         Event::EscalationResolved { id, resolution, by } => {
             let what = match resolution {
-                Resolution::Retry { guidance } => format!("retry with guidance: {}", one_line(guidance, 100)),
-                Resolution::Reassign { role, guidance } => {
-                    format!("reassign to {role} with guidance: {}", one_line(guidance, 100))
+                Resolution::Retry { guidance } => {
+                    format!("retry with guidance: {}", one_line(guidance, 100))
                 }
-                Resolution::MarkDone { result } => format!("marked done: {}", one_line(result, 100)),
+                Resolution::Reassign { role, guidance } => {
+                    format!(
+                        "reassign to {role} with guidance: {}",
+                        one_line(guidance, 100)
+                    )
+                }
+                Resolution::MarkDone { result } => {
+                    format!("marked done: {}", one_line(result, 100))
+                }
                 Resolution::Cancel => "cancel".to_string(),
             };
             d("resolve", by, Some(*id), what)
@@ -196,14 +210,22 @@ fn decision_of(event: &Event, state: &State) -> Option<(&'static str, Actor, Opt
             decision,
             by,
         } => {
-            let req = state.command_requests.iter().find(|c| c.request == *request);
+            let req = state
+                .command_requests
+                .iter()
+                .find(|c| c.request == *request);
             let what = match decision {
                 CommandDecision::AllowOnce => "allow once".to_string(),
                 CommandDecision::AllowAlways => "allow always".to_string(),
                 CommandDecision::Deny { reason } => format!("deny: {}", one_line(reason, 80)),
             };
             let command = req.map_or_else(String::new, |c| one_line(&c.command, 60));
-            d("command", by, req.map(|c| c.id), format!("{what} `{command}`"))
+            d(
+                "command",
+                by,
+                req.map(|c| c.id),
+                format!("{what} `{command}`"),
+            )
         }
         Event::DispatchPaused { by } => d("pause", by, None, String::new()),
         Event::DispatchResumed { by } => d("resume", by, None, String::new()),
@@ -294,6 +316,9 @@ pub fn build(events: &[Envelope]) -> Provenance {
         orchestration_tokens.cache_read_tokens = orchestration_tokens
             .cache_read_tokens
             .saturating_sub(p.tokens.cache_read_tokens);
+        orchestration_tokens.cache_write_tokens = orchestration_tokens
+            .cache_write_tokens
+            .saturating_sub(p.tokens.cache_write_tokens);
     }
     let worker_cost: f64 = subtasks.iter().map(|p| p.cost_usd).sum();
     Provenance {
@@ -364,7 +389,11 @@ pub fn markdown_section(prov: &Provenance) -> String {
                 p.tokens.total(),
                 p.cost_usd,
                 p.files_changed.len(),
-                if ds.is_empty() { "-".into() } else { ds.join(" ") }
+                if ds.is_empty() {
+                    "-".into()
+                } else {
+                    ds.join(" ")
+                }
             );
         }
         let _ = writeln!(o);
@@ -379,7 +408,10 @@ pub fn markdown_section(prov: &Provenance) -> String {
     if prov.decisions.is_empty() {
         let _ = writeln!(o, "_None._\n");
     } else {
-        let _ = writeln!(o, "| # | seq | when (UTC) | by | decision | subtask | detail |");
+        let _ = writeln!(
+            o,
+            "| # | seq | when (UTC) | by | decision | subtask | detail |"
+        );
         let _ = writeln!(o, "|---|---:|---|---|---|---:|---|");
         for d in &prov.decisions {
             let _ = writeln!(
