@@ -12,6 +12,7 @@ use clap::error::ErrorKind;
 use clap::{Args, CommandFactory, Parser, Subcommand};
 
 pub use crate::export::ExportFormat;
+pub use crate::export::fork::ForkPoint;
 use crate::llm::ProviderKind;
 use crate::protocol::ApprovalPolicy;
 
@@ -45,6 +46,8 @@ Examples:
   baton resume 20261126 --headless        continue a run without the TUI
   baton runs                              list runs
   baton export latest --format md -o report.md
+  baton fork latest --at d3 --approve auto   redo a run from before its 3rd decision
+  baton compare RUN RUN                   two runs side by side (add --json)
   baton doctor                            check provider, key, model and tool support
   baton config                            show every setting and where it came from
   baton login anthropic                   store a key in the OS keychain (input hidden)
@@ -242,6 +245,27 @@ pub enum Cmd {
         #[arg(short = 'o', long = "output", value_name = "FILE")]
         output: Option<PathBuf>,
     },
+    /// Start a new run from a prefix of another run's journal and continue it (TUI, or
+    /// --headless). Flags such as --model, --max-workers and --approve apply to the fork.
+    Fork {
+        /// A run id, a unique prefix of one, or `latest`.
+        #[arg(value_name = "RUN")]
+        run: String,
+        /// Where to fork: an event number (keeps events 1..=SEQ) or a decision `dN` (keeps
+        /// the events before it, so it is made again), as `baton export --format json` lists.
+        #[arg(long, value_name = "SEQ|dN")]
+        at: ForkPoint,
+    },
+    /// Show two runs side by side: outcome, subtasks, cost, time and decisions (--json for
+    /// one JSON object).
+    Compare {
+        /// The first run.
+        #[arg(value_name = "RUN")]
+        a: String,
+        /// The second run.
+        #[arg(value_name = "RUN")]
+        b: String,
+    },
     /// Check the provider, key, model and tool support with one small real request.
     Doctor,
     /// Print the effective configuration and where each value came from.
@@ -296,6 +320,17 @@ pub enum Action {
         format: ExportFormat,
         output: Option<PathBuf>,
     },
+    Fork {
+        run: String,
+        at: ForkPoint,
+        headless: bool,
+        json: bool,
+    },
+    Compare {
+        a: String,
+        b: String,
+        json: bool,
+    },
     Doctor,
     Config,
     Login(ProviderKind),
@@ -313,6 +348,8 @@ impl Action {
             Action::Resume { .. } => "resume",
             Action::Runs => "runs",
             Action::Export { .. } => "export",
+            Action::Fork { .. } => "fork",
+            Action::Compare { .. } => "compare",
             Action::Doctor => "doctor",
             Action::Config => "config",
             Action::Login(_) => "login",
@@ -354,17 +391,21 @@ impl Cli {
     /// Checks what clap cannot and decides what to do. Reads `--task-file` (or stdin for
     /// `-`). Every error is a usage error: `err.exit()` prints it and exits with code 2.
     pub fn action(&self) -> Result<Action, clap::Error> {
-        if self.json && !self.headless {
+        let compare = matches!(self.command, Some(Cmd::Compare { .. }));
+        if self.json && !self.headless && !compare {
             return Err(usage_error(
                 ErrorKind::ArgumentConflict,
                 "--json only applies to headless runs; add --headless",
             ));
         }
-        let running = matches!(self.command, None | Some(Cmd::Resume { .. }));
+        let running = matches!(
+            self.command,
+            None | Some(Cmd::Resume { .. } | Cmd::Fork { .. })
+        );
         if self.headless && !running {
             return Err(usage_error(
                 ErrorKind::ArgumentConflict,
-                "--headless applies to starting a run or `resume`, not to this command",
+                "--headless applies to starting a run, `resume` or `fork`, not to this command",
             ));
         }
         if self.common.task_file.is_some() && self.command.is_some() {
@@ -403,6 +444,17 @@ impl Cli {
                 run: non_empty_run(run)?,
                 format: *format,
                 output: output.clone(),
+            }),
+            Some(Cmd::Fork { run, at }) => Ok(Action::Fork {
+                run: non_empty_run(run)?,
+                at: *at,
+                headless: self.headless,
+                json: self.json,
+            }),
+            Some(Cmd::Compare { a, b }) => Ok(Action::Compare {
+                a: non_empty_run(a)?,
+                b: non_empty_run(b)?,
+                json: self.json,
             }),
             Some(Cmd::Doctor) => Ok(Action::Doctor),
             Some(Cmd::Config) => Ok(Action::Config),

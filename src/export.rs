@@ -17,6 +17,12 @@ use serde_json::{Value, json};
 use crate::journal::{self, JournalError, RunSummary};
 use crate::text::{one_line, sanitize};
 
+pub mod compare;
+pub mod fork;
+pub mod provenance;
+
+use provenance::Provenance;
+
 use crate::protocol::{ExecutionSummary, Origin, RunOutcome};
 use crate::state::{State, Subtask, SubtaskStatus};
 
@@ -137,6 +143,12 @@ fn bullet_list(out: &mut String, items: &[String], empty: &str) {
 
 /// The run's report as Markdown.
 pub fn render_markdown(state: &State) -> String {
+    render_markdown_with(state, None)
+}
+
+/// The run's report as Markdown; with the journal's provenance, the deliverable's sections
+/// carry footnotes to their subtasks and a provenance section ends the report.
+pub fn render_markdown_with(state: &State, prov: Option<&Provenance>) -> String {
     let mut o = String::new();
     let title = if state.run_id.is_empty() {
         "Baton run".to_string()
@@ -159,6 +171,10 @@ pub fn render_markdown(state: &State) -> String {
 
     let _ = writeln!(o, "## Deliverable\n");
     match &state.synthesis {
+        Some(s) if prov.is_some() => {
+            let text = provenance::annotate_deliverable(&s.deliverable, state);
+            let _ = writeln!(o, "{text}\n");
+        }
         Some(s) => {
             let _ = writeln!(o, "{}\n", s.deliverable.trim());
         }
@@ -309,6 +325,9 @@ pub fn render_markdown(state: &State) -> String {
             let _ = writeln!(o, "| {} | {} | {} |", cell(&f.path), f.id, change);
         }
     }
+    if let Some(p) = prov {
+        let _ = writeln!(o, "\n{}", provenance::markdown_section(p).trim_end());
+    }
     // One chokepoint: everything above may hold model text, files' names or reasons
     // from the journal. `export json` keeps the exact text.
     sanitize(&o).into_owned()
@@ -367,6 +386,20 @@ pub fn render_json(state: &State) -> Value {
     })
 }
 
+/// [`render_json`] with the journal's provenance under `"provenance"` (per subtask: added
+/// by, attempts with role and model, tokens, cost, files, decisions; every decision with
+/// who made it and when).
+pub fn render_json_with(state: &State, prov: &Provenance) -> Value {
+    let mut v = render_json(state);
+    if let Some(obj) = v.as_object_mut() {
+        obj.insert(
+            "provenance".into(),
+            serde_json::to_value(prov).unwrap_or(Value::Null),
+        );
+    }
+    v
+}
+
 /// `baton export RUN`: folds the run's journal and writes the report to `output` (or
 /// stdout). Returns the exit code: 0 written, 2 no such run, 1 the journal or the output
 /// could not be read or written. Problems are printed on stderr.
@@ -419,6 +452,7 @@ pub fn export_command(
         );
     }
     let state = State::fold(&replay.events);
+    let prov = provenance::build(&replay.events);
     let damage: Vec<String> = replay
         .corrupt_lines
         .iter()
@@ -426,14 +460,14 @@ pub fn export_command(
         .collect();
     let mut text = match format {
         ExportFormat::Md => {
-            let mut md = render_markdown(&state);
+            let mut md = render_markdown_with(&state, Some(&prov));
             if !damage.is_empty() {
                 md.insert_str(0, &damage_note(&damage));
             }
             md
         }
         ExportFormat::Json => {
-            let mut json = render_json(&state);
+            let mut json = render_json_with(&state, &prov);
             json["journal_damage"] = json!(damage);
             match serde_json::to_string_pretty(&json) {
                 Ok(t) => t,

@@ -126,6 +126,48 @@ async fn dispatch(action: Action, config: Config) -> color_eyre::Result<i32> {
             format,
             output.as_deref(),
         )),
+        Action::Compare { a, b, json } => Ok(baton::export::compare::compare_command(
+            config.data_dir(),
+            &a,
+            &b,
+            json,
+        )),
+        Action::Fork {
+            run,
+            at,
+            headless,
+            json,
+        } => {
+            if !headless && let Some(code) = no_terminal() {
+                return Ok(code);
+            }
+            let flagged = matches!(
+                config.source("max_workers"),
+                Some(baton::config::Source::Flag(_))
+            );
+            let max_workers = flagged.then_some(config.max_workers);
+            let forked =
+                match baton::export::fork::fork_run(config.data_dir(), &run, at, max_workers) {
+                    Ok(f) => f,
+                    Err(e) => {
+                        eprintln!("baton: {e}");
+                        return Ok(e.exit_code());
+                    }
+                };
+            eprintln!(
+                "baton: forked run {} at event {} as run {}",
+                forked.parent, forked.at_seq, forked.run_id
+            );
+            for w in &forked.warnings {
+                eprintln!("baton: note: {w}");
+            }
+            let launch = Launch::Resume { run: forked.run_id };
+            if headless {
+                baton::headless::run(&config, launch, json).await
+            } else {
+                baton::tui::run(config, launch).await
+            }
+        }
         Action::Doctor => {
             if let Some(note) = &config.provider_note {
                 print_out(&format!("note: {note}\n"));

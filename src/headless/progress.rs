@@ -107,6 +107,13 @@ pub fn progress_line(state: &State, envelope: &Envelope) -> Option<String> {
     });
     let text = match &envelope.event {
         Event::RunStarted { task, .. } => format!("started: {}", short(task, 80)),
+        Event::RunForked {
+            parent_run,
+            parent_seq,
+        } => format!(
+            "forked from run {} at event {parent_seq}",
+            short(parent_run, 40)
+        ),
         Event::RunResumed {
             interrupted,
             torn_line_dropped,

@@ -47,6 +47,12 @@ pub enum Event {
         /// A torn (partial) last journal line was found and dropped.
         torn_line_dropped: bool,
     },
+    /// This run was forked from another run's journal prefix (`baton fork`): the events
+    /// before this one are `parent_run`'s up to `parent_seq` (its `run_started` renamed).
+    RunForked {
+        parent_run: String,
+        parent_seq: u64,
+    },
     PhaseChanged {
         phase: Phase,
     },

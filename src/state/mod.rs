@@ -300,4 +300,7 @@ pub struct State {
     pub outcome: Option<RunOutcome>,
     pub notices: Vec<String>,
     pub resumes: u32,
+    /// `(parent run id, parent seq)` when this run was forked from another.
+    #[serde(default)]
+    pub forked_from: Option<(String, u64)>,
 }

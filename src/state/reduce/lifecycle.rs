@@ -39,6 +39,10 @@ pub(super) fn apply(state: &mut State, _ts: DateTime<Utc>, event: &Event) {
                 }
             }
         }
+        Event::RunForked {
+            parent_run,
+            parent_seq,
+        } => state.forked_from = Some((parent_run.clone(), *parent_seq)),
         Event::PhaseChanged { phase } => state.phase = *phase,
         Event::RunFinished { outcome } => {
             state.outcome = Some(outcome.clone());

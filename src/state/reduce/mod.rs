@@ -22,6 +22,7 @@ pub fn apply(state: &mut State, envelope: &Envelope) {
     match event {
         e @ (Event::RunStarted { .. }
         | Event::RunResumed { .. }
+        | Event::RunForked { .. }
         | Event::PhaseChanged { .. }
         | Event::RunFinished { .. }
         | Event::AnalysisCompleted { .. }
