@@ -99,7 +99,13 @@ async fn dispatch(action: Action, config: Config) -> color_eyre::Result<i32> {
             }
             let report = baton::doctor::run(&config.provider_settings(), &config.model).await;
             println!("{report}");
-            Ok(if report.ok() { 0 } else { 1 })
+            let mut ok = report.ok();
+            if !config.mcp_servers.is_empty() {
+                let mcp = baton::doctor::mcp_servers(&config).await;
+                println!("{mcp}");
+                ok &= mcp.ok();
+            }
+            Ok(if ok { 0 } else { 1 })
         }
         Action::Run {
             task,

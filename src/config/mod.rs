@@ -13,6 +13,7 @@
 //! `report` the text of `baton config`.
 
 mod file;
+mod mcp;
 mod report;
 mod resolve;
 
@@ -294,6 +295,8 @@ pub struct Config {
     pub roles: Vec<RoleSpec>,
     /// `[roles_models]`: role name → model.
     pub roles_models: BTreeMap<String, String>,
+    /// `[[mcp_servers]]`: MCP servers whose tools workers may use (docs/mcp.md).
+    pub mcp_servers: Vec<crate::tools::mcp::McpServerSpec>,
     /// The tracing filter for the log file.
     pub log_filter: String,
     pub paths: Paths,

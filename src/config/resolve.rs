@@ -49,6 +49,7 @@ pub(super) struct Builder {
     pub(super) pricing: BTreeMap<String, ModelPrice>,
     pub(super) roles: Vec<RoleSpec>,
     pub(super) roles_models: BTreeMap<String, String>,
+    pub(super) mcp_servers: Vec<crate::tools::mcp::McpServerSpec>,
     pub(super) file_api_key: Option<Secret>,
 }
 
@@ -439,6 +440,7 @@ impl Config {
             pricing: b.pricing,
             roles: b.roles,
             roles_models: b.roles_models,
+            mcp_servers: b.mcp_servers,
             log_filter,
             paths,
             provider_note,

@@ -8,13 +8,15 @@
 //! [`Workspace`] is the implementation over a directory; the modules beside it hold its
 //! parts: confinement ([`paths`]), schemas ([`schema`]), the reading tools ([`fs`],
 //! [`search`]), the command runner ([`command`]), the change record ([`changes`]) and
-//! diffs of recorded changes for review ([`diff`]).
+//! diffs of recorded changes for review ([`diff`]). MCP servers' tools join them in
+//! [`mcp`].
 
 pub mod changes;
 pub mod command;
 pub mod diff;
 pub mod error;
 pub mod fs;
+pub mod mcp;
 pub mod paths;
 pub mod schema;
 pub mod search;
@@ -57,6 +59,9 @@ pub trait ToolHost: Send + Sync {
 /// A set of tools a worker can use.
 #[async_trait]
 pub trait WorkerTools: Send + Sync {
+    /// Waits until the set is ready to offer its tools (MCP servers started) and journals
+    /// what did not start. Called at the start of each worker attempt.
+    async fn ready(&self, _host: &dyn ToolHost) {}
     /// Definitions of the tools among `allowed` (a role's tool list) that this set offers.
     fn definitions(&self, allowed: &[String]) -> Vec<ToolDef>;
     /// Runs one call. Errors are tool errors for the model (`is_error`), never panics.
