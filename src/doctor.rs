@@ -14,13 +14,13 @@ use std::time::Duration;
 use serde_json::json;
 use tokio::time::Instant;
 
+use crate::config::Config;
 use crate::llm::sse::NOT_AN_EVENT_STREAM;
 use crate::llm::{
     ChatRequest, LlmError, Message, ProviderKind, ProviderSettings, StreamEvent, ToolChoice,
     ToolMode, anthropic, openai,
 };
 use crate::protocol::{RetryNotice, ToolDef};
-use crate::config::Config;
 use crate::session::build_provider;
 use crate::tools::mcp::{McpTools, ServerStatus};
 use crate::tools::text::one_line;

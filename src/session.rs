@@ -339,7 +339,10 @@ fn workspace_tools(
 
 /// The workers' tools: the workspace's, plus the `[[mcp_servers]]`' (started now, in the
 /// background, in the workspace or else the current directory).
-fn worker_tools(config: &Config, workspace: Option<Arc<Workspace>>) -> Option<Arc<dyn WorkerTools>> {
+fn worker_tools(
+    config: &Config,
+    workspace: Option<Arc<Workspace>>,
+) -> Option<Arc<dyn WorkerTools>> {
     if config.mcp_servers.is_empty() {
         return workspace.map(|ws| ws as Arc<dyn WorkerTools>);
     }

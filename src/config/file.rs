@@ -149,7 +149,11 @@ impl FileText<'_> {
         }
     }
 
-    pub(super) fn error(&self, span: std::ops::Range<usize>, message: impl Into<String>) -> ConfigError {
+    pub(super) fn error(
+        &self,
+        span: std::ops::Range<usize>,
+        message: impl Into<String>,
+    ) -> ConfigError {
         let (line, column) = self.line_col(span.start);
         ConfigError::File {
             path: self.path.to_path_buf(),

@@ -15,9 +15,9 @@ pub mod server;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
@@ -79,7 +79,11 @@ impl McpServerSpec {
     /// The entry a role's tool list gets for this server when `role` may use it: the
     /// namespaced names of `tools`, or `mcp__<name>__*` for all of them.
     pub fn role_grants(&self, role: &str) -> Vec<String> {
-        if self.roles.as_ref().is_some_and(|r| !r.iter().any(|x| x == role)) {
+        if self
+            .roles
+            .as_ref()
+            .is_some_and(|r| !r.iter().any(|x| x == role))
+        {
             return Vec::new();
         }
         match &self.tools {
@@ -185,7 +189,10 @@ impl McpTools {
 
     fn visible<'a>(&self, server: &'a Server) -> impl Iterator<Item = &'a server::OfferedTool> {
         let read_only = self.read_only;
-        server.tools.iter().filter(move |t| !read_only || t.read_only)
+        server
+            .tools
+            .iter()
+            .filter(move |t| !read_only || t.read_only)
     }
 
     fn definitions(&self, allowed: &[String]) -> Vec<ToolDef> {
@@ -247,7 +254,11 @@ impl McpTools {
                 }
                 CommandDecision::Deny { reason } => {
                     let reason = reason.trim();
-                    let why = if reason.is_empty() { "no reason given" } else { reason };
+                    let why = if reason.is_empty() {
+                        "no reason given"
+                    } else {
+                        reason
+                    };
                     return error(
                         call,
                         format!(

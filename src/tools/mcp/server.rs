@@ -99,7 +99,11 @@ pub async fn start(spec: &McpServerSpec, cwd: &Path) -> Result<Server, StartErro
     }
 }
 
-type Started = (RunningService<RoleClient, ()>, Vec<OfferedTool>, Vec<String>);
+type Started = (
+    RunningService<RoleClient, ()>,
+    Vec<OfferedTool>,
+    Vec<String>,
+);
 
 async fn start_inner(
     spec: &McpServerSpec,
@@ -135,10 +139,7 @@ async fn start_inner(
             }
         });
     }
-    let client = ()
-        .serve(transport)
-        .await
-        .map_err(|e| format!("the MCP handshake failed: {e}"))?;
+    let client = ().serve(transport).await.map_err(|e| format!("the MCP handshake failed: {e}"))?;
     let listed = client
         .list_all_tools()
         .await
