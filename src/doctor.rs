@@ -3,25 +3,26 @@
 //! whether tool calls work, and a diagnosis with the fix when something is wrong).
 //!
 //! Owns: the check request (a forced tiny `ping` tool), turning provider errors into
-//! diagnoses, and the report's text (including every retry the provider layer made: the same
+//! diagnoses, the MCP servers' section ([`McpReport`]), and the report's text (including every retry the provider layer made: the same
 //! retry layer and budgets as a run, with the rate-limit patience and first-byte wait capped
 //! so a check answers within about a minute). Must not: print or log the key (only its
 //! fingerprint), or decide exit codes (the CLI does, from `ok()`).
 
 use std::fmt;
+use std::path::PathBuf;
 use std::sync::Mutex;
 use std::time::Duration;
 
 use serde_json::json;
 use tokio::time::Instant;
 
+use crate::config::Config;
 use crate::llm::sse::NOT_AN_EVENT_STREAM;
-use crate::llm::{
-    ChatRequest, LlmError, Message, ProviderKind, ProviderSettings, StreamEvent, ToolChoice,
-    ToolMode, anthropic, openai,
-};
+use crate::llm::{ChatRequest, LlmError, Message, ProviderKind, ProviderSettings, StreamEvent, ToolChoice, ToolMode, anthropic, openai};
 use crate::protocol::{RetryNotice, ToolDef};
 use crate::session::build_provider;
+use crate::tools::mcp::{McpTools, ServerStatus};
+use crate::tools::text::one_line;
 
 /// The tool the check forces the model to call.
 pub const PING_TOOL: &str = "ping";
@@ -449,5 +450,69 @@ impl fmt::Display for DoctorReport {
                 line(f, "result", "FAILED")
             }
         }
+    }
+}
+
+/// `baton doctor`'s MCP section: each `[[mcp_servers]]` entry started as a run would start
+/// it, with the tools it offers or why it did not start.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct McpReport {
+    pub servers: Vec<ServerStatus>,
+}
+
+impl McpReport {
+    /// Every server started.
+    pub fn ok(&self) -> bool {
+        self.servers.iter().all(|s| s.result.is_ok())
+    }
+}
+
+/// Starts the config's MCP servers (in the workspace, else the current directory), lists
+/// their tools and stops them again.
+pub async fn mcp_servers(config: &Config) -> McpReport {
+    let cwd = match &config.workspace {
+        Some(dir) => dir.clone(),
+        None => std::env::current_dir().unwrap_or_else(|_| PathBuf::from(".")),
+    };
+    let tools = McpTools::new(config.mcp_servers.clone(), &cwd, config.read_only);
+    let servers = tools.statuses().await;
+    tools.stop().await;
+    McpReport { servers }
+}
+
+/// Server text made safe for a terminal: one line, control characters shown as `?`.
+fn printable(s: &str, max: usize) -> String {
+    one_line(s, max)
+        .chars()
+        .map(|c| if c.is_control() { '?' } else { c })
+        .collect()
+}
+
+impl fmt::Display for McpReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "MCP servers")?;
+        for s in &self.servers {
+            let name = printable(&s.name, 40);
+            match &s.result {
+                Ok(tools) if tools.is_empty() => {
+                    writeln!(f, "  {name:<14} started, offers no tools")?
+                }
+                Ok(tools) => {
+                    let list: Vec<String> = tools.iter().map(|t| printable(t, 80)).collect();
+                    writeln!(
+                        f,
+                        "  {name:<14} started, {} tool{}: {}",
+                        tools.len(),
+                        if tools.len() == 1 { "" } else { "s" },
+                        list.join(", ")
+                    )?
+                }
+                Err(e) => writeln!(f, "  {name:<14} FAILED to start: {}", printable(e, 400))?,
+            }
+            for skipped in &s.skipped {
+                writeln!(f, "  {:<14} not offered: {}", "", printable(skipped, 120))?;
+            }
+        }
+        Ok(())
     }
 }

@@ -185,7 +185,13 @@ async fn dispatch(action: Action, config: Config) -> color_eyre::Result<i32> {
                 "{}\n",
                 baton::doctor::sandbox_line(&config.sandbox_options())
             ));
-            Ok(if report.ok() { 0 } else { 1 })
+            let mut ok = report.ok();
+            if !config.mcp_servers.is_empty() {
+                let mcp = baton::doctor::mcp_servers(&config).await;
+                print_out(&format!("{mcp}\n"));
+                ok &= mcp.ok();
+            }
+            Ok(if ok { 0 } else { 1 })
         }
         Action::Run {
             task,

@@ -5,7 +5,7 @@
 //! included), creating or resolving the run directory, opening the journal (replaying it on
 //! resume and reporting torn or corrupt lines), building the provider and the
 //! [`EngineConfig`] (roles merged with the config's, prices with its overrides, per-role
-//! models, the workspace tools of `--workspace`, the workspace's project instructions),
+//! models, the workspace tools of `--workspace`, the workspace's project instructions, the `[[mcp_servers]]` started with the run),
 //! and which settings a resumed run keeps.
 //! Must not draw, print or decide anything about the run itself: the front ends show
 //! [`Session::warnings`], the engine runs the loop.
@@ -20,6 +20,7 @@ use crate::instructions::{InstructionSummary, ProjectInstructions};
 use crate::journal::{self, Journal, JournalError, LockError, Replay, RunLock};
 use crate::llm::{LlmError, Provider, ProviderKind, ProviderSettings, anthropic, openai};
 use crate::protocol::{ApprovalPolicy, Envelope, Event, RunSettings};
+use crate::tools::mcp::{McpServerSpec, McpTools, ToolSet};
 use crate::tools::{WorkerTools, Workspace, WorkspaceOptions};
 
 /// What the person asked to run.
@@ -378,11 +379,11 @@ fn spawn(
     let instructions = project_instructions.summary();
     let engine_config = EngineConfig {
         settings,
-        roles: engine_roles(&config)?,
+        roles: with_mcp_grants(engine_roles(&config)?, &config.mcp_servers),
         pricing: config.price_table(),
         worker_timeout_secs: config.worker_timeout_secs,
         run_dir: run_dir.clone(),
-        tools: workspace.map(|ws| ws as Arc<dyn WorkerTools>),
+        tools: worker_tools(&config, workspace),
         stop_when_person_needed: front_end == FrontEnd::Headless,
         project_instructions,
     };
@@ -428,6 +429,39 @@ fn workspace_tools(
     let workspace =
         Workspace::open(dir, options).map_err(|e| SessionError::Config(e.to_string()))?;
     Ok(Some(Arc::new(workspace)))
+}
+
+/// The workers' tools: the workspace's, plus the `[[mcp_servers]]`' (started now, in the
+/// background, in the workspace or else the current directory).
+fn worker_tools(
+    config: &Config,
+    workspace: Option<Arc<Workspace>>,
+) -> Option<Arc<dyn WorkerTools>> {
+    if config.mcp_servers.is_empty() {
+        return workspace.map(|ws| ws as Arc<dyn WorkerTools>);
+    }
+    let cwd = match &workspace {
+        Some(ws) => ws.root().to_path_buf(),
+        None => std::env::current_dir().unwrap_or_else(|_| PathBuf::from(".")),
+    };
+    let mcp = Arc::new(McpTools::new(
+        config.mcp_servers.clone(),
+        &cwd,
+        config.read_only,
+    ));
+    mcp.start_in_background();
+    Some(Arc::new(ToolSet { workspace, mcp }))
+}
+
+/// Each role's tool list with the MCP tools it may use (`mcp__<server>__…`).
+pub fn with_mcp_grants(mut roles: Vec<RoleSpec>, servers: &[McpServerSpec]) -> Vec<RoleSpec> {
+    for role in &mut roles {
+        for server in servers {
+            let grants = server.role_grants(&role.name);
+            role.tools.extend(grants);
+        }
+    }
+    roles
 }
 
 /// Builds the provider for these settings: the HTTP clients of `llm`, or the simulated

@@ -17,6 +17,7 @@ use crate::llm::{ProviderKind, Secret, ToolMode};
 use crate::notify::NotifyMode;
 use crate::protocol::{ApprovalPolicy, MAX_WALL_SECS};
 use crate::tools::sandbox::SandboxMode;
+use crate::tools::mcp::McpServerSpec;
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -61,6 +62,8 @@ pub(super) struct FileConfig {
     roles: Vec<Spanned<RoleSpec>>,
     #[serde(default)]
     roles_models: BTreeMap<String, Spanned<String>>,
+    #[serde(default)]
+    mcp_servers: Vec<Spanned<McpServerSpec>>,
     #[serde(default)]
     keys: BTreeMap<String, Spanned<KeysFile>>,
 }
@@ -194,7 +197,11 @@ impl FileText<'_> {
         }
     }
 
-    fn error(&self, span: std::ops::Range<usize>, message: impl Into<String>) -> ConfigError {
+    pub(super) fn error(
+        &self,
+        span: std::ops::Range<usize>,
+        message: impl Into<String>,
+    ) -> ConfigError {
         let (line, column) = self.line_col(span.start);
         ConfigError::File {
             path: self.path.to_path_buf(),
@@ -469,6 +476,7 @@ impl Builder {
             }
             self.roles_models.insert(role, model.into_inner());
         }
+        self.mcp_servers = super::mcp::check(f, file.mcp_servers, &self.roles)?;
         Ok(())
     }
 }

@@ -16,6 +16,7 @@
 
 mod file;
 mod keys;
+mod mcp;
 mod report;
 mod resolve;
 mod security;
@@ -365,6 +366,8 @@ pub struct Config {
     pub roles: Vec<RoleSpec>,
     /// `[roles_models]`: role name → model.
     pub roles_models: BTreeMap<String, String>,
+    /// `[[mcp_servers]]`: MCP servers whose tools workers may use (docs/mcp.md).
+    pub mcp_servers: Vec<crate::tools::mcp::McpServerSpec>,
     /// The tracing filter for the log file.
     pub log_filter: String,
     pub paths: Paths,

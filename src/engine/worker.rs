@@ -104,6 +104,7 @@ async fn attempt(job: &WorkerJob, records: &mut Vec<Event>) -> WorkerOutcome {
     };
     let mut defs = vec![schemas::tool_def(SUBMIT_REPORT, &job.roles)];
     if let Some(tools) = &job.tools {
+        tools.ready(&host).await;
         defs.extend(tools.definitions(&job.allowed_tools));
     }
     let mut messages = vec![Message::user(job.message.clone())];
@@ -197,7 +198,7 @@ async fn attempt(job: &WorkerJob, records: &mut Vec<Event>) -> WorkerOutcome {
         let mut results = Vec::new();
         for call in &resp.tool_calls {
             assistant.push(super::call::tool_use(call));
-            let allowed = job.allowed_tools.iter().any(|t| t == &call.name);
+            let allowed = crate::tools::mcp::allows(&job.allowed_tools, &call.name);
             let (content, is_error, summary) = match (call.arguments_error(), &job.tools, allowed) {
                 // Malformed arguments: the model repairs them from the tool error.
                 (Some(e), _, _) => (

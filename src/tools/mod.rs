@@ -9,7 +9,8 @@
 //! parts: confinement ([`paths`]), schemas ([`schema`]), the reading tools ([`fs`],
 //! [`search`]), the command runner ([`command`]) and its sandbox ([`sandbox`], run by the
 //! [`launcher`]), the change record ([`changes`]) and
-//! diffs of recorded changes for review ([`diff`]).
+//! diffs of recorded changes for review ([`diff`]). MCP servers' tools join them in
+//! [`mcp`].
 
 pub mod changes;
 pub mod command;
@@ -17,6 +18,7 @@ pub mod diff;
 pub mod error;
 pub mod fs;
 pub mod launcher;
+pub mod mcp;
 pub mod paths;
 pub mod sandbox;
 pub mod schema;
@@ -62,6 +64,9 @@ pub trait ToolHost: Send + Sync {
 /// A set of tools a worker can use.
 #[async_trait]
 pub trait WorkerTools: Send + Sync {
+    /// Waits until the set is ready to offer its tools (MCP servers started) and journals
+    /// what did not start. Called at the start of each worker attempt.
+    async fn ready(&self, _host: &dyn ToolHost) {}
     /// Definitions of the tools among `allowed` (a role's tool list) that this set offers.
     fn definitions(&self, allowed: &[String]) -> Vec<ToolDef>;
     /// Runs one call. Errors are tool errors for the model (`is_error`), never panics.
