@@ -34,6 +34,9 @@ use serde_json::{Value, json};
 use support::{FakeLlm, RecordedRequest, Reply, ScriptedResponse};
 
 const SERVE: &str = "--serve-mcp-fixture";
+/// One case: a name and its future.
+type Case = fn() -> std::pin::Pin<Box<dyn std::future::Future<Output = ()>>>;
+
 const FAKE_KEY: &str = "sk-ant-fixture-not-a-real-key";
 
 fn main() {
@@ -49,10 +52,7 @@ fn main() {
         .enable_all()
         .build()
         .unwrap();
-    let cases: Vec<(
-        &str,
-        fn() -> std::pin::Pin<Box<dyn std::future::Future<Output = ()>>>,
-    )> = vec![
+    let cases: Vec<(&str, Case)> = vec![
         ("a_worker_calls_mcp_tools_through_the_fake_model", || {
             Box::pin(a_worker_calls_mcp_tools_through_the_fake_model())
         }),

@@ -340,3 +340,48 @@ impl WorkerTools for ToolSet {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(roles: Option<Vec<&str>>, tools: Option<Vec<&str>>) -> McpServerSpec {
+        McpServerSpec {
+            name: "tracker".into(),
+            command: "tracker-mcp".into(),
+            args: vec![],
+            env: BTreeMap::new(),
+            tools: tools.map(|t| t.into_iter().map(String::from).collect()),
+            roles: roles.map(|r| r.into_iter().map(String::from).collect()),
+            allow: vec![],
+            timeout_secs: None,
+        }
+    }
+
+    #[test]
+    fn roles_get_the_servers_tools_they_are_named_for() {
+        let all = spec(None, None);
+        assert_eq!(all.role_grants("code_developer"), ["mcp__tracker__*"]);
+        let some = spec(Some(vec!["code_analyzer"]), Some(vec!["lookup"]));
+        assert_eq!(some.role_grants("code_analyzer"), ["mcp__tracker__lookup"]);
+        assert!(some.role_grants("code_developer").is_empty());
+    }
+
+    #[test]
+    fn a_role_list_allows_exact_names_and_prefixes() {
+        let list = vec!["read_file".to_string(), "mcp__tracker__*".to_string()];
+        assert!(allows(&list, "read_file"));
+        assert!(allows(&list, "mcp__tracker__lookup"));
+        assert!(!allows(&list, "mcp__other__lookup"));
+        assert!(!allows(&list, "write_file"));
+    }
+
+    #[test]
+    fn server_names_keep_the_namespace_unambiguous() {
+        assert!(McpServerSpec::valid_name("git-hub_2"));
+        assert!(!McpServerSpec::valid_name("a__b"));
+        assert!(!McpServerSpec::valid_name(""));
+        assert!(!McpServerSpec::valid_name("a b"));
+        assert!(!McpServerSpec::valid_name(&"x".repeat(33)));
+    }
+}
