@@ -618,19 +618,10 @@ async fn mode_choice_below_threshold() {
         st("Y", "code_developer", &[]),
     ]);
     fake.complexity = 0.2;
-    let f = drive(
+    let f = run_choosing(
         config(dir.path(), settings(ApprovalPolicy::Scope, 2)),
         Arc::new(fake),
-        Start::New {
-            run_id: "r".into(),
-            task: "t".into(),
-        },
-        |e, _| match &e.event {
-            Event::ModeChoiceRequested { .. } => vec![Command::ChooseMode {
-                mode: RunMode::Orchestrate,
-            }],
-            _ => vec![],
-        },
+        RunMode::Orchestrate,
     )
     .await;
     assert_eq!(f.outcome, RunOutcome::Completed);
@@ -1112,14 +1103,15 @@ impl baton::tools::WorkerTools for FakeTools {
                 summary: "run_command cargo test".into(),
             };
         }
-        let journaled = host.record(Event::FileChanged {
-            id: subtask,
-            path: "src/lib.rs".into(),
-            before: None,
-            after: Some("abc".into()),
-            backup: None,
-        })
-        .await;
+        let journaled = host
+            .record(Event::FileChanged {
+                id: subtask,
+                path: "src/lib.rs".into(),
+                before: None,
+                after: Some("abc".into()),
+                backup: None,
+            })
+            .await;
         // A live engine journals the record before the tool acts on it.
         assert_eq!(journaled, Ok(()));
         baton::tools::ToolOutput {

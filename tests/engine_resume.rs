@@ -156,14 +156,7 @@ async fn held_back_subtasks_are_released_after_resume() {
     let dir = tempfile::tempdir().unwrap();
     let mut s = settings(ApprovalPolicy::Scope, 1);
     s.limits.max_subtasks = Some(2);
-    let mut cfg = config(dir.path(), s.clone());
-    cfg.stop_when_person_needed = true;
-    let stopped = run_new(cfg, Arc::new(first()), "t").await;
-    assert!(
-        matches!(stopped.outcome, RunOutcome::Stopped { .. }),
-        "{:?}",
-        stopped.outcome
-    );
+    let stopped = run_until_person_needed(dir.path(), s.clone(), first()).await;
     assert_eq!(stopped.state.held_back(), vec![SubtaskId(3)]);
 
     let replay = journal::replay(&dir.path().join(JOURNAL_FILE)).unwrap();
@@ -205,14 +198,7 @@ async fn resume_at_the_mode_choice_does_not_ask_for_the_analysis_again() {
     };
     let dir = tempfile::tempdir().unwrap();
     let s = settings(ApprovalPolicy::Scope, 2);
-    let mut cfg = config(dir.path(), s.clone());
-    cfg.stop_when_person_needed = true;
-    let stopped = run_new(cfg, Arc::new(first()), "t").await;
-    assert!(
-        matches!(stopped.outcome, RunOutcome::Stopped { .. }),
-        "{:?}",
-        stopped.outcome
-    );
+    let stopped = run_until_person_needed(dir.path(), s.clone(), first()).await;
     assert!(stopped.state.mode_choice.is_some());
 
     let replay = journal::replay(&dir.path().join(JOURNAL_FILE)).unwrap();
@@ -253,24 +239,19 @@ async fn reports_covered_without_a_replan_are_rebuilt_from_the_journal() {
     let mut fake = Fake::new(vec![st("A", "code_developer", &[])]);
     fake.complexity = 0.2;
     let dir = tempfile::tempdir().unwrap();
-    let f = drive(
+    let f = run_choosing(
         config(dir.path(), settings(ApprovalPolicy::Scope, 1)),
         Arc::new(fake),
-        Start::New {
-            run_id: "r".into(),
-            task: "t".into(),
-        },
-        |e, _| match &e.event {
-            Event::ModeChoiceRequested { .. } => vec![Command::ChooseMode {
-                mode: RunMode::SingleWorker,
-            }],
-            _ => vec![],
-        },
+        RunMode::SingleWorker,
     )
     .await;
     assert_eq!(f.outcome, RunOutcome::Completed);
     check_consistent(&f);
     assert!(f.state.replan_log.is_empty());
     let folded = State::fold(&f.journal.events);
-    assert!(folded.covered.contains(&SubtaskId(1)), "{:?}", folded.covered);
+    assert!(
+        folded.covered.contains(&SubtaskId(1)),
+        "{:?}",
+        folded.covered
+    );
 }

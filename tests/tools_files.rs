@@ -360,7 +360,10 @@ async fn a_change_the_journal_cannot_record_is_not_made() {
         ..FakeHost::default()
     };
     let calls = [
-        ("write_file", json!({"path": "kept.txt", "content": "new\n"})),
+        (
+            "write_file",
+            json!({"path": "kept.txt", "content": "new\n"}),
+        ),
         (
             "edit_file",
             json!({"path": "kept.txt", "old_string": "old", "new_string": "new"}),

@@ -223,16 +223,18 @@ async fn attempt(job: &WorkerJob, records: &mut Vec<Event>) -> WorkerOutcome {
                     format!("{} (not available)", call.name),
                 ),
             };
-            job.call.recorder.note(Event::WorkerToolUsed {
-                id: job.id,
-                attempt: job.attempt,
-                tool: call.name.clone(),
-                summary,
-                is_error,
-                input: call.arguments.clone(),
-                output: content.clone(),
-            })
-            .await;
+            job.call
+                .recorder
+                .note(Event::WorkerToolUsed {
+                    id: job.id,
+                    attempt: job.attempt,
+                    tool: call.name.clone(),
+                    summary,
+                    is_error,
+                    input: call.arguments.clone(),
+                    output: content.clone(),
+                })
+                .await;
             results.push(Content::ToolResult {
                 tool_use_id: call.id.clone(),
                 content,

@@ -403,6 +403,40 @@ pub async fn run_new(cfg: EngineConfig, fake: Arc<Fake>, task: &str) -> Finished
     .await
 }
 
+/// A new run in which a person answers the mode choice with `mode`.
+pub async fn run_choosing(cfg: EngineConfig, fake: Arc<Fake>, mode: RunMode) -> Finished {
+    drive(
+        cfg,
+        fake,
+        Start::New {
+            run_id: "r".into(),
+            task: "t".into(),
+        },
+        move |e, _| match &e.event {
+            Event::ModeChoiceRequested { .. } => vec![Command::ChooseMode { mode }],
+            _ => vec![],
+        },
+    )
+    .await
+}
+
+/// A new run that stops at once when a person is needed (headless under `scope`).
+pub async fn run_until_person_needed(
+    dir: &std::path::Path,
+    settings: RunSettings,
+    fake: Fake,
+) -> Finished {
+    let mut cfg = config(dir, settings);
+    cfg.stop_when_person_needed = true;
+    let stopped = run_new(cfg, Arc::new(fake), "t").await;
+    assert!(
+        matches!(stopped.outcome, RunOutcome::Stopped { .. }),
+        "{:?}",
+        stopped.outcome
+    );
+    stopped
+}
+
 /// Every journal invariant the tests share: the journal equals what the front end got,
 /// and folding it gives the engine's own state.
 pub fn check_consistent(f: &Finished) {

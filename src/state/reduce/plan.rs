@@ -81,17 +81,17 @@ pub(super) fn apply(state: &mut State, ts: DateTime<Utc>, event: &Event) {
         } => {
             state.covered.extend(covered.iter().copied());
             state.replan_log.push(ReplanEntry {
-            cycle: *cycle,
-            covered: covered.clone(),
-            summary: summary.clone(),
-            added: added.clone(),
-            updated: updated.clone(),
-            cancelled: cancelled.clone(),
-            scope_note: scope_note.clone(),
-            estimate_before: *estimate_before,
-            estimate_now: *estimate_now,
-            at: ts,
-        })
+                cycle: *cycle,
+                covered: covered.clone(),
+                summary: summary.clone(),
+                added: added.clone(),
+                updated: updated.clone(),
+                cancelled: cancelled.clone(),
+                scope_note: scope_note.clone(),
+                estimate_before: *estimate_before,
+                estimate_now: *estimate_now,
+                at: ts,
+            })
         }
         _ => {}
     }
