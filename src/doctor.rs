@@ -18,7 +18,10 @@ use tokio::time::Instant;
 
 use crate::config::Config;
 use crate::llm::sse::NOT_AN_EVENT_STREAM;
-use crate::llm::{ChatRequest, LlmError, Message, ProviderKind, ProviderSettings, StreamEvent, ToolChoice, ToolMode, anthropic, openai};
+use crate::llm::{
+    ChatRequest, LlmError, Message, ProviderKind, ProviderSettings, StreamEvent, ToolChoice,
+    ToolMode, anthropic, openai,
+};
 use crate::protocol::{RetryNotice, ToolDef};
 use crate::session::build_provider;
 use crate::tools::mcp::{McpTools, ServerStatus};

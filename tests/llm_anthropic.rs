@@ -7,7 +7,10 @@ mod support;
 use std::time::Duration;
 
 use baton::llm::anthropic::AnthropicProvider;
-use baton::llm::{ChatRole, Content, LlmError, Message, Provider, ProviderKind, ProviderSettings, StopReason, StreamEvent, ToolChoice, ToolMode};
+use baton::llm::{
+    ChatRole, Content, LlmError, Message, Provider, ProviderKind, ProviderSettings, StopReason,
+    StreamEvent, ToolChoice, ToolMode,
+};
 use serde_json::json;
 use support::*;
 

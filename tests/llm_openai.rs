@@ -5,7 +5,10 @@
 mod support;
 
 use baton::llm::openai::OpenAiProvider;
-use baton::llm::{ChatRole, Content, LlmError, Message, Provider, ProviderKind, ProviderSettings, Secret, StopReason, StreamEvent, ToolChoice, ToolMode};
+use baton::llm::{
+    ChatRole, Content, LlmError, Message, Provider, ProviderKind, ProviderSettings, Secret,
+    StopReason, StreamEvent, ToolChoice, ToolMode,
+};
 use serde_json::json;
 use support::*;
 

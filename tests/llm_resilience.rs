@@ -10,7 +10,9 @@ mod support;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use baton::llm::{LlmError, Provider, ProviderKind, ProviderSettings, RetrySettings, StreamEvent, ToolChoice};
+use baton::llm::{
+    LlmError, Provider, ProviderKind, ProviderSettings, RetrySettings, StreamEvent, ToolChoice,
+};
 use baton::session::build_provider;
 use serde_json::json;
 use support::*;

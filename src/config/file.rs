@@ -16,8 +16,8 @@ use crate::llm::pricing::ModelEntry;
 use crate::llm::{ProviderKind, Secret, ToolMode};
 use crate::notify::NotifyMode;
 use crate::protocol::{ApprovalPolicy, MAX_WALL_SECS};
-use crate::tools::sandbox::SandboxMode;
 use crate::tools::mcp::McpServerSpec;
+use crate::tools::sandbox::SandboxMode;
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]

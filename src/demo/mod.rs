@@ -31,7 +31,10 @@ use serde_json::{Map, Value, json};
 pub use scenario::Scenario;
 pub use stream::Reply;
 
-use crate::llm::{ChatRequest, ChatResponse, ChatRole, Content, DeltaSink, LlmError, Provider, ProviderSettings, ToolChoice};
+use crate::llm::{
+    ChatRequest, ChatResponse, ChatRole, Content, DeltaSink, LlmError, Provider, ProviderSettings,
+    ToolChoice,
+};
 use crate::protocol::model::{
     ASSESS_COMPLETION, DECIDE_RECOVERY, OrchestratorContext, SUBMIT_ANALYSIS, SUBMIT_EVALUATION,
     SUBMIT_REPLAN, SUBMIT_REPORT, SUBMIT_SYNTHESIS, Step, WorkerBrief, extract_block,

@@ -14,7 +14,10 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::Delta;
 use crate::llm::pricing::PriceTable;
-use crate::llm::{ChatRequest, ChatResponse, ChatRole, Content, LlmError, Message, Provider, StopReason, StreamEvent, ToolChoice};
+use crate::llm::{
+    ChatRequest, ChatResponse, ChatRole, Content, LlmError, Message, Provider, StopReason,
+    StreamEvent, ToolChoice,
+};
 use crate::protocol::*;
 use crate::protocol::{ToolCall, Usage};
 

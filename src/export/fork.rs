@@ -208,7 +208,11 @@ pub fn fork_run(
             _ => {}
         }
         // The journal's own framing (seq + checksum), so the fork's history is verifiable.
-        text.extend(journal::encode_line(&e).map_err(|e| io("write", e))?.into_bytes());
+        text.extend(
+            journal::encode_line(&e)
+                .map_err(|e| io("write", e))?
+                .into_bytes(),
+        );
         text.push(b'\n');
     }
     let forked = Envelope {
@@ -233,7 +237,11 @@ pub fn fork_run(
         });
     }
     for e in &own {
-        text.extend(journal::encode_line(e).map_err(|e| io("write", e))?.into_bytes());
+        text.extend(
+            journal::encode_line(e)
+                .map_err(|e| io("write", e))?
+                .into_bytes(),
+        );
         text.push(b'\n');
     }
     file.write_all(&text).map_err(|e| io("write", e))?;
