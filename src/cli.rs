@@ -474,7 +474,7 @@ impl Cli {
             )),
             Some(path) if path.as_os_str() == "-" => {
                 let mut text = String::new();
-                let ceiling = crate::config::MAX_TASK_BYTES_CEILING;
+                let ceiling = crate::protocol::MAX_TASK_BYTES_CEILING;
                 std::io::stdin()
                     .take(ceiling + 1)
                     .read_to_string(&mut text)
@@ -510,7 +510,7 @@ impl Cli {
 /// Refuses a task file (or standard input) larger than any task Baton accepts, before
 /// reading it whole (`limits.max_task_bytes` is checked once the config is loaded).
 fn too_large(len: u64, what: &str) -> Result<(), clap::Error> {
-    let ceiling = crate::config::MAX_TASK_BYTES_CEILING;
+    let ceiling = crate::protocol::MAX_TASK_BYTES_CEILING;
     if len > ceiling {
         return Err(usage_error(
             ErrorKind::Io,

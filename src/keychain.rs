@@ -157,7 +157,9 @@ impl fmt::Display for LoggedIn {
             self.provider,
             self.fingerprint,
             self.store,
-            crate::config::key_env_var(self.provider).unwrap_or("environment variable"),
+            self.provider
+                .key_env_var()
+                .unwrap_or("environment variable"),
         )
     }
 }

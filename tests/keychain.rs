@@ -216,12 +216,18 @@ fn key_origins_name_each_provider_s_source_without_the_key() {
             .all(|l| !l.contains(ENV_KEY) && !l.contains("sk-openai"))
     );
 
-    // Resuming a run on the other provider takes that provider's keychain key.
+    // Resuming a run whose journal names the other provider keeps today's provider and
+    // key: what a run may do and where its key goes never come from the journal
+    // (`crate::resume_trust` asks the person or refuses instead).
     let mut original = c.run_settings();
     original.provider = "openai".into();
     let (resumed, _) = c.for_resume(&original);
-    assert_eq!(resumed.api_key.expose(), "sk-openai-keychain");
-    assert_eq!(resumed.source("api_key"), Some(&Source::Keychain));
+    assert_eq!(resumed.provider, ProviderKind::Anthropic);
+    assert_eq!(resumed.api_key.expose(), ENV_KEY);
+    assert_eq!(
+        resumed.source("api_key"),
+        Some(&Source::Env("ANTHROPIC_API_KEY"))
+    );
 }
 
 #[tokio::test]

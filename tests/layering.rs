@@ -11,20 +11,25 @@ use std::path::{Path, PathBuf};
 /// Layer of each top-level module: a module may import only modules on lower layers.
 const LAYERS: &[(&str, u32)] = &[
     ("protocol", 0),
+    ("text", 0),
     ("state", 1),
     ("journal", 2),
     ("tools", 2),
     ("llm", 2),
     ("logging", 2),
+    ("instructions", 2),
+    ("notify", 2),
     ("demo", 3),
     ("engine", 3),
     ("export", 3),
+    ("keychain", 3),
     ("cli", 4),
     ("config", 5),
-    ("session", 6),
-    ("doctor", 7),
-    ("headless", 7),
-    ("tui", 7),
+    ("resume_trust", 6),
+    ("session", 7),
+    ("doctor", 8),
+    ("headless", 8),
+    ("tui", 8),
 ];
 
 fn rs_files(dir: &Path, out: &mut Vec<PathBuf>) {

@@ -446,7 +446,12 @@ async fn a_run_a_person_finished_forks_at_a_decision_and_compares_with_the_fork(
     );
     let runs = journal::list_runs(&home.path().join("data")).unwrap();
     assert_eq!(runs.len(), 2);
-    let fork = runs[1].id.clone();
+    // Two runs started in the same second sort by their random suffix: pick by id.
+    let fork = runs
+        .iter()
+        .map(|r| r.id.clone())
+        .find(|id| *id != parent)
+        .unwrap();
     assert!(
         stderr.contains(&format!(
             "forked run {parent} at event {} as run {fork}",

@@ -284,5 +284,5 @@ fn engine_failure_shows_a_failed_run_with_the_reason() {
     assert!(screen.contains("FAILED"), "{screen}");
     assert!(!screen.contains("RUNNING"), "{screen}");
     assert!(screen.contains("the engine panicked"), "{screen}");
-    both("engine_failed", &mut ui);
+    both!("engine_failed", &mut ui);
 }

@@ -53,7 +53,7 @@ pub const DEFAULT_WORKER_TIMEOUT_SECS: u64 = 600;
 pub const DEFAULT_MAX_TASK_BYTES: u64 = 256 * 1024;
 /// The largest `limits.max_task_bytes` allowed (16 MiB); `--task-file` reads no more than
 /// this.
-pub const MAX_TASK_BYTES_CEILING: u64 = 16 * 1024 * 1024;
+pub use crate::protocol::MAX_TASK_BYTES_CEILING;
 /// The log filter when nothing sets one.
 pub const DEFAULT_LOG_FILTER: &str = "baton=info";
 
@@ -92,11 +92,7 @@ pub fn default_base_url(kind: ProviderKind) -> &'static str {
 
 /// The environment variable holding the key of this provider.
 pub fn key_env_var(kind: ProviderKind) -> Option<&'static str> {
-    match kind {
-        ProviderKind::Anthropic => Some("ANTHROPIC_API_KEY"),
-        ProviderKind::Openai => Some("OPENAI_API_KEY"),
-        ProviderKind::Demo => None,
-    }
+    kind.key_env_var()
 }
 
 fn base_url_env_var(kind: ProviderKind) -> Option<&'static str> {

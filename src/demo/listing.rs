@@ -160,10 +160,10 @@ pub fn parse_search_paths(text: &str) -> Vec<String> {
             .or_else(|| v.get("matches").and_then(|e| e.as_array()).cloned())
             .unwrap_or_default();
         for item in items {
-            if let Some(p) = item.get("path").and_then(|p| p.as_str()) {
-                if !out.iter().any(|o| o == p) {
-                    out.push(p.to_string());
-                }
+            if let Some(p) = item.get("path").and_then(|p| p.as_str())
+                && !out.iter().any(|o| o == p)
+            {
+                out.push(p.to_string());
             }
         }
         return out;

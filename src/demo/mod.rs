@@ -151,10 +151,10 @@ pub fn reply(sc: &Scenario, req: &ChatRequest) -> Reply {
 /// The roles this run offers: the `<context>` block's list, else the `role` enum of a tool
 /// schema (workers see roles only there).
 fn offered_roles(req: &ChatRequest) -> Vec<String> {
-    if let Some(ctx) = find_block::<OrchestratorContext>(req, "context") {
-        if !ctx.roles.is_empty() {
-            return ctx.roles;
-        }
+    if let Some(ctx) = find_block::<OrchestratorContext>(req, "context")
+        && !ctx.roles.is_empty()
+    {
+        return ctx.roles;
     }
     fn find_enum(v: &Value) -> Option<Vec<String>> {
         match v {

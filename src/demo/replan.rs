@@ -255,11 +255,12 @@ fn scripted_update(
                 .any(|b| norm(&b.title) == norm(&d))
                 .then(|| d.clone())
         });
-        if let Some(r) = resolved {
-            if !deps.contains(&r) && r != format!("#{}", target.id) {
-                deps.push(r);
-                changed = true;
-            }
+        if let Some(r) = resolved
+            && !deps.contains(&r)
+            && r != format!("#{}", target.id)
+        {
+            deps.push(r);
+            changed = true;
         }
     }
     let priority = u.priority.filter(|p| *p != target.priority);

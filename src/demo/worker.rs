@@ -111,18 +111,19 @@ pub fn worker(sc: &Scenario, req: &ChatRequest, brief: &WorkerBrief) -> Reply {
     let vars = vars_for(sc, brief, guidance.unwrap_or(&default_decision));
 
     // The scripted blocked attempt: no guidance yet, first attempt.
-    if let Some(b) = &script.blocked {
-        if guidance.is_none() && brief.attempt <= 1 {
-            let report = Report {
-                status: ReportStatus::Blocked,
-                results: vars.render(&b.results),
-                discoveries: vars.render_all(&b.discoveries),
-                recommendations: vars.render_all(&b.recommendations),
-                new_subtasks: Vec::new(),
-            };
-            let text = format!("{}{}", preface(brief, None), vars.render(&b.work));
-            return Reply::tool(text, SUBMIT_REPORT, to_value(&report));
-        }
+    if let Some(b) = &script.blocked
+        && guidance.is_none()
+        && brief.attempt <= 1
+    {
+        let report = Report {
+            status: ReportStatus::Blocked,
+            results: vars.render(&b.results),
+            discoveries: vars.render_all(&b.discoveries),
+            recommendations: vars.render_all(&b.recommendations),
+            new_subtasks: Vec::new(),
+        };
+        let text = format!("{}{}", preface(brief, None), vars.render(&b.work));
+        return Reply::tool(text, SUBMIT_REPORT, to_value(&report));
     }
 
     let steps = history(&req.messages);

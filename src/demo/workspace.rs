@@ -238,15 +238,15 @@ impl<'a> Findings<'a> {
                 }
                 // A conflicting edit (the file changed since it was read): read it again
                 // once and redo the edit on the new text, as a careful model would.
-                if let Some(path) = self.conflicted_edit() {
-                    if self.steps.last().is_some_and(|s| s.name == EDIT_FILE) {
-                        if self.reads_of(&path) < 2 && offered.has(READ_FILE) {
-                            return Some(Action::ReadFile { path });
-                        }
-                        return None;
+                if let Some(path) = self.conflicted_edit()
+                    && self.steps.last().is_some_and(|s| s.name == EDIT_FILE)
+                {
+                    if self.reads_of(&path) < 2 && offered.has(READ_FILE) {
+                        return Some(Action::ReadFile { path });
                     }
-                    // Read again: plan the edit on the current text below.
+                    return None;
                 }
+                // Read again: plan the edit on the current text below.
                 let failed_edit =
                     self.failed(EDIT_FILE).is_some() && self.conflicted_edit().is_none();
                 if failed_edit || self.count(EDIT_FILE) >= 2 || self.failed(WRITE_FILE).is_some() {
@@ -264,12 +264,11 @@ impl<'a> Findings<'a> {
                         return Some(Action::ReadFile { path });
                     }
                 }
-                if offered.has(EDIT_FILE) {
-                    if let Some((path, text)) = self.last_read() {
-                        if let Some(a) = plan_edit(&path, &text, self.hints, ctx) {
-                            return Some(a);
-                        }
-                    }
+                if offered.has(EDIT_FILE)
+                    && let Some((path, text)) = self.last_read()
+                    && let Some(a) = plan_edit(&path, &text, self.hints, ctx)
+                {
+                    return Some(a);
                 }
                 if offered.has(WRITE_FILE) {
                     return Some(Action::Write {
@@ -390,15 +389,14 @@ pub fn glob_match(pattern: &str, path: &str) -> bool {
 }
 
 pub fn exit_code(text: &str) -> Option<i64> {
-    if let Ok(v) = serde_json::from_str::<Value>(text) {
-        if let Some(c) = v
+    if let Ok(v) = serde_json::from_str::<Value>(text)
+        && let Some(c) = v
             .get("exit_code")
             .or_else(|| v.get("code"))
             .or_else(|| v.get("status"))
             .and_then(|c| c.as_i64())
-        {
-            return Some(c);
-        }
+    {
+        return Some(c);
     }
     let re = Regex::new(r"(?i)exit(?:ed)?(?:[ _]?code|[ _]status)?\s*(?:with\s*)?[:=]?\s*(-?\d+)")
         .ok()?;

@@ -143,7 +143,7 @@ impl CallCtx {
             loop {
                 tokio::select! {
                     biased;
-                    Some(event) = live.recv() => self.recorder.record(event).await,
+                    Some(event) = live.recv() => self.recorder.note(event).await,
                     result = &mut call => break result,
                 }
             }

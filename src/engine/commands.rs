@@ -40,10 +40,10 @@ impl Engine {
                 self.emit(Event::SubtaskEscalated { id, reason, by }).await;
             }
             Command::Resolve { id, resolution } => {
-                if let Resolution::Reassign { role, .. } = &resolution {
-                    if !self.known_role(role).await {
-                        return;
-                    }
+                if let Resolution::Reassign { role, .. } = &resolution
+                    && !self.known_role(role).await
+                {
+                    return;
                 }
                 self.emit(Event::EscalationResolved { id, resolution, by })
                     .await;

@@ -164,10 +164,10 @@ impl Engine {
             self.notice(refusal.to_string()).await;
             return false;
         }
-        if let Some(role) = &patch.role {
-            if !self.known_role(role).await {
-                return false;
-            }
+        if let Some(role) = &patch.role
+            && !self.known_role(role).await
+        {
+            return false;
         }
         self.emit(Event::SubtaskEdited { id, patch, by }).await;
         true

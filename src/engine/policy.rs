@@ -81,15 +81,15 @@ pub fn budgets_reached(state: &State, wall_secs: f64) -> Vec<(LimitKind, f64, f6
             out.push((LimitKind::Tokens, cur as f64, max as f64));
         }
     }
-    if let Some(max) = l.budget_usd {
-        if state.cost_usd >= max {
-            out.push((LimitKind::Cost, state.cost_usd, max));
-        }
+    if let Some(max) = l.budget_usd
+        && state.cost_usd >= max
+    {
+        out.push((LimitKind::Cost, state.cost_usd, max));
     }
-    if let Some(max) = l.max_wall_secs {
-        if wall_secs >= max as f64 {
-            out.push((LimitKind::WallClock, wall_secs, max as f64));
-        }
+    if let Some(max) = l.max_wall_secs
+        && wall_secs >= max as f64
+    {
+        out.push((LimitKind::WallClock, wall_secs, max as f64));
     }
     out
 }

@@ -178,11 +178,11 @@ impl Engine {
     }
 
     pub(super) async fn send(&mut self, envelope: Envelope) {
-        if let Some(tx) = &self.events {
-            if tx.send(envelope).await.is_err() {
-                tracing::warn!("the front end stopped receiving events; the run continues");
-                self.events = None;
-            }
+        if let Some(tx) = &self.events
+            && tx.send(envelope).await.is_err()
+        {
+            tracing::warn!("the front end stopped receiving events; the run continues");
+            self.events = None;
         }
     }
 
@@ -385,10 +385,11 @@ impl Engine {
         // 3. Failures: recovery decisions.
         if !wind {
             self.escalate_exhausted().await;
-            if self.step.is_none() && !held {
-                if let Some(id) = self.next_failure() {
-                    self.start_step(StepKind::Recovery { id }).await;
-                }
+            if self.step.is_none()
+                && !held
+                && let Some(id) = self.next_failure()
+            {
+                self.start_step(StepKind::Recovery { id }).await;
             }
         }
         // 4. Replan the reports not yet covered.

@@ -79,6 +79,17 @@ pub enum ProviderKind {
     Demo,
 }
 
+impl ProviderKind {
+    /// The environment variable its API key is read from (`None` for `demo`).
+    pub fn key_env_var(self) -> Option<&'static str> {
+        match self {
+            ProviderKind::Anthropic => Some("ANTHROPIC_API_KEY"),
+            ProviderKind::Openai => Some("OPENAI_API_KEY"),
+            ProviderKind::Demo => None,
+        }
+    }
+}
+
 impl fmt::Display for ProviderKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {

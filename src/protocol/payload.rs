@@ -226,6 +226,10 @@ impl fmt::Display for LimitKind {
 /// (`Instant + Duration`) can never overflow.
 pub const MAX_WALL_SECS: u64 = 100 * 365 * 24 * 3600;
 
+/// The largest task any run accepts (16 MiB); `[limits] max_task_bytes` may only lower it.
+/// `--task-file` and standard input never read more.
+pub const MAX_TASK_BYTES_CEILING: u64 = 16 * 1024 * 1024;
+
 impl LimitKind {
     /// The largest value this limit may be raised to (a count fits a `u32`, tokens stay
     /// exact in an `f64`, money is capped at a trillion dollars).

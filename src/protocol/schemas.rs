@@ -189,34 +189,35 @@ fn type_ok(ty: &str, v: &Value) -> bool {
 }
 
 fn check_at(schema: &Value, v: &Value, path: &str, errors: &mut Vec<String>) {
-    if let Some(ty) = schema.get("type").and_then(Value::as_str) {
-        if !type_ok(ty, v) {
-            errors.push(format!("{path}: expected {ty}, got {}", kind(v)));
-            return;
-        }
+    if let Some(ty) = schema.get("type").and_then(Value::as_str)
+        && !type_ok(ty, v)
+    {
+        errors.push(format!("{path}: expected {ty}, got {}", kind(v)));
+        return;
     }
-    if let Some(options) = schema.get("enum").and_then(Value::as_array) {
-        if !options.is_empty() && !options.contains(v) {
-            let list: Vec<String> = options.iter().map(|o| o.to_string()).collect();
-            errors.push(format!("{path}: {v} is not one of {}", list.join(", ")));
-        }
+    if let Some(options) = schema.get("enum").and_then(Value::as_array)
+        && !options.is_empty()
+        && !options.contains(v)
+    {
+        let list: Vec<String> = options.iter().map(|o| o.to_string()).collect();
+        errors.push(format!("{path}: {v} is not one of {}", list.join(", ")));
     }
     if let Some(n) = v.as_f64() {
-        if let Some(min) = schema.get("minimum").and_then(Value::as_f64) {
-            if n < min {
-                errors.push(format!("{path}: {n} is below the minimum {min}"));
-            }
+        if let Some(min) = schema.get("minimum").and_then(Value::as_f64)
+            && n < min
+        {
+            errors.push(format!("{path}: {n} is below the minimum {min}"));
         }
-        if let Some(max) = schema.get("maximum").and_then(Value::as_f64) {
-            if n > max {
-                errors.push(format!("{path}: {n} is above the maximum {max}"));
-            }
+        if let Some(max) = schema.get("maximum").and_then(Value::as_f64)
+            && n > max
+        {
+            errors.push(format!("{path}: {n} is above the maximum {max}"));
         }
     }
-    if let (Some(s), Some(min)) = (v.as_str(), schema.get("minLength").and_then(Value::as_u64)) {
-        if (s.trim().chars().count() as u64) < min {
-            errors.push(format!("{path}: must not be empty"));
-        }
+    if let (Some(s), Some(min)) = (v.as_str(), schema.get("minLength").and_then(Value::as_u64))
+        && (s.trim().chars().count() as u64) < min
+    {
+        errors.push(format!("{path}: must not be empty"));
     }
     if let Some(obj) = v.as_object() {
         if let Some(req) = schema.get("required").and_then(Value::as_array) {
@@ -243,10 +244,10 @@ fn check_at(schema: &Value, v: &Value, path: &str, errors: &mut Vec<String>) {
         }
     }
     if let Some(items) = v.as_array() {
-        if let Some(min) = schema.get("minItems").and_then(Value::as_u64) {
-            if (items.len() as u64) < min {
-                errors.push(format!("{path}: needs at least {min} item(s)"));
-            }
+        if let Some(min) = schema.get("minItems").and_then(Value::as_u64)
+            && (items.len() as u64) < min
+        {
+            errors.push(format!("{path}: needs at least {min} item(s)"));
         }
         if let Some(item_schema) = schema.get("items") {
             for (i, item) in items.iter().enumerate() {

@@ -11,7 +11,7 @@ pub fn thousands(n: u64) -> String {
     let digits = n.to_string();
     let mut out = String::with_capacity(digits.len() + digits.len() / 3);
     for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);
@@ -46,10 +46,10 @@ pub fn cap_head_tail(text: &str, cap: usize) -> String {
     }
     let half = cap / 2;
     let mut head_end = floor_boundary(text, half);
-    if let Some(nl) = text[..head_end].rfind('\n') {
-        if nl + 1 >= head_end / 2 {
-            head_end = nl + 1;
-        }
+    if let Some(nl) = text[..head_end].rfind('\n')
+        && nl + 1 >= head_end / 2
+    {
+        head_end = nl + 1;
     }
     let mut tail_start = ceil_boundary(text, text.len() - half);
     if let Some(nl) = text[tail_start..].find('\n') {

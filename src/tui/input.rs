@@ -460,10 +460,10 @@ fn details(ui: &mut Ui) {
                 .rev()
                 .nth(ui.replan_selected)
                 .map(|r| r.cycle);
-            if let Some(c) = cycle {
-                if !ui.replan_expanded.remove(&c) {
-                    ui.replan_expanded.insert(c);
-                }
+            if let Some(c) = cycle
+                && !ui.replan_expanded.remove(&c)
+            {
+                ui.replan_expanded.insert(c);
             }
         }
         (Focus::Tasks, _) => match ui.selected {

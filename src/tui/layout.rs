@@ -90,15 +90,15 @@ pub fn main_layout(area: Rect, ui: &Ui) -> MainLayout {
 
 /// The pane the person is on: the chosen one, else the selected subtask's, else the first.
 pub fn selected_pane(ui: &Ui, ids: &[Option<SubtaskId>]) -> Option<Option<SubtaskId>> {
-    if let Some(p) = ui.pane_selected {
-        if ids.contains(&p) {
-            return Some(p);
-        }
+    if let Some(p) = ui.pane_selected
+        && ids.contains(&p)
+    {
+        return Some(p);
     }
-    if let Some(id) = ui.selected_subtask() {
-        if ids.contains(&Some(id)) {
-            return Some(Some(id));
-        }
+    if let Some(id) = ui.selected_subtask()
+        && ids.contains(&Some(id))
+    {
+        return Some(Some(id));
     }
     ids.first().copied()
 }
@@ -121,12 +121,11 @@ fn tile(
     let rows_fit = (area.height / MIN_PANE_HEIGHT).max(1) as usize;
     let capacity = rows_fit * cols as usize;
     let mut shown: Vec<Option<SubtaskId>> = ids.iter().copied().take(capacity).collect();
-    if let Some(sel) = selected {
-        if !shown.contains(&sel) {
-            if let Some(last) = shown.last_mut() {
-                *last = sel;
-            }
-        }
+    if let Some(sel) = selected
+        && !shown.contains(&sel)
+        && let Some(last) = shown.last_mut()
+    {
+        *last = sel;
     }
     let hidden = ids.len() - shown.len();
     let n = shown.len();

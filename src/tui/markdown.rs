@@ -127,12 +127,12 @@ impl<'t> Renderer<'t> {
             }
             Tag::CodeBlock(kind) => {
                 self.block_start();
-                if let CodeBlockKind::Fenced(lang) = kind {
-                    if !lang.is_empty() {
-                        let mut spans = self.prefix();
-                        spans.push(Span::styled(format!("    ({lang})"), self.theme.dim()));
-                        self.lines.push(Line::from(spans));
-                    }
+                if let CodeBlockKind::Fenced(lang) = kind
+                    && !lang.is_empty()
+                {
+                    let mut spans = self.prefix();
+                    spans.push(Span::styled(format!("    ({lang})"), self.theme.dim()));
+                    self.lines.push(Line::from(spans));
                 }
                 self.in_code = true;
             }

@@ -20,10 +20,10 @@ pub fn reconcile(ui: &mut Ui) -> Vec<Effect> {
         .collect();
 
     // A modal whose need went away (answered by the policy, or by another key) closes.
-    if let Some(need) = ui.modal.as_ref().and_then(|m| m.need()) {
-        if !needs.contains(&need) {
-            ui.modal = None;
-        }
+    if let Some(need) = ui.modal.as_ref().and_then(|m| m.need())
+        && !needs.contains(&need)
+    {
+        ui.modal = None;
     }
 
     let new: Vec<NeedKey> = needs
@@ -38,13 +38,12 @@ pub fn reconcile(ui: &mut Ui) -> Vec<Effect> {
         }
     }
 
-    if may_interrupt(ui) {
-        if let Some(need) = needs
+    if may_interrupt(ui)
+        && let Some(need) = needs
             .iter()
             .find(|n| n.wants_modal() && !ui.dismissed.contains(n))
-        {
-            ui.modal = modals::open_for(*need, &ui.state, &ui.info);
-        }
+    {
+        ui.modal = modals::open_for(*need, &ui.state, &ui.info);
     }
 
     keep_selection(ui);
@@ -88,11 +87,11 @@ pub fn most_urgent(ui: &Ui) -> Option<NeedKey> {
 
 /// A modal closed: without effects it was dismissed ("later"), so it does not pop up again.
 pub fn closed(ui: &mut Ui, modal: &dyn Modal, sent_something: bool) {
-    if let Some(need) = modal.need() {
-        if !sent_something {
-            ui.dismissed.insert(need);
-            ui.flash = Some("set aside for now: press n to come back to it".to_string());
-        }
+    if let Some(need) = modal.need()
+        && !sent_something
+    {
+        ui.dismissed.insert(need);
+        ui.flash = Some("set aside for now: press n to come back to it".to_string());
     }
 }
 

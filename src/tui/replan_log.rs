@@ -122,10 +122,8 @@ pub fn render(frame: &mut Frame, area: Rect, ui: &Ui) {
         let mut ls = entry_lines(ui, e, expanded, width);
         if i == sel {
             sel_line = lines.len();
-            if focused {
-                if let Some(first) = ls.first_mut() {
-                    *first = first.clone().style(t.selected());
-                }
+            if focused && let Some(first) = ls.first_mut() {
+                *first = first.clone().style(t.selected());
             }
         }
         lines.append(&mut ls);

@@ -20,11 +20,11 @@ pub(super) fn apply(state: &mut State, ts: DateTime<Utc>, event: &Event) {
                 Some(c) => state.cost_usd += c,
                 None => state.unpriced_calls += 1,
             }
-            if let CallPurpose::Worker { id, .. } = purpose {
-                if let Some(s) = state.subtask_mut(*id) {
-                    s.usage.add(usage);
-                    s.cost_usd += cost_usd.unwrap_or(0.0);
-                }
+            if let CallPurpose::Worker { id, .. } = purpose
+                && let Some(s) = state.subtask_mut(*id)
+            {
+                s.usage.add(usage);
+                s.cost_usd += cost_usd.unwrap_or(0.0);
             }
         }
         Event::LlmRetried { notice, .. } => {

@@ -23,11 +23,11 @@ pub(super) fn apply(state: &mut State, _ts: DateTime<Utc>, event: &Event) {
             state.resumes += 1;
             state.outcome = None;
             for id in interrupted {
-                if let Some(s) = state.subtask_mut(*id) {
-                    if s.status == SubtaskStatus::Running {
-                        s.status = SubtaskStatus::Ready;
-                        s.worker = None;
-                    }
+                if let Some(s) = state.subtask_mut(*id)
+                    && s.status == SubtaskStatus::Running
+                {
+                    s.status = SubtaskStatus::Ready;
+                    s.worker = None;
                 }
             }
             // Pending command approvals died with the process: the worker asks again.

@@ -51,10 +51,10 @@ pub(super) fn apply(state: &mut State, _ts: DateTime<Utc>, event: &Event) {
                 backup: backup.clone(),
                 rolled_back: false,
             });
-            if let Some(s) = state.subtask_mut(*id) {
-                if !s.files_changed.contains(path) {
-                    s.files_changed.push(path.clone());
-                }
+            if let Some(s) = state.subtask_mut(*id)
+                && !s.files_changed.contains(path)
+            {
+                s.files_changed.push(path.clone());
             }
         }
         Event::FileConflict { id, path, detail } => {

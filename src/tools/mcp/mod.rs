@@ -215,14 +215,18 @@ impl McpTools {
         }
         for status in self.statuses().await {
             if let Err(e) = status.result {
-                host.record(Event::Notice {
+                let notice = Event::Notice {
                     message: format!(
                         "the MCP server `{}` did not start, its tools are not offered: {}",
                         status.name,
                         one_line(&e, 400)
                     ),
-                })
-                .await;
+                };
+                // A notice changes nothing on disk: a journal that cannot take it fails the
+                // run on its own; here it is only logged.
+                if let Err(e) = host.record(notice).await {
+                    tracing::warn!("the MCP start-up notice was not journaled: {e}");
+                }
             }
         }
     }

@@ -181,11 +181,11 @@ fn offered(spec: &McpServerSpec, listed: Vec<Tool>) -> (Vec<OfferedTool>, Vec<St
     for tool in listed {
         let name = tool.name.to_string();
         let shown = one_line(&name, 40);
-        if let Some(only) = &spec.tools {
-            if !only.iter().any(|t| t == &name) {
-                skipped.push(format!("{shown} (not in `tools`)"));
-                continue;
-            }
+        if let Some(only) = &spec.tools
+            && !only.iter().any(|t| t == &name)
+        {
+            skipped.push(format!("{shown} (not in `tools`)"));
+            continue;
         }
         let full = namespaced(&spec.name, &name);
         let valid = !name.is_empty()
@@ -280,10 +280,10 @@ impl Server {
                 for block in &result.content {
                     parts.push(render_block(block));
                 }
-                if parts.is_empty() {
-                    if let Some(structured) = &result.structured_content {
-                        parts.push(structured.to_string());
-                    }
+                if parts.is_empty()
+                    && let Some(structured) = &result.structured_content
+                {
+                    parts.push(structured.to_string());
                 }
                 CallResult {
                     text: cap_head_tail(&parts.join("\n"), cap),
