@@ -447,11 +447,8 @@ async fn a_run_a_person_finished_forks_at_a_decision_and_compares_with_the_fork(
     let runs = journal::list_runs(&home.path().join("data")).unwrap();
     assert_eq!(runs.len(), 2);
     // Two runs started in the same second sort by their random suffix: pick by id.
-    let fork = runs
-        .iter()
-        .map(|r| r.id.clone())
-        .find(|id| *id != parent)
-        .unwrap();
+    let fork_run = runs.iter().find(|r| r.id != parent).unwrap();
+    let fork = fork_run.id.clone();
     assert!(
         stderr.contains(&format!(
             "forked run {parent} at event {} as run {fork}",
@@ -459,7 +456,7 @@ async fn a_run_a_person_finished_forks_at_a_decision_and_compares_with_the_fork(
         )),
         "{stderr}"
     );
-    let replay = journal::replay(&runs[1].dir.join(journal::JOURNAL_FILE)).unwrap();
+    let replay = journal::replay(&fork_run.dir.join(journal::JOURNAL_FILE)).unwrap();
     let Event::RunStarted {
         run_id, settings, ..
     } = &replay.events[0].event
