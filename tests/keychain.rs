@@ -67,10 +67,10 @@ impl KeyStore for FileKeyStore {
     }
 }
 
-const KEYCHAIN_KEY: &str = "sk-ant-from-keychain-1234";
-const ENV_KEY: &str = "sk-ant-from-env-5678";
+const KEYCHAIN_KEY: &str = "fake-ant-from-keychain-1234";
+const ENV_KEY: &str = "fake-ant-from-env-5678";
 const FILE_KEY: &str = "sk-from-config-file-9012";
-const FLAG_KEY: &str = "sk-ant-from-flag-file-3456";
+const FLAG_KEY: &str = "fake-ant-from-flag-file-3456";
 
 struct Home {
     dir: tempfile::TempDir,

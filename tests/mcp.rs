@@ -37,7 +37,7 @@ const SERVE: &str = "--serve-mcp-fixture";
 /// One case: a name and its future.
 type Case = fn() -> std::pin::Pin<Box<dyn std::future::Future<Output = ()>>>;
 
-const FAKE_KEY: &str = "sk-ant-fixture-not-a-real-key";
+const FAKE_KEY: &str = "fake-fixture-not-a-real-key";
 
 fn main() {
     if std::env::args().any(|a| a == SERVE) {

@@ -23,7 +23,7 @@ use baton::protocol::model::*;
 use baton::protocol::{ApprovalPolicy, Event, Limits, RunSettings};
 use support::{FakeLlm, RecordedRequest, Reply, ScriptedResponse};
 
-const KEY: &str = "sk-ant-test-real-key-0123456789";
+const KEY: &str = "fake-test-key-0123456789";
 
 fn baton(home: &Path) -> tokio::process::Command {
     let mut c = tokio::process::Command::new(env!("CARGO_BIN_EXE_baton"));
