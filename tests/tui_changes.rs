@@ -353,6 +353,28 @@ fn journal_with(run: &Path, events: Vec<Event>) {
 }
 
 #[test]
+fn a_dialog_over_a_finished_run_does_not_say_the_run_keeps_going() {
+    let f = fixture();
+    let (mut ui, mut s) = ui_with_changes(&f);
+    select_shown(&mut ui, 1);
+    ch(&mut ui, 'R');
+    assert!(ui.modal.is_some());
+    let live = render(&mut ui, 80, 24);
+    assert!(live.contains("the run keeps going behind this dialog"), "{live}");
+    feed(
+        &mut ui,
+        &mut s,
+        vec![Event::RunFinished {
+            outcome: RunOutcome::Completed,
+        }],
+    );
+    assert!(ui.modal.is_some(), "the dialog stays open");
+    let done = render(&mut ui, 80, 24);
+    assert!(!done.contains("keeps going"), "{done}");
+    assert!(done.contains("the run has ended"), "{done}");
+}
+
+#[test]
 fn a_finished_run_is_rolled_back_by_the_tui_and_journaled() {
     let f = fixture();
     let (mut ui, mut s) = ui_with_changes(&f);

@@ -63,9 +63,17 @@ pub fn render(frame: &mut Frame, area: Rect, ui: &Ui) {
         return;
     }
     if ui.modal.is_some() {
+        // Say what is true of the run behind the dialog (a finished run does not keep going).
+        let behind = if ui.state.is_finished() {
+            "the run has ended"
+        } else if ui.state.paused {
+            "the run is paused behind this dialog"
+        } else {
+            "the run keeps going behind this dialog"
+        };
         let line = Line::from(vec![
             Span::raw(" "),
-            Span::styled("the run keeps going behind this dialog", t.dim()),
+            Span::styled(behind, t.dim()),
             Span::raw("  "),
             Span::styled("Esc", t.key()),
             Span::raw(" back / later"),
