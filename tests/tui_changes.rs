@@ -360,7 +360,10 @@ fn a_dialog_over_a_finished_run_does_not_say_the_run_keeps_going() {
     ch(&mut ui, 'R');
     assert!(ui.modal.is_some());
     let live = render(&mut ui, 80, 24);
-    assert!(live.contains("the run keeps going behind this dialog"), "{live}");
+    assert!(
+        live.contains("the run keeps going behind this dialog"),
+        "{live}"
+    );
     feed(
         &mut ui,
         &mut s,
