@@ -1,7 +1,7 @@
 //! Baton: run and supervise LLM orchestrator-workers runs from the terminal.
 //!
 //! Imports point one way: `main -> tui | headless -> session -> engine -> {state, journal,
-//! llm, tools} -> protocol`; docs/architecture.md has the layers, tests/layering.rs checks them.
+//! llm, tools} -> protocol`; docs/architecture.md has the layers, tests/it/layering.rs checks them.
 
 pub mod cli;
 pub mod config;

@@ -1,0 +1,67 @@
+//! The integration tests, one binary: each module is one area (its first comment says which).
+//! One binary instead of ~50 keeps the debug build small (every test binary links all of
+//! Baton and its dependencies) and links once. Two areas stay separate binaries because they
+//! change the process environment: `tests/tools_commands.rs` and `tests/mcp.rs`.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+#[path = "../demo_support/mod.rs"]
+mod demo_support;
+#[path = "../engine_common/mod.rs"]
+mod engine_common;
+#[path = "../support/mod.rs"]
+mod support;
+#[path = "../support/cli.rs"]
+mod support_cli;
+#[path = "../tools_support/mod.rs"]
+mod tools_support;
+#[path = "../tui_support/mod.rs"]
+mod tui_support;
+
+mod cli;
+mod completions;
+mod config;
+mod config_security;
+mod demo;
+mod demo_runs;
+mod demo_truth;
+mod demo_workspace;
+mod doctor;
+mod engine_http;
+mod engine_loop;
+mod engine_props;
+mod engine_resume;
+mod escapes_cli;
+mod export;
+mod headless;
+mod instructions;
+mod journal;
+mod journal_damage;
+mod journal_props;
+mod keychain;
+mod layering;
+mod llm_anthropic;
+mod llm_engine;
+mod llm_logs;
+mod llm_openai;
+mod llm_resilience;
+mod llm_retry;
+mod notify;
+mod provenance;
+mod pty_e2e;
+mod resume_kill;
+mod resume_trust;
+mod signals;
+mod state_reducer;
+mod tools_changes;
+mod tools_e2e;
+mod tools_files;
+mod tools_protected;
+mod tools_sandbox;
+mod tools_session;
+mod tui_changes;
+mod tui_escapes;
+mod tui_input;
+mod tui_keys;
+mod tui_notify;
+mod tui_screens;
+mod tui_signals;
