@@ -13,6 +13,7 @@ use clap::{Args, CommandFactory, Parser, Subcommand};
 
 pub use crate::export::ExportFormat;
 pub use crate::export::fork::ForkPoint;
+pub use crate::export::graph::GraphFormat;
 use crate::llm::ProviderKind;
 use crate::protocol::ApprovalPolicy;
 
@@ -266,6 +267,16 @@ pub enum Cmd {
         #[arg(value_name = "RUN")]
         b: String,
     },
+    /// Show a run's plan as a graph: subtasks in dependency layers, the critical path and
+    /// the estimated time to finish (text, Graphviz dot, or JSON).
+    Graph {
+        /// A run id, a unique prefix of one, or `latest`.
+        #[arg(value_name = "RUN")]
+        run: String,
+        /// text: for a person; dot: Graphviz (`| dot -Tsvg > plan.svg`); json: for scripts.
+        #[arg(long, value_enum, default_value_t = GraphFormat::Text)]
+        format: GraphFormat,
+    },
     /// Check the provider, key, model and tool support with one small real request.
     Doctor,
     /// Print the effective configuration and where each value came from.
@@ -331,6 +342,10 @@ pub enum Action {
         b: String,
         json: bool,
     },
+    Graph {
+        run: String,
+        format: GraphFormat,
+    },
     Doctor,
     Config,
     Login(ProviderKind),
@@ -350,6 +365,7 @@ impl Action {
             Action::Export { .. } => "export",
             Action::Fork { .. } => "fork",
             Action::Compare { .. } => "compare",
+            Action::Graph { .. } => "graph",
             Action::Doctor => "doctor",
             Action::Config => "config",
             Action::Login(_) => "login",
@@ -455,6 +471,10 @@ impl Cli {
                 a: non_empty_run(a)?,
                 b: non_empty_run(b)?,
                 json: self.json,
+            }),
+            Some(Cmd::Graph { run, format }) => Ok(Action::Graph {
+                run: non_empty_run(run)?,
+                format: *format,
             }),
             Some(Cmd::Doctor) => Ok(Action::Doctor),
             Some(Cmd::Config) => Ok(Action::Config),

@@ -19,6 +19,7 @@ use crate::text::{one_line, sanitize};
 
 pub mod compare;
 pub mod fork;
+pub mod graph;
 pub mod provenance;
 
 use provenance::Provenance;

@@ -132,6 +132,15 @@ async fn dispatch(action: Action, config: Config) -> color_eyre::Result<i32> {
             &b,
             json,
         )),
+        Action::Graph { run, format } => Ok(
+            match baton::export::graph::graph_command(config.data_dir(), &run, format) {
+                Ok(text) => {
+                    print_out(&text);
+                    0
+                }
+                Err(code) => code,
+            },
+        ),
         Action::Fork {
             run,
             at,

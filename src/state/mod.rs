@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 use crate::protocol::*;
 
 pub mod deps;
+pub mod graph;
 mod queries;
 mod reduce;
 mod rules;

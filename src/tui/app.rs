@@ -73,6 +73,8 @@ pub enum Screen {
     /// The diffs of one subtask's file changes (`D`).
     Diff(SubtaskId),
     Synthesis,
+    /// The plan as a graph (`P`).
+    Graph,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -259,6 +261,8 @@ pub struct Ui {
     pub live_from: u64,
     /// The project instruction files the models get (names and sizes, for the detail view).
     pub instructions: Vec<InstructionSummary>,
+    /// The details were opened from the plan graph, so Esc goes back there.
+    pub back_to_graph: bool,
 }
 
 impl Ui {
@@ -314,6 +318,7 @@ impl Ui {
             ),
             live_from: 0,
             instructions: Vec::new(),
+            back_to_graph: false,
         }
     }
 

@@ -55,6 +55,7 @@ const RUN_CONTROL: &[Row] = &[
 const FIND: &[Row] = &[
     ("/", "", Search, "search subtasks (title and description)", "search", Always),
     (": #", ":", Jump, "jump to a subtask by number", "", Always),
+    ("P", "", Graph, "the plan as a graph: layers, critical path, time to finish", "graph", Always),
 ];
 
 /// Text on screen to the clipboard or another program.
@@ -166,6 +167,18 @@ const LOG_NAV: &[Row] = &[
     ("C-c", "", ForceQuit, "quit", "", Always),
 ];
 
+#[rustfmt::skip]
+const GRAPH_NAV: &[Row] = &[
+    ("Up k", "↑↓", Up, "previous subtask in the layer", "select", Always),
+    ("Down j", "↓", Down, "next subtask in the layer", "", Always),
+    ("Left h", "←→", Left, "the layer before (its dependencies)", "layer", Always),
+    ("Right l", "→", Right, "the layer after (its dependents)", "", Always),
+    ("Home g", "g", Top, "first subtask of the layer", "", Always),
+    ("End G", "G", Bottom, "last subtask of the layer", "", Always),
+    ("Enter", "⏎", Details, "details of the selected subtask", "details", Always),
+    ("Esc P", "Esc", Back, "back to the subtask list", "back", Always),
+];
+
 const ESC_TO_TASKS: &[Row] = &[("Esc", "", Back, "back to the subtask list", "", Always)];
 
 /// The groups of rows of a context, in the order they are tried and shown.
@@ -188,5 +201,6 @@ pub fn groups(ctx: Context) -> &'static [&'static [Row]] {
         Context::Synthesis => &[SYNTHESIS_NAV, SCROLL_VIEW, TEXT, COMMON],
         Context::Help => &[HELP_NAV, SCROLL_VIEW],
         Context::Log => &[LOG_NAV, SCROLL_VIEW],
+        Context::Graph => &[GRAPH_NAV, DECISIONS, CHANGES, TEXT, COMMON],
     }
 }

@@ -54,6 +54,13 @@ pub fn text_in_view(ui: &Ui) -> Option<(String, String)> {
             .map(|s| ("the deliverable".to_string(), s.deliverable.clone())),
         Screen::Detail(id) | Screen::Diff(id) => subtask_text(ui, id),
         Screen::Editor => None,
+        Screen::Graph => {
+            let g = crate::state::graph::graph(&ui.state, ui.now);
+            Some((
+                "the plan graph".to_string(),
+                crate::export::graph::render_text(&ui.state, &g),
+            ))
+        }
         Screen::Main => {
             let pane = match (ui.zoom, ui.focus) {
                 (Some(z), _) => Some(z),

@@ -31,6 +31,7 @@ pub fn context(ui: &Ui) -> Context {
         Screen::Detail(_) => Context::Detail,
         Screen::Diff(_) => Context::Diff,
         Screen::Synthesis => Context::Synthesis,
+        Screen::Graph => Context::Graph,
         Screen::Editor | Screen::Main => {
             if ui.zoom.is_some() {
                 Context::Zoom
@@ -143,6 +144,10 @@ pub fn on_mouse(ui: &mut Ui, m: MouseEvent) {
         Screen::Detail(_) => ui.detail_scroll = add(ui.detail_scroll, delta),
         Screen::Diff(_) => super::changes::scroll_by(ui, delta as isize),
         Screen::Synthesis => ui.synthesis_scroll = add(ui.synthesis_scroll, delta),
+        Screen::Graph => {
+            let action = if delta < 0 { Action::Up } else { Action::Down };
+            super::graph::act(ui, action);
+        }
         Screen::Main | Screen::Editor => {
             if let Some(z) = ui.zoom {
                 ui.outputs.pane_mut(z).scroll_by(delta);
@@ -209,6 +214,13 @@ pub fn act(ui: &mut Ui, action: Action) -> Vec<Effect> {
     let sel = ui.selected_subtask();
     let send = |c: Command| vec![Effect::Send(c)];
     let page = ui.size.1.saturating_sub(6).max(1) as isize;
+    if ui.screen == Screen::Graph
+        && !ui.help
+        && !ui.log
+        && let Some(fx) = super::graph::act(ui, action)
+    {
+        return fx;
+    }
     match action {
         Action::Approve => sel.map_or_else(Vec::new, |id| send(Command::Approve { id })),
         Action::Defer => sel.map_or_else(Vec::new, |id| send(Command::Defer { id })),
@@ -359,6 +371,9 @@ pub fn act(ui: &mut Ui, action: Action) -> Vec<Effect> {
                 ui.zoom = None;
             } else if let Screen::Diff(_) = ui.screen {
                 ui.screen = ui.changes.as_ref().map_or(Screen::Main, |c| c.back);
+            } else if matches!(ui.screen, Screen::Detail(_)) && ui.back_to_graph {
+                ui.back_to_graph = false;
+                ui.screen = Screen::Graph;
             } else if ui.screen != Screen::Main {
                 ui.screen = Screen::Main;
             } else {
@@ -399,6 +414,10 @@ pub fn act(ui: &mut Ui, action: Action) -> Vec<Effect> {
             Vec::new()
         }
         Action::Repaint => vec![Effect::Repaint],
+        Action::Graph => {
+            super::graph::open(ui);
+            Vec::new()
+        }
         Action::Copy | Action::Pager | Action::OpenEditor => text_out(ui, action),
     }
 }
@@ -496,6 +515,7 @@ fn scroll(ui: &mut Ui, delta: isize) -> Vec<Effect> {
         Screen::Detail(_) => ui.detail_scroll = add(ui.detail_scroll, delta as i64),
         Screen::Diff(_) => super::changes::scroll_by(ui, delta),
         Screen::Synthesis => ui.synthesis_scroll = add(ui.synthesis_scroll, delta as i64),
+        Screen::Graph => {}
         Screen::Main | Screen::Editor => {
             if ui.zoom.is_some() || ui.focus == Focus::Panes {
                 if let Some(p) = current_pane(ui) {

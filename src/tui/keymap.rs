@@ -68,6 +68,8 @@ pub enum Action {
     Messages,
     /// Clear and redraw the whole screen.
     Repaint,
+    /// The plan as a graph with its critical path.
+    Graph,
 }
 
 /// Every action with its name in `[keys]`.
@@ -117,6 +119,7 @@ pub const ACTION_NAMES: &[(Action, &str)] = &[
     (Action::OpenEditor, "editor"),
     (Action::Messages, "messages"),
     (Action::Repaint, "repaint"),
+    (Action::Graph, "graph"),
 ];
 
 impl Action {
@@ -146,6 +149,8 @@ pub enum Context {
     Diff,
     /// The message log.
     Log,
+    /// The plan graph.
+    Graph,
 }
 
 /// Every context with a title, for the help screen (the one you are in comes first).
@@ -158,6 +163,7 @@ pub const CONTEXTS: &[(Context, &str)] = &[
     (Context::Diff, "Diff of a subtask's changes (D)"),
     (Context::Synthesis, "Deliverable"),
     (Context::Log, "Message log (m)"),
+    (Context::Graph, "Plan graph (P)"),
     (Context::Help, "This help"),
 ];
 

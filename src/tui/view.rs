@@ -64,6 +64,11 @@ pub fn draw(frame: &mut Frame, ui: &Ui) {
             synthesis::render(frame, body, ui);
             footer::render(frame, foot, ui);
         }
+        Screen::Graph => {
+            header::render(frame, head, ui);
+            super::graph::render(frame, body, ui);
+            footer::render(frame, foot, ui);
+        }
     }
     if ui.log {
         super::message_log::render(frame, body, ui);

@@ -46,6 +46,7 @@ mod llm_openai;
 mod llm_resilience;
 mod llm_retry;
 mod notify;
+mod plan_graph;
 mod provenance;
 mod pty_e2e;
 mod resume_kill;
