@@ -15,7 +15,7 @@ use serde::Serialize;
 use crate::protocol::SubtaskId;
 use crate::state::graph::{Graph, dependents, graph};
 use crate::state::{State, SubtaskStatus};
-use crate::text::one_line;
+use crate::text::{duration, one_line};
 
 /// How `baton graph` prints.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -50,18 +50,6 @@ struct JsonGraph {
     nodes: Vec<JsonNode>,
 }
 
-/// `12s`, `4m05s`, `1h02m`.
-pub fn human_secs(secs: f64) -> String {
-    let s = secs.max(0.0) as u64;
-    if s < 60 {
-        format!("{s}s")
-    } else if s < 3600 {
-        format!("{}m{:02}s", s / 60, s % 60)
-    } else {
-        format!("{}h{:02}m", s / 3600, (s % 3600) / 60)
-    }
-}
-
 fn ids(v: &[SubtaskId], sep: &str) -> String {
     v.iter()
         .map(|i| i.to_string())
@@ -79,7 +67,7 @@ pub fn summary_line(g: &Graph) -> String {
     match g.eta_secs {
         Some(eta) => format!(
             "critical path {path} · ~{} to finish if nothing else fails",
-            human_secs(eta)
+            duration(eta)
         ),
         None => format!("critical path {path} · no time estimate until a subtask finishes"),
     }
@@ -100,7 +88,7 @@ pub fn render_text(state: &State, g: &Graph) -> String {
         let roles: Vec<String> = g
             .role_secs
             .iter()
-            .map(|(r, s)| format!("{} {}", one_line(r, 30), human_secs(*s)))
+            .map(|(r, s)| format!("{} {}", one_line(r, 30), duration(*s)))
             .collect();
         let _ = writeln!(o, "observed time per subtask: {}", roles.join(", "));
     }

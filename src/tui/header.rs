@@ -31,17 +31,7 @@ pub fn tokens(n: u64) -> String {
     }
 }
 
-/// `12s`, `4m05s`, `1h02m`.
-pub fn duration(secs: f64) -> String {
-    let s = secs.max(0.0) as u64;
-    if s < 60 {
-        format!("{s}s")
-    } else if s < 3600 {
-        format!("{}m{:02}s", s / 60, s % 60)
-    } else {
-        format!("{}h{:02}m", s / 3600, (s % 3600) / 60)
-    }
-}
+pub use crate::text::duration;
 
 /// The run's status word and its style.
 pub fn status(ui: &Ui) -> (String, Style) {

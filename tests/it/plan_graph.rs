@@ -190,13 +190,20 @@ fn a_cycle_from_a_damaged_journal_and_a_very_long_chain_still_lay_out() {
     assert_eq!(g.critical.len(), 20_000);
 }
 
-#[test]
-fn the_graph_view_shows_layers_the_path_and_moves_into_details_and_back() {
+/// The run of UX.md mid-flight, on the graph view.
+fn graph_screen(ascii: bool) -> baton::tui::Ui {
     let mut ui = new_ui();
+    ui.theme.ascii = ascii;
     mid_run(&mut ui);
     key(&mut ui, KeyCode::Esc); // the escalation that opened by itself: later
     ch(&mut ui, 'P');
     assert_eq!(ui.screen, Screen::Graph);
+    ui
+}
+
+#[test]
+fn the_graph_view_shows_layers_the_path_and_moves_into_details_and_back() {
+    let mut ui = graph_screen(false);
     tui_support::both!("plan_graph", &mut ui);
     let first = ui.selected_subtask();
     key(&mut ui, KeyCode::Right);
@@ -216,11 +223,7 @@ fn the_graph_view_shows_layers_the_path_and_moves_into_details_and_back() {
 
 #[test]
 fn the_graph_view_in_ascii_draws_only_ascii() {
-    let mut ui = new_ui();
-    ui.theme.ascii = true;
-    mid_run(&mut ui);
-    key(&mut ui, KeyCode::Esc);
-    ch(&mut ui, 'P');
+    let mut ui = graph_screen(true);
     let screen = render(&mut ui, 80, 24);
     assert!(screen.is_ascii(), "{screen}");
     assert!(screen.contains("critical path"), "{screen}");
