@@ -15,7 +15,9 @@ use std::sync::Arc;
 
 use crate::config::{Config, Source};
 use crate::engine::roles::{self, RoleSpec};
+use crate::engine::merge::{OpenTools, SharedTools, Worktrees};
 use crate::engine::{self, EngineConfig, EngineHandle, Start};
+use crate::isolation::{Isolation, RunWorktrees};
 use crate::instructions::{InstructionSummary, ProjectInstructions};
 use crate::journal::{self, Journal, JournalError, LockError, Replay, RunLock};
 use crate::llm::{LlmError, Provider, ProviderKind, ProviderSettings, anthropic, openai};
@@ -171,6 +173,18 @@ pub fn start(
                     .map_err(SessionError::Config)?;
             }
             check_before_creating(config)?;
+            if config.isolation == Isolation::Worktree {
+                let dir = config.workspace.as_deref().ok_or_else(|| {
+                    SessionError::Config(
+                        "isolation = \"worktree\" needs a workspace (--workspace DIR in a git \
+                         repository)"
+                            .into(),
+                    )
+                })?;
+                crate::isolation::check_repository(dir).map_err(|e| {
+                    SessionError::Config(format!("isolation = \"worktree\": {e}"))
+                })?;
+            }
             let (run_id, run_dir, mut journal) = create_run(&data_dir)?;
             journal.hold(lock_run(&run_dir)?);
             let mut warnings = config.warnings.clone();
@@ -178,7 +192,9 @@ pub fn start(
                 warnings.push(note.clone());
             }
             let settings = run_settings(config, front_end);
+            let isolate = config.isolation == Isolation::Worktree;
             spawn(
+                isolate,
                 config.clone(),
                 settings,
                 front_end,
@@ -248,7 +264,21 @@ pub fn start(
                 })?;
             journal.hold(lock);
             let settings = config.run_settings();
+            // Isolation is decided when a run starts: a resumed run keeps its worktrees.
+            let isolate = replay.events.iter().any(|e| {
+                matches!(
+                    e.event,
+                    Event::WorktreeCreated { id: None, .. }
+                )
+            });
+            if !isolate && config.isolation == Isolation::Worktree {
+                warnings.push(
+                    "this run started without worktree isolation and continues without it                      (isolation is chosen when a run starts)"
+                        .into(),
+                );
+            }
             spawn(
+                isolate,
                 config,
                 settings,
                 front_end,
@@ -337,6 +367,7 @@ fn create_run(data_dir: &std::path::Path) -> Result<(String, PathBuf, Journal), 
 
 #[allow(clippy::too_many_arguments)]
 fn spawn(
+    isolate: bool,
     config: Config,
     mut settings: RunSettings,
     front_end: FrontEnd,
@@ -377,15 +408,29 @@ fn spawn(
             .map(|n| format!("project instructions: {n}")),
     );
     let instructions = project_instructions.summary();
+    let (tools, isolation) = if isolate {
+        let (tools, isolation) = isolated_tools(&config, workspace, &run_dir, &run_id)?;
+        if isolation.trees.uncommitted() > 0 {
+            warnings.push(format!(
+                "the workspace has uncommitted changes; the run starts from your last commit \
+                 (branch {}) and its workers do not see them",
+                isolation.trees.run_tree().branch
+            ));
+        }
+        (tools, Some(Arc::new(isolation)))
+    } else {
+        (worker_tools(&config, workspace), None)
+    };
     let engine_config = EngineConfig {
         settings,
         roles: with_mcp_grants(engine_roles(&config)?, &config.mcp_servers),
         pricing: config.price_table(),
         worker_timeout_secs: config.worker_timeout_secs,
         run_dir: run_dir.clone(),
-        tools: worker_tools(&config, workspace),
+        tools,
         stop_when_person_needed: front_end == FrontEnd::Headless,
         project_instructions,
+        isolation,
     };
     tracing::info!(
         run = %run_id,
@@ -453,6 +498,52 @@ fn worker_tools(
     Some(Arc::new(ToolSet { workspace, mcp }))
 }
 
+/// Worktree isolation: the run's worktree (created, or reused on resume) with the workers'
+/// tools over it (read-only workers read it), and how a writing worker's tools are opened
+/// in its own worktree (the same options; the `[[mcp_servers]]` are shared, started in the
+/// run's worktree).
+fn isolated_tools(
+    config: &Config,
+    workspace: Option<Arc<Workspace>>,
+    run_dir: &Path,
+    run_id: &str,
+) -> Result<(Option<Arc<dyn WorkerTools>>, Worktrees), SessionError> {
+    let Some(ws) = workspace else {
+        return Err(SessionError::Config(
+            "isolation = \"worktree\" needs a workspace (--workspace DIR in a git repository)"
+                .into(),
+        ));
+    };
+    let trees = RunWorktrees::prepare(ws.root(), run_dir, run_id).map_err(|e| {
+        SessionError::Config(format!(
+            "isolation = \"worktree\" needs the workspace to be in a git repository with a \
+             commit: {e}"
+        ))
+    })?;
+    let options = ws.options().clone();
+    let open_ws = Worktrees::workspace_tools(options.clone());
+    let run_ws = Workspace::open(&trees.run_tree().root, options)
+        .map_err(|e| SessionError::Config(e.to_string()))?;
+    let tools = worker_tools(config, Some(Arc::new(run_ws)));
+    let open_tools: OpenTools = match &tools {
+        Some(set) if !config.mcp_servers.is_empty() => {
+            let set = set.clone();
+            Arc::new(move |root: &Path| {
+                let own = open_ws(root)?;
+                Ok(Arc::new(SharedTools {
+                    own,
+                    shared: set.clone(),
+                }) as Arc<dyn WorkerTools>)
+            })
+        }
+        _ => open_ws,
+    };
+    Ok((
+        tools,
+        Worktrees::new(trees, config.merge_conflicts, open_tools),
+    ))
+}
+
 /// Each role's tool list with the MCP tools it may use (`mcp__<server>__…`).
 pub fn with_mcp_grants(mut roles: Vec<RoleSpec>, servers: &[McpServerSpec]) -> Vec<RoleSpec> {
     for role in &mut roles {
@@ -474,4 +565,46 @@ pub fn build_provider(settings: &ProviderSettings) -> Result<Arc<dyn Provider>, 
         ProviderKind::Openai => Ok(Arc::new(openai::OpenAiProvider::new(settings.clone())?)),
         ProviderKind::Demo => Ok(Arc::new(crate::demo::DemoProvider::new(settings))),
     }
+}
+
+/// `baton accept RUN`: merges a finished (or stopped) worktree run's branch into the branch
+/// checked out in its workspace and removes its worktrees. Refuses while the run is open
+/// (its lock is held) and for a run without worktrees (its changes are in the workspace).
+pub fn accept(config: &Config, run: &str) -> Result<String, SessionError> {
+    let run_dir = journal::resolve_run(config.data_dir(), run)?;
+    let run_id = run_dir
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let _lock = lock_run(&run_dir)?;
+    let path = run_dir.join(journal::JOURNAL_FILE);
+    let replay = journal::replay(&path).map_err(|source| SessionError::Io {
+        action: "read the journal",
+        path: path.clone(),
+        source,
+    })?;
+    let state = crate::state::State::fold(&replay.events);
+    if state.git.run_branch.is_none() {
+        return Err(SessionError::Config(format!(
+            "run {run_id} did not use worktree isolation: its changes are already in its \
+             workspace"
+        )));
+    }
+    let workspace = state
+        .settings
+        .as_ref()
+        .and_then(|s| s.workspace.clone())
+        .ok_or_else(|| SessionError::Config(format!("run {run_id} has no workspace")))?;
+    let done = crate::isolation::accept(Path::new(&workspace), &run_dir, &run_id)
+        .map_err(|e| SessionError::Config(e.to_string()))?;
+    let how = if done.fast_forward {
+        "fast-forward"
+    } else {
+        "merge commit"
+    };
+    Ok(format!(
+        "merged {} into {} ({how}) in {workspace}; removed {} worktree(s) of the run (the \
+         branch {} is kept)",
+        done.branch, done.into, done.removed, done.branch
+    ))
 }

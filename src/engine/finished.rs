@@ -21,6 +21,9 @@ pub fn rollback(
     state: &State,
     id: SubtaskId,
 ) -> Result<Envelope, String> {
+    if state.git.run_branch.is_some() {
+        return super::merge::rollback_finished(run_dir, workspace, state, id);
+    }
     let changes: Vec<FileChange> = state
         .files
         .iter()
