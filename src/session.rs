@@ -14,11 +14,11 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::config::{Config, Source};
-use crate::engine::roles::{self, RoleSpec};
 use crate::engine::merge::{OpenTools, SharedTools, Worktrees};
+use crate::engine::roles::{self, RoleSpec};
 use crate::engine::{self, EngineConfig, EngineHandle, Start};
-use crate::isolation::{Isolation, RunWorktrees};
 use crate::instructions::{InstructionSummary, ProjectInstructions};
+use crate::isolation::{Isolation, RunWorktrees};
 use crate::journal::{self, Journal, JournalError, LockError, Replay, RunLock};
 use crate::llm::{LlmError, Provider, ProviderKind, ProviderSettings, anthropic, openai};
 use crate::protocol::{ApprovalPolicy, Envelope, Event, RunSettings};
@@ -181,9 +181,8 @@ pub fn start(
                             .into(),
                     )
                 })?;
-                crate::isolation::check_repository(dir).map_err(|e| {
-                    SessionError::Config(format!("isolation = \"worktree\": {e}"))
-                })?;
+                crate::isolation::check_repository(dir)
+                    .map_err(|e| SessionError::Config(format!("isolation = \"worktree\": {e}")))?;
             }
             let (run_id, run_dir, mut journal) = create_run(&data_dir)?;
             journal.hold(lock_run(&run_dir)?);
@@ -265,12 +264,10 @@ pub fn start(
             journal.hold(lock);
             let settings = config.run_settings();
             // Isolation is decided when a run starts: a resumed run keeps its worktrees.
-            let isolate = replay.events.iter().any(|e| {
-                matches!(
-                    e.event,
-                    Event::WorktreeCreated { id: None, .. }
-                )
-            });
+            let isolate = replay
+                .events
+                .iter()
+                .any(|e| matches!(e.event, Event::WorktreeCreated { id: None, .. }));
             if !isolate && config.isolation == Isolation::Worktree {
                 warnings.push(
                     "this run started without worktree isolation and continues without it                      (isolation is chosen when a run starts)"

@@ -95,10 +95,7 @@ impl WorkerTools for SharedTools {
             self.shared.call(host, subtask, attempt, call).await
         }
     }
-    async fn rollback(
-        &self,
-        changes: &[crate::state::FileChange],
-    ) -> Result<Vec<String>, String> {
+    async fn rollback(&self, changes: &[crate::state::FileChange]) -> Result<Vec<String>, String> {
         self.own.rollback(changes).await
     }
 }
@@ -196,7 +193,10 @@ impl Engine {
             .subtask(id)
             .map(|s| one_line(&s.title, 72))
             .unwrap_or_default();
-        let message = format!("{id} {title}\n\nBaton run {}, attempt {attempt}", trees.run_id());
+        let message = format!(
+            "{id} {title}\n\nBaton run {}, attempt {attempt}",
+            trees.run_id()
+        );
         let merged = tokio::task::spawn_blocking(move || trees.merge(id, &message))
             .await
             .map_err(|e| e.to_string())
@@ -365,7 +365,10 @@ pub(crate) fn rollback_finished(
         RunWorktrees::prepare(workspace, run_dir, &state.run_id).map_err(|e| e.to_string())?;
     let mut files = Vec::new();
     for m in merges {
-        for f in trees.revert(&m.before, &m.after).map_err(|e| e.to_string())? {
+        for f in trees
+            .revert(&m.before, &m.after)
+            .map_err(|e| e.to_string())?
+        {
             if !files.contains(&f) {
                 files.push(f);
             }

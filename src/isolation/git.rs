@@ -33,7 +33,10 @@ pub enum At {
     /// A directory of a repository (`git -C dir`).
     Dir(PathBuf),
     /// A worktree given by its administrative directory and its working directory.
-    Tree { git_dir: PathBuf, work_tree: PathBuf },
+    Tree {
+        git_dir: PathBuf,
+        work_tree: PathBuf,
+    },
 }
 
 /// What a git command printed and how it ended.
@@ -117,7 +120,11 @@ pub fn check(at: &At, args: &[&str]) -> Result<Output, GitError> {
         return Ok(out);
     }
     let said = out.stderr.trim();
-    let said = if said.is_empty() { out.stdout.trim() } else { said };
+    let said = if said.is_empty() {
+        out.stdout.trim()
+    } else {
+        said
+    };
     Err(GitError(format!(
         "`git {}` failed: {}",
         args.join(" "),

@@ -187,7 +187,11 @@ impl RunWorktrees {
         let branch = trees.run.branch.clone();
         let path = trees.dir.join(run_id);
         let exists = trees.branch_exists(&branch)?;
-        let start = if exists { branch.clone() } else { "HEAD".into() };
+        let start = if exists {
+            branch.clone()
+        } else {
+            "HEAD".into()
+        };
         let base = git::check(&trees.main(), &["rev-parse", "--verify", &start])
             .map_err(|_| {
                 GitError(

@@ -32,6 +32,7 @@ mod engine_props;
 mod engine_resume;
 mod escapes_cli;
 mod export;
+mod git_worktree;
 mod headless;
 mod instructions;
 mod journal;
