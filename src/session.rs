@@ -5,8 +5,9 @@
 //! included), creating or resolving the run directory, opening the journal (replaying it on
 //! resume and reporting torn or corrupt lines), building the provider and the
 //! [`EngineConfig`] (roles merged with the config's, prices with its overrides, per-role
-//! models, the workspace tools of `--workspace`, the workspace's project instructions, the `[[mcp_servers]]` started with the run),
-//! and which settings a resumed run keeps.
+//! models, the workspace tools of `--workspace`, the workspace's project instructions, the `[[mcp_servers]]` started with the run,
+//! the run's git worktree with `--isolation worktree`), and which settings a resumed run
+//! keeps (a resumed run isolates exactly when its journal has the run's worktree).
 //! Must not draw, print or decide anything about the run itself: the front ends show
 //! [`Session::warnings`], the engine runs the loop.
 
@@ -565,43 +566,10 @@ pub fn build_provider(settings: &ProviderSettings) -> Result<Arc<dyn Provider>, 
 }
 
 /// `baton accept RUN`: merges a finished (or stopped) worktree run's branch into the branch
-/// checked out in its workspace and removes its worktrees. Refuses while the run is open
-/// (its lock is held) and for a run without worktrees (its changes are in the workspace).
+/// checked out in its workspace and removes its worktrees (`engine::merge::accept_run`).
+/// Refuses while the run is open (its lock is held).
 pub fn accept(config: &Config, run: &str) -> Result<String, SessionError> {
     let run_dir = journal::resolve_run(config.data_dir(), run)?;
-    let run_id = run_dir
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
     let _lock = lock_run(&run_dir)?;
-    let path = run_dir.join(journal::JOURNAL_FILE);
-    let replay = journal::replay(&path).map_err(|source| SessionError::Io {
-        action: "read the journal",
-        path: path.clone(),
-        source,
-    })?;
-    let state = crate::state::State::fold(&replay.events);
-    if state.git.run_branch.is_none() {
-        return Err(SessionError::Config(format!(
-            "run {run_id} did not use worktree isolation: its changes are already in its \
-             workspace"
-        )));
-    }
-    let workspace = state
-        .settings
-        .as_ref()
-        .and_then(|s| s.workspace.clone())
-        .ok_or_else(|| SessionError::Config(format!("run {run_id} has no workspace")))?;
-    let done = crate::isolation::accept(Path::new(&workspace), &run_dir, &run_id)
-        .map_err(|e| SessionError::Config(e.to_string()))?;
-    let how = if done.fast_forward {
-        "fast-forward"
-    } else {
-        "merge commit"
-    };
-    Ok(format!(
-        "merged {} into {} ({how}) in {workspace}; removed {} worktree(s) of the run (the \
-         branch {} is kept)",
-        done.branch, done.into, done.removed, done.branch
-    ))
+    crate::engine::merge::accept_run(&run_dir).map_err(SessionError::Config)
 }

@@ -388,3 +388,39 @@ pub(crate) fn rollback_finished(
     }
     Ok(env)
 }
+
+/// `baton accept`: merges the run's branch into the branch checked out in the run's
+/// workspace (from its journal) and removes its worktrees. The caller holds the run's lock.
+pub fn accept_run(run_dir: &Path) -> Result<String, String> {
+    let run_id = run_dir
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let path = run_dir.join(crate::journal::JOURNAL_FILE);
+    let replay = crate::journal::replay(&path)
+        .map_err(|e| format!("cannot read the journal {}: {e}", path.display()))?;
+    let state = crate::state::State::fold(&replay.events);
+    if state.git.run_branch.is_none() {
+        return Err(format!(
+            "run {run_id} did not use worktree isolation: its changes are already in its \
+             workspace"
+        ));
+    }
+    let workspace = state
+        .settings
+        .as_ref()
+        .and_then(|s| s.workspace.clone())
+        .ok_or_else(|| format!("run {run_id} has no workspace"))?;
+    let done = crate::isolation::accept(Path::new(&workspace), run_dir, &run_id)
+        .map_err(|e| e.to_string())?;
+    let how = if done.fast_forward {
+        "fast-forward"
+    } else {
+        "merge commit"
+    };
+    Ok(format!(
+        "merged {} into {} ({how}) in {workspace}; removed {} worktree(s) of the run (the \
+         branch {} is kept)",
+        done.branch, done.into, done.removed, done.branch
+    ))
+}

@@ -3,7 +3,8 @@
 //! files merge cleanly into `baton/<run id>`; on the same file the second merge conflicts
 //! and goes to a recovery decision that is shown the hunks (or, with `merge_conflicts =
 //! "person"`, to the person); a stopped run resumes in its worktrees; `accept` merges the
-//! run's branch. Throughout, the person's working tree, HEAD and branch stay as they were.
+//! run's branch (the binary's side: git_worktree_cli.rs). Throughout, the person's working
+//! tree, HEAD and branch stay as they were.
 //!
 //! Real time (git is a real process); no network beyond 127.0.0.1.
 
@@ -34,7 +35,7 @@ use support::{FakeLlm, RecordedRequest, Reply, ScriptedResponse};
 const MERGED: &str = "from A\nfrom B\n";
 
 /// `git ARGS` in `dir` for the test's own checks (its own identity, no global config).
-fn git(dir: &Path, args: &[&str]) -> String {
+pub fn git(dir: &Path, args: &[&str]) -> String {
     let out = Process::new("git")
         .args(["-c", "user.name=Test", "-c", "user.email=test@localhost"])
         .arg("-C")
@@ -70,7 +71,7 @@ fn repo(tmp: &Path) -> PathBuf {
 }
 
 /// What the person sees of their repository: HEAD, branch, status, and every file's bytes.
-fn person_view(dir: &Path) -> (String, String, String, Vec<(String, Vec<u8>)>) {
+pub fn person_view(dir: &Path) -> (String, String, String, Vec<(String, Vec<u8>)>) {
     let mut files: Vec<(String, Vec<u8>)> = std::fs::read_dir(dir)
         .unwrap()
         .map(|e| e.unwrap().path())
@@ -569,85 +570,4 @@ async fn a_stopped_worktree_run_resumes_in_its_worktrees_and_finishes() {
     assert_eq!(git(&repo, &["show", "baton/r4:new_a.txt"]), "from A\n");
     assert_eq!(git(&repo, &["show", "baton/r4:new_b.txt"]), "from B\n");
     assert_eq!(person_view(&repo), before);
-}
-
-/// Copies `from` into `to` (the sample project).
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), &target).unwrap();
-        }
-    }
-}
-
-/// The real binary (headless, demo provider): `--isolation worktree` makes the session
-/// create the run's worktree; the demo developers' edits land on `baton/<run id>` only;
-/// `baton accept latest` merges them into `main`. Without a git repository the flag is a
-/// usage error that creates no run.
-#[test]
-fn the_binary_runs_in_worktrees_and_accept_merges_the_run_branch() {
-    use crate::support_cli::{baton, data_dir, only_run_dir, text};
-    let home = tempfile::tempdir().unwrap();
-    let work = tempfile::tempdir().unwrap();
-
-    let plain = work.path().join("plain");
-    std::fs::create_dir_all(&plain).unwrap();
-    let o = baton(home.path())
-        .args(["--headless", "--isolation", "worktree", "--workspace"])
-        .arg(&plain)
-        .arg("Fix the TODOs")
-        .output()
-        .unwrap();
-    let (_, err) = text(&o);
-    assert_eq!(o.status.code(), Some(2), "{err}");
-    assert!(err.contains("not in a git working tree"), "{err}");
-    assert!(
-        baton::journal::list_runs(&data_dir(home.path()))
-            .unwrap_or_default()
-            .is_empty()
-    );
-
-    let project = work.path().join("project");
-    copy_dir(
-        &Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/sample-project"),
-        &project,
-    );
-    git(&project, &["init", "-q", "-b", "main"]);
-    git(&project, &["add", "-A"]);
-    git(&project, &["commit", "-q", "-m", "sample"]);
-    let before = person_view(&project);
-    let o = baton(home.path())
-        .args(["--headless", "--isolation", "worktree", "--workspace"])
-        .arg(&project)
-        .arg("Fix the TODOs in this URL shortener")
-        .output()
-        .unwrap();
-    let (_, err) = text(&o);
-    assert_eq!(o.status.code(), Some(0), "{err}");
-    let run_dir = only_run_dir(home.path());
-    let run_id = run_dir.file_name().unwrap().to_string_lossy().into_owned();
-    let branch = format!("baton/{run_id}");
-    assert!(err.contains(&format!("baton accept {run_id}")), "{err}");
-    assert_eq!(person_view(&project), before);
-    let changed = git(&project, &["diff", "--name-only", "main", &branch]);
-    assert!(
-        !changed.trim().is_empty(),
-        "the demo changed nothing: {err}"
-    );
-
-    let o = baton(home.path())
-        .args(["accept", "latest"])
-        .output()
-        .unwrap();
-    let (out, err) = text(&o);
-    assert_eq!(o.status.code(), Some(0), "{out}{err}");
-    assert!(out.contains(&format!("merged {branch} into main")), "{out}");
-    assert_eq!(git(&project, &["diff", "--name-only", "main", &branch]), "");
-    assert_eq!(git(&project, &["status", "--porcelain"]), "");
-    assert!(!run_dir.join("worktrees").join(&run_id).exists());
 }

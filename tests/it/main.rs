@@ -33,6 +33,7 @@ mod engine_resume;
 mod escapes_cli;
 mod export;
 mod git_worktree;
+mod git_worktree_cli;
 mod headless;
 mod instructions;
 mod journal;
