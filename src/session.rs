@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::config::{Config, Source};
-use crate::engine::merge::{OpenTools, SharedTools, Worktrees};
+use crate::engine::merge::Worktrees;
 use crate::engine::roles::{self, RoleSpec};
 use crate::engine::{self, EngineConfig, EngineHandle, Start};
 use crate::instructions::{InstructionSummary, ProjectInstructions};
@@ -480,20 +480,28 @@ fn worker_tools(
     config: &Config,
     workspace: Option<Arc<Workspace>>,
 ) -> Option<Arc<dyn WorkerTools>> {
-    if config.mcp_servers.is_empty() {
-        return workspace.map(|ws| ws as Arc<dyn WorkerTools>);
-    }
     let cwd = match &workspace {
         Some(ws) => ws.root().to_path_buf(),
         None => std::env::current_dir().unwrap_or_else(|_| PathBuf::from(".")),
     };
+    match start_mcp(config, &cwd) {
+        Some(mcp) => Some(Arc::new(ToolSet { workspace, mcp })),
+        None => workspace.map(|ws| ws as Arc<dyn WorkerTools>),
+    }
+}
+
+/// The `[[mcp_servers]]`, started in the background in `cwd`; `None` without any.
+fn start_mcp(config: &Config, cwd: &Path) -> Option<Arc<McpTools>> {
+    if config.mcp_servers.is_empty() {
+        return None;
+    }
     let mcp = Arc::new(McpTools::new(
         config.mcp_servers.clone(),
-        &cwd,
+        cwd,
         config.read_only,
     ));
     mcp.start_in_background();
-    Some(Arc::new(ToolSet { workspace, mcp }))
+    Some(mcp)
 }
 
 /// Worktree isolation: the run's worktree (created, or reused on resume) with the workers'
@@ -519,25 +527,21 @@ fn isolated_tools(
         ))
     })?;
     let options = ws.options().clone();
-    let open_ws = Worktrees::workspace_tools(options.clone());
-    let run_ws = Workspace::open(&trees.run_tree().root, options)
-        .map_err(|e| SessionError::Config(e.to_string()))?;
-    let tools = worker_tools(config, Some(Arc::new(run_ws)));
-    let open_tools: OpenTools = match &tools {
-        Some(set) if !config.mcp_servers.is_empty() => {
-            let set = set.clone();
-            Arc::new(move |root: &Path| {
-                let own = open_ws(root)?;
-                Ok(Arc::new(SharedTools {
-                    own,
-                    shared: set.clone(),
-                }) as Arc<dyn WorkerTools>)
-            })
-        }
-        _ => open_ws,
+    let run_ws = Arc::new(
+        Workspace::open(&trees.run_tree().root, options.clone())
+            .map_err(|e| SessionError::Config(e.to_string()))?,
+    );
+    let mcp = start_mcp(config, run_ws.root());
+    let tools: Arc<dyn WorkerTools> = match &mcp {
+        Some(mcp) => Arc::new(ToolSet {
+            workspace: Some(run_ws),
+            mcp: mcp.clone(),
+        }),
+        None => run_ws,
     };
+    let open_tools = Worktrees::workspace_tools(options, mcp);
     Ok((
-        tools,
+        Some(tools),
         Worktrees::new(trees, config.merge_conflicts, open_tools),
     ))
 }

@@ -27,8 +27,8 @@ use super::run::Engine;
 use crate::isolation::{ConflictPolicy, Merge, RunWorktrees};
 use crate::protocol::*;
 use crate::text::one_line;
-use crate::tools::{ToolHost, ToolOutput, WorkerTools, Workspace, WorkspaceOptions};
-use async_trait::async_trait;
+use crate::tools::mcp::{McpTools, ToolSet};
+use crate::tools::{WorkerTools, Workspace, WorkspaceOptions};
 
 /// Opens the workers' tools over a directory (a worktree, or the workspace's place in it).
 pub type OpenTools = Arc<dyn Fn(&Path) -> Result<Arc<dyn WorkerTools>, String> + Send + Sync>;
@@ -50,53 +50,19 @@ impl Worktrees {
     }
 
     /// Opens the workspace tools with `options` (backups in the run directory, the same
-    /// allow list, protections and sandbox) in each worktree: commands run there and the
-    /// sandbox confines their writes to it.
-    pub fn workspace_tools(options: WorkspaceOptions) -> OpenTools {
+    /// allow list, protections and sandbox) in each worktree, beside the run's MCP servers
+    /// when it has any: commands run there and the sandbox confines their writes to it.
+    pub fn workspace_tools(options: WorkspaceOptions, mcp: Option<Arc<McpTools>>) -> OpenTools {
         Arc::new(move |root: &Path| {
-            Workspace::open(root, options.clone())
-                .map(|ws| Arc::new(ws) as Arc<dyn WorkerTools>)
-                .map_err(|e| e.to_string())
+            let ws = Arc::new(Workspace::open(root, options.clone()).map_err(|e| e.to_string())?);
+            Ok(match &mcp {
+                Some(mcp) => Arc::new(ToolSet {
+                    workspace: Some(ws),
+                    mcp: mcp.clone(),
+                }) as Arc<dyn WorkerTools>,
+                None => ws,
+            })
         })
-    }
-}
-
-/// A writing worker's tools in a worktree run with MCP servers: the workspace tools of its
-/// own worktree, the MCP tools of the run's set.
-pub struct SharedTools {
-    pub own: Arc<dyn WorkerTools>,
-    pub shared: Arc<dyn WorkerTools>,
-}
-
-#[async_trait]
-impl WorkerTools for SharedTools {
-    async fn ready(&self, host: &dyn ToolHost) {
-        self.shared.ready(host).await;
-    }
-    fn definitions(&self, allowed: &[String]) -> Vec<ToolDef> {
-        let mut defs = self.own.definitions(allowed);
-        for d in self.shared.definitions(allowed) {
-            if !defs.iter().any(|o| o.name == d.name) {
-                defs.push(d);
-            }
-        }
-        defs
-    }
-    async fn call(
-        &self,
-        host: &dyn ToolHost,
-        subtask: SubtaskId,
-        attempt: u32,
-        call: &ToolCall,
-    ) -> ToolOutput {
-        if crate::tools::schema::ALL_TOOLS.contains(&call.name.as_str()) {
-            self.own.call(host, subtask, attempt, call).await
-        } else {
-            self.shared.call(host, subtask, attempt, call).await
-        }
-    }
-    async fn rollback(&self, changes: &[crate::state::FileChange]) -> Result<Vec<String>, String> {
-        self.own.rollback(changes).await
     }
 }
 
@@ -374,19 +340,7 @@ pub(crate) fn rollback_finished(
             }
         }
     }
-    let mut journal = crate::journal::Journal::open_append(run_dir)
-        .map_err(|e| format!("the journal cannot be opened to record the rollback: {e}"))?;
-    let env = journal
-        .append(Event::SubtaskRolledBack {
-            id,
-            files,
-            by: Actor::Person,
-        })
-        .map_err(|e| format!("the merge was reverted but could not be journaled: {e}"))?;
-    if let Err(e) = journal.sync() {
-        tracing::warn!("journal sync after rollback: {e}");
-    }
-    Ok(env)
+    super::finished::journal_rollback(run_dir, id, files)
 }
 
 /// `baton accept`: merges the run's branch into the branch checked out in the run's

@@ -105,7 +105,7 @@ fn isolated(repo: &Path, run_dir: &Path, run_id: &str, policy: ConflictPolicy) -
     cfg.isolation = Some(Arc::new(Worktrees::new(
         trees,
         policy,
-        Worktrees::workspace_tools(options),
+        Worktrees::workspace_tools(options, None),
     )));
     cfg
 }
@@ -120,19 +120,6 @@ fn tool(name: &str, args: Value) -> ScriptedResponse {
 /// All the text of a request (system prompt aside).
 fn text_of(req: &RecordedRequest) -> String {
     serde_json::to_string(&req.messages()).unwrap()
-}
-
-fn first_text(req: &RecordedRequest) -> String {
-    let messages = req.messages();
-    match messages.first().map(|m| &m["content"]) {
-        Some(Value::String(s)) => s.clone(),
-        Some(Value::Array(blocks)) => blocks
-            .iter()
-            .filter_map(|b| b["text"].as_str())
-            .collect::<Vec<_>>()
-            .join(""),
-        _ => String::new(),
-    }
 }
 
 /// The fake model: two developers, "Write A" and "Write B", each writing one file (its own,
@@ -187,7 +174,7 @@ fn responder_held(
 }
 
 fn worker(req: &RecordedRequest, same_file: bool) -> ScriptedResponse {
-    let brief = first_text(req);
+    let brief = req.first_text();
     let letter = if brief.contains("Write A") { "A" } else { "B" };
     let path = if same_file {
         "shared.txt".to_string()

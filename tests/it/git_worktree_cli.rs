@@ -7,21 +7,8 @@
 use std::path::Path;
 
 use crate::git_worktree::{git, person_view};
+use crate::support::copy_dir;
 use crate::support_cli::{baton, data_dir, only_run_dir, text};
-
-/// Copies `from` into `to` (the sample project).
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), &target).unwrap();
-        }
-    }
-}
 
 /// The real binary (headless, demo provider): `--isolation worktree` makes the session
 /// create the run's worktree; the demo developers' edits land on `baton/<run id>` only;
