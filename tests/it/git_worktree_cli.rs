@@ -142,3 +142,76 @@ async fn a_worker_s_command_runs_in_its_worktree_and_writes_nowhere_else() {
     );
     assert_eq!(person_view(&repo), before);
 }
+
+/// The diff view of a worktree run's subtask compares its recorded original with the file
+/// in the subtask's own worktree (what its branch changed), not with the person's copy.
+#[test]
+fn the_diff_view_reads_the_subtask_s_worktree() {
+    use crate::tui_support::{Script, added, feed, new_ui, settings, started};
+    use baton::protocol::*;
+    use baton::tools::changes::sha256_hex;
+    use baton::tui::app::Screen;
+
+    let tmp = tempfile::tempdir().unwrap();
+    let (ws, tree, run) = (
+        tmp.path().join("ws"),
+        tmp.path().join("run/worktrees/r6-1"),
+        tmp.path().join("run"),
+    );
+    for dir in [&ws, &tree, &run.join("backups/1")] {
+        std::fs::create_dir_all(dir).unwrap();
+    }
+    std::fs::write(ws.join("app.py"), "old\n").unwrap();
+    std::fs::write(tree.join("app.py"), "new\n").unwrap();
+    std::fs::write(run.join("backups/1/1-app.py"), "old\n").unwrap();
+    let mut ui = new_ui();
+    ui.info.run_dir = Some(run.clone());
+    let mut s = settings();
+    s.workspace = Some(ws.display().to_string());
+    let tree_event = |id: Option<SubtaskId>, path: &Path| Event::WorktreeCreated {
+        id,
+        attempt: u32::from(id.is_some()),
+        branch: "b".into(),
+        path: path.display().to_string(),
+        base: "0".repeat(40),
+        created: true,
+    };
+    feed(
+        &mut ui,
+        &mut Script::default(),
+        vec![
+            Event::RunStarted {
+                run_id: "r6".into(),
+                task: "t".into(),
+                settings: s,
+            },
+            tree_event(None, &run.join("worktrees/r6")),
+            added(
+                1,
+                "Edit",
+                "code_developer",
+                Priority::Normal,
+                &[],
+                Origin::Analysis,
+                false,
+            ),
+            started(1, 1, "code_developer"),
+            tree_event(Some(SubtaskId(1)), &tree),
+            Event::FileChanged {
+                id: SubtaskId(1),
+                path: "app.py".into(),
+                before: Some(sha256_hex(b"old\n")),
+                after: Some(sha256_hex(b"new\n")),
+                backup: Some("backups/1/1-app.py".into()),
+            },
+        ],
+    );
+    let changes = baton::tui::changes::load(&ui, SubtaskId(1), Screen::Main);
+    assert_eq!(changes.problem, None);
+    let diff = &changes.diffs[0];
+    assert!(
+        diff.diff.contains("-old") && diff.diff.contains("+new"),
+        "{diff:?}"
+    );
+    assert!(diff.notes.is_empty(), "{diff:?}");
+}
