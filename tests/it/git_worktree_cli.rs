@@ -1,7 +1,8 @@
 //! Worktree isolation through the real binary (headless, demo provider): the session
 //! creates the run's worktree from `--isolation worktree`, the person's repository is
 //! untouched, `baton accept` merges the run's branch; without git the flag is a usage error;
-//! a worker's command runs in its worktree and the sandbox keeps its writes there.
+//! a worker's command runs in its worktree and the sandbox keeps its writes there; the TUI's
+//! diff view of a subtask reads its worktree.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
