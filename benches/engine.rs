@@ -139,6 +139,7 @@ fn config(dir: &std::path::Path, max_workers: u32) -> EngineConfig {
         tools: None,
         stop_when_person_needed: true,
         project_instructions: Default::default(),
+        isolation: None,
     }
 }
 

@@ -194,6 +194,18 @@ pub struct CommonArgs {
     #[arg(long, global = true, help_heading = "Workspace")]
     pub allow_network: bool,
 
+    /// Where writing workers work: `worktree` gives each its own git worktree and branch,
+    /// merged into the run's branch `baton/<run id>` on report (your working tree is not
+    /// touched until you accept it); `none` (default) writes in the workspace.
+    #[arg(
+        long,
+        global = true,
+        value_name = "MODE",
+        value_parser = ["worktree", "none"],
+        help_heading = "Workspace"
+    )]
+    pub isolation: Option<String>,
+
     /// Do not give the workspace's AGENTS.md / CLAUDE.md files to the models.
     #[arg(long, global = true, help_heading = "Workspace")]
     pub no_project_instructions: bool,
@@ -286,6 +298,18 @@ pub enum Cmd {
         #[arg(value_enum, value_name = "PROVIDER")]
         provider: KeyProvider,
     },
+    /// Remove the key `baton login` stored for a provider from the OS keychain.
+    Logout {
+        #[arg(value_enum, value_name = "PROVIDER")]
+        provider: KeyProvider,
+    },
+    /// Merge a worktree run's branch (`baton/<run id>`) into the branch checked out in its
+    /// workspace, then remove the run's worktrees (`--isolation worktree`).
+    Accept {
+        /// A run id, a unique prefix of one, or `latest`.
+        #[arg(value_name = "RUN")]
+        run: String,
+    },
     /// Print a shell completion script (e.g. `baton completions bash > ~/.local/share/bash-completion/completions/baton`).
     Completions {
         #[arg(value_enum, value_name = "SHELL")]
@@ -349,6 +373,10 @@ pub enum Action {
     Doctor,
     Config,
     Login(ProviderKind),
+    Logout(ProviderKind),
+    Accept {
+        run: String,
+    },
     Completions(clap_complete::Shell),
     Man,
 }
@@ -369,6 +397,8 @@ impl Action {
             Action::Doctor => "doctor",
             Action::Config => "config",
             Action::Login(_) => "login",
+            Action::Logout(_) => "logout",
+            Action::Accept { .. } => "accept",
             Action::Completions(_) => "completions",
             Action::Man => "man",
         }
@@ -479,6 +509,8 @@ impl Cli {
             Some(Cmd::Doctor) => Ok(Action::Doctor),
             Some(Cmd::Config) => Ok(Action::Config),
             Some(Cmd::Login { provider }) => Ok(Action::Login((*provider).into())),
+            Some(Cmd::Logout { provider }) => Ok(Action::Logout((*provider).into())),
+            Some(Cmd::Accept { run }) => Ok(Action::Accept { run: run.clone() }),
             Some(Cmd::Completions { shell }) => Ok(Action::Completions(*shell)),
             Some(Cmd::Man) => Ok(Action::Man),
         }

@@ -2,8 +2,9 @@
 //! the Secret Service on Linux with the kernel keyring in front), behind the [`KeyStore`]
 //! trait so tests use a file-backed double and never touch a real keychain.
 //!
-//! Owns: the entry names (service `baton`, account = provider name), reading and storing a
-//! key, and `baton login PROVIDER` (read a key without echo, check it, store it).
+//! Owns: the entry names (service `baton`, account = provider name), reading, storing and
+//! removing a key, `baton login PROVIDER` (read a key without echo, check it, store it) and
+//! `baton logout PROVIDER` (remove it, naming its fingerprint).
 //! Must not print a key or put one anywhere but the store: keys travel as [`Secret`]s.
 //!
 //! Decisions (see docs/keys.md): a keychain that cannot be reached (no Secret Service on a
@@ -114,6 +115,11 @@ pub enum LoginError {
     Read(#[from] std::io::Error),
     #[error("{0}")]
     Invalid(&'static str),
+    #[error("cannot remove the key from {store}: {error}")]
+    Remove {
+        store: &'static str,
+        error: KeyStoreError,
+    },
     #[error("cannot store the key in {store}: {error}")]
     Store {
         store: &'static str,
@@ -186,6 +192,71 @@ pub fn login(
         fingerprint: key.fingerprint(),
         store: store.name(),
     })
+}
+
+/// What `baton logout` did, for the person.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LoggedOut {
+    /// The key with this fingerprint was removed.
+    Removed {
+        provider: ProviderKind,
+        fingerprint: Option<String>,
+        store: &'static str,
+    },
+    /// There was no key to remove.
+    NothingStored {
+        provider: ProviderKind,
+        store: &'static str,
+    },
+}
+
+impl fmt::Display for LoggedOut {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            LoggedOut::Removed {
+                provider,
+                fingerprint: Some(fp),
+                store,
+            } => write!(f, "removed the {provider} key ({fp}) from {store}"),
+            LoggedOut::Removed {
+                provider,
+                fingerprint: None,
+                store,
+            } => write!(f, "removed the {provider} key from {store}"),
+            LoggedOut::NothingStored { provider, store } => write!(
+                f,
+                "no {provider} key was stored in {store}; nothing was removed (keys from {} or \
+                 --api-key-file are not Baton's to remove)",
+                provider.key_env_var().unwrap_or("the environment")
+            ),
+        }
+    }
+}
+
+/// `baton logout PROVIDER`: removes the key `baton login` stored for `provider` and says
+/// which (by fingerprint), or that there was none.
+pub fn logout(store: &dyn KeyStore, provider: ProviderKind) -> Result<LoggedOut, LoginError> {
+    if provider == ProviderKind::Demo {
+        return Err(LoginError::NoKeyNeeded);
+    }
+    let failed = |error| LoginError::Remove {
+        store: store.name(),
+        error,
+    };
+    // The fingerprint says which key went; a key that cannot be read is still removed.
+    let fingerprint = store.get(provider).ok().flatten().map(|k| k.fingerprint());
+    if store.delete(provider).map_err(failed)? {
+        Ok(LoggedOut::Removed {
+            provider,
+            fingerprint,
+            store: store.name(),
+        })
+    } else {
+        Ok(LoggedOut::NothingStored {
+            provider,
+            store: store.name(),
+        })
+    }
 }
 
 /// Reads a key for `baton login`: hidden input from the terminal, or the first line of

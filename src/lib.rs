@@ -11,6 +11,7 @@ pub mod engine;
 pub mod export;
 pub mod headless;
 pub mod instructions;
+pub mod isolation;
 pub mod journal;
 pub mod keychain;
 pub mod llm;

@@ -51,6 +51,7 @@ fn main() -> ExitCode {
             };
         }
         Action::Login(provider) => return login(provider),
+        Action::Logout(provider) => return logout(provider),
         _ => {}
     }
     let config = match Config::load(&cli.common) {
@@ -215,7 +216,17 @@ async fn dispatch(action: Action, config: Config) -> color_eyre::Result<i32> {
                 baton::tui::run(config, Launch::New { task }).await
             }
         }
-        Action::Login(_) | Action::Completions(_) | Action::Man => Ok(0),
+        Action::Accept { run } => match baton::session::accept(&config, &run) {
+            Ok(done) => {
+                print_out(&format!("{done}\n"));
+                Ok(0)
+            }
+            Err(e) => {
+                say(&format!("baton accept: {e}"));
+                Ok(e.exit_code())
+            }
+        },
+        Action::Login(_) | Action::Logout(_) | Action::Completions(_) | Action::Man => Ok(0),
         Action::Resume {
             run,
             headless,
@@ -244,6 +255,20 @@ fn login(provider: baton::llm::ProviderKind) -> ExitCode {
         }
         Err(e) => {
             eprintln!("baton login: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `baton logout PROVIDER`: removes the key `baton login` stored.
+fn logout(provider: baton::llm::ProviderKind) -> ExitCode {
+    match baton::keychain::logout(&baton::keychain::OsKeychain, provider) {
+        Ok(done) => {
+            println!("{done}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("baton logout: {e}");
             ExitCode::FAILURE
         }
     }

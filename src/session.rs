@@ -5,8 +5,9 @@
 //! included), creating or resolving the run directory, opening the journal (replaying it on
 //! resume and reporting torn or corrupt lines), building the provider and the
 //! [`EngineConfig`] (roles merged with the config's, prices with its overrides, per-role
-//! models, the workspace tools of `--workspace`, the workspace's project instructions, the `[[mcp_servers]]` started with the run),
-//! and which settings a resumed run keeps.
+//! models, the workspace tools of `--workspace`, the workspace's project instructions, the `[[mcp_servers]]` started with the run,
+//! the run's git worktree with `--isolation worktree`), and which settings a resumed run
+//! keeps (a resumed run isolates exactly when its journal has the run's worktree).
 //! Must not draw, print or decide anything about the run itself: the front ends show
 //! [`Session::warnings`], the engine runs the loop.
 
@@ -14,9 +15,11 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::config::{Config, Source};
+use crate::engine::merge::Worktrees;
 use crate::engine::roles::{self, RoleSpec};
 use crate::engine::{self, EngineConfig, EngineHandle, Start};
 use crate::instructions::{InstructionSummary, ProjectInstructions};
+use crate::isolation::{Isolation, RunWorktrees};
 use crate::journal::{self, Journal, JournalError, LockError, Replay, RunLock};
 use crate::llm::{LlmError, Provider, ProviderKind, ProviderSettings, anthropic, openai};
 use crate::protocol::{ApprovalPolicy, Envelope, Event, RunSettings};
@@ -171,6 +174,17 @@ pub fn start(
                     .map_err(SessionError::Config)?;
             }
             check_before_creating(config)?;
+            if config.isolation == Isolation::Worktree {
+                let dir = config.workspace.as_deref().ok_or_else(|| {
+                    SessionError::Config(
+                        "isolation = \"worktree\" needs a workspace (--workspace DIR in a git \
+                         repository)"
+                            .into(),
+                    )
+                })?;
+                crate::isolation::check_repository(dir)
+                    .map_err(|e| SessionError::Config(format!("isolation = \"worktree\": {e}")))?;
+            }
             let (run_id, run_dir, mut journal) = create_run(&data_dir)?;
             journal.hold(lock_run(&run_dir)?);
             let mut warnings = config.warnings.clone();
@@ -178,7 +192,9 @@ pub fn start(
                 warnings.push(note.clone());
             }
             let settings = run_settings(config, front_end);
+            let isolate = config.isolation == Isolation::Worktree;
             spawn(
+                isolate,
                 config.clone(),
                 settings,
                 front_end,
@@ -248,7 +264,19 @@ pub fn start(
                 })?;
             journal.hold(lock);
             let settings = config.run_settings();
+            // Isolation is decided when a run starts: a resumed run keeps its worktrees.
+            let isolate = replay
+                .events
+                .iter()
+                .any(|e| matches!(e.event, Event::WorktreeCreated { id: None, .. }));
+            if !isolate && config.isolation == Isolation::Worktree {
+                warnings.push(
+                    "this run started without worktree isolation and continues without it                      (isolation is chosen when a run starts)"
+                        .into(),
+                );
+            }
             spawn(
+                isolate,
                 config,
                 settings,
                 front_end,
@@ -337,6 +365,7 @@ fn create_run(data_dir: &std::path::Path) -> Result<(String, PathBuf, Journal), 
 
 #[allow(clippy::too_many_arguments)]
 fn spawn(
+    isolate: bool,
     config: Config,
     mut settings: RunSettings,
     front_end: FrontEnd,
@@ -377,15 +406,29 @@ fn spawn(
             .map(|n| format!("project instructions: {n}")),
     );
     let instructions = project_instructions.summary();
+    let (tools, isolation) = if isolate {
+        let (tools, isolation) = isolated_tools(&config, workspace, &run_dir, &run_id)?;
+        if isolation.trees.uncommitted() > 0 {
+            warnings.push(format!(
+                "the workspace has uncommitted changes; the run starts from your last commit \
+                 (branch {}) and its workers do not see them",
+                isolation.trees.run_tree().branch
+            ));
+        }
+        (tools, Some(Arc::new(isolation)))
+    } else {
+        (worker_tools(&config, workspace), None)
+    };
     let engine_config = EngineConfig {
         settings,
         roles: with_mcp_grants(engine_roles(&config)?, &config.mcp_servers),
         pricing: config.price_table(),
         worker_timeout_secs: config.worker_timeout_secs,
         run_dir: run_dir.clone(),
-        tools: worker_tools(&config, workspace),
+        tools,
         stop_when_person_needed: front_end == FrontEnd::Headless,
         project_instructions,
+        isolation,
     };
     tracing::info!(
         run = %run_id,
@@ -437,20 +480,70 @@ fn worker_tools(
     config: &Config,
     workspace: Option<Arc<Workspace>>,
 ) -> Option<Arc<dyn WorkerTools>> {
-    if config.mcp_servers.is_empty() {
-        return workspace.map(|ws| ws as Arc<dyn WorkerTools>);
-    }
     let cwd = match &workspace {
         Some(ws) => ws.root().to_path_buf(),
         None => std::env::current_dir().unwrap_or_else(|_| PathBuf::from(".")),
     };
+    match start_mcp(config, &cwd) {
+        Some(mcp) => Some(Arc::new(ToolSet { workspace, mcp })),
+        None => workspace.map(|ws| ws as Arc<dyn WorkerTools>),
+    }
+}
+
+/// The `[[mcp_servers]]`, started in the background in `cwd`; `None` without any.
+fn start_mcp(config: &Config, cwd: &Path) -> Option<Arc<McpTools>> {
+    if config.mcp_servers.is_empty() {
+        return None;
+    }
     let mcp = Arc::new(McpTools::new(
         config.mcp_servers.clone(),
-        &cwd,
+        cwd,
         config.read_only,
     ));
     mcp.start_in_background();
-    Some(Arc::new(ToolSet { workspace, mcp }))
+    Some(mcp)
+}
+
+/// Worktree isolation: the run's worktree (created, or reused on resume) with the workers'
+/// tools over it (read-only workers read it), and how a writing worker's tools are opened
+/// in its own worktree (the same options; the `[[mcp_servers]]` are shared, started in the
+/// run's worktree).
+fn isolated_tools(
+    config: &Config,
+    workspace: Option<Arc<Workspace>>,
+    run_dir: &Path,
+    run_id: &str,
+) -> Result<(Option<Arc<dyn WorkerTools>>, Worktrees), SessionError> {
+    let Some(ws) = workspace else {
+        return Err(SessionError::Config(
+            "isolation = \"worktree\" needs a workspace (--workspace DIR in a git repository)"
+                .into(),
+        ));
+    };
+    let trees = RunWorktrees::prepare(ws.root(), run_dir, run_id).map_err(|e| {
+        SessionError::Config(format!(
+            "isolation = \"worktree\" needs the workspace to be in a git repository with a \
+             commit: {e}"
+        ))
+    })?;
+    let options = ws.options().clone();
+    let run_ws = Arc::new(
+        Workspace::open(&trees.run_tree().root, options.clone())
+            .map_err(|e| SessionError::Config(e.to_string()))?,
+    );
+    let mcp = start_mcp(config, run_ws.root());
+    let tools: Arc<dyn WorkerTools> = match &mcp {
+        Some(mcp) => Arc::new(ToolSet {
+            workspace: Some(run_ws),
+            mcp: mcp.clone(),
+        }),
+        None => run_ws,
+    };
+    let open_tools = Worktrees::workspace_tools(options, mcp);
+    Ok((
+        Some(tools),
+        Worktrees::new(trees, config.merge_conflicts, open_tools),
+    ))
 }
 
 /// Each role's tool list with the MCP tools it may use (`mcp__<server>__…`).
@@ -474,4 +567,13 @@ pub fn build_provider(settings: &ProviderSettings) -> Result<Arc<dyn Provider>, 
         ProviderKind::Openai => Ok(Arc::new(openai::OpenAiProvider::new(settings.clone())?)),
         ProviderKind::Demo => Ok(Arc::new(crate::demo::DemoProvider::new(settings))),
     }
+}
+
+/// `baton accept RUN`: merges a finished (or stopped) worktree run's branch into the branch
+/// checked out in its workspace and removes its worktrees (`engine::merge::accept_run`).
+/// Refuses while the run is open (its lock is held).
+pub fn accept(config: &Config, run: &str) -> Result<String, SessionError> {
+    let run_dir = journal::resolve_run(config.data_dir(), run)?;
+    let _lock = lock_run(&run_dir)?;
+    crate::engine::merge::accept_run(&run_dir).map_err(SessionError::Config)
 }

@@ -174,19 +174,6 @@ fn tool(name: &str, args: Value) -> ScriptedResponse {
         .anthropic()
 }
 
-/// The text of the first user message (the brief).
-fn first_text(req: &RecordedRequest) -> String {
-    match &req.messages().first().map(|m| m["content"].clone()) {
-        Some(Value::String(s)) => s.clone(),
-        Some(Value::Array(blocks)) => blocks
-            .iter()
-            .filter_map(|b| b["text"].as_str())
-            .collect::<Vec<_>>()
-            .join(""),
-        _ => String::new(),
-    }
-}
-
 /// The tool results the model received in `req`.
 fn tool_results(req: &RecordedRequest) -> Vec<String> {
     req.messages()
@@ -250,7 +237,7 @@ fn worker_turn(req: &RecordedRequest) -> ScriptedResponse {
                    "recommendations": [], "new_subtasks": []}),
         )
     };
-    if !first_text(req).contains("Find BAT-7") {
+    if !req.first_text().contains("Find BAT-7") {
         return report("note written");
     }
     let step = req.messages().len().saturating_sub(1) / 2;
@@ -353,7 +340,7 @@ async fn a_worker_calls_mcp_tools_through_the_fake_model() {
     let requests = server.requests();
     let analyst: Vec<&RecordedRequest> = requests
         .iter()
-        .filter(|r| r.forced_tool().is_none() && first_text(r).contains("Find BAT-7"))
+        .filter(|r| r.forced_tool().is_none() && r.first_text().contains("Find BAT-7"))
         .collect();
     assert!(analyst.len() >= 4, "{}", analyst.len());
     assert!(
@@ -379,7 +366,7 @@ async fn a_worker_calls_mcp_tools_through_the_fake_model() {
     // The documentation writer is not among the server's roles: no MCP tools offered.
     let writer = requests
         .iter()
-        .find(|r| r.forced_tool().is_none() && first_text(r).contains("release note"))
+        .find(|r| r.forced_tool().is_none() && r.first_text().contains("release note"))
         .unwrap();
     assert!(
         writer.tool_names().iter().all(|t| !t.starts_with("mcp__")),

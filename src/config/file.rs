@@ -46,6 +46,8 @@ pub(super) struct FileConfig {
     protected: Option<Spanned<Vec<String>>>,
     log_level: Option<Spanned<String>>,
     project_instructions: Option<Spanned<bool>>,
+    isolation: Option<Spanned<crate::isolation::Isolation>>,
+    merge_conflicts: Option<Spanned<crate::isolation::ConflictPolicy>>,
     #[serde(default)]
     limits: LimitsFile,
     #[serde(default)]
@@ -413,6 +415,8 @@ impl Builder {
         }
         take!(self.notify_command, file.ui.notify_command);
         take!(self.project_instructions, file.project_instructions);
+        take!(self.isolation, file.isolation);
+        take!(self.merge_conflicts, file.merge_conflicts);
         for (model, price) in file.pricing {
             let p = *price.get_ref();
             let ok = |v: f64| v.is_finite() && v >= 0.0;

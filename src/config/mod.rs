@@ -352,6 +352,11 @@ pub struct Config {
     pub resume_confirmed: bool,
     /// Give the workspace's AGENTS.md / CLAUDE.md files to the models.
     pub project_instructions: bool,
+    /// `isolation` / `--isolation`: writing workers in git worktrees of their own.
+    pub isolation: crate::isolation::Isolation,
+    /// `merge_conflicts`: a worker's branch that does not merge goes to a recovery decision
+    /// (`recover`) or to the person (`person`).
+    pub merge_conflicts: crate::isolation::ConflictPolicy,
     pub retry: RetrySettings,
     pub demo: DemoSettings,
     pub ui: UiSettings,

@@ -159,6 +159,8 @@ impl Config {
                 "project_instructions",
                 self.project_instructions.to_string(),
             ),
+            ("isolation", self.isolation.to_string()),
+            ("merge_conflicts", self.merge_conflicts.to_string()),
         ];
         let key_w = rows.iter().map(|(k, _)| k.len()).max().unwrap_or(0);
         let val_w = rows

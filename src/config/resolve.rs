@@ -59,6 +59,8 @@ pub(super) struct Builder {
     pub(super) mcp_servers: Vec<crate::tools::mcp::McpServerSpec>,
     pub(super) file_api_key: Option<Secret>,
     pub(super) project_instructions: Option<Val<bool>>,
+    pub(super) isolation: Option<Val<crate::isolation::Isolation>>,
+    pub(super) merge_conflicts: Option<Val<crate::isolation::ConflictPolicy>>,
     pub(super) ui_notify: Option<Val<NotifyMode>>,
     pub(super) notify_command: Option<Val<Vec<String>>>,
     /// Keys read from the keychain, by provider name, and why it could not be read.
@@ -176,6 +178,13 @@ impl Builder {
                 message,
             })?;
             set(&mut self.api_key, key, flag("--api-key-file"));
+        }
+        if let Some(v) = &a.isolation {
+            let v = v.parse().map_err(|message| ConfigError::Flag {
+                flag: "--isolation",
+                message,
+            })?;
+            set(&mut self.isolation, v, flag("--isolation"));
         }
         if a.no_project_instructions {
             set(
@@ -427,6 +436,11 @@ impl Config {
             "project_instructions",
             or_default(b.project_instructions, true)
         );
+        let isolation = take!("isolation", or_default(b.isolation, Default::default()));
+        let merge_conflicts = take!(
+            "merge_conflicts",
+            or_default(b.merge_conflicts, Default::default())
+        );
         let log_filter = take!(
             "log_level",
             or_default(b.log_filter, DEFAULT_LOG_FILTER.to_string())
@@ -585,6 +599,8 @@ impl Config {
             warnings: Vec::new(),
             resume_confirmed: false,
             project_instructions,
+            isolation,
+            merge_conflicts,
             retry,
             demo,
             ui,

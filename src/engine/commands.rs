@@ -123,6 +123,9 @@ impl Engine {
     }
 
     pub(super) async fn rollback(&mut self, id: SubtaskId) {
+        if self.cfg.isolation.is_some() {
+            return self.rollback_merges(id).await;
+        }
         let Some(tools) = self.cfg.tools.clone() else {
             self.notice("rollback needs workspace tools (--workspace)")
                 .await;

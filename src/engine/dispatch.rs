@@ -66,6 +66,13 @@ impl Engine {
             .and_then(|r| r.max_output)
             .filter(|n| *n > 0)
             .unwrap_or_else(|| self.cfg.pricing.max_output(&model));
+        let tools = match self.attempt_tools(id, attempt, role.as_ref()).await {
+            Ok(tools) => tools,
+            Err(error) => {
+                self.emit(Event::SubtaskFailed { id, attempt, error }).await;
+                return;
+            }
+        };
         let job = WorkerJob {
             call: self.call_ctx(CallPurpose::Worker { id, attempt }, Some(id), attempt),
             id,
@@ -74,7 +81,7 @@ impl Engine {
             system: prompts::worker_system(role.as_ref()),
             // The project instructions go to the model, not into the journaled brief.
             message: prompts::project_instructions(&self.cfg.project_instructions) + &message,
-            tools: self.cfg.tools.clone(),
+            tools,
             allowed_tools: role.map(|r| r.tools).unwrap_or_default(),
             roles: self.role_names.clone(),
             timeout: Duration::from_secs(self.cfg.worker_timeout_secs.max(1)),
@@ -168,6 +175,9 @@ impl Engine {
                 self.running.remove(&id);
                 match outcome {
                     WorkerOutcome::Reported { output, report } => {
+                        if !self.merge_on_report(id, attempt, &report).await {
+                            return;
+                        }
                         self.emit(Event::SubtaskReported {
                             id,
                             attempt,

@@ -21,6 +21,9 @@ pub fn rollback(
     state: &State,
     id: SubtaskId,
 ) -> Result<Envelope, String> {
+    if state.git.run_branch.is_some() {
+        return super::merge::rollback_finished(run_dir, workspace, state, id);
+    }
     let changes: Vec<FileChange> = state
         .files
         .iter()
@@ -33,6 +36,15 @@ pub fn rollback(
     let root = crate::tools::paths::Root::open(workspace).map_err(|e| e.to_string())?;
     let record = crate::tools::changes::ChangeRecord::new(run_dir.to_path_buf());
     let files = record.rollback(&root, &changes)?;
+    journal_rollback(run_dir, id, files)
+}
+
+/// Journals `SubtaskRolledBack` for a rollback done after the run's engine ended.
+pub(super) fn journal_rollback(
+    run_dir: &Path,
+    id: SubtaskId,
+    files: Vec<String>,
+) -> Result<Envelope, String> {
     let mut journal = crate::journal::Journal::open_append(run_dir)
         .map_err(|e| format!("the journal cannot be opened to record the rollback: {e}"))?;
     let env = journal

@@ -10,6 +10,7 @@ mod commands;
 mod dispatch;
 pub mod finished;
 mod limits;
+pub mod merge;
 mod plan_ops;
 pub mod policy;
 pub mod prompts;
@@ -51,6 +52,9 @@ pub struct EngineConfig {
     pub stop_when_person_needed: bool,
     /// The workspace's AGENTS.md / CLAUDE.md files, quoted ahead of every model message.
     pub project_instructions: crate::instructions::ProjectInstructions,
+    /// Git worktree isolation (`isolation = "worktree"`): `tools` are then the run
+    /// worktree's, and writing workers get worktrees of their own (see `merge.rs`).
+    pub isolation: Option<Arc<merge::Worktrees>>,
 }
 
 /// How the engine starts.

@@ -209,6 +209,7 @@ impl Engine {
                 torn_line_dropped,
             } => self.resume(events, torn_line_dropped).await,
         }
+        self.journal_run_tree().await;
         loop {
             if let Some(reason) = self.fatal.take() {
                 self.abort_all();
@@ -301,6 +302,9 @@ impl Engine {
             return;
         }
         self.abort_all();
+        if outcome == RunOutcome::Completed {
+            self.accept_notice().await;
+        }
         self.emit(Event::RunFinished {
             outcome: outcome.clone(),
         })

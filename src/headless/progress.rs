@@ -342,6 +342,23 @@ pub fn progress_line(state: &State, envelope: &Envelope) -> Option<String> {
         Event::SubtaskRolledBack { id, files, .. } => {
             format!("{id} rolled back {} files", files.len())
         }
+        Event::WorktreeCreated {
+            id: None, branch, ..
+        } => format!("working on branch {}", short(branch, 80)),
+        Event::BranchMerged {
+            id,
+            files,
+            fast_forward,
+            ..
+        } => format!(
+            "{id} merged into the run's branch ({} files{})",
+            files.len(),
+            if *fast_forward { ", fast-forward" } else { "" }
+        ),
+        Event::MergeConflicted { id, files, .. } => format!(
+            "! merge conflict ({id}) in {}",
+            short(&files.join(", "), 80)
+        ),
         Event::CompletionAssessed { complete, missing } => {
             if *complete {
                 "completion check: done".to_string()
@@ -373,6 +390,7 @@ pub fn progress_line(state: &State, envelope: &Envelope) -> Option<String> {
         }
         Event::Notice { message } => format!("note: {}", short(message, 100)),
         Event::PhaseChanged { .. }
+        | Event::WorktreeCreated { .. }
         | Event::RunFinished { .. }
         | Event::SubtaskApproved { .. }
         | Event::SubtaskUndeferred { .. }

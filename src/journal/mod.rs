@@ -144,12 +144,14 @@ impl Journal {
 }
 
 /// Events forced to disk as they are written: a subtask finished, a file changed, a
-/// decision by a person, the run finished.
+/// branch merged (or not), a decision by a person, the run finished.
 pub fn is_milestone(event: &Event) -> bool {
     match event {
         Event::SubtaskReported { .. }
         | Event::SubtaskFailed { .. }
         | Event::FileChanged { .. }
+        | Event::BranchMerged { .. }
+        | Event::MergeConflicted { .. }
         | Event::SubtaskRolledBack { .. }
         | Event::RunFinished { .. } => true,
         Event::ModeChosen { by, .. }

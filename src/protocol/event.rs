@@ -260,6 +260,40 @@ pub enum Event {
         by: Actor,
     },
 
+    // ---- git worktrees (`isolation = "worktree"`) -------------------------------------------
+    /// A worktree is ready: the run's (`id` absent), or a writing worker's for this attempt
+    /// (its branch set to the run branch's head `base`). `created` is false when an existing
+    /// worktree was reused (a resumed run, a new attempt).
+    WorktreeCreated {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        id: Option<SubtaskId>,
+        attempt: u32,
+        branch: String,
+        /// Where the workers' tools are rooted: the worktree (or the workspace's place in it).
+        path: String,
+        base: String,
+        created: bool,
+    },
+    /// A worker's branch was merged into the run's branch (`before` → `after`), on its report.
+    BranchMerged {
+        id: SubtaskId,
+        attempt: u32,
+        branch: String,
+        before: String,
+        after: String,
+        fast_forward: bool,
+        files: Vec<String>,
+    },
+    /// A worker's branch did not merge into the run's branch; the merge was aborted (the run
+    /// branch is unchanged). `hunks`: the conflicting hunks, capped.
+    MergeConflicted {
+        id: SubtaskId,
+        attempt: u32,
+        branch: String,
+        files: Vec<String>,
+        hunks: String,
+    },
+
     // ---- the end -----------------------------------------------------------------------
     CompletionAssessed {
         complete: bool,

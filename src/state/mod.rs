@@ -253,6 +253,42 @@ pub enum NeedsPerson {
     Approval(SubtaskId),
 }
 
+/// What a worktree run did in git (`WorktreeCreated`, `BranchMerged`, `MergeConflicted`).
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct GitRecord {
+    /// The run's branch and worktree, once created.
+    pub run_branch: Option<(String, String)>,
+    /// `(subtask, attempt, branch, path)` of each worker worktree made ready.
+    pub trees: Vec<(SubtaskId, u32, String, String)>,
+    pub merges: Vec<MergeRecord>,
+    /// `(subtask, attempt, files)` of each merge that conflicted.
+    pub conflicts: Vec<(SubtaskId, u32, Vec<String>)>,
+}
+
+impl GitRecord {
+    /// The latest worktree of subtask `id` (where its changed files are), if it had one.
+    pub fn worktree_of(&self, id: SubtaskId) -> Option<&str> {
+        self.trees
+            .iter()
+            .rev()
+            .find(|(i, _, _, _)| *i == id)
+            .map(|(_, _, _, path)| path.as_str())
+    }
+}
+
+/// One worker branch merged into the run's branch.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MergeRecord {
+    pub id: SubtaskId,
+    pub attempt: u32,
+    pub before: String,
+    pub after: String,
+    pub fast_forward: bool,
+    pub files: Vec<String>,
+    /// Undone by a rollback (a revert commit on the run branch).
+    pub reverted: bool,
+}
+
 /// The whole run as the events describe it.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct State {
@@ -294,6 +330,9 @@ pub struct State {
     pub allowed_commands: Vec<String>,
     pub files: Vec<FileChange>,
     pub conflicts: Vec<(SubtaskId, String, String)>,
+    /// Git worktree isolation: the worktrees made ready and the merges into the run branch.
+    #[serde(default)]
+    pub git: GitRecord,
     pub completion: Option<(bool, Vec<String>)>,
     pub evaluations: Vec<EvaluationRecord>,
     pub synthesis: Option<Synthesis>,

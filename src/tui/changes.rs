@@ -79,7 +79,9 @@ pub fn changes_of(state: &State, id: SubtaskId) -> Vec<FileChange> {
 
 /// Computes the diffs of `id`'s changes (reads backups and workspace files).
 pub fn load(ui: &Ui, id: SubtaskId, back: Screen) -> Changes {
-    let (diffs, problem) = match (&ui.info.run_dir, workspace(ui)) {
+    // A worktree run: the subtask's files are in its own worktree.
+    let root = ui.state.git.worktree_of(id).map(PathBuf::from);
+    let (diffs, problem) = match (&ui.info.run_dir, root.or_else(|| workspace(ui))) {
         (Some(run_dir), Some(ws)) => (subtask_diffs(run_dir, &ws, &ui.state.files, id), None),
         (None, _) => (
             Vec::new(),

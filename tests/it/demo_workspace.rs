@@ -5,6 +5,7 @@
 
 use crate::demo_support;
 use crate::engine_common;
+use crate::support::copy_dir;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -277,19 +278,6 @@ async fn read_only_tools_still_end_in_a_report() {
         answer(&mut history, &resp, "no such file or directory", true);
     }
     panic!("the worker never reported");
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), &target).unwrap();
-        }
-    }
 }
 
 /// The issue #5 demo: on a copy of the sample project, workers read files, make real edits,

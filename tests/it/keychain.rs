@@ -259,3 +259,46 @@ async fn doctor_says_the_key_came_from_the_keychain() {
     let sent = server.requests();
     assert_eq!(sent[0].header("x-api-key"), Some(KEYCHAIN_KEY));
 }
+
+#[test]
+fn logout_removes_the_stored_key_names_it_and_says_when_there_was_none() {
+    let home = Home::new();
+    let store = logged_in(&home);
+    let fingerprint = Secret::new(KEYCHAIN_KEY).fingerprint();
+
+    let done = keychain::logout(&store, ProviderKind::Anthropic).unwrap();
+    let said = done.to_string();
+    assert_eq!(
+        said,
+        format!("removed the anthropic key ({fingerprint}) from the test keychain")
+    );
+    assert!(!said.contains(KEYCHAIN_KEY), "{said}");
+    assert_eq!(store.get(ProviderKind::Anthropic).unwrap(), None);
+    // A run no longer finds it.
+    let c = Config::load_with_keychain(&CommonArgs::default(), &home.env(&[]), &store).unwrap();
+    assert_ne!(c.source("api_key"), Some(&Source::Keychain));
+
+    // Again, and for a provider never logged in: nothing stored, nothing removed.
+    for provider in [ProviderKind::Anthropic, ProviderKind::Openai] {
+        let again = keychain::logout(&store, provider).unwrap();
+        assert!(matches!(again, keychain::LoggedOut::NothingStored { .. }));
+        let said = again.to_string();
+        assert!(
+            said.starts_with(&format!(
+                "no {provider} key was stored in the test keychain"
+            )),
+            "{said}"
+        );
+    }
+
+    // A keychain that cannot be reached is an error that says so.
+    let broken = FileKeyStore {
+        path: home.path().join("keychain.json"),
+        broken: true,
+    };
+    let e = keychain::logout(&broken, ProviderKind::Openai).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "cannot remove the key from the test keychain: the keychain is locked"
+    );
+}

@@ -18,6 +18,7 @@ const LAYERS: &[(&str, u32)] = &[
     ("llm", 2),
     ("logging", 2),
     ("instructions", 2),
+    ("isolation", 2),
     ("notify", 2),
     ("demo", 3),
     ("engine", 3),

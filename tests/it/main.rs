@@ -32,6 +32,8 @@ mod engine_props;
 mod engine_resume;
 mod escapes_cli;
 mod export;
+mod git_worktree;
+mod git_worktree_cli;
 mod headless;
 mod instructions;
 mod journal;

@@ -23,43 +23,13 @@ use baton::protocol::*;
 use baton::session::build_provider;
 use baton::tools::{WorkerTools, Workspace, WorkspaceOptions};
 use engine_common::{check_consistent, config, drive, settings};
-use support::{FakeLlm, RecordedRequest, Reply, ScriptedResponse};
+use support::{FakeLlm, RecordedRequest, Reply, ScriptedResponse, copy_dir};
 
 const CORE: &str = "shortener/core.py";
 const TODO_LINE: &str =
     "        # TODO: reject URLs that are not http:// or https:// (raise ValueError).\n";
 const FIX: &str = "        if not url.startswith((\"http://\", \"https://\")):\n            raise ValueError(f\"not an http(s) URL: {url!r}\")\n";
 const TEST_COMMAND: &str = "python3 -m unittest discover -s tests";
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), &target).unwrap();
-        }
-    }
-}
-
-/// The text of the first user message (the worker's brief, or the orchestrator's prompt).
-fn first_text(req: &RecordedRequest) -> String {
-    let messages = req.messages();
-    let Some(first) = messages.first() else {
-        return String::new();
-    };
-    match &first["content"] {
-        Value::String(s) => s.clone(),
-        Value::Array(blocks) => blocks
-            .iter()
-            .filter_map(|b| b["text"].as_str())
-            .collect::<Vec<_>>()
-            .join(""),
-        _ => String::new(),
-    }
-}
 
 fn tool(name: &str, args: Value) -> ScriptedResponse {
     Reply::new()
@@ -118,7 +88,8 @@ fn worker_turn(req: &RecordedRequest) -> ScriptedResponse {
                    "recommendations": [], "new_subtasks": []}),
         )
     };
-    if !first_text(req).contains("Validate URLs") || first_text(req).contains("Review the change") {
+    if !req.first_text().contains("Validate URLs") || req.first_text().contains("Review the change")
+    {
         return report("reviewed");
     }
     let step = (req.messages().len().saturating_sub(1)) / 2;
@@ -333,7 +304,8 @@ async fn a_worker_lists_reads_edits_and_runs_an_approved_command() {
     let last_worker = requests
         .iter()
         .filter(|r| {
-            first_text(r).contains("Validate URLs") && !first_text(r).contains("Review the change")
+            r.first_text().contains("Validate URLs")
+                && !r.first_text().contains("Review the change")
         })
         .filter(|r| r.forced_tool().is_none() || r.forced_tool() == Some(SUBMIT_REPORT))
         .max_by_key(|r| r.messages().len())

@@ -94,3 +94,17 @@ pub fn request(model: &str, tools: &[&str], choice: ToolChoice) -> ChatRequest {
         temperature: Some(0.2),
     }
 }
+
+/// Copies the directory `from` into `to` (e.g. `assets/sample-project` for a workspace).
+pub fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).unwrap();
+        }
+    }
+}

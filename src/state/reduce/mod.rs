@@ -3,6 +3,7 @@
 //! state (an unknown id) is ignored, never a panic, so a damaged journal still folds.
 
 mod budget;
+mod git;
 mod lifecycle;
 mod plan;
 mod work;
@@ -59,6 +60,12 @@ pub fn apply(state: &mut State, envelope: &Envelope) {
         | Event::CommandApprovalDecided { .. }
         | Event::FileChanged { .. }
         | Event::FileConflict { .. }
-        | Event::SubtaskRolledBack { .. }) => workspace::apply(state, ts, e),
+        | Event::SubtaskRolledBack { .. }) => {
+            workspace::apply(state, ts, e);
+            git::apply(state, e);
+        }
+        e @ (Event::WorktreeCreated { .. }
+        | Event::BranchMerged { .. }
+        | Event::MergeConflicted { .. }) => git::apply(state, e),
     }
 }

@@ -91,4 +91,18 @@ impl RecordedRequest {
             .cloned()
             .unwrap_or_default()
     }
+
+    /// The text of the first message (a worker's brief, the orchestrator's prompt): a string
+    /// content, or its text blocks joined.
+    pub fn first_text(&self) -> String {
+        match self.messages().first().map(|m| &m["content"]) {
+            Some(Value::String(s)) => s.clone(),
+            Some(Value::Array(blocks)) => blocks
+                .iter()
+                .filter_map(|b| b["text"].as_str())
+                .collect::<Vec<_>>()
+                .join(""),
+            _ => String::new(),
+        }
+    }
 }
