@@ -131,6 +131,7 @@ fn config(dir: &std::path::Path, max_workers: u32) -> EngineConfig {
             workspace: None,
             read_only: false,
             allow_commands: false,
+            role_dispatch: Default::default(),
         },
         roles: default_roles(),
         pricing: PriceTable::empty(),
@@ -139,6 +140,7 @@ fn config(dir: &std::path::Path, max_workers: u32) -> EngineConfig {
         tools: None,
         stop_when_person_needed: true,
         project_instructions: Default::default(),
+        role_providers: Default::default(),
     }
 }
 

@@ -216,6 +216,23 @@ pub fn render_markdown_with(state: &State, prov: Option<&Provenance>) -> String 
         sum.tokens.output_tokens,
         sum.tokens.cache_read_tokens
     );
+    let roles = state.usage_by_role();
+    if !roles.is_empty() {
+        let _ = writeln!(o, "- Tokens per role:");
+        for r in &roles {
+            let u = &r.usage;
+            let _ = writeln!(
+                o,
+                "  - {}: {} in, {} out, {} cache read, {} cache write, ${:.4}",
+                r.role,
+                u.input_tokens,
+                u.output_tokens,
+                u.cache_read_tokens,
+                u.cache_write_tokens,
+                r.cost_usd
+            );
+        }
+    }
     let _ = writeln!(
         o,
         "- Cost: {}",

@@ -51,6 +51,8 @@ pub struct EngineConfig {
     pub stop_when_person_needed: bool,
     /// The workspace's AGENTS.md / CLAUDE.md files, quoted ahead of every model message.
     pub project_instructions: crate::instructions::ProjectInstructions,
+    /// Providers of roles with their own pool (`[roles_pools]`); other roles use the run's.
+    pub role_providers: std::collections::BTreeMap<String, Arc<dyn Provider>>,
 }
 
 /// How the engine starts.

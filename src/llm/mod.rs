@@ -9,7 +9,9 @@
 pub mod anthropic;
 pub mod http;
 pub mod jsontext;
+pub mod limiter;
 pub mod openai;
+pub mod pool;
 pub mod pricing;
 pub mod retry;
 pub mod sse;
@@ -21,7 +23,7 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::protocol::{RetryNotice, ToolCall, ToolDef, Usage};
+use crate::protocol::{RetryNotice, ThrottleNotice, ToolCall, ToolDef, Usage};
 
 /// A secret (API key). `Debug`, `Display` and `Serialize` never show the value, only a
 /// short fingerprint, so it cannot leak through logs, the journal or `baton config`.
@@ -182,6 +184,11 @@ pub struct ProviderSettings {
     pub demo_pace_ms: u64,
     /// Demo: seed for its deterministic choices.
     pub demo_seed: u64,
+    /// The most requests in flight at once on `base_url` (the ceiling of the adaptive
+    /// limit; `None`: [`limiter::DEFAULT_MAX_CONCURRENT`]).
+    pub max_concurrent: Option<u32>,
+    /// A pool of endpoints/keys used instead of `base_url`/`api_key` when not empty.
+    pub pool: Vec<pool::EndpointSettings>,
 }
 
 impl Default for ProviderSettings {
@@ -195,6 +202,8 @@ impl Default for ProviderSettings {
             anthropic_version: "2023-06-01".into(),
             demo_pace_ms: 25,
             demo_seed: 7,
+            max_concurrent: None,
+            pool: Vec::new(),
         }
     }
 }
@@ -308,6 +317,9 @@ pub enum StreamEvent {
         model: String,
         usage: Usage,
     },
+    /// The provider layer started, changed or stopped holding requests back on an endpoint
+    /// (adaptive concurrency, rate-limit headers). Not output: a fact to journal.
+    Throttle(ThrottleNotice),
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -68,6 +68,8 @@ pub enum Action {
     Messages,
     /// Clear and redraw the whole screen.
     Repaint,
+    /// The selected subtask's dispatch policy: auto → ask → hold → auto.
+    CycleDispatch,
 }
 
 /// Every action with its name in `[keys]`.
@@ -117,6 +119,7 @@ pub const ACTION_NAMES: &[(Action, &str)] = &[
     (Action::OpenEditor, "editor"),
     (Action::Messages, "messages"),
     (Action::Repaint, "repaint"),
+    (Action::CycleDispatch, "dispatch_policy"),
 ];
 
 impl Action {
@@ -290,6 +293,8 @@ pub enum When {
     SelHasFiles,
     /// The selected subtask has changes that can be rolled back (and is not running).
     SelRollbackable,
+    /// The selected subtask's dispatch policy can be set (not running, not finished).
+    SelDispatchable,
 }
 
 #[derive(Debug, Clone, PartialEq)]

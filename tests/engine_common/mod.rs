@@ -300,6 +300,7 @@ pub fn settings(approve: ApprovalPolicy, max_workers: u32) -> RunSettings {
         workspace: None,
         read_only: false,
         allow_commands: false,
+        role_dispatch: Default::default(),
     }
 }
 
@@ -313,6 +314,7 @@ pub fn config(dir: &std::path::Path, settings: RunSettings) -> EngineConfig {
         tools: None,
         stop_when_person_needed: false,
         project_instructions: Default::default(),
+        role_providers: Default::default(),
     }
 }
 

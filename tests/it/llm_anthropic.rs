@@ -122,9 +122,14 @@ async fn request_carries_headers_and_the_messages_format() {
     assert_eq!(b["stream"], true);
     assert_eq!(b["max_tokens"], 1024);
     assert!((b["temperature"].as_f64().unwrap() - 0.2).abs() < 1e-6);
-    assert_eq!(b["system"], "You are a test.");
+    // The system prompt is one block with a cache breakpoint (prompt caching).
+    assert_eq!(
+        b["system"],
+        json!([{"type": "text", "text": "You are a test.", "cache_control": {"type": "ephemeral"}}])
+    );
     assert_eq!(b["tool_choice"], json!({"type": "any"}));
     assert_eq!(b["tools"][0]["name"], "read_file");
+    assert_eq!(b["tools"][0]["cache_control"], json!({"type": "ephemeral"}));
     assert!(b["tools"][0]["input_schema"].is_object());
     assert!(b["tools"][0]["description"].is_string());
     // The empty text block is dropped (the API rejects it).
@@ -132,9 +137,15 @@ async fn request_carries_headers_and_the_messages_format() {
         b["messages"][1]["content"],
         json!([{"type": "tool_use", "id": "toolu_9", "name": "read_file", "input": {"path": "src/lib.rs"}}])
     );
+    // Breakpoints after the first user message and after the last message.
     assert_eq!(
         b["messages"][2]["content"],
-        json!([{"type": "tool_result", "tool_use_id": "toolu_9", "content": "no such file", "is_error": true}])
+        json!([{"type": "tool_result", "tool_use_id": "toolu_9", "content": "no such file", "is_error": true,
+                "cache_control": {"type": "ephemeral"}}])
+    );
+    assert_eq!(
+        b["messages"][0]["content"][0]["cache_control"],
+        json!({"type": "ephemeral"})
     );
 }
 
@@ -202,6 +213,7 @@ async fn text_and_tool_calls_interleaved() {
             StreamEvent::ToolCallDelta { index, .. } => format!("D{index}"),
             StreamEvent::Retry(_) => "R".to_string(),
             StreamEvent::Usage { .. } => "U".to_string(),
+            StreamEvent::Throttle(_) => "H".to_string(),
         })
         .fold(Vec::new(), |mut v, s| {
             if v.last() != Some(&s) {

@@ -3,6 +3,7 @@
 //! state (an unknown id) is ignored, never a panic, so a damaged journal still folds.
 
 mod budget;
+mod dispatch;
 mod lifecycle;
 mod plan;
 mod work;
@@ -55,6 +56,9 @@ pub fn apply(state: &mut State, envelope: &Envelope) {
         | Event::DispatchPaused { .. }
         | Event::DispatchResumed { .. }
         | Event::MaxWorkersChanged { .. }) => budget::apply(state, ts, e),
+        e @ (Event::DispatchPolicySet { .. }
+        | Event::DispatchAsked { .. }
+        | Event::ProviderThrottled { .. }) => dispatch::apply(state, e),
         e @ (Event::CommandApprovalRequested { .. }
         | Event::CommandApprovalDecided { .. }
         | Event::FileChanged { .. }
