@@ -162,9 +162,6 @@ pub enum ConfigError {
         "cannot find a home directory for the config and data files; set BATON_HOME to a directory"
     )]
     NoHome,
-    /// A provider pool that cannot be used as configured (a key variable that is not set).
-    #[error("{0}")]
-    Pool(String),
 }
 
 // ------------------------------------------------------------------------------------------
@@ -441,8 +438,8 @@ impl Config {
         b.read_keychain(env, keychain);
         let dispatch = std::mem::take(&mut b.pools);
         let mut config = Self::finish(b, env, paths);
+        config.pools = pools::resolve(&dispatch.pools, env, &mut warnings);
         config.warnings = warnings;
-        config.pools = pools::resolve(&dispatch.pools, env)?;
         config.pool = dispatch.pool;
         config.roles_pools = dispatch.roles_pools;
         config.roles_dispatch = dispatch.roles_dispatch;

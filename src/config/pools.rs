@@ -136,11 +136,13 @@ pub(super) fn check(
 }
 
 /// The pools with each endpoint's key read from its own variable. A variable that is named
-/// but not set is an error (the endpoint would be sent no key, or the wrong one).
+/// but not set gives that endpoint no key (never another one) and a warning naming it; a
+/// provider that needs a key then refuses to start.
 pub(super) fn resolve(
     pools: &BTreeMap<String, Vec<EndpointFile>>,
     env: &Env,
-) -> Result<BTreeMap<String, Vec<EndpointSettings>>, ConfigError> {
+    warnings: &mut Vec<String>,
+) -> BTreeMap<String, Vec<EndpointSettings>> {
     let mut out = BTreeMap::new();
     for (name, endpoints) in pools {
         let mut list = Vec::with_capacity(endpoints.len());
@@ -150,10 +152,12 @@ pub(super) fn resolve(
                 Some(var) => match env.get(var) {
                     Some(v) if !v.trim().is_empty() => Secret::new(v.trim()),
                     _ => {
-                        return Err(ConfigError::Pool(format!(
-                            "pool `{name}`: the endpoint {} takes its key from {var}, which is not set",
+                        warnings.push(format!(
+                            "pool `{name}`: the endpoint {} takes its key from {var}, which is \
+                             not set; it gets no key",
                             e.base_url
-                        )));
+                        ));
+                        Secret::default()
                     }
                 },
             };
@@ -166,5 +170,5 @@ pub(super) fn resolve(
         }
         out.insert(name.clone(), list);
     }
-    Ok(out)
+    out
 }

@@ -69,7 +69,9 @@ impl Engine {
             .and_then(|r| r.model.clone())
             .unwrap_or_else(|| self.cfg.settings.worker_model.clone());
         let brief = prompts::worker_brief(&self.state, s, attempt);
-        let message = prompts::worker_message(&brief);
+        let (stable, rest) = prompts::worker_message_parts(&brief);
+        let stable_len = stable.len();
+        let message = stable + &rest;
         let role_name = s.role.clone();
         let worker_id = self.free_slot();
         self.emit(Event::SubtaskStarted {
@@ -93,14 +95,17 @@ impl Engine {
         if let Some(p) = role_provider {
             call.provider = p;
         }
+        let instructions = prompts::project_instructions(&self.cfg.project_instructions);
+        let stable = instructions.len() + stable_len;
         let job = WorkerJob {
             call,
+            stable,
             id,
             attempt,
             model,
             system: prompts::worker_system(role.as_ref()),
             // The project instructions go to the model, not into the journaled brief.
-            message: prompts::project_instructions(&self.cfg.project_instructions) + &message,
+            message: instructions + &message,
             tools: self.cfg.tools.clone(),
             allowed_tools: role.map(|r| r.tools).unwrap_or_default(),
             roles: self.role_names.clone(),

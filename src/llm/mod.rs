@@ -246,6 +246,21 @@ impl Message {
             content: vec![Content::Text { text: text.into() }],
         }
     }
+    /// A user message in two text blocks: the first `stable` bytes (what other calls repeat:
+    /// project instructions, the task, shared decisions), then the rest. Providers mark the
+    /// end of the first block for prompt caching; on the wire the text is the same.
+    pub fn user_split(text: &str, stable: usize) -> Self {
+        match text.split_at_checked(stable) {
+            Some((head, tail)) if !head.is_empty() && !tail.is_empty() => Self {
+                role: ChatRole::User,
+                content: vec![
+                    Content::Text { text: head.into() },
+                    Content::Text { text: tail.into() },
+                ],
+            },
+            _ => Self::user(text),
+        }
+    }
     pub fn assistant(text: impl Into<String>) -> Self {
         Self {
             role: ChatRole::Assistant,

@@ -30,7 +30,7 @@ const DECISIONS: &[Row] = &[
     ("e", "", Escalate, "escalate the selected subtask to you", "", SelOpen),
     ("r", "", Retry, "resolve: open the escalation (retry, reassign, mark done)", "resolve", SelEscalated),
     ("c", "", Cancel, "cancel the selected subtask", "", SelOpen),
-    ("P", "", CycleDispatch, "dispatch policy of the selected subtask: auto, ask (waits for your approval to start), hold", "", SelDispatchable),
+    ("P", "", CycleDispatch, "dispatch policy of the selected subtask: auto, ask, hold", "", SelDispatchable),
     ("A", "", ApproveAll, "approve every subtask waiting for approval", "approve all", AnyAwaiting),
 ];
 

@@ -67,12 +67,11 @@ pub fn lines(ui: &Ui, width: usize) -> Vec<Line<'static>> {
                 .map(|r| {
                     let u = &r.usage;
                     let prompt = u.input_tokens + u.cache_read_tokens + u.cache_write_tokens;
-                    let pct = (u.cache_read_tokens * 100).checked_div(prompt).unwrap_or(0);
-                    format!(
-                        "{} {} ({pct} % cached)",
-                        role_label(&r.role),
-                        tokens(u.total())
-                    )
+                    let cached = match (u.cache_read_tokens * 100).checked_div(prompt) {
+                        Some(pct) if u.cache_read_tokens > 0 => format!(" ({pct} % cached)"),
+                        _ => String::new(),
+                    };
+                    format!("{} {}{cached}", role_label(&r.role), tokens(u.total()))
                 })
                 .collect();
             out.push(Line::from(format!("Tokens per role: {}", parts.join(", "))));

@@ -75,13 +75,23 @@ fn pools_and_dispatch_rules_reach_the_provider_and_the_run() {
 }
 
 #[test]
-fn an_unset_key_variable_is_an_error_naming_it() {
-    let err = load(POOLS, &[("KEY_ONE", "sk-one")]).unwrap_err();
-    let text = err.to_string();
+fn an_unset_key_variable_leaves_that_endpoint_keyless_with_a_warning_naming_it() {
+    let c = load(POOLS, &[("KEY_ONE", "sk-one")]).unwrap();
+    let p = c.provider_settings();
+    assert_eq!(p.pool[0].api_key.expose(), "sk-one");
     assert!(
-        text.contains("KEY_TWO") && text.contains("not set"),
-        "{text}"
+        p.pool[1].api_key.is_empty(),
+        "never the run's key or another endpoint's"
     );
+    assert!(
+        c.warnings
+            .iter()
+            .any(|w| w.contains("KEY_TWO") && w.contains("not set")),
+        "{:?}",
+        c.warnings
+    );
+    // The anthropic provider refuses to start with a keyless endpoint.
+    assert!(baton::session::build_provider(&p).is_err());
 }
 
 fn file_error(body: &str) -> String {

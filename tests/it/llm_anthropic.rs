@@ -129,7 +129,12 @@ async fn request_carries_headers_and_the_messages_format() {
     );
     assert_eq!(b["tool_choice"], json!({"type": "any"}));
     assert_eq!(b["tools"][0]["name"], "read_file");
-    assert_eq!(b["tools"][0]["cache_control"], json!({"type": "ephemeral"}));
+    // The breakpoint after the tool definitions sits on the last one.
+    let tools = b["tools"].as_array().unwrap();
+    assert_eq!(
+        tools.last().unwrap()["cache_control"],
+        json!({"type": "ephemeral"})
+    );
     assert!(b["tools"][0]["input_schema"].is_object());
     assert!(b["tools"][0]["description"].is_string());
     // The empty text block is dropped (the API rejects it).
@@ -143,10 +148,23 @@ async fn request_carries_headers_and_the_messages_format() {
         json!([{"type": "tool_result", "tool_use_id": "toolu_9", "content": "no such file", "is_error": true,
                 "cache_control": {"type": "ephemeral"}}])
     );
-    assert_eq!(
-        b["messages"][0]["content"][0]["cache_control"],
-        json!({"type": "ephemeral"})
+    // A one-block first message gets no breakpoint of its own (the last message's covers it).
+    assert!(
+        b["messages"][0]["content"][0]
+            .get("cache_control")
+            .is_none()
     );
+    // A first message sent in two blocks gets one after its stable block.
+    let split = baton::llm::anthropic::request_body(&baton::llm::ChatRequest {
+        messages: vec![baton::llm::Message::user_split("stable part. the rest", 13)],
+        ..request("m", &[], ToolChoice::Auto)
+    });
+    assert_eq!(
+        split["messages"][0]["content"],
+        json!([{"type": "text", "text": "stable part. ", "cache_control": {"type": "ephemeral"}},
+               {"type": "text", "text": "the rest", "cache_control": {"type": "ephemeral"}}])
+    );
+    assert!(split.get("tools").is_none(), "no tools key is added");
 }
 
 #[tokio::test]

@@ -40,7 +40,7 @@ async fn cached_run(kind: ProviderKind) -> engine_common::Finished {
     let dir = tempfile::tempdir().unwrap();
     let mut cfg = config(dir.path(), settings(ApprovalPolicy::Auto, 4));
     let mut prices = PriceTable::empty();
-    for model in ["orch", "work"] {
+    for model in ["fake-model"] {
         prices.set(
             model,
             ModelPrice {

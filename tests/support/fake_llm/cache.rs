@@ -2,11 +2,13 @@
 //! (tools, then the system prompt, then each message block, in order), and the tokens a
 //! server would serve from its cache.
 //!
-//! Anthropic (explicit): a prefix is cached only where the request puts a `cache_control`
-//! breakpoint; a later request reads the longest prefix ending at one of its own
-//! breakpoints that an earlier request wrote, and writes the rest up to its last breakpoint.
-//! OpenAI-compatible (automatic): the longest prefix shared with any earlier request is read.
-//! Tokens are counted as bytes / 4 (the fake has no tokenizer); there is no minimum size.
+//! Anthropic (explicit): a prefix is written only where a request puts a `cache_control`
+//! breakpoint; a later request reads the longest written prefix that ends at one of its own
+//! breakpoints or at a block boundary up to 20 blocks before one (the API's lookback), and
+//! writes the rest up to its last breakpoint.
+//! OpenAI-compatible (automatic): the longest byte prefix of the prompt shared with any
+//! earlier request is read. Tokens are counted as bytes / 4 (the fake has no tokenizer);
+//! there is no minimum prompt size and no 128-token granularity.
 
 use std::sync::Mutex;
 
@@ -131,9 +133,9 @@ impl PrefixCache {
                 .collect();
             let read_len = marks
                 .iter()
-                .rev()
-                .copied()
-                .find(|len| shared(*len, &seen))
+                .flat_map(|m| (m.saturating_sub(20)..=*m).rev())
+                .filter(|len| *len > 0 && shared(*len, &seen))
+                .max()
                 .unwrap_or(0);
             let last = marks.last().copied().unwrap_or(0);
             for len in &marks {
@@ -145,14 +147,21 @@ impl PrefixCache {
             let write = tokens(&texts[..last.max(read_len)]) - read;
             (total - read - write, read, write)
         } else {
+            let prompt: String = texts.concat();
             let longest = seen
                 .iter()
-                .map(|p| p.iter().zip(&texts).take_while(|(a, b)| a == b).count())
+                .map(|p| {
+                    let p = p.concat();
+                    p.bytes()
+                        .zip(prompt.bytes())
+                        .take_while(|(a, b)| a == b)
+                        .count()
+                })
                 .max()
                 .unwrap_or(0);
             seen.push(texts.clone());
-            let read = tokens(&texts[..longest]);
-            (total - read, read, 0)
+            let read = longest as u64 / 4;
+            (total - read.min(total), read.min(total), 0)
         }
     }
 }
