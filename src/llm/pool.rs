@@ -199,12 +199,12 @@ impl Pool {
     pub fn release<T>(
         &self,
         lease: Lease<'_>,
-        mut result: Result<T, Failure>,
+        result: &mut Result<T, Failure>,
         sink: DeltaSink<'_>,
-    ) -> Result<T, Failure> {
+    ) {
         let now = Instant::now();
         let ep = lease.endpoint;
-        let outcome = match &result {
+        let outcome = match &*result {
             Ok(_) => Outcome::Success,
             Err(f) if f.budget == Some(Budget::RateLimit) => Outcome::Overloaded {
                 reason: short_reason(&f.error),
@@ -214,7 +214,7 @@ impl Pool {
         };
         let notice = {
             let mut s = ep.lock();
-            match &result {
+            match &*result {
                 Ok(_) => {
                     s.failures = 0;
                     s.down_until = None;
@@ -232,14 +232,13 @@ impl Pool {
         if let Some(n) = notice {
             sink(StreamEvent::Throttle(n));
         }
-        if let Err(f) = &mut result
+        if let Err(f) = result
             && f.budget.is_some()
             && self.endpoints.len() > 1
         {
             f.failover = self.other_open(ep, now);
         }
         self.wake.notify_waiters();
-        result
     }
 
     /// The rate-limit headers of a response from `endpoint`.
@@ -259,16 +258,15 @@ impl Pool {
         }
     }
 
-    /// Another endpoint that could take a request now.
-    fn other_open(&self, failed: &Endpoint, now: Instant) -> Option<String> {
+    /// Whether another endpoint could take a request now.
+    fn other_open(&self, failed: &Endpoint, now: Instant) -> bool {
         self.endpoints
             .iter()
             .filter(|e| !std::ptr::eq(*e, failed))
-            .find(|e| {
+            .any(|e| {
                 let s = e.lock();
                 s.down_until.is_none_or(|t| t <= now) && s.limiter.can_start(now)
             })
-            .map(|e| e.host.clone())
     }
 }
 

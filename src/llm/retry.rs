@@ -64,8 +64,8 @@ pub struct Failure {
     pub budget: Option<Budget>,
     /// Model and usage the server reported before the attempt failed.
     pub usage: Option<(String, Usage)>,
-    /// Another endpoint of the pool can take the retry at once (its host): no wait.
-    pub failover: Option<String>,
+    /// Another endpoint of the pool can take the retry at once: no wait.
+    pub failover: bool,
 }
 
 impl Failure {
@@ -108,7 +108,7 @@ impl From<LlmError> for Failure {
             retry_after,
             budget,
             usage: None,
-            failover: None,
+            failover: false,
         }
     }
 }
@@ -144,10 +144,10 @@ where
             tracing::debug!(error = %failure.error, "LLM call failed; not retryable");
             return Err(failure.error);
         };
-        let delay = match (&failure.failover, failure.retry_after) {
-            (Some(_), _) => Duration::ZERO,
-            (None, Some(after)) => after.min(ms(settings.max_retry_after_ms)),
-            (None, None) => backoff(settings, used[budget.index()].saturating_add(1)),
+        let delay = match (failure.failover, failure.retry_after) {
+            (true, _) => Duration::ZERO,
+            (false, Some(after)) => after.min(ms(settings.max_retry_after_ms)),
+            (false, None) => backoff(settings, used[budget.index()].saturating_add(1)),
         };
         let limit = budget.limit(settings);
         let impatient =
@@ -228,8 +228,8 @@ fn describe(failure: &Failure) -> String {
         .retry_after
         .map(|d| format!(" (retry-after {})", human_duration(d)))
         .unwrap_or_default();
-    if let Some(host) = &failure.failover {
-        after.push_str(&format!(", failing over to {host}"));
+    if failure.failover {
+        after.push_str(", failing over to another endpoint");
     }
     match &failure.error {
         LlmError::RateLimited { message, .. } => format!("429 rate limited{after}: {message}"),
@@ -290,8 +290,9 @@ where
     let (mut response, retries) = within_deadline(&settings.retry, sink, || async move {
         // Each attempt waits for room on an endpoint (adaptive concurrency), then runs there.
         let lease = pool.acquire().await;
-        let result = attempt(lease.endpoint, body.clone()).await;
-        pool.release(lease, result, sink)
+        let mut result = attempt(lease.endpoint, body.clone()).await;
+        pool.release(lease, &mut result, sink);
+        result
     })
     .await?;
     if response.model.is_empty() {

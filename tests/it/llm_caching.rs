@@ -40,17 +40,16 @@ async fn cached_run(kind: ProviderKind) -> engine_common::Finished {
     let dir = tempfile::tempdir().unwrap();
     let mut cfg = config(dir.path(), settings(ApprovalPolicy::Auto, 4));
     let mut prices = PriceTable::empty();
-    for model in ["fake-model"] {
-        prices.set(
-            model,
-            ModelPrice {
-                input: 3.0,
-                output: 15.0,
-                cached_input: Some(0.3),
-                cache_write: Some(3.75),
-            },
-        );
-    }
+    // The fake server answers as `fake-model`.
+    prices.set(
+        "fake-model",
+        ModelPrice {
+            input: 3.0,
+            output: 15.0,
+            cached_input: Some(0.3),
+            cache_write: Some(3.75),
+        },
+    );
     cfg.pricing = prices;
     let f = drive(
         cfg,
