@@ -20,6 +20,7 @@ use crate::text::{one_line, sanitize};
 pub mod compare;
 pub mod fork;
 pub mod provenance;
+mod usage;
 
 use provenance::Provenance;
 
@@ -208,31 +209,7 @@ pub fn render_markdown_with(state: &State, prov: Option<&Provenance>) -> String 
     }
     let _ = writeln!(o, "- Replan cycles: {}", sum.replan_cycles);
     let _ = writeln!(o, "- Time: {}", duration_text(sum.elapsed_secs));
-    let _ = writeln!(
-        o,
-        "- Tokens: {} ({} in, {} out, {} cached)",
-        sum.tokens.total(),
-        sum.tokens.input_tokens,
-        sum.tokens.output_tokens,
-        sum.tokens.cache_read_tokens
-    );
-    let roles = state.usage_by_role();
-    if !roles.is_empty() {
-        let _ = writeln!(o, "- Tokens per role:");
-        for r in &roles {
-            let u = &r.usage;
-            let _ = writeln!(
-                o,
-                "  - {}: {} in, {} out, {} cache read, {} cache write, ${:.4}",
-                r.role,
-                u.input_tokens,
-                u.output_tokens,
-                u.cache_read_tokens,
-                u.cache_write_tokens,
-                r.cost_usd
-            );
-        }
-    }
+    usage::write_tokens(&mut o, state, &sum.tokens);
     let _ = writeln!(
         o,
         "- Cost: {}",

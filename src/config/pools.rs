@@ -14,8 +14,8 @@ use toml::Spanned;
 
 use super::file::FileText;
 use super::{ConfigError, Env};
-use crate::llm::Secret;
 use crate::llm::pool::EndpointSettings;
+use crate::llm::{ProviderSettings, Secret};
 use crate::protocol::RoleDispatch;
 
 /// One endpoint as the file writes it.
@@ -171,4 +171,37 @@ pub(super) fn resolve(
         out.insert(name.clone(), list);
     }
     out
+}
+
+impl super::Config {
+    /// What the provider layer needs: `base_url` and the key, or the endpoints of `pool`.
+    pub fn provider_settings(&self) -> ProviderSettings {
+        ProviderSettings {
+            kind: self.provider,
+            base_url: self.base_url.clone(),
+            api_key: self.api_key.clone(),
+            tool_mode: self.tool_mode,
+            retry: self.retry.clone(),
+            demo_pace_ms: self.demo.pace_ms,
+            demo_seed: self.demo.seed,
+            max_concurrent: self.max_concurrent,
+            pool: self.pool_endpoints(self.pool.as_deref()),
+            ..ProviderSettings::default()
+        }
+    }
+
+    /// The provider settings of a role with its own pool (`[roles_pools]`), else `None`.
+    pub fn role_provider_settings(&self, role: &str) -> Option<ProviderSettings> {
+        let pool = self.roles_pools.get(role)?;
+        Some(ProviderSettings {
+            pool: self.pool_endpoints(Some(pool)),
+            ..self.provider_settings()
+        })
+    }
+
+    fn pool_endpoints(&self, name: Option<&str>) -> Vec<EndpointSettings> {
+        name.and_then(|n| self.pools.get(n))
+            .cloned()
+            .unwrap_or_default()
+    }
 }

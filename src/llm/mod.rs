@@ -13,6 +13,7 @@ pub mod limiter;
 pub mod openai;
 pub mod pool;
 pub mod pricing;
+pub mod prompt_cache;
 pub mod retry;
 pub mod sse;
 

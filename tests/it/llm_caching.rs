@@ -133,3 +133,28 @@ async fn cache_tokens_are_priced_at_their_own_prices_and_counted_per_role() {
         assert_eq!(sum, f.state.usage, "{kind}: the roles add up to the run");
     }
 }
+
+#[test]
+fn a_first_message_in_two_blocks_gets_a_breakpoint_after_its_stable_block() {
+    use baton::llm::{ChatRequest, Message, ToolChoice};
+    use serde_json::json;
+    let body = baton::llm::anthropic::request_body(&ChatRequest {
+        messages: vec![Message::user_split("stable part. the rest", 13)],
+        ..support::request("m", &["a", "b"], ToolChoice::Auto)
+    });
+    let mark = json!({"type": "ephemeral"});
+    assert_eq!(
+        body["messages"][0]["content"],
+        json!([{"type": "text", "text": "stable part. ", "cache_control": mark},
+               {"type": "text", "text": "the rest", "cache_control": mark}])
+    );
+    assert_eq!(body["tools"][1]["cache_control"], mark);
+    assert!(body["tools"][0].get("cache_control").is_none());
+    assert_eq!(body["system"][0]["cache_control"], mark);
+    // No tools, no `tools` key (a missing key is never added as null).
+    let bare = baton::llm::anthropic::request_body(&support::request("m", &[], ToolChoice::Auto));
+    assert!(bare.get("tools").is_none());
+    // A split at 0 or past the end is one block.
+    assert_eq!(Message::user_split("abc", 0).content.len(), 1);
+    assert_eq!(Message::user_split("abc", 9).content.len(), 1);
+}

@@ -63,6 +63,7 @@ mod tools_protected;
 mod tools_sandbox;
 mod tools_session;
 mod tui_changes;
+mod tui_dispatch;
 mod tui_escapes;
 mod tui_input;
 mod tui_keys;
