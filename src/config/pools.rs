@@ -204,4 +204,49 @@ impl super::Config {
             .cloned()
             .unwrap_or_default()
     }
+
+    /// The `baton config` section: role dispatch rules and pools (keys as fingerprints).
+    pub(super) fn dispatch_report(&self) -> String {
+        let mut out = String::from(
+            "\nDispatch and pools ([roles_dispatch], max_concurrent, [pools], pool, [roles_pools])\n",
+        );
+        out.push_str(&format!(
+            "  max_concurrent {} per endpoint\n",
+            self.max_concurrent
+                .unwrap_or(crate::llm::limiter::DEFAULT_MAX_CONCURRENT)
+        ));
+        for (role, d) in &self.roles_dispatch {
+            let cap = d
+                .max_concurrent
+                .map_or("no cap".into(), |c| format!("at most {c} at once"));
+            out.push_str(&format!("  role {role}: {}, {cap}\n", d.policy));
+        }
+        for (name, endpoints) in &self.pools {
+            let users: Vec<&str> = self
+                .roles_pools
+                .iter()
+                .filter(|(_, p)| *p == name)
+                .map(|(r, _)| r.as_str())
+                .chain((self.pool.as_deref() == Some(name)).then_some("every call"))
+                .collect();
+            out.push_str(&format!(
+                "  pool {name} (used by: {})\n",
+                if users.is_empty() {
+                    "nothing".to_string()
+                } else {
+                    users.join(", ")
+                }
+            ));
+            for e in endpoints {
+                out.push_str(&format!(
+                    "    {}  key {}  weight {}  max_concurrent {}\n",
+                    e.base_url,
+                    e.api_key.fingerprint(),
+                    e.weight,
+                    e.max_concurrent.map_or("default".into(), |c| c.to_string())
+                ));
+            }
+        }
+        out
+    }
 }

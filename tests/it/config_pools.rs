@@ -72,6 +72,25 @@ fn pools_and_dispatch_rules_reach_the_provider_and_the_run() {
     assert_eq!(rules["code_developer"].policy, DispatchPolicy::Ask);
     assert_eq!(rules["code_developer"].max_concurrent, Some(2));
     assert_eq!(rules["code_analyzer"].policy, DispatchPolicy::Auto);
+    // `baton config` lists them, keys as fingerprints only.
+    let report = c.report();
+    assert!(
+        report.contains("role code_developer: ask, at most 2 at once"),
+        "{report}"
+    );
+    assert!(
+        report.contains("pool main (used by: every call)"),
+        "{report}"
+    );
+    assert!(
+        report.contains("pool local (used by: code_developer)"),
+        "{report}"
+    );
+    assert!(
+        !report.contains("sk-one") && !report.contains("sk-two"),
+        "{report}"
+    );
+    assert!(report.contains(&baton::llm::Secret::new("sk-one").fingerprint()));
 }
 
 #[test]
