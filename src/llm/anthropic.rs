@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 
 use super::pool::{Endpoint, Pool};
 use super::retry::{self, Failure};
-use super::sse::{self, SseStream};
+use super::sse;
 use super::{
     ChatRequest, ChatResponse, ChatRole, Content, DeltaSink, LlmError, Provider, ProviderSettings,
     StopReason, StreamEvent, ToolCall, ToolChoice, Usage,
@@ -77,11 +77,6 @@ impl AnthropicProvider {
         })
     }
 
-    /// The endpoints this provider sends to.
-    pub fn pool(&self) -> &Pool {
-        &self.pool
-    }
-
     async fn attempt(
         &self,
         ep: &Endpoint,
@@ -96,9 +91,10 @@ impl AnthropicProvider {
             .header("content-type", "application/json")
             .header("accept", "text/event-stream")
             .json(body);
-        let response = retry::send(request, &self.settings.retry, &ep.url, KEY_ENV).await?;
-        self.pool.observe(ep, response.headers(), sink);
-        let mut events = SseStream::open(response, &self.settings.retry).await?;
+        let mut events = self
+            .pool
+            .open_stream(ep, request, &self.settings.retry, KEY_ENV, sink)
+            .await?;
         let mut assembler = Assembler::default();
         let step = async {
             while let Some(event) = events.next().await? {

@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 
 use super::pool::{Endpoint, Pool};
 use super::retry::{self, Failure};
-use super::sse::{self, SseStream};
+use super::sse;
 use super::{
     ChatRequest, ChatResponse, ChatRole, Content, DeltaSink, LlmError, Message, Provider,
     ProviderSettings, StopReason, StreamEvent, ToolCall, ToolChoice, Usage,
@@ -85,11 +85,6 @@ impl OpenAiProvider {
         })
     }
 
-    /// The endpoints this provider sends to.
-    pub fn pool(&self) -> &Pool {
-        &self.pool
-    }
-
     async fn attempt(
         &self,
         ep: &Endpoint,
@@ -105,9 +100,10 @@ impl OpenAiProvider {
         if !ep.key.is_empty() {
             request = request.bearer_auth(ep.key.expose());
         }
-        let response = retry::send(request, &self.settings.retry, &ep.url, KEY_ENV).await?;
-        self.pool.observe(ep, response.headers(), sink);
-        let mut events = SseStream::open(response, &self.settings.retry).await?;
+        let mut events = self
+            .pool
+            .open_stream(ep, request, &self.settings.retry, KEY_ENV, sink)
+            .await?;
         let mut assembler = Assembler::default();
         loop {
             match events.next().await {

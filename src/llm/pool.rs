@@ -241,6 +241,20 @@ impl Pool {
         self.wake.notify_waiters();
     }
 
+    /// Sends `request` to `endpoint`, reads its rate-limit headers and opens its event stream.
+    pub async fn open_stream(
+        &self,
+        endpoint: &Endpoint,
+        request: reqwest::RequestBuilder,
+        retry: &super::RetrySettings,
+        key_hint: &str,
+        sink: DeltaSink<'_>,
+    ) -> Result<super::sse::SseStream, Failure> {
+        let response = super::http::send(request, retry, &endpoint.url, key_hint).await?;
+        self.observe(endpoint, response.headers(), sink);
+        super::sse::SseStream::open(response, retry).await
+    }
+
     /// The rate-limit headers of a response from `endpoint`.
     pub fn observe(
         &self,
