@@ -131,6 +131,7 @@ fn config(dir: &std::path::Path, max_workers: u32) -> EngineConfig {
             workspace: None,
             read_only: false,
             allow_commands: false,
+            role_dispatch: Default::default(),
         },
         roles: default_roles(),
         pricing: PriceTable::empty(),
@@ -140,6 +141,7 @@ fn config(dir: &std::path::Path, max_workers: u32) -> EngineConfig {
         stop_when_person_needed: true,
         project_instructions: Default::default(),
         isolation: None,
+        role_providers: Default::default(),
     }
 }
 

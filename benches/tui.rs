@@ -54,6 +54,7 @@ fn loaded_ui() -> Ui {
                 workspace: None,
                 read_only: false,
                 allow_commands: false,
+                role_dispatch: Default::default(),
             },
         },
     );

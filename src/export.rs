@@ -21,6 +21,7 @@ pub mod compare;
 pub mod fork;
 pub mod graph;
 pub mod provenance;
+mod usage;
 
 use provenance::Provenance;
 
@@ -209,14 +210,7 @@ pub fn render_markdown_with(state: &State, prov: Option<&Provenance>) -> String 
     }
     let _ = writeln!(o, "- Replan cycles: {}", sum.replan_cycles);
     let _ = writeln!(o, "- Time: {}", duration_text(sum.elapsed_secs));
-    let _ = writeln!(
-        o,
-        "- Tokens: {} ({} in, {} out, {} cached)",
-        sum.tokens.total(),
-        sum.tokens.input_tokens,
-        sum.tokens.output_tokens,
-        sum.tokens.cache_read_tokens
-    );
+    usage::write_tokens(&mut o, state, &sum.tokens);
     let _ = writeln!(
         o,
         "- Cost: {}",

@@ -429,6 +429,7 @@ fn spawn(
         stop_when_person_needed: front_end == FrontEnd::Headless,
         project_instructions,
         isolation,
+        role_providers: role_providers(&config)?,
     };
     tracing::info!(
         run = %run_id,
@@ -559,6 +560,23 @@ pub fn with_mcp_grants(mut roles: Vec<RoleSpec>, servers: &[McpServerSpec]) -> V
 
 /// Builds the provider for these settings: the HTTP clients of `llm`, or the simulated
 /// `demo` model.
+/// The providers of roles with their own pool (`[roles_pools]`).
+fn role_providers(
+    config: &Config,
+) -> Result<std::collections::BTreeMap<String, Arc<dyn Provider>>, SessionError> {
+    let mut out = std::collections::BTreeMap::new();
+    for role in config.roles_pools.keys() {
+        if let Some(settings) = config.role_provider_settings(role) {
+            let provider = build_provider(&settings).map_err(|source| SessionError::Provider {
+                provider: config.provider,
+                source,
+            })?;
+            out.insert(role.clone(), provider);
+        }
+    }
+    Ok(out)
+}
+
 pub fn build_provider(settings: &ProviderSettings) -> Result<Arc<dyn Provider>, LlmError> {
     match settings.kind {
         ProviderKind::Anthropic => Ok(Arc::new(anthropic::AnthropicProvider::new(

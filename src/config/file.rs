@@ -68,6 +68,14 @@ pub(super) struct FileConfig {
     mcp_servers: Vec<Spanned<McpServerSpec>>,
     #[serde(default)]
     keys: BTreeMap<String, Spanned<KeysFile>>,
+    max_concurrent: Option<Spanned<u32>>,
+    pool: Option<Spanned<String>>,
+    #[serde(default)]
+    pools: BTreeMap<String, Spanned<super::pools::PoolFile>>,
+    #[serde(default)]
+    roles_pools: BTreeMap<String, Spanned<String>>,
+    #[serde(default)]
+    roles_dispatch: BTreeMap<String, Spanned<crate::protocol::RoleDispatch>>,
 }
 
 /// `[keys]`: `action = "key"` or `action = ["key", "key"]`.
@@ -481,6 +489,17 @@ impl Builder {
             self.roles_models.insert(role, model.into_inner());
         }
         self.mcp_servers = super::mcp::check(f, file.mcp_servers, &self.roles)?;
+        let defaults = crate::engine::roles::default_roles();
+        let roles = &self.roles;
+        self.pools = super::pools::check(
+            f,
+            file.pools,
+            file.pool,
+            file.roles_pools,
+            file.roles_dispatch,
+            file.max_concurrent,
+            |name| defaults.iter().chain(roles.iter()).any(|r| r.name == name),
+        )?;
         Ok(())
     }
 }

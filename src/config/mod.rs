@@ -17,9 +17,11 @@
 mod file;
 mod keys;
 mod mcp;
+mod pools;
 mod report;
 mod resolve;
 mod security;
+mod sources;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -28,10 +30,11 @@ use std::path::{Path, PathBuf};
 use crate::cli::CommonArgs;
 use crate::engine::roles::RoleSpec;
 use crate::keychain::{KeyStore, NoKeychain};
+use crate::llm::pool::EndpointSettings;
 use crate::llm::pricing::{ModelEntry, PriceTable};
 use crate::llm::{ProviderKind, ProviderSettings, RetrySettings, Secret, ToolMode};
 use crate::notify::NotifyMode;
-use crate::protocol::{ApprovalPolicy, Limits, RunSettings};
+use crate::protocol::{ApprovalPolicy, Limits, RoleDispatch, RunSettings};
 use crate::tools::sandbox::{SandboxMode, SandboxOptions};
 
 pub use file::validate_file_text;
@@ -369,6 +372,16 @@ pub struct Config {
     pub roles_models: BTreeMap<String, String>,
     /// `[[mcp_servers]]`: MCP servers whose tools workers may use (docs/mcp.md).
     pub mcp_servers: Vec<crate::tools::mcp::McpServerSpec>,
+    /// `max_concurrent`: the most requests in flight at once on the one endpoint.
+    pub max_concurrent: Option<u32>,
+    /// `[pools.NAME]`: endpoints with their own keys (read from `api_key_env`).
+    pub pools: BTreeMap<String, Vec<EndpointSettings>>,
+    /// `pool`: the pool every call uses (else `base_url` and the key).
+    pub pool: Option<String>,
+    /// `[roles_pools]`: role name → pool its workers use.
+    pub roles_pools: BTreeMap<String, String>,
+    /// `[roles_dispatch]`: role name → dispatch policy and concurrency cap.
+    pub roles_dispatch: BTreeMap<String, RoleDispatch>,
     /// The tracing filter for the log file.
     pub log_filter: String,
     pub paths: Paths,
@@ -428,8 +441,14 @@ impl Config {
         b.apply_env(env)?;
         b.apply_flags(args)?;
         b.read_keychain(env, keychain);
+        let dispatch = std::mem::take(&mut b.pools);
         let mut config = Self::finish(b, env, paths);
+        config.pools = pools::resolve(&dispatch.pools, env, &mut warnings);
         config.warnings = warnings;
+        config.pool = dispatch.pool;
+        config.roles_pools = dispatch.roles_pools;
+        config.roles_dispatch = dispatch.roles_dispatch;
+        config.max_concurrent = dispatch.max_concurrent;
         Ok(config)
     }
 
@@ -557,20 +576,7 @@ impl Config {
             workspace: self.workspace.as_ref().map(|p| p.display().to_string()),
             read_only: self.read_only,
             allow_commands: self.allow_commands,
-        }
-    }
-
-    /// What the provider layer needs.
-    pub fn provider_settings(&self) -> ProviderSettings {
-        ProviderSettings {
-            kind: self.provider,
-            base_url: self.base_url.clone(),
-            api_key: self.api_key.clone(),
-            tool_mode: self.tool_mode,
-            retry: self.retry.clone(),
-            demo_pace_ms: self.demo.pace_ms,
-            demo_seed: self.demo.seed,
-            ..ProviderSettings::default()
+            role_dispatch: self.roles_dispatch.clone(),
         }
     }
 

@@ -258,6 +258,7 @@ impl Config {
         if let Some(note) = &self.keychain_note {
             out.push_str(&format!("  note: {note}\n"));
         }
+        out.push_str(&self.dispatch_report());
         out
     }
 }

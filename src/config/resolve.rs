@@ -57,6 +57,9 @@ pub(super) struct Builder {
     pub(super) roles: Vec<RoleSpec>,
     pub(super) roles_models: BTreeMap<String, String>,
     pub(super) mcp_servers: Vec<crate::tools::mcp::McpServerSpec>,
+    /// `[pools]`, `pool`, `[roles_pools]`, `[roles_dispatch]`, `max_concurrent` (checked;
+    /// keys are read from the environment after resolution).
+    pub(super) pools: super::pools::DispatchFile,
     pub(super) file_api_key: Option<Secret>,
     pub(super) project_instructions: Option<Val<bool>>,
     pub(super) isolation: Option<Val<crate::isolation::Isolation>>,
@@ -96,120 +99,6 @@ pub(super) fn check_log_filter(filter: &str) -> Result<(), String> {
                  directives such as baton=debug,reqwest=info"
             )
         })
-}
-
-impl Builder {
-    pub(super) fn apply_env(&mut self, env: &Env) -> Result<(), ConfigError> {
-        if let Some(v) = env.get("BATON_PROVIDER") {
-            let kind = <ProviderKind as clap::ValueEnum>::from_str(v, true).map_err(|_| {
-                ConfigError::Env {
-                    var: "BATON_PROVIDER",
-                    message: format!("`{v}` is not a provider; use anthropic, openai or demo"),
-                }
-            })?;
-            set(&mut self.provider, kind, Source::Env("BATON_PROVIDER"));
-        }
-        if let Some(v) = env.get("BATON_MODEL") {
-            set(&mut self.model, v.to_string(), Source::Env("BATON_MODEL"));
-        }
-        if let Some(v) = env.get("BATON_LOG") {
-            let filter = log_filter_from(v);
-            check_log_filter(&filter).map_err(|message| ConfigError::Env {
-                var: "BATON_LOG",
-                message,
-            })?;
-            set(&mut self.log_filter, filter, Source::Env("BATON_LOG"));
-        }
-        // Keys and base URLs depend on the provider; see `provider_env`.
-        Ok(())
-    }
-
-    pub(super) fn apply_flags(&mut self, a: &CommonArgs) -> Result<(), ConfigError> {
-        let flag = |name: &'static str| Source::Flag(name);
-        if let Some(v) = a.provider {
-            set(&mut self.provider, v, flag("--provider"));
-        }
-        if let Some(v) = &a.model {
-            set(&mut self.model, v.clone(), flag("--model"));
-        }
-        if let Some(v) = &a.worker_model {
-            set(&mut self.worker_model, v.clone(), flag("--worker-model"));
-        }
-        if let Some(v) = &a.base_url {
-            set(
-                &mut self.base_url,
-                v.trim_end_matches('/').to_string(),
-                flag("--base-url"),
-            );
-        }
-        if let Some(v) = a.max_workers {
-            set(&mut self.max_workers, v, flag("--max-workers"));
-        }
-        if let Some(v) = a.approve {
-            set(&mut self.approve, v, flag("--approve"));
-        }
-        if let Some(v) = a.budget_usd {
-            set(&mut self.budget_usd, v, flag("--budget-usd"));
-        }
-        if let Some(v) = a.max_subtasks {
-            set(&mut self.max_subtasks, v, flag("--max-subtasks"));
-        }
-        if let Some(v) = a.max_cycles {
-            set(&mut self.max_cycles, v, flag("--max-cycles"));
-        }
-        if a.evaluate {
-            set(&mut self.evaluate, true, flag("--evaluate"));
-        }
-        if let Some(v) = &a.workspace {
-            set(&mut self.workspace, v.clone(), flag("--workspace"));
-        }
-        if a.read_only {
-            set(&mut self.read_only, true, flag("--read-only"));
-        }
-        if a.allow_commands {
-            set(&mut self.allow_commands, true, flag("--allow-commands"));
-        }
-        if a.allow_network {
-            set(&mut self.sandbox_network, true, flag("--allow-network"));
-        }
-        if let Some(path) = &a.api_key_file {
-            let key = super::keys::read_key_file(path).map_err(|message| ConfigError::Flag {
-                flag: "--api-key-file",
-                message,
-            })?;
-            set(&mut self.api_key, key, flag("--api-key-file"));
-        }
-        if let Some(v) = &a.isolation {
-            let v = v.parse().map_err(|message| ConfigError::Flag {
-                flag: "--isolation",
-                message,
-            })?;
-            set(&mut self.isolation, v, flag("--isolation"));
-        }
-        if a.no_project_instructions {
-            set(
-                &mut self.project_instructions,
-                false,
-                flag("--no-project-instructions"),
-            );
-        }
-        if let Some(v) = &a.notify_command {
-            let words = crate::notify::split_command(v).ok_or_else(|| ConfigError::Flag {
-                flag: "--notify-command",
-                message: "the command is empty; give a program, e.g. notify-send".into(),
-            })?;
-            set(&mut self.notify_command, words, flag("--notify-command"));
-        }
-        if let Some(v) = &a.log_level {
-            let filter = log_filter_from(v);
-            check_log_filter(&filter).map_err(|message| ConfigError::Flag {
-                flag: "--log-level",
-                message,
-            })?;
-            set(&mut self.log_filter, filter, flag("--log-level"));
-        }
-        Ok(())
-    }
 }
 
 fn or_default<T>(slot: Option<Val<T>>, default: T) -> Val<T> {
@@ -608,6 +497,11 @@ impl Config {
             roles: b.roles,
             roles_models: b.roles_models,
             mcp_servers: b.mcp_servers,
+            max_concurrent: None,
+            pools: BTreeMap::new(),
+            pool: None,
+            roles_pools: BTreeMap::new(),
+            roles_dispatch: BTreeMap::new(),
             log_filter,
             paths,
             provider_note,

@@ -129,6 +129,12 @@ impl CallCtx {
                     let _ = live_tx.send(self.usage_event(model.clone(), *usage));
                     return;
                 }
+                StreamEvent::Throttle(notice) => {
+                    let _ = live_tx.send(Event::ProviderThrottled {
+                        notice: notice.clone(),
+                    });
+                    return;
+                }
                 _ => {}
             }
             let _ = deltas.try_send(Delta {

@@ -29,6 +29,9 @@ impl Engine {
                 }
             }
             Command::Defer { id } => self.emit(Event::SubtaskDeferred { id, by }).await,
+            Command::SetDispatch { id, policy } => {
+                self.emit(Event::DispatchPolicySet { id, policy, by }).await
+            }
             Command::Undefer { id } => self.emit(Event::SubtaskUndeferred { id, by }).await,
             Command::Escalate { id, reason } => {
                 self.stop_worker(id).await;

@@ -9,19 +9,40 @@ use super::worker::{WorkerJob, WorkerOutcome};
 use super::{prompts, worker};
 use crate::protocol::*;
 use crate::state::SubtaskStatus;
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 use tokio::sync::oneshot;
 
 impl Engine {
+    /// Starts runnable subtasks up to `max_workers` and each role's own cap, and asks a
+    /// person about runnable subtasks whose dispatch policy is `ask`.
     pub(super) async fn dispatch(&mut self) {
+        for id in self.state.to_ask() {
+            self.emit(Event::DispatchAsked { id }).await;
+        }
         let max = self.state.max_workers.max(1) as usize;
         if self.running.len() >= max {
             return;
         }
-        let free = max - self.running.len();
-        let ready: Vec<SubtaskId> = self.state.runnable().into_iter().take(free).collect();
-        for id in ready {
+        let mut free = max - self.running.len();
+        let mut by_role: BTreeMap<String, u32> = BTreeMap::new();
+        for s in self.state.running() {
+            *by_role.entry(s.role.clone()).or_default() += 1;
+        }
+        for id in self.state.runnable() {
+            if free == 0 || self.fatal.is_some() {
+                break;
+            }
+            let Some(role) = self.state.subtask(id).map(|s| s.role.clone()) else {
+                continue;
+            };
+            let cap = self.state.role_dispatch(&role).max_concurrent;
+            let used = by_role.entry(role).or_default();
+            if cap.is_some_and(|c| *used >= c.max(1)) {
+                continue;
+            }
+            *used += 1;
+            free -= 1;
             self.start_worker(id).await;
         }
     }
@@ -40,13 +61,17 @@ impl Engine {
             return;
         };
         let attempt = s.attempts + 1;
+        // The role's own pool (`[roles_pools]`), else the run's provider.
+        let role_provider = self.cfg.role_providers.get(&s.role).cloned();
         let role = self.role(&s.role).cloned();
         let model = role
             .as_ref()
             .and_then(|r| r.model.clone())
             .unwrap_or_else(|| self.cfg.settings.worker_model.clone());
         let brief = prompts::worker_brief(&self.state, s, attempt);
-        let message = prompts::worker_message(&brief);
+        let (stable, rest) = prompts::worker_message_parts(&brief);
+        let stable_len = stable.len();
+        let message = stable + &rest;
         let role_name = s.role.clone();
         let worker_id = self.free_slot();
         self.emit(Event::SubtaskStarted {
@@ -73,14 +98,21 @@ impl Engine {
                 return;
             }
         };
+        let mut call = self.call_ctx(CallPurpose::Worker { id, attempt }, Some(id), attempt);
+        if let Some(p) = role_provider {
+            call.provider = p;
+        }
+        let instructions = prompts::project_instructions(&self.cfg.project_instructions);
+        let stable = instructions.len() + stable_len;
         let job = WorkerJob {
-            call: self.call_ctx(CallPurpose::Worker { id, attempt }, Some(id), attempt),
+            call,
+            stable,
             id,
             attempt,
             model,
             system: prompts::worker_system(role.as_ref()),
             // The project instructions go to the model, not into the journaled brief.
-            message: prompts::project_instructions(&self.cfg.project_instructions) + &message,
+            message: instructions + &message,
             tools,
             allowed_tools: role.map(|r| r.tools).unwrap_or_default(),
             roles: self.role_names.clone(),
@@ -235,5 +267,28 @@ impl Engine {
                 self.approvals.insert(request, (subtask, reply));
             }
         }
+    }
+}
+
+impl Engine {
+    /// Subtasks on `hold` keep a quiescent run from finishing: it waits for a person to
+    /// change their policy (the TUI), or stops saying so (headless). `true` when held.
+    pub(super) async fn hold_for_policy(&mut self) -> bool {
+        let held = self.state.on_hold();
+        if held.is_empty() || super::policy::winding_down(&self.state) {
+            return false;
+        }
+        if self.cfg.stop_when_person_needed && self.finished.is_none() {
+            let ids: Vec<String> = held.iter().map(ToString::to_string).collect();
+            self.finish(RunOutcome::Stopped {
+                reason: format!(
+                    "{} on hold (dispatch policy `hold`): change the policy to run {}",
+                    ids.join(", "),
+                    if held.len() == 1 { "it" } else { "them" }
+                ),
+            })
+            .await;
+        }
+        true
     }
 }

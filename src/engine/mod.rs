@@ -55,6 +55,8 @@ pub struct EngineConfig {
     /// Git worktree isolation (`isolation = "worktree"`): `tools` are then the run
     /// worktree's, and writing workers get worktrees of their own (see `merge.rs`).
     pub isolation: Option<Arc<merge::Worktrees>>,
+    /// Providers of roles with their own pool (`[roles_pools]`); other roles use the run's.
+    pub role_providers: std::collections::BTreeMap<String, Arc<dyn Provider>>,
 }
 
 /// How the engine starts.

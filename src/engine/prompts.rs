@@ -97,6 +97,14 @@ fn roles_text(roles: &[RoleSpec]) -> String {
         .join("\n")
 }
 
+/// The start of every orchestrator message: the task and the roles.
+pub fn orchestrator_stable(task: &str, roles: &[RoleSpec]) -> String {
+    format!(
+        "# Task\n{task}\n\n# Roles you may assign\n{}\n\n",
+        roles_text(roles)
+    )
+}
+
 /// The user message of one orchestrator step: instructions, then the `<context>` block.
 pub fn orchestrator_message(ctx: &OrchestratorContext, roles: &[RoleSpec], extra: &str) -> String {
     let instruction = match ctx.step {
@@ -140,10 +148,11 @@ pub fn orchestrator_message(ctx: &OrchestratorContext, roles: &[RoleSpec], extra
             ctx.cycle
         ),
     };
+    // Task and roles first: the stable prefix every orchestrator call repeats (prompt
+    // caching); `orchestrator_stable_len` says where it ends.
     let mut msg = format!(
-        "# Task\n{}\n\n# Step\n{instruction}\n\n# Roles you may assign\n{}\n",
-        ctx.task,
-        roles_text(roles)
+        "{}# Step\n{instruction}\n",
+        orchestrator_stable(&ctx.task, roles)
     );
     if !extra.is_empty() {
         msg.push('\n');
@@ -202,18 +211,26 @@ pub fn worker_brief(state: &State, s: &Subtask, attempt: u32) -> WorkerBrief {
 
 /// The worker's user message: the brief in words, then the `<brief>` block.
 pub fn worker_message(b: &WorkerBrief) -> String {
+    let (stable, rest) = worker_message_parts(b);
+    stable + &rest
+}
+
+/// [`worker_message`] in two parts: what every worker of the run repeats (the task and the
+/// shared decisions: the stable prefix prompt caching keeps), then this subtask's part.
+pub fn worker_message_parts(b: &WorkerBrief) -> (String, String) {
+    let mut stable = format!("# Overall task\n{}\n", b.task);
+    if !b.shared_decisions.is_empty() {
+        stable.push_str("\n# Shared decisions\n");
+        for d in &b.shared_decisions {
+            stable.push_str(&format!("- {d}\n"));
+        }
+    }
     let mut msg = format!(
-        "# Overall task\n{}\n\n# Your subtask #{}: {}\n{}\n",
-        b.task, b.id, b.title, b.description
+        "\n# Your subtask #{}: {}\n{}\n",
+        b.id, b.title, b.description
     );
     if !b.expected_output.is_empty() {
         msg.push_str(&format!("\nExpected output: {}\n", b.expected_output));
-    }
-    if !b.shared_decisions.is_empty() {
-        msg.push_str("\n# Shared decisions\n");
-        for d in &b.shared_decisions {
-            msg.push_str(&format!("- {d}\n"));
-        }
     }
     if !b.dependency_results.is_empty() {
         msg.push_str("\n# Results you build on\n");
@@ -234,7 +251,7 @@ pub fn worker_message(b: &WorkerBrief) -> String {
         "\nWhen done, call `{SUBMIT_REPORT}`.\n\n{}",
         render_block("brief", b)
     ));
-    msg
+    (stable, msg)
 }
 
 /// The worker's system prompt: the role's prompt, then the common worker rules.

@@ -479,6 +479,9 @@ impl Engine {
     }
 
     pub(super) async fn at_quiescence(&mut self) {
+        if self.hold_for_policy().await {
+            return;
+        }
         if !self.state.runnable().is_empty() && (self.state.paused || self.budget_hold()) {
             // Paused with work left, or held by a budget alert: wait (or stop, headless).
             self.maybe_stop_for_person().await;

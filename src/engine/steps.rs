@@ -150,9 +150,12 @@ impl Engine {
         let req = ChatRequest {
             model: self.cfg.settings.orchestrator_model.clone(),
             system: prompts::ORCHESTRATOR_SYSTEM.to_string(),
-            messages: vec![Message::user(
-                prompts::project_instructions(&self.cfg.project_instructions) + &message,
-            )],
+            messages: {
+                let instructions = prompts::project_instructions(&self.cfg.project_instructions);
+                let stable = instructions.len()
+                    + prompts::orchestrator_stable(&ctx.task, &self.cfg.roles).len();
+                vec![Message::user_split(&(instructions + &message), stable)]
+            },
             tools: vec![schemas::tool_def(tool, &roles)],
             tool_choice: ToolChoice::Tool(tool.to_string()),
             max_tokens: self

@@ -35,6 +35,8 @@ pub(crate) struct WorkerJob {
     pub model: String,
     pub system: String,
     pub message: String,
+    /// Bytes of `message` every worker of the run repeats (prompt caching's stable prefix).
+    pub stable: usize,
     pub tools: Option<Arc<dyn WorkerTools>>,
     pub allowed_tools: Vec<String>,
     pub roles: Vec<String>,
@@ -107,7 +109,7 @@ async fn attempt(job: &WorkerJob, records: &mut Vec<Event>) -> WorkerOutcome {
         tools.ready(&host).await;
         defs.extend(tools.definitions(&job.allowed_tools));
     }
-    let mut messages = vec![Message::user(job.message.clone())];
+    let mut messages = vec![Message::user_split(&job.message, job.stable)];
     let mut output = String::new();
     let mut force = false;
     let mut repaired = false;

@@ -389,6 +389,19 @@ pub fn progress_line(state: &State, envelope: &Envelope) -> Option<String> {
             format!("max workers {max_workers} ({})", actor(*by))
         }
         Event::Notice { message } => format!("note: {}", short(message, 100)),
+        Event::DispatchPolicySet { id, policy, by } => {
+            format!("{id} dispatch policy {policy} ({})", actor(*by))
+        }
+        Event::DispatchAsked { id } => format!("{id} asks to start (dispatch policy ask)"),
+        Event::ProviderThrottled { notice } if notice.active => format!(
+            "throttling {}: {} at once ({})",
+            short(&notice.endpoint, 60),
+            notice.limit,
+            short(&notice.reason, 100)
+        ),
+        Event::ProviderThrottled { notice } => {
+            format!("no longer throttling {}", short(&notice.endpoint, 60))
+        }
         Event::PhaseChanged { .. }
         | Event::WorktreeCreated { .. }
         | Event::RunFinished { .. }

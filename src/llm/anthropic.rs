@@ -12,8 +12,9 @@ use async_trait::async_trait;
 use eventsource_stream::Event;
 use serde_json::{Value, json};
 
+use super::pool::{Endpoint, Pool};
 use super::retry::{self, Failure};
-use super::sse::{self, SseStream};
+use super::sse;
 use super::{
     ChatRequest, ChatResponse, ChatRole, Content, DeltaSink, LlmError, Provider, ProviderSettings,
     StopReason, StreamEvent, ToolCall, ToolChoice, Usage,
@@ -24,60 +25,76 @@ pub const DEFAULT_BASE_URL: &str = "https://api.anthropic.com";
 /// Where the key comes from, for messages.
 pub const KEY_ENV: &str = "ANTHROPIC_API_KEY";
 
-/// A streaming client for the Anthropic Messages API.
+/// A streaming client for the Anthropic Messages API, over one endpoint or a pool.
 pub struct AnthropicProvider {
     settings: ProviderSettings,
-    client: reqwest::Client,
+    pool: Pool,
     base_url: String,
-    url: String,
 }
 
 impl std::fmt::Debug for AnthropicProvider {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("AnthropicProvider")
-            .field("url", &self.url)
-            .field("api_key", &self.settings.api_key)
+            .field("endpoints", &self.pool)
             .finish()
     }
 }
 
+/// (trimmed base URL, request URL, host) of an Anthropic base URL.
+fn endpoint_urls(base: &str) -> Result<(String, String, String), LlmError> {
+    let base_url = if base.trim().is_empty() {
+        DEFAULT_BASE_URL.to_string()
+    } else {
+        base.trim().trim_end_matches('/').to_string()
+    };
+    let host = retry::url_host(&base_url)?;
+    // Accept a base given with the version path too (`https://api.anthropic.com/v1`).
+    let root = base_url.strip_suffix("/v1").unwrap_or(&base_url);
+    let url = format!("{root}/v1/messages");
+    Ok((base_url, url, host))
+}
+
 impl AnthropicProvider {
-    /// Fails with [`LlmError::MissingKey`] when no key is set.
+    /// Fails with [`LlmError::MissingKey`] when an endpoint has no key.
     pub fn new(settings: ProviderSettings) -> Result<Self, LlmError> {
-        if settings.api_key.is_empty() {
-            return Err(LlmError::MissingKey {
-                env_var: KEY_ENV.into(),
-            });
-        }
-        let base_url = if settings.base_url.trim().is_empty() {
-            DEFAULT_BASE_URL.to_string()
-        } else {
-            settings.base_url.trim().trim_end_matches('/').to_string()
-        };
-        retry::url_host(&base_url)?;
-        // Accept a base given with the version path too (`https://api.anthropic.com/v1`).
-        let root = base_url.strip_suffix("/v1").unwrap_or(&base_url);
-        let url = format!("{root}/v1/messages");
-        let client = retry::http_client(&settings)?;
+        let pool = Pool::new(&settings, endpoint_urls, |_, key| {
+            if key.is_empty() {
+                Err(LlmError::MissingKey {
+                    env_var: KEY_ENV.into(),
+                })
+            } else {
+                Ok(())
+            }
+        })?;
+        let base_url = pool
+            .primary()
+            .map(|e| e.base_url.clone())
+            .unwrap_or_default();
         Ok(Self {
             settings,
-            client,
+            pool,
             base_url,
-            url,
         })
     }
 
-    async fn attempt(&self, body: &Value, sink: DeltaSink<'_>) -> Result<ChatResponse, Failure> {
-        let request = self
+    async fn attempt(
+        &self,
+        ep: &Endpoint,
+        body: &Value,
+        sink: DeltaSink<'_>,
+    ) -> Result<ChatResponse, Failure> {
+        let request = ep
             .client
-            .post(&self.url)
-            .header("x-api-key", self.settings.api_key.expose())
+            .post(&ep.url)
+            .header("x-api-key", ep.key.expose())
             .header("anthropic-version", &self.settings.anthropic_version)
             .header("content-type", "application/json")
             .header("accept", "text/event-stream")
             .json(body);
-        let response = retry::send(request, &self.settings.retry, &self.url, KEY_ENV).await?;
-        let mut events = SseStream::open(response, &self.settings.retry).await?;
+        let mut events = self
+            .pool
+            .open_stream(ep, request, &self.settings.retry, KEY_ENV, sink)
+            .await?;
         let mut assembler = Assembler::default();
         let step = async {
             while let Some(event) = events.next().await? {
@@ -112,18 +129,19 @@ impl Provider for AnthropicProvider {
     async fn chat(&self, req: ChatRequest, sink: DeltaSink<'_>) -> Result<ChatResponse, LlmError> {
         retry::call_with_retries(
             "anthropic",
-            &self.url,
+            &self.pool,
             &self.settings,
             req,
             sink,
             request_body,
-            |body| async move { self.attempt(&body, sink).await },
+            |ep, body| async move { self.attempt(ep, &body, sink).await },
         )
         .await
     }
 }
 
-/// The JSON body of a streaming Messages request.
+/// The JSON body of a streaming Messages request, with prompt-cache breakpoints
+/// ([`super::prompt_cache::cache_breakpoints`]).
 pub fn request_body(req: &ChatRequest) -> Value {
     let mut body = json!({
         "model": req.model,
@@ -132,7 +150,7 @@ pub fn request_body(req: &ChatRequest) -> Value {
         "messages": req.messages.iter().map(message_json).collect::<Vec<_>>(),
     });
     if !req.system.is_empty() {
-        body["system"] = json!(req.system);
+        body["system"] = json!([{"type": "text", "text": req.system}]);
     }
     if let Some(t) = req.temperature {
         body["temperature"] = json!(t);
@@ -150,6 +168,7 @@ pub fn request_body(req: &ChatRequest) -> Value {
             ToolChoice::None => json!({"type": "none"}),
         };
     }
+    super::prompt_cache::cache_breakpoints(&mut body);
     body
 }
 

@@ -16,12 +16,17 @@ use super::{LlmError, ProviderSettings, RetrySettings, ms};
 /// The shared `reqwest` client settings of the HTTP providers. System proxies
 /// (`HTTPS_PROXY`, ...) apply, except to a server on this machine (Ollama, llama.cpp, tests).
 pub fn http_client(settings: &ProviderSettings) -> Result<reqwest::Client, LlmError> {
+    http_client_for(&settings.base_url, &settings.retry)
+}
+
+/// [`http_client`] for one endpoint of a pool.
+pub fn http_client_for(base_url: &str, retry: &RetrySettings) -> Result<reqwest::Client, LlmError> {
     let mut builder = reqwest::Client::builder()
-        .connect_timeout(ms(settings.retry.connect_timeout_ms))
+        .connect_timeout(ms(retry.connect_timeout_ms))
         .user_agent(concat!("baton/", env!("CARGO_PKG_VERSION")))
         // A redirect would re-send the key and the prompt to wherever it points.
         .redirect(reqwest::redirect::Policy::none());
-    let local = url_host(&settings.base_url)
+    let local = url_host(base_url)
         .map(|h| matches!(h.as_str(), "localhost" | "127.0.0.1" | "[::1]" | "::1"))
         .unwrap_or(false);
     if local {

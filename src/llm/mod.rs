@@ -9,8 +9,11 @@
 pub mod anthropic;
 pub mod http;
 pub mod jsontext;
+pub mod limiter;
 pub mod openai;
+pub mod pool;
 pub mod pricing;
+pub mod prompt_cache;
 pub mod retry;
 pub mod sse;
 
@@ -21,7 +24,7 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::protocol::{RetryNotice, ToolCall, ToolDef, Usage};
+use crate::protocol::{RetryNotice, ThrottleNotice, ToolCall, ToolDef, Usage};
 
 /// A secret (API key). `Debug`, `Display` and `Serialize` never show the value, only a
 /// short fingerprint, so it cannot leak through logs, the journal or `baton config`.
@@ -182,6 +185,11 @@ pub struct ProviderSettings {
     pub demo_pace_ms: u64,
     /// Demo: seed for its deterministic choices.
     pub demo_seed: u64,
+    /// The most requests in flight at once on `base_url` (the ceiling of the adaptive
+    /// limit; `None`: [`limiter::DEFAULT_MAX_CONCURRENT`]).
+    pub max_concurrent: Option<u32>,
+    /// A pool of endpoints/keys used instead of `base_url`/`api_key` when not empty.
+    pub pool: Vec<pool::EndpointSettings>,
 }
 
 impl Default for ProviderSettings {
@@ -195,6 +203,8 @@ impl Default for ProviderSettings {
             anthropic_version: "2023-06-01".into(),
             demo_pace_ms: 25,
             demo_seed: 7,
+            max_concurrent: None,
+            pool: Vec::new(),
         }
     }
 }
@@ -235,6 +245,21 @@ impl Message {
         Self {
             role: ChatRole::User,
             content: vec![Content::Text { text: text.into() }],
+        }
+    }
+    /// A user message in two text blocks: the first `stable` bytes (what other calls repeat:
+    /// project instructions, the task, shared decisions), then the rest. Providers mark the
+    /// end of the first block for prompt caching; on the wire the text is the same.
+    pub fn user_split(text: &str, stable: usize) -> Self {
+        match text.split_at_checked(stable) {
+            Some((head, tail)) if !head.is_empty() && !tail.is_empty() => Self {
+                role: ChatRole::User,
+                content: vec![
+                    Content::Text { text: head.into() },
+                    Content::Text { text: tail.into() },
+                ],
+            },
+            _ => Self::user(text),
         }
     }
     pub fn assistant(text: impl Into<String>) -> Self {
@@ -308,6 +333,9 @@ pub enum StreamEvent {
         model: String,
         usage: Usage,
     },
+    /// The provider layer started, changed or stopped holding requests back on an endpoint
+    /// (adaptive concurrency, rate-limit headers). Not output: a fact to journal.
+    Throttle(ThrottleNotice),
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

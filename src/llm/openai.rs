@@ -11,8 +11,9 @@ use async_trait::async_trait;
 use eventsource_stream::Event;
 use serde_json::{Value, json};
 
+use super::pool::{Endpoint, Pool};
 use super::retry::{self, Failure};
-use super::sse::{self, SseStream};
+use super::sse;
 use super::{
     ChatRequest, ChatResponse, ChatRole, Content, DeltaSink, LlmError, Message, Provider,
     ProviderSettings, StopReason, StreamEvent, ToolCall, ToolChoice, Usage,
@@ -26,67 +27,83 @@ pub const KEY_ENV: &str = "OPENAI_API_KEY";
 /// Hosted APIs that always need a key (local servers need none).
 const HOSTS_NEEDING_A_KEY: [&str; 2] = ["api.openai.com", "openrouter.ai"];
 
-/// A streaming client for OpenAI-compatible Chat Completions.
+/// A streaming client for OpenAI-compatible Chat Completions, over one endpoint or a pool.
 pub struct OpenAiProvider {
     settings: ProviderSettings,
-    client: reqwest::Client,
+    pool: Pool,
     base_url: String,
-    url: String,
-    /// `api.openai.com` itself: it wants `max_completion_tokens`.
+    /// `api.openai.com` itself (the first endpoint): it wants `max_completion_tokens`.
     official: bool,
 }
 
 impl std::fmt::Debug for OpenAiProvider {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("OpenAiProvider")
-            .field("url", &self.url)
-            .field("api_key", &self.settings.api_key)
+            .field("endpoints", &self.pool)
             .finish()
     }
+}
+
+/// (trimmed base URL, request URL, host) of an OpenAI-compatible base URL.
+fn endpoint_urls(base: &str) -> Result<(String, String, String), LlmError> {
+    let base_url = if base.trim().is_empty() {
+        DEFAULT_BASE_URL.to_string()
+    } else {
+        base.trim().trim_end_matches('/').to_string()
+    };
+    let host = retry::url_host(&base_url)?;
+    let url = if base_url.ends_with("/chat/completions") {
+        base_url.clone()
+    } else {
+        format!("{base_url}/chat/completions")
+    };
+    Ok((base_url, url, host))
 }
 
 impl OpenAiProvider {
     /// Fails with [`LlmError::MissingKey`] when a hosted API (OpenAI, OpenRouter) has no key;
     /// local servers need none.
     pub fn new(settings: ProviderSettings) -> Result<Self, LlmError> {
-        let base_url = if settings.base_url.trim().is_empty() {
-            DEFAULT_BASE_URL.to_string()
-        } else {
-            settings.base_url.trim().trim_end_matches('/').to_string()
-        };
-        let host = retry::url_host(&base_url)?;
-        if settings.api_key.is_empty() && HOSTS_NEEDING_A_KEY.contains(&host.as_str()) {
-            return Err(LlmError::MissingKey {
-                env_var: KEY_ENV.into(),
-            });
-        }
-        let url = if base_url.ends_with("/chat/completions") {
-            base_url.clone()
-        } else {
-            format!("{base_url}/chat/completions")
-        };
-        let client = retry::http_client(&settings)?;
+        let pool = Pool::new(&settings, endpoint_urls, |host, key| {
+            if key.is_empty() && HOSTS_NEEDING_A_KEY.contains(&host) {
+                Err(LlmError::MissingKey {
+                    env_var: KEY_ENV.into(),
+                })
+            } else {
+                Ok(())
+            }
+        })?;
+        let (base_url, official) = pool
+            .primary()
+            .map(|e| (e.base_url.clone(), e.host == "api.openai.com"))
+            .unwrap_or_default();
         Ok(Self {
-            official: host == "api.openai.com",
+            official,
             settings,
-            client,
+            pool,
             base_url,
-            url,
         })
     }
 
-    async fn attempt(&self, body: &Value, sink: DeltaSink<'_>) -> Result<ChatResponse, Failure> {
-        let mut request = self
+    async fn attempt(
+        &self,
+        ep: &Endpoint,
+        body: &Value,
+        sink: DeltaSink<'_>,
+    ) -> Result<ChatResponse, Failure> {
+        let mut request = ep
             .client
-            .post(&self.url)
+            .post(&ep.url)
             .header("content-type", "application/json")
             .header("accept", "text/event-stream")
             .json(body);
-        if !self.settings.api_key.is_empty() {
-            request = request.bearer_auth(self.settings.api_key.expose());
+        if !ep.key.is_empty() {
+            request = request.bearer_auth(ep.key.expose());
         }
-        let response = retry::send(request, &self.settings.retry, &self.url, KEY_ENV).await?;
-        let mut events = SseStream::open(response, &self.settings.retry).await?;
+        let mut events = self
+            .pool
+            .open_stream(ep, request, &self.settings.retry, KEY_ENV, sink)
+            .await?;
         let mut assembler = Assembler::default();
         loop {
             match events.next().await {
@@ -124,12 +141,12 @@ impl Provider for OpenAiProvider {
     async fn chat(&self, req: ChatRequest, sink: DeltaSink<'_>) -> Result<ChatResponse, LlmError> {
         retry::call_with_retries(
             "openai",
-            &self.url,
+            &self.pool,
             &self.settings,
             req,
             sink,
             |wire| request_body(wire, self.official),
-            |body| async move { self.attempt(&body, sink).await },
+            |ep, body| async move { self.attempt(ep, &body, sink).await },
         )
         .await
     }

@@ -26,6 +26,9 @@ pub struct ModelPrice {
     /// Price of cached input (cache reads); the input price when absent.
     #[serde(default)]
     pub cached_input: Option<f64>,
+    /// Price of cache writes; [`CACHE_WRITE_MULTIPLIER`] × input when absent.
+    #[serde(default)]
+    pub cache_write: Option<f64>,
 }
 
 /// The output cap of a call to a model the table does not know.
@@ -49,6 +52,9 @@ pub struct ModelEntry {
     pub output: f64,
     #[serde(default)]
     pub cached_input: Option<f64>,
+    /// Price of cache writes (else 1.25 × input).
+    #[serde(default)]
+    pub cache_write: Option<f64>,
     /// Context window, tokens.
     #[serde(default)]
     pub context: Option<u64>,
@@ -110,6 +116,7 @@ impl PriceTable {
                 input: e.input,
                 output: e.output,
                 cached_input: e.cached_input,
+                cache_write: e.cache_write,
             },
         );
         if e.context.is_some() || e.max_output.is_some() {
@@ -167,7 +174,10 @@ impl PriceTable {
             per_token(usage.input_tokens, p.input)
                 + per_token(usage.output_tokens, p.output)
                 + per_token(usage.cache_read_tokens, p.cached_input.unwrap_or(p.input))
-                + per_token(usage.cache_write_tokens, p.input * CACHE_WRITE_MULTIPLIER),
+                + per_token(
+                    usage.cache_write_tokens,
+                    p.cache_write.unwrap_or(p.input * CACHE_WRITE_MULTIPLIER),
+                ),
         )
     }
 }
@@ -243,6 +253,7 @@ mod tests {
                 input: 2.0,
                 output: 10.0,
                 cached_input: Some(0.5),
+                cache_write: None,
             },
         );
         let u = Usage {
@@ -259,6 +270,7 @@ mod tests {
                 input: 1.0,
                 output: 1.0,
                 cached_input: None,
+                cache_write: Some(2.0),
             },
         );
         let u = Usage {
@@ -266,6 +278,12 @@ mod tests {
             ..Usage::default()
         };
         assert!((t.cost("m", &u).unwrap() - 1.0).abs() < 1e-9);
+        // A cache-write price in the table wins over 1.25 × input.
+        let w = Usage {
+            cache_write_tokens: 1_000_000,
+            ..Usage::default()
+        };
+        assert!((t.cost("m", &w).unwrap() - 2.0).abs() < 1e-9);
     }
 
     #[test]

@@ -64,6 +64,8 @@ pub struct Failure {
     pub budget: Option<Budget>,
     /// Model and usage the server reported before the attempt failed.
     pub usage: Option<(String, Usage)>,
+    /// Another endpoint of the pool can take the retry at once: no wait.
+    pub failover: bool,
 }
 
 impl Failure {
@@ -106,6 +108,7 @@ impl From<LlmError> for Failure {
             retry_after,
             budget,
             usage: None,
+            failover: false,
         }
     }
 }
@@ -141,9 +144,10 @@ where
             tracing::debug!(error = %failure.error, "LLM call failed; not retryable");
             return Err(failure.error);
         };
-        let delay = match failure.retry_after {
-            Some(after) => after.min(ms(settings.max_retry_after_ms)),
-            None => backoff(settings, used[budget.index()].saturating_add(1)),
+        let delay = match (failure.failover, failure.retry_after) {
+            (true, _) => Duration::ZERO,
+            (false, Some(after)) => after.min(ms(settings.max_retry_after_ms)),
+            (false, None) => backoff(settings, used[budget.index()].saturating_add(1)),
         };
         let limit = budget.limit(settings);
         let impatient =
@@ -220,10 +224,13 @@ pub fn backoff(settings: &RetrySettings, retry: u32) -> Duration {
 
 /// Human text for a retry notice.
 fn describe(failure: &Failure) -> String {
-    let after = failure
+    let mut after = failure
         .retry_after
         .map(|d| format!(" (retry-after {})", human_duration(d)))
         .unwrap_or_default();
+    if failure.failover {
+        after.push_str(", failing over to another endpoint");
+    }
     match &failure.error {
         LlmError::RateLimited { message, .. } => format!("429 rate limited{after}: {message}"),
         LlmError::Server {
@@ -249,9 +256,9 @@ fn human_duration(d: Duration) -> String {
 /// for it, the wire body, the retried attempts within the call deadline, and the assembled
 /// response (model name, retry notices, JSON-in-text tool call). `label` names the provider
 /// in the debug log.
-pub(crate) async fn call_with_retries<'s, F, Fut>(
+pub(crate) async fn call_with_retries<'s, 'p, F, Fut>(
     label: &str,
-    url: &str,
+    pool: &'p super::pool::Pool,
     settings: &super::ProviderSettings,
     req: super::ChatRequest,
     sink: DeltaSink<'s>,
@@ -259,7 +266,7 @@ pub(crate) async fn call_with_retries<'s, F, Fut>(
     attempt: F,
 ) -> Result<super::ChatResponse, LlmError>
 where
-    F: Fn(std::sync::Arc<serde_json::Value>) -> Fut,
+    F: Fn(&'p super::pool::Endpoint, std::sync::Arc<serde_json::Value>) -> Fut,
     Fut: Future<Output = Result<super::ChatResponse, Failure>>,
 {
     let json_text = settings.tool_mode == super::ToolMode::JsonText;
@@ -268,16 +275,26 @@ where
     } else {
         body_of(&req)
     });
+    let url = pool.primary().map(|e| e.url.as_str()).unwrap_or_default();
     tracing::debug!(
         url = %url,
+        endpoints = pool.endpoints().len(),
         model = %req.model,
         messages = req.messages.len(),
         tools = req.tools.len(),
         json_text,
         "{label} request"
     );
-    let (mut response, retries) =
-        within_deadline(&settings.retry, sink, || attempt(body.clone())).await?;
+    let attempt = &attempt;
+    let body = &body;
+    let (mut response, retries) = within_deadline(&settings.retry, sink, || async move {
+        // Each attempt waits for room on an endpoint (adaptive concurrency), then runs there.
+        let lease = pool.acquire().await;
+        let mut result = attempt(lease.endpoint, body.clone()).await;
+        pool.release(lease, &mut result, sink);
+        result
+    })
+    .await?;
     if response.model.is_empty() {
         response.model = req.model.clone();
     }

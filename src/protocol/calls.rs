@@ -71,3 +71,17 @@ pub struct RetryNotice {
     /// Human text: "429 rate limited (retry-after 2s)", "stream cut before message_stop", ...
     pub reason: String,
 }
+
+/// The provider layer started, changed or stopped holding requests back on one endpoint
+/// (adaptive concurrency): journaled, shown in the header while `active`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ThrottleNotice {
+    /// The endpoint's host (never a key).
+    pub endpoint: String,
+    /// `false`: no longer throttling.
+    pub active: bool,
+    /// Requests allowed at once now.
+    pub limit: u32,
+    /// Why: "429 rate limited", "the server allows no more requests for 2s (rate-limit headers)".
+    pub reason: String,
+}

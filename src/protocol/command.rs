@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use super::ids::SubtaskId;
 use super::payload::*;
+use super::settings::DispatchPolicy;
 
 /// What a person or policy asks of the engine. Accepted at any time; ones that do not
 /// apply (approve a running subtask) are answered with a `Notice` event, never a panic.
@@ -59,6 +60,11 @@ pub enum Command {
     },
     Rollback {
         id: SubtaskId,
+    },
+    /// Set one subtask's dispatch policy (over its role's).
+    SetDispatch {
+        id: SubtaskId,
+        policy: DispatchPolicy,
     },
     /// Stop the run now; it stays resumable.
     Stop,

@@ -12,10 +12,10 @@ use std::fmt;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::calls::{RetryNotice, Usage};
+use super::calls::{RetryNotice, ThrottleNotice, Usage};
 use super::ids::{SubtaskId, WorkerId};
 use super::payload::*;
-use super::settings::RunSettings;
+use super::settings::{DispatchPolicy, RunSettings};
 
 /// Bumped when an event's shape changes incompatibly.
 pub const JOURNAL_VERSION: u32 = 1;
@@ -224,6 +224,20 @@ pub enum Event {
     MaxWorkersChanged {
         max_workers: u32,
         by: Actor,
+    },
+    /// A subtask's own dispatch policy was set (it overrides its role's).
+    DispatchPolicySet {
+        id: SubtaskId,
+        policy: DispatchPolicy,
+        by: Actor,
+    },
+    /// A runnable subtask whose policy is `ask` waits for a person's approval to start.
+    DispatchAsked {
+        id: SubtaskId,
+    },
+    /// The provider layer started, changed or stopped throttling an endpoint.
+    ProviderThrottled {
+        notice: ThrottleNotice,
     },
 
     // ---- workspace tools ----------------------------------------------------------------

@@ -2,6 +2,7 @@
 //! the limits that stop scope explosion. Pure data; the command line maps its flags onto
 //! these (clap lives in `cli`, not here).
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::str::FromStr;
 
@@ -45,6 +46,77 @@ pub struct RunSettings {
     pub workspace: Option<String>,
     pub read_only: bool,
     pub allow_commands: bool,
+    /// Dispatch policy and concurrency cap per worker role (`[roles_dispatch]`); roles not
+    /// named run `auto` with no cap of their own.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub role_dispatch: BTreeMap<String, RoleDispatch>,
+}
+
+/// When a runnable subtask starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum DispatchPolicy {
+    /// As soon as its dependencies are done and a worker is free.
+    #[default]
+    Auto,
+    /// Once runnable, it waits for a person's approval before it starts (headless: the run
+    /// stops as needing a person).
+    Ask,
+    /// Never started until its policy is changed.
+    Hold,
+}
+
+impl DispatchPolicy {
+    pub const ALL: [DispatchPolicy; 3] = [
+        DispatchPolicy::Auto,
+        DispatchPolicy::Ask,
+        DispatchPolicy::Hold,
+    ];
+
+    /// The name used in the config, the journal and on screen.
+    pub fn name(self) -> &'static str {
+        match self {
+            DispatchPolicy::Auto => "auto",
+            DispatchPolicy::Ask => "ask",
+            DispatchPolicy::Hold => "hold",
+        }
+    }
+
+    /// The next policy of the TUI's cycle: auto → ask → hold → auto.
+    pub fn next(self) -> Self {
+        match self {
+            DispatchPolicy::Auto => DispatchPolicy::Ask,
+            DispatchPolicy::Ask => DispatchPolicy::Hold,
+            DispatchPolicy::Hold => DispatchPolicy::Auto,
+        }
+    }
+}
+
+impl fmt::Display for DispatchPolicy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for DispatchPolicy {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        DispatchPolicy::ALL
+            .into_iter()
+            .find(|p| p.name() == s)
+            .ok_or_else(|| format!("unknown dispatch policy `{s}` (auto, ask or hold)"))
+    }
+}
+
+/// One role's dispatch rules (`[roles_dispatch]` in the config).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RoleDispatch {
+    #[serde(default)]
+    pub policy: DispatchPolicy,
+    /// The most workers of this role at once (within `max_workers`); `None`: no cap.
+    #[serde(default)]
+    pub max_concurrent: Option<u32>,
 }
 
 impl ApprovalPolicy {

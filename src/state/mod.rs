@@ -118,6 +118,15 @@ pub struct Subtask {
     pub finished_at: Option<DateTime<Utc>>,
     pub usage: Usage,
     pub cost_usd: f64,
+    /// Its own dispatch policy, set by a person (`None`: its role's).
+    #[serde(default)]
+    pub dispatch: Option<DispatchPolicy>,
+    /// It asked to start (policy `ask`) and waits for a person's approval.
+    #[serde(default)]
+    pub asked: bool,
+    /// A person approved it to start after it asked (it does not ask again).
+    #[serde(default)]
+    pub go: bool,
 }
 
 impl Subtask {
@@ -158,6 +167,9 @@ impl Subtask {
             finished_at: None,
             usage: Usage::default(),
             cost_usd: 0.0,
+            dispatch: None,
+            asked: false,
+            go: false,
         }
     }
 
@@ -241,6 +253,14 @@ pub struct EvaluationRecord {
     pub accepted: bool,
     pub feedback: String,
     pub added: Vec<SubtaskId>,
+}
+
+/// Tokens and cost of one role's calls (`orchestrator` for the orchestrator's).
+#[derive(Debug, Clone, PartialEq)]
+pub struct RoleUsage {
+    pub role: String,
+    pub usage: Usage,
+    pub cost_usd: f64,
 }
 
 /// Something waiting for a person, in the order the UI should show them.
@@ -343,4 +363,7 @@ pub struct State {
     /// `(parent run id, parent seq)` when this run was forked from another.
     #[serde(default)]
     pub forked_from: Option<(String, u64)>,
+    /// Endpoints the provider layer is throttling now, by host (the header shows them).
+    #[serde(default)]
+    pub throttled: std::collections::BTreeMap<String, ThrottleNotice>,
 }

@@ -76,15 +76,100 @@ impl State {
             .collect()
     }
 
-    /// Ready subtasks whose dependencies are done, highest priority first, then oldest.
+    /// The dispatch rules of a role (`auto`, no cap, when the run's settings name none).
+    pub fn role_dispatch(&self, role: &str) -> RoleDispatch {
+        self.settings
+            .as_ref()
+            .and_then(|s| s.role_dispatch.get(role))
+            .copied()
+            .unwrap_or_default()
+    }
+
+    /// A subtask's effective dispatch policy: its own, else its role's.
+    pub fn dispatch_policy(&self, s: &Subtask) -> DispatchPolicy {
+        s.dispatch
+            .unwrap_or_else(|| self.role_dispatch(&s.role).policy)
+    }
+
+    /// Ready subtasks whose dependencies are done and whose policy lets them start (`auto`,
+    /// or `ask` with a person's go-ahead), highest priority first, then oldest.
     pub fn runnable(&self) -> Vec<SubtaskId> {
         let mut v: Vec<&Subtask> = self
             .subtasks
             .iter()
             .filter(|s| s.status == SubtaskStatus::Ready && self.dependencies_done(s))
+            .filter(|s| match self.dispatch_policy(s) {
+                DispatchPolicy::Auto => true,
+                DispatchPolicy::Ask => s.go,
+                DispatchPolicy::Hold => false,
+            })
             .collect();
         v.sort_by_key(|s| (s.priority.rank(), s.id));
         v.into_iter().map(|s| s.id).collect()
+    }
+
+    /// Ready subtasks with done dependencies whose policy is `ask` and that have not asked
+    /// yet: the engine asks a person for each before it may start.
+    pub fn to_ask(&self) -> Vec<SubtaskId> {
+        self.subtasks
+            .iter()
+            .filter(|s| s.status == SubtaskStatus::Ready && !s.go && self.dependencies_done(s))
+            .filter(|s| self.dispatch_policy(s) == DispatchPolicy::Ask)
+            .map(|s| s.id)
+            .collect()
+    }
+
+    /// Ready subtasks held by the `hold` policy (they wait for a person to change it).
+    pub fn on_hold(&self) -> Vec<SubtaskId> {
+        self.subtasks
+            .iter()
+            .filter(|s| s.status == SubtaskStatus::Ready)
+            .filter(|s| self.dispatch_policy(s) == DispatchPolicy::Hold)
+            .map(|s| s.id)
+            .collect()
+    }
+
+    /// Tokens and cost per role: the orchestrator first (what no worker used), then each
+    /// worker role with usage, by name. The parts add up to the run's totals.
+    pub fn usage_by_role(&self) -> Vec<RoleUsage> {
+        let mut roles: std::collections::BTreeMap<&str, (Usage, f64)> = Default::default();
+        let (mut workers, mut worker_cost) = (Usage::default(), 0.0);
+        for s in self.subtasks.iter().filter(|s| s.usage.total() > 0) {
+            let entry = roles.entry(s.role.as_str()).or_default();
+            entry.0.add(&s.usage);
+            entry.1 += s.cost_usd;
+            workers.add(&s.usage);
+            worker_cost += s.cost_usd;
+        }
+        let u = &self.usage;
+        let orchestrator = Usage {
+            input_tokens: u.input_tokens.saturating_sub(workers.input_tokens),
+            output_tokens: u.output_tokens.saturating_sub(workers.output_tokens),
+            cache_read_tokens: u
+                .cache_read_tokens
+                .saturating_sub(workers.cache_read_tokens),
+            cache_write_tokens: u
+                .cache_write_tokens
+                .saturating_sub(workers.cache_write_tokens),
+        };
+        let mut out = Vec::with_capacity(roles.len() + 1);
+        if orchestrator.total() > 0 {
+            out.push(RoleUsage {
+                role: "orchestrator".into(),
+                usage: orchestrator,
+                cost_usd: (self.cost_usd - worker_cost).max(0.0),
+            });
+        }
+        out.extend(
+            roles
+                .into_iter()
+                .map(|(role, (usage, cost_usd))| RoleUsage {
+                    role: role.to_string(),
+                    usage,
+                    cost_usd,
+                }),
+        );
+        out
     }
 
     /// Unresolved scope alerts.

@@ -156,6 +156,17 @@ impl State {
                     Err(Refusal::CommandNotWaiting(*request))
                 }
             }
+            Command::SetDispatch { id, .. } => {
+                let status = self.status_of("set the dispatch policy of", *id)?;
+                if status == S::Running {
+                    return Err(Refusal::NotApplicable {
+                        what: "set the dispatch policy of",
+                        id: *id,
+                        status,
+                    });
+                }
+                self.check_open("set the dispatch policy of", *id)
+            }
             Command::Rollback { id } => {
                 let status = self.status_of("roll back", *id)?;
                 if status == S::Running {

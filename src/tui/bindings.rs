@@ -30,6 +30,7 @@ const DECISIONS: &[Row] = &[
     ("e", "", Escalate, "escalate the selected subtask to you", "", SelOpen),
     ("r", "", Retry, "resolve: open the escalation (retry, reassign, mark done)", "resolve", SelEscalated),
     ("c", "", Cancel, "cancel the selected subtask", "", SelOpen),
+    ("H", "", CycleDispatch, "dispatch policy of the selected subtask: auto, ask, hold", "", SelDispatchable),
     ("A", "", ApproveAll, "approve every subtask waiting for approval", "approve all", AnyAwaiting),
 ];
 

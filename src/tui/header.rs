@@ -113,8 +113,28 @@ fn vitals(ui: &Ui) -> Vec<(String, Style)> {
             ));
         }
     }
+    if !st.is_finished() {
+        for n in st.throttled.values() {
+            // Adaptive concurrency: Baton holds requests back on this endpoint, and why.
+            v.push((
+                format!(
+                    "{} throttling {}: {} at once ({})",
+                    t.glyph("↓"),
+                    crate::text::sanitize::one_line(&n.endpoint, 40),
+                    n.limit,
+                    crate::text::sanitize::one_line(&n.reason, 60)
+                ),
+                t.warn(),
+            ));
+        }
+    }
+    let prompt = st.usage.input_tokens + st.usage.cache_read_tokens + st.usage.cache_write_tokens;
+    let cached = match (st.usage.cache_read_tokens * 100).checked_div(prompt) {
+        Some(pct) if st.usage.cache_read_tokens > 0 => format!(", {pct} % cached"),
+        _ => String::new(),
+    };
     v.push((
-        format!("{} tok", tokens(st.usage.total())),
+        format!("{} tok{cached}", tokens(st.usage.total())),
         Style::default(),
     ));
     if let Some(c) = cost(ui) {

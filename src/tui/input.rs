@@ -16,7 +16,7 @@ use super::layout::{self, pane_ids, selected_pane};
 use super::modals::{self, confirm::Confirm, quit::QuitModal, subtask_form::SubtaskForm};
 use super::needs;
 use super::task_list::{self, Row};
-use crate::protocol::{Command, Resolution, SubtaskId};
+use crate::protocol::{Command, DispatchPolicy, Resolution, SubtaskId};
 use crate::state::SubtaskStatus;
 
 /// Which bindings apply now.
@@ -73,6 +73,13 @@ pub fn holds(ui: &Ui, when: When) -> bool {
         When::SelRunning => status == Some(SubtaskStatus::Running),
         When::SelHasFiles => sel.is_some_and(|s| !s.files_changed.is_empty()),
         When::SelRollbackable => on_sel(|id| Command::Rollback { id }),
+        When::SelDispatchable => {
+            !ui.state.is_finished()
+                && on_sel(|id| Command::SetDispatch {
+                    id,
+                    policy: DispatchPolicy::Auto,
+                })
+        }
     }
 }
 
@@ -225,6 +232,15 @@ pub fn act(ui: &mut Ui, action: Action) -> Vec<Effect> {
         Action::Approve => sel.map_or_else(Vec::new, |id| send(Command::Approve { id })),
         Action::Defer => sel.map_or_else(Vec::new, |id| send(Command::Defer { id })),
         Action::Undefer => sel.map_or_else(Vec::new, |id| send(Command::Undefer { id })),
+        Action::CycleDispatch => {
+            sel.and_then(|id| ui.state.subtask(id))
+                .map_or_else(Vec::new, |s| {
+                    send(Command::SetDispatch {
+                        id: s.id,
+                        policy: ui.state.dispatch_policy(s).next(),
+                    })
+                })
+        }
         Action::ApproveAll => send(Command::ApproveAll),
         Action::Escalate => sel.map_or_else(Vec::new, |id| {
             send(Command::Escalate {

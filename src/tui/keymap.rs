@@ -70,6 +70,8 @@ pub enum Action {
     Repaint,
     /// The plan as a graph with its critical path.
     Graph,
+    /// The selected subtask's dispatch policy: auto → ask → hold → auto.
+    CycleDispatch,
 }
 
 /// Every action with its name in `[keys]`.
@@ -120,6 +122,7 @@ pub const ACTION_NAMES: &[(Action, &str)] = &[
     (Action::Messages, "messages"),
     (Action::Repaint, "repaint"),
     (Action::Graph, "graph"),
+    (Action::CycleDispatch, "dispatch_policy"),
 ];
 
 impl Action {
@@ -296,6 +299,8 @@ pub enum When {
     SelHasFiles,
     /// The selected subtask has changes that can be rolled back (and is not running).
     SelRollbackable,
+    /// The selected subtask's dispatch policy can be set (not running, not finished).
+    SelDispatchable,
 }
 
 #[derive(Debug, Clone, PartialEq)]

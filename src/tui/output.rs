@@ -185,6 +185,8 @@ impl PaneBuffer {
             }
             // Usage of a rejected attempt: counted by the engine, nothing to show here.
             StreamEvent::Usage { .. } => {}
+            // Throttling is journaled and shown in the header, not in a worker's output.
+            StreamEvent::Throttle(_) => {}
             StreamEvent::Retry(notice) => {
                 self.discard_call();
                 self.push(

@@ -60,6 +60,22 @@ pub fn lines(ui: &Ui, width: usize) -> Vec<Line<'static>> {
             duration(sum.elapsed_secs),
             tokens(sum.tokens.total())
         )));
+        let roles = st.usage_by_role();
+        if !roles.is_empty() {
+            let parts: Vec<String> = roles
+                .iter()
+                .map(|r| {
+                    let u = &r.usage;
+                    let prompt = u.input_tokens + u.cache_read_tokens + u.cache_write_tokens;
+                    let cached = match (u.cache_read_tokens * 100).checked_div(prompt) {
+                        Some(pct) if u.cache_read_tokens > 0 => format!(" ({pct} % cached)"),
+                        _ => String::new(),
+                    };
+                    format!("{} {}{cached}", role_label(&r.role), tokens(u.total()))
+                })
+                .collect();
+            out.push(Line::from(format!("Tokens per role: {}", parts.join(", "))));
+        }
         if sum.evaluation_rounds > 0 {
             out.push(Line::from(format!(
                 "Evaluation rounds: {}",

@@ -12,7 +12,7 @@ use unicode_width::UnicodeWidthStr;
 
 use super::app::{Filter, Focus, Sel, Ui};
 use super::theme::{Mark, Theme, mark_of, short_role};
-use crate::protocol::{Origin, Priority, SubtaskId};
+use crate::protocol::{DispatchPolicy, Origin, Priority, SubtaskId};
 use crate::state::{State, Subtask, SubtaskStatus};
 use crate::text::fit;
 
@@ -161,6 +161,21 @@ pub fn subtask_line(ui: &Ui, s: &Subtask, width: usize) -> Line<'static> {
         Priority::High => push(format!("{}high", t.glyph("↑")), t.warn()),
         Priority::Low => push(format!("{}low", t.glyph("↓")), t.dim()),
         Priority::Normal => {}
+    }
+    // The dispatch policy, when it is not `auto` and the subtask has not started.
+    let policy = state.dispatch_policy(s);
+    if policy != DispatchPolicy::Auto && !s.status.is_terminal() && s.attempts == 0 {
+        let marker = if s.asked {
+            "asks to start".to_string()
+        } else {
+            policy.name().to_string()
+        };
+        let style = if policy == DispatchPolicy::Hold {
+            t.warn()
+        } else {
+            t.accent()
+        };
+        push(marker, style);
     }
     if s.status == SubtaskStatus::Escalated {
         push("escalated".to_string(), t.mark_style(Mark::NeedsYou));

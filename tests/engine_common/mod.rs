@@ -300,6 +300,7 @@ pub fn settings(approve: ApprovalPolicy, max_workers: u32) -> RunSettings {
         workspace: None,
         read_only: false,
         allow_commands: false,
+        role_dispatch: Default::default(),
     }
 }
 
@@ -314,6 +315,7 @@ pub fn config(dir: &std::path::Path, settings: RunSettings) -> EngineConfig {
         stop_when_person_needed: false,
         project_instructions: Default::default(),
         isolation: None,
+        role_providers: Default::default(),
     }
 }
 

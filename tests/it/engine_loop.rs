@@ -1036,6 +1036,7 @@ async fn cost_limit_raises_an_alert() {
             input: 1000.0,
             output: 500.0,
             cached_input: None,
+            cache_write: None,
         },
     );
     cfg.pricing = prices;

@@ -38,6 +38,7 @@ fn settings() -> RunSettings {
         workspace: None,
         read_only: false,
         allow_commands: false,
+        role_dispatch: Default::default(),
     }
 }
 

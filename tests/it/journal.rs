@@ -119,6 +119,7 @@ fn make_run(data: &std::path::Path, id: &str, task: &str, finish: Option<RunOutc
         workspace: None,
         read_only: false,
         allow_commands: false,
+        role_dispatch: Default::default(),
     };
     j.append(Event::RunStarted {
         run_id: id.into(),

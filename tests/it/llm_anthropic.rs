@@ -122,7 +122,8 @@ async fn request_carries_headers_and_the_messages_format() {
     assert_eq!(b["stream"], true);
     assert_eq!(b["max_tokens"], 1024);
     assert!((b["temperature"].as_f64().unwrap() - 0.2).abs() < 1e-6);
-    assert_eq!(b["system"], "You are a test.");
+    // One system block; its cache breakpoints are checked in llm_caching.rs.
+    assert_eq!(b["system"][0]["text"], "You are a test.");
     assert_eq!(b["tool_choice"], json!({"type": "any"}));
     assert_eq!(b["tools"][0]["name"], "read_file");
     assert!(b["tools"][0]["input_schema"].is_object());
@@ -132,9 +133,11 @@ async fn request_carries_headers_and_the_messages_format() {
         b["messages"][1]["content"],
         json!([{"type": "tool_use", "id": "toolu_9", "name": "read_file", "input": {"path": "src/lib.rs"}}])
     );
+    // The last message carries the rolling cache breakpoint.
     assert_eq!(
         b["messages"][2]["content"],
-        json!([{"type": "tool_result", "tool_use_id": "toolu_9", "content": "no such file", "is_error": true}])
+        json!([{"type": "tool_result", "tool_use_id": "toolu_9", "content": "no such file", "is_error": true,
+                "cache_control": {"type": "ephemeral"}}])
     );
 }
 
@@ -202,6 +205,7 @@ async fn text_and_tool_calls_interleaved() {
             StreamEvent::ToolCallDelta { index, .. } => format!("D{index}"),
             StreamEvent::Retry(_) => "R".to_string(),
             StreamEvent::Usage { .. } => "U".to_string(),
+            StreamEvent::Throttle(_) => "H".to_string(),
         })
         .fold(Vec::new(), |mut v, s| {
             if v.last() != Some(&s) {

@@ -108,6 +108,7 @@ fn decided_run(run_id: &str) -> Vec<Event> {
                 workspace: None,
                 read_only: false,
                 allow_commands: false,
+                role_dispatch: Default::default(),
             },
         },
         Event::ModeChosen {

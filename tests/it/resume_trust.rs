@@ -98,6 +98,7 @@ fn plant_forged_run(home: &Path, attacker: &str) {
             workspace: Some("/".into()),
             read_only: false,
             allow_commands: true,
+            role_dispatch: Default::default(),
         },
     })
     .unwrap();

@@ -21,11 +21,15 @@
 //! according to [`RecordedRequest::forced_tool`]. Time uses `tokio::time`, so delays work
 //! under `#[tokio::test(start_paused = true)]` (then only `current_thread` runtimes).
 
+mod cache;
+mod protocol;
 mod reply;
 mod request;
 mod script;
 mod server;
 
+pub use cache::*;
+pub use protocol::*;
 pub use reply::*;
 pub use request::*;
 pub use script::*;

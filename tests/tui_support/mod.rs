@@ -189,6 +189,7 @@ pub fn settings() -> RunSettings {
         workspace: None,
         read_only: false,
         allow_commands: false,
+        role_dispatch: Default::default(),
     }
 }
 

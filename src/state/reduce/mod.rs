@@ -4,6 +4,7 @@
 
 mod budget;
 mod git;
+mod dispatch;
 mod lifecycle;
 mod plan;
 mod work;
@@ -56,6 +57,9 @@ pub fn apply(state: &mut State, envelope: &Envelope) {
         | Event::DispatchPaused { .. }
         | Event::DispatchResumed { .. }
         | Event::MaxWorkersChanged { .. }) => budget::apply(state, ts, e),
+        e @ (Event::DispatchPolicySet { .. }
+        | Event::DispatchAsked { .. }
+        | Event::ProviderThrottled { .. }) => dispatch::apply(state, e),
         e @ (Event::CommandApprovalRequested { .. }
         | Event::CommandApprovalDecided { .. }
         | Event::FileChanged { .. }

@@ -31,6 +31,11 @@ pub(super) fn apply(state: &mut State, ts: DateTime<Utc>, event: &Event) {
                 }
                 s.held_by_limit = false;
                 s.approved = true;
+                if s.asked {
+                    // Approving a subtask that asked to start is the go-ahead.
+                    s.asked = false;
+                    s.go = true;
+                }
             }
         }
         Event::SubtaskDeferred { id, by } => {

@@ -19,6 +19,8 @@ pub struct RecordedRequest {
     pub at: tokio::time::Instant,
     /// The same moment on the wall clock.
     pub at_std: std::time::Instant,
+    /// Requests open at this server when this one arrived, itself included.
+    pub in_flight: usize,
 }
 
 impl RecordedRequest {
@@ -72,6 +74,10 @@ impl RecordedRequest {
     /// The system prompt: Anthropic `system`, or the first OpenAI `system` message.
     pub fn system_prompt(&self) -> Option<&str> {
         if let Some(s) = self.body.get("system").and_then(Value::as_str) {
+            return Some(s);
+        }
+        // Anthropic system blocks (with cache breakpoints): the first block's text.
+        if let Some(s) = self.body.pointer("/system/0/text").and_then(Value::as_str) {
             return Some(s);
         }
         self.body

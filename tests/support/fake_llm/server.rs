@@ -19,6 +19,8 @@ pub type Responder = Arc<dyn Fn(&RecordedRequest) -> ScriptedResponse + Send + S
 
 struct Shared {
     requests: Mutex<Vec<RecordedRequest>>,
+    /// Requests read and not yet fully answered, and the most seen at once.
+    open: Mutex<(usize, usize)>,
     script: Mutex<VecDeque<ScriptedResponse>>,
     responder: Option<Responder>,
 }
@@ -60,6 +62,7 @@ impl FakeLlm {
     pub async fn start(script: impl IntoIterator<Item = ScriptedResponse>) -> Self {
         Self::launch(Shared {
             requests: Mutex::new(Vec::new()),
+            open: Mutex::new((0, 0)),
             script: Mutex::new(script.into_iter().collect()),
             responder: None,
         })
@@ -72,6 +75,7 @@ impl FakeLlm {
     ) -> Self {
         Self::launch(Shared {
             requests: Mutex::new(Vec::new()),
+            open: Mutex::new((0, 0)),
             script: Mutex::new(VecDeque::new()),
             responder: Some(Arc::new(f)),
         })
@@ -132,6 +136,11 @@ impl FakeLlm {
     pub fn request_count(&self) -> usize {
         self.shared.requests.lock().unwrap().len()
     }
+
+    /// The most requests this server had open at once.
+    pub fn max_in_flight(&self) -> usize {
+        self.shared.open.lock().unwrap().1
+    }
 }
 
 /// Retry settings for tests: 3 retries on every budget, 10–40 ms backoff, 5 s timeouts;
@@ -168,6 +177,11 @@ async fn serve(mut stream: TcpStream, shared: Arc<Shared>) {
         return;
     };
     let response = {
+        let mut open = shared.open.lock().unwrap();
+        open.0 += 1;
+        open.1 = open.1.max(open.0);
+        request.in_flight = open.0;
+        drop(open);
         let mut requests = shared.requests.lock().unwrap();
         request.index = requests.len();
         requests.push(request.clone());
@@ -175,6 +189,7 @@ async fn serve(mut stream: TcpStream, shared: Arc<Shared>) {
         shared.respond(&request)
     };
     write_response(&mut stream, &response).await;
+    shared.open.lock().unwrap().0 -= 1;
 }
 
 async fn read_request(stream: &mut TcpStream) -> Option<RecordedRequest> {
@@ -222,6 +237,7 @@ async fn read_request(stream: &mut TcpStream) -> Option<RecordedRequest> {
         raw_body,
         at: tokio::time::Instant::now(),
         at_std: std::time::Instant::now(),
+        in_flight: 0,
     })
 }
 
