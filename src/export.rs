@@ -163,7 +163,7 @@ pub fn render_markdown_with(state: &State, prov: Option<&Provenance>) -> String 
     if let Some(s) = &state.settings {
         let _ = writeln!(
             o,
-            "- **Provider:** {} · orchestrator `{}` · workers `{}` · approve {:?} · max workers {}",
+            "- **Provider:** {} · orchestrator `{}` · workers `{}` · approve {} · max workers {}",
             s.provider, s.orchestrator_model, s.worker_model, s.approve, state.max_workers
         );
     }
@@ -202,7 +202,7 @@ pub fn render_markdown_with(state: &State, prov: Option<&Provenance>) -> String 
         let roles: Vec<String> = sum
             .per_role
             .iter()
-            .map(|(r, n)| format!("{r} {n}"))
+            .map(|(r, n)| format!("{} {n}", crate::state::role_label(r)))
             .collect();
         let _ = writeln!(o, "- Per role: {}", roles.join(", "));
     }
@@ -245,14 +245,16 @@ pub fn render_markdown_with(state: &State, prov: Option<&Provenance>) -> String 
             "| id | title | role | status | attempts | tokens | cost |"
         );
         let _ = writeln!(o, "|---:|---|---|---|---:|---:|---:|");
+        // An export is a record: a run without an outcome is not going on in this process.
+        let live = false;
         for s in &state.subtasks {
             let _ = writeln!(
                 o,
                 "| {} | {} | {} | {} | {} | {} | ${:.4} |",
                 s.id,
                 cell(&s.title),
-                cell(&s.role),
-                s.status.label(),
+                cell(&crate::state::role_label(&s.role)),
+                state.status_word(s, live),
                 s.attempts,
                 s.usage.total(),
                 s.cost_usd
