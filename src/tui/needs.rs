@@ -44,6 +44,9 @@ pub fn reconcile(ui: &mut Ui) -> Vec<Effect> {
             .find(|n| n.wants_modal() && !ui.dismissed.contains(n))
     {
         ui.modal = modals::open_for(*need, &ui.state, &ui.info);
+        if ui.modal.is_some() {
+            ui.auto_opened = Some((*need, ui.now));
+        }
     }
 
     keep_selection(ui);
@@ -65,6 +68,7 @@ fn may_interrupt(ui: &Ui) -> bool {
 /// Opens the modal for a need now (the `n` key), even if it was dismissed before.
 pub fn open_need(ui: &mut Ui, need: NeedKey) {
     ui.dismissed.remove(&need);
+    ui.auto_opened = None;
     match need {
         NeedKey::Approval(id) => {
             ui.screen = Screen::Main;
