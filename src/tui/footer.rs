@@ -82,7 +82,7 @@ pub fn render(frame: &mut Frame, area: Rect, ui: &Ui) {
         let behind = if ui.state.is_finished() {
             "the run has ended"
         } else if ui.state.waiting_for_person() {
-            "the run waits for you"
+            "the run waits for you behind this dialog"
         } else if ui.state.paused {
             "the run is paused behind this dialog"
         } else {
