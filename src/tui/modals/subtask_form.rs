@@ -479,11 +479,12 @@ impl SubtaskForm {
         if let Some(e) = &self.errors[i] {
             return format!("{} {} {}", LABELS[i], theme.glyph("✗"), one_line(e, room));
         }
-        if i == DEPS && self.focus == DEPS {
-            if let Some((id, t)) = self.candidates.get(self.candidate) {
-                let pick = format!("{}{} Space: {id} {t}", theme.glyph("↑"), theme.glyph("↓"));
-                return format!("{} · {}", LABELS[i], one_line(&pick, room));
-            }
+        if i == DEPS
+            && self.focus == DEPS
+            && let Some((id, t)) = self.candidates.get(self.candidate)
+        {
+            let pick = format!("{}{} Space: {id} {t}", theme.glyph("↑"), theme.glyph("↓"));
+            return format!("{} · {}", LABELS[i], one_line(&pick, room));
         }
         LABELS[i].to_string()
     }
