@@ -245,8 +245,6 @@ pub fn render_markdown_with(state: &State, prov: Option<&Provenance>) -> String 
             "| id | title | role | status | attempts | tokens | cost |"
         );
         let _ = writeln!(o, "|---:|---|---|---|---:|---:|---:|");
-        // An export is a record: a run without an outcome is not going on in this process.
-        let live = false;
         for s in &state.subtasks {
             let _ = writeln!(
                 o,
@@ -254,7 +252,7 @@ pub fn render_markdown_with(state: &State, prov: Option<&Provenance>) -> String 
                 s.id,
                 cell(&s.title),
                 cell(&crate::state::role_label(&s.role)),
-                state.status_word(s, live),
+                state.status_word(s, false), // a record, not a live view
                 s.attempts,
                 s.usage.total(),
                 s.cost_usd

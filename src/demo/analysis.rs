@@ -86,6 +86,7 @@ pub fn analysis(sc: &Scenario, task: &str) -> Reply {
     let mut subtasks: Vec<ProposedSubtask> = a.subtasks.iter().map(|s| s.render(&vars)).collect();
     let mut estimated_subtasks = a.estimated_subtasks;
     let mut strategy = vars.render(&a.strategy);
+    let mut thinking = vars.render(&a.thinking);
     // A small task gets a small plan, whoever chooses to orchestrate it (a person at the
     // complexity gate, or `--approve auto`'s policy): never the theme's six-subtask chain.
     if is_small(task)
@@ -95,6 +96,10 @@ pub fn analysis(sc: &Scenario, task: &str) -> Reply {
         strategy = format!(
             "A small change: \"{}\", then \"{}\" to check it. No survey or design step is needed.",
             plan[0].title, plan[1].title
+        );
+        thinking = format!(
+            "Reading the task: \"{task}\". A small, well-defined change: nothing to survey or \
+             design first. Two subtasks: make it, then check it.\n"
         );
         subtasks = plan;
     }
@@ -107,7 +112,7 @@ pub fn analysis(sc: &Scenario, task: &str) -> Reply {
         strategy,
         subtasks,
     };
-    Reply::tool(vars.render(&a.thinking), SUBMIT_ANALYSIS, to_value(&args))
+    Reply::tool(thinking, SUBMIT_ANALYSIS, to_value(&args))
 }
 
 #[cfg(test)]

@@ -17,7 +17,7 @@ use super::output::Outputs;
 use super::theme::Theme;
 use crate::engine::Delta;
 use crate::instructions::InstructionSummary;
-use crate::notify::{Notifier, NotifyMode, Occasion, TerminalKind};
+use crate::notify::{Notifier, NotifyMode, TerminalKind};
 use crate::protocol::{Command, Envelope, Event, Phase, RunOutcome, SubtaskId};
 use crate::state::{NeedsPerson, State};
 
@@ -427,44 +427,7 @@ pub fn orchestrator_busy(phase: Phase) -> bool {
     )
 }
 
-/// The words of a notification (the notifier sanitises them; titles are model text).
-pub fn notice_text(ui: &Ui, occasion: Occasion) -> String {
-    let run = ui.run_id();
-    match occasion {
-        Occasion::NeedsPerson => {
-            let needs = ui.state.needs_person();
-            let first = match needs.first() {
-                Some(NeedsPerson::Approval(id)) => ui
-                    .state
-                    .subtask(*id)
-                    .map(|s| format!("approve #{} {}", id.0, s.title)),
-                Some(NeedsPerson::Escalation(id)) => ui
-                    .state
-                    .subtask(*id)
-                    .map(|s| format!("#{} {} was escalated", id.0, s.title)),
-                Some(NeedsPerson::CommandApproval(_)) => {
-                    Some("a command waits for approval".into())
-                }
-                Some(NeedsPerson::ScopeAlert(_)) => Some("a scope alert".into()),
-                Some(NeedsPerson::ModeChoice { .. }) => {
-                    Some("orchestrate or single worker?".into())
-                }
-                None => None,
-            };
-            match (needs.len(), first) {
-                (0, _) | (_, None) => format!("run {run} needs you"),
-                (1, Some(what)) => format!("run {run} needs you: {what}"),
-                (n, Some(what)) => format!("run {run}: {n} things need you ({what}, ...)"),
-            }
-        }
-        Occasion::Finished => match &ui.state.outcome {
-            Some(RunOutcome::Completed) => format!("run {run} is complete"),
-            Some(RunOutcome::Failed { reason }) => format!("run {run} failed: {reason}"),
-            Some(RunOutcome::Stopped { reason }) => format!("run {run} stopped: {reason}"),
-            None => format!("run {run} ended"),
-        },
-    }
-}
+pub use super::needs::notice_text; // the words of a notification
 
 /// The one update function.
 pub fn update(ui: &mut Ui, msg: Msg) -> Vec<Effect> {

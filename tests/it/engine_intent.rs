@@ -11,24 +11,42 @@ use baton::engine::Start;
 use baton::protocol::*;
 use engine_common::*;
 
+/// A new run of `fake` under `approve` with `workers`, answering events with `on_event`.
+async fn run(
+    dir: &std::path::Path,
+    approve: ApprovalPolicy,
+    workers: u32,
+    fake: Fake,
+    on_event: impl FnMut(&Envelope, &baton::state::State) -> Vec<Command>,
+) -> Finished {
+    let start = Start::New {
+        run_id: "r".into(),
+        task: "t".into(),
+    };
+    let f = drive(
+        config(dir, settings(approve, workers)),
+        Arc::new(fake),
+        start,
+        on_event,
+    )
+    .await;
+    check_consistent(&f);
+    f
+}
+
 #[tokio::test(start_paused = true)]
 async fn three_plus_presses_from_one_worker_give_four_in_one_journaled_change() {
     let dir = tempfile::tempdir().unwrap();
-    let fake = Arc::new(
+    let mut sent = false;
+    let f = run(
+        dir.path(),
+        ApprovalPolicy::Auto,
+        1,
         Fake::new(vec![
             st("A", "code_developer", &[]),
             st("B", "code_developer", &[]),
         ])
         .latency(10),
-    );
-    let mut sent = false;
-    let f = drive(
-        config(dir.path(), settings(ApprovalPolicy::Auto, 1)),
-        fake,
-        Start::New {
-            run_id: "r".into(),
-            task: "t".into(),
-        },
         move |e, _| match &e.event {
             Event::SubtaskStarted { .. } if !sent => {
                 sent = true;
@@ -39,7 +57,6 @@ async fn three_plus_presses_from_one_worker_give_four_in_one_journaled_change() 
     )
     .await;
     assert_eq!(f.outcome, RunOutcome::Completed);
-    check_consistent(&f);
     let changes: Vec<u32> = f
         .of(|e| matches!(e, Event::MaxWorkersChanged { .. }))
         .map(|e| match e {
@@ -54,15 +71,12 @@ async fn three_plus_presses_from_one_worker_give_four_in_one_journaled_change() 
 #[tokio::test(start_paused = true)]
 async fn fewer_workers_stops_at_one_with_a_notice() {
     let dir = tempfile::tempdir().unwrap();
-    let fake = Arc::new(Fake::new(vec![st("A", "code_developer", &[])]).latency(10));
     let mut sent = false;
-    let f = drive(
-        config(dir.path(), settings(ApprovalPolicy::Auto, 2)),
-        fake,
-        Start::New {
-            run_id: "r".into(),
-            task: "t".into(),
-        },
+    let f = run(
+        dir.path(),
+        ApprovalPolicy::Auto,
+        2,
+        Fake::new(vec![st("A", "code_developer", &[])]).latency(10),
         move |e, _| match &e.event {
             Event::SubtaskStarted { .. } if !sent => {
                 sent = true;
@@ -73,7 +87,6 @@ async fn fewer_workers_stops_at_one_with_a_notice() {
         },
     )
     .await;
-    check_consistent(&f);
     assert_eq!(f.state.max_workers, 1);
     assert_eq!(
         f.of(|e| matches!(e, Event::MaxWorkersChanged { .. }))
@@ -93,14 +106,12 @@ async fn fewer_workers_stops_at_one_with_a_notice() {
 #[tokio::test(start_paused = true)]
 async fn an_edit_refused_for_its_role_approves_nothing() {
     let dir = tempfile::tempdir().unwrap();
-    let fake = Arc::new(Fake::new(vec![st("A", "code_developer", &[])]).latency(10));
-    let f = drive(
-        config(dir.path(), settings(ApprovalPolicy::All, 1)),
-        fake,
-        Start::New {
-            run_id: "r".into(),
-            task: "t".into(),
-        },
+
+    let f = run(
+        dir.path(),
+        ApprovalPolicy::All,
+        1,
+        Fake::new(vec![st("A", "code_developer", &[])]).latency(10),
         |e, _| match &e.event {
             Event::SubtaskAdded {
                 spec,
@@ -127,7 +138,6 @@ async fn an_edit_refused_for_its_role_approves_nothing() {
     )
     .await;
     assert_eq!(f.outcome, RunOutcome::Completed);
-    check_consistent(&f);
     let seq_of = |pred: &dyn Fn(&Event) -> bool| {
         f.events
             .iter()
@@ -145,21 +155,16 @@ async fn an_edit_refused_for_its_role_approves_nothing() {
 #[tokio::test(start_paused = true)]
 async fn a_running_subtask_is_not_given_a_dependency_that_is_not_done() {
     let dir = tempfile::tempdir().unwrap();
-    let fake = Arc::new(
+    let mut sent = false;
+    let f = run(
+        dir.path(),
+        ApprovalPolicy::Auto,
+        1,
         Fake::new(vec![
             st("A", "code_developer", &[]),
             st("B", "code_developer", &[]),
         ])
         .latency(10),
-    );
-    let mut sent = false;
-    let f = drive(
-        config(dir.path(), settings(ApprovalPolicy::Auto, 1)),
-        fake,
-        Start::New {
-            run_id: "r".into(),
-            task: "t".into(),
-        },
         move |e, state| match &e.event {
             Event::SubtaskStarted { id, .. } if id.0 == 1 && !sent => {
                 sent = true;
@@ -181,7 +186,6 @@ async fn a_running_subtask_is_not_given_a_dependency_that_is_not_done() {
     )
     .await;
     assert_eq!(f.outcome, RunOutcome::Completed);
-    check_consistent(&f);
     assert!(f.state.subtasks[0].depends_on.is_empty());
     assert!(
         f.state
