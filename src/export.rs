@@ -165,7 +165,7 @@ pub fn render_markdown_with(state: &State, prov: Option<&Provenance>) -> String 
     if let Some(s) = &state.settings {
         let _ = writeln!(
             o,
-            "- **Provider:** {} · orchestrator `{}` · workers `{}` · approve {:?} · max workers {}",
+            "- **Provider:** {} · orchestrator `{}` · workers `{}` · approve {} · max workers {}",
             s.provider, s.orchestrator_model, s.worker_model, s.approve, state.max_workers
         );
     }
@@ -204,7 +204,7 @@ pub fn render_markdown_with(state: &State, prov: Option<&Provenance>) -> String 
         let roles: Vec<String> = sum
             .per_role
             .iter()
-            .map(|(r, n)| format!("{r} {n}"))
+            .map(|(r, n)| format!("{} {n}", crate::state::role_label(r)))
             .collect();
         let _ = writeln!(o, "- Per role: {}", roles.join(", "));
     }
@@ -246,8 +246,8 @@ pub fn render_markdown_with(state: &State, prov: Option<&Provenance>) -> String 
                 "| {} | {} | {} | {} | {} | {} | ${:.4} |",
                 s.id,
                 cell(&s.title),
-                cell(&s.role),
-                s.status.label(),
+                cell(&crate::state::role_label(&s.role)),
+                state.status_word(s, false), // a record, not a live view
                 s.attempts,
                 s.usage.total(),
                 s.cost_usd

@@ -6,7 +6,8 @@
 use super::orchestrator::to_value;
 use super::scenario::{Scenario, mentions};
 use super::stream::Reply;
-use super::vars::Vars;
+use super::vars::{RoleKind, Vars};
+use crate::protocol::ProposedSubtask;
 use crate::protocol::model::{AnalysisArgs, SUBMIT_ANALYSIS};
 
 /// Words that make a task small whatever its theme.
@@ -45,7 +46,7 @@ pub fn complexity(base: f64, task: &str) -> f64 {
         .sum::<usize>()
         .min(MAX_CLAUSES);
     let mut c = base + PER_CLAUSE * clauses as f64;
-    if SMALL.iter().any(|w| mentions(&lower, w)) {
+    if is_small(task) {
         c -= 0.4;
     }
     if lower.split_whitespace().count() <= 3 {
@@ -55,20 +56,63 @@ pub fn complexity(base: f64, task: &str) -> f64 {
     (c * 100.0).round() / 100.0
 }
 
+/// Is the task small whatever its theme ("rename a variable", "fix a typo")?
+pub fn is_small(task: &str) -> bool {
+    let lower = task.to_lowercase();
+    SMALL.iter().any(|w| mentions(&lower, w))
+}
+
+/// The smallest plan that does a small task: the theme's first subtask that does the work
+/// (a developer's) and the first that checks it (a tester's, after it). `None` when the
+/// theme has no such pair (a writing theme's plan is small already).
+fn small_plan(subtasks: &[ProposedSubtask]) -> Option<Vec<ProposedSubtask>> {
+    let first = |kind: RoleKind| {
+        subtasks
+            .iter()
+            .find(|s| RoleKind::of(&s.role) == kind)
+            .cloned()
+    };
+    let mut work = first(RoleKind::Developer)?;
+    let mut check = first(RoleKind::Tester)?;
+    work.depends_on = Vec::new();
+    check.depends_on = vec![work.title.clone()];
+    Some(vec![work, check])
+}
+
 pub fn analysis(sc: &Scenario, task: &str) -> Reply {
     let theme = sc.theme_for(task);
     let vars = Vars::for_task(theme, task);
     let a = &theme.analysis;
+    let mut subtasks: Vec<ProposedSubtask> = a.subtasks.iter().map(|s| s.render(&vars)).collect();
+    let mut estimated_subtasks = a.estimated_subtasks;
+    let mut strategy = vars.render(&a.strategy);
+    let mut thinking = vars.render(&a.thinking);
+    // A small task gets a small plan, whoever chooses to orchestrate it (a person at the
+    // complexity gate, or `--approve auto`'s policy): never the theme's six-subtask chain.
+    if is_small(task)
+        && let Some(plan) = small_plan(&subtasks)
+    {
+        estimated_subtasks = plan.len() as u32;
+        strategy = format!(
+            "A small change: \"{}\", then \"{}\" to check it. No survey or design step is needed.",
+            plan[0].title, plan[1].title
+        );
+        thinking = format!(
+            "Reading the task: \"{task}\". A small, well-defined change: nothing to survey or \
+             design first. Two subtasks: make it, then check it.\n"
+        );
+        subtasks = plan;
+    }
     let args = AnalysisArgs {
         complexity: complexity(a.complexity, task),
         task_type: format!("{}: {}", theme.kind.label(), vars.render(&a.task_type)),
         known_requirements: vars.render_all(&a.known_requirements),
         unknowns: vars.render_all(&a.unknowns),
-        estimated_subtasks: a.estimated_subtasks,
-        strategy: vars.render(&a.strategy),
-        subtasks: a.subtasks.iter().map(|s| s.render(&vars)).collect(),
+        estimated_subtasks,
+        strategy,
+        subtasks,
     };
-    Reply::tool(vars.render(&a.thinking), SUBMIT_ANALYSIS, to_value(&args))
+    Reply::tool(thinking, SUBMIT_ANALYSIS, to_value(&args))
 }
 
 #[cfg(test)]

@@ -3,12 +3,37 @@
 
 use super::run::*;
 use crate::protocol::*;
-use crate::state::{Refusal, SubtaskStatus};
+use crate::state::{Refusal, State, SubtaskStatus};
 
 impl Engine {
+    /// Acts on a command from the front end. `AdjustWorkers` already queued behind it are
+    /// taken now and summed, so a burst of `+` presses is one journaled change.
+    pub(super) async fn handle_command(&mut self, first: Command) {
+        let mut next = Some(first);
+        while let Some(cmd) = next.take() {
+            let Command::AdjustWorkers { delta } = cmd else {
+                self.apply_command(cmd).await;
+                continue;
+            };
+            let mut total = i64::from(delta);
+            while let Ok(queued) = self.commands.try_recv() {
+                match queued {
+                    Command::AdjustWorkers { delta } => total += i64::from(delta),
+                    other => {
+                        next = Some(other);
+                        break;
+                    }
+                }
+            }
+            let delta = i32::try_from(total.clamp(i64::from(i32::MIN), i64::from(i32::MAX)))
+                .unwrap_or_default();
+            self.apply_command(Command::AdjustWorkers { delta }).await;
+        }
+    }
+
     /// Acts on a person's command. The rule book (`State::check`) is asked first; what only
     /// the engine knows (role names, workspace tools, live tasks) is checked after it.
-    pub(super) async fn handle_command(&mut self, cmd: Command) {
+    async fn apply_command(&mut self, cmd: Command) {
         if let Err(refusal) = self.state.check(&cmd) {
             self.notice(refusal.to_string()).await;
             return;
@@ -54,10 +79,28 @@ impl Engine {
             Command::Edit { id, patch } => {
                 self.edit(id, patch, by).await;
             }
+            Command::EditAndApprove { id, patch } => {
+                // The approval rides on the edit: a refused edit approves nothing.
+                if (patch.is_empty() || self.edit(id, patch, by).await)
+                    && self.state.check(&Command::Approve { id }).is_ok()
+                {
+                    self.emit(Event::SubtaskApproved { id, by }).await;
+                }
+            }
             Command::Add { subtask } => {
+                let title = subtask.title.clone();
                 let added = self.add_batch(vec![(subtask, Origin::Person)]).await;
                 if added.is_empty() {
-                    self.notice("the subtask was not added (see the rejection)")
+                    // Say why where the person looks (the notice shows in the footer and
+                    // the message log), not just in the journal's rejection.
+                    let why = self
+                        .state
+                        .rejected
+                        .iter()
+                        .rev()
+                        .find(|(t, _)| *t == title)
+                        .map_or_else(|| "it was rejected".to_string(), |(_, r)| r.clone());
+                    self.notice(format!("\"{title}\" was not added: {why}"))
                         .await;
                 }
             }
@@ -67,6 +110,11 @@ impl Engine {
             Command::Pause => self.emit(Event::DispatchPaused { by }).await,
             Command::Resume => self.emit(Event::DispatchResumed { by }).await,
             Command::SetMaxWorkers { max_workers } => {
+                self.emit(Event::MaxWorkersChanged { max_workers, by })
+                    .await;
+            }
+            Command::AdjustWorkers { delta } => {
+                let max_workers = self.state.workers_after(delta);
                 self.emit(Event::MaxWorkersChanged { max_workers, by })
                     .await;
             }
@@ -114,15 +162,13 @@ impl Engine {
 
     /// Is `role` one of the run's roles? Says which roles there are when it is not.
     pub(super) async fn known_role(&mut self, role: &str) -> bool {
-        if self.role_names.iter().any(|r| r == role) {
-            return true;
+        match State::check_role(role, &self.role_names) {
+            Ok(()) => true,
+            Err(refusal) => {
+                self.notice(refusal.to_string()).await;
+                false
+            }
         }
-        self.notice(format!(
-            "unknown role `{role}`; roles: {}",
-            self.role_names.join(", ")
-        ))
-        .await;
-        false
     }
 
     pub(super) async fn rollback(&mut self, id: SubtaskId) {

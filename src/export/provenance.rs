@@ -30,6 +30,7 @@ use crate::protocol::{
     SubtaskId, Usage,
 };
 use crate::state::State;
+use crate::state::role_label;
 
 /// Distinctive words a section must share with a report to be attributed to it.
 pub const MIN_SHARED_WORDS: usize = 3;
@@ -115,7 +116,7 @@ fn decision_of(event: &Event, state: &State) -> Option<(&'static str, Actor, Opt
         Some((kind, *by, id.map(|i| i.0), detail))
     };
     match event {
-        Event::ModeChosen { mode, by } => d("mode", by, None, format!("{mode:?}").to_lowercase()),
+        Event::ModeChosen { mode, by } => d("mode", by, None, mode_words(*mode).to_string()),
         Event::SubtaskAdded { spec, origin, .. } => Some((
             "add",
             added_by(origin),
@@ -159,7 +160,7 @@ fn decision_of(event: &Event, state: &State) -> Option<(&'static str, Actor, Opt
         } => {
             let what = match action {
                 RecoveryAction::Retry => "retry".to_string(),
-                RecoveryAction::Reassign { role } => format!("reassign to {role}"),
+                RecoveryAction::Reassign { role } => format!("reassign to {}", role_label(role)),
                 RecoveryAction::Decompose { into } => {
                     format!("decompose into {} subtasks", into.len())
                 }
@@ -182,7 +183,8 @@ fn decision_of(event: &Event, state: &State) -> Option<(&'static str, Actor, Opt
                 }
                 Resolution::Reassign { role, guidance } => {
                     format!(
-                        "reassign to {role} with guidance: {}",
+                        "reassign to {} with guidance: {}",
+                        role_label(role),
                         one_line(guidance, 100)
                     )
                 }
@@ -272,7 +274,8 @@ pub fn build(events: &[Envelope]) -> Provenance {
             id: s.id.0,
             title: s.title.clone(),
             role: s.role.clone(),
-            status: s.status.label().to_string(),
+            // A record, not a live view: running/ready read as interrupted/not started.
+            status: state.status_word(s, false).to_string(),
             added_by: added_by(&s.origin),
             attempts: Vec::new(),
             tokens: s.usage,
@@ -383,7 +386,7 @@ pub fn markdown_section(prov: &Provenance) -> String {
                 p.id,
                 cell(&p.title),
                 actor_name(p.added_by),
-                cell(&p.role),
+                cell(&role_label(&p.role)),
                 cell(&models(p)),
                 p.attempts.len(),
                 p.tokens.total(),
@@ -435,7 +438,7 @@ pub fn markdown_section(prov: &Provenance) -> String {
             p.id,
             p.id,
             cell(&p.title),
-            cell(&p.role),
+            cell(&role_label(&p.role)),
             cell(&models(p)),
             p.attempts.len(),
             p.cost_usd
@@ -511,4 +514,12 @@ pub fn annotate_deliverable(deliverable: &str, state: &State) -> String {
         out.push('\n');
     }
     out.trim_end().to_string()
+}
+
+/// How a run mode reads in the decisions table.
+fn mode_words(mode: crate::protocol::RunMode) -> &'static str {
+    match mode {
+        crate::protocol::RunMode::Orchestrate => "orchestrate",
+        crate::protocol::RunMode::SingleWorker => "single worker",
+    }
 }

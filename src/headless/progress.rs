@@ -102,9 +102,8 @@ fn id_list(ids: &[SubtaskId]) -> String {
 /// The progress line for one event (after it was applied to `state`), or `None` for events
 /// that are not worth a line (usage records, phase changes, tool transcript, ...).
 pub fn progress_line(state: &State, envelope: &Envelope) -> Option<String> {
-    let at = state.started_at.map_or(0.0, |s| {
-        (envelope.ts - s).num_milliseconds().max(0) as f64 / 1000.0
-    });
+    // Running time, as the header and the export count it (a stop's downtime left out).
+    let at = state.elapsed_secs_at(envelope.ts);
     let text = match &envelope.event {
         Event::RunStarted { task, .. } => format!("started: {}", short(task, 80)),
         Event::RunForked {

@@ -7,6 +7,9 @@ use super::ids::SubtaskId;
 use super::payload::*;
 use super::settings::DispatchPolicy;
 
+/// The most parallel workers a run may have (the config file refuses more).
+pub const MAX_WORKERS: u32 = 64;
+
 /// What a person or policy asks of the engine. Accepted at any time; ones that do not
 /// apply (approve a running subtask) are answered with a `Notice` event, never a panic.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -35,6 +38,13 @@ pub enum Command {
         id: SubtaskId,
         patch: SubtaskPatch,
     },
+    /// Edit a subtask waiting for approval and approve it, as one decision: when the edit
+    /// is refused (an unknown role, a bad dependency) nothing is approved, so the subtask
+    /// never starts with what the person meant to change. An empty patch just approves.
+    EditAndApprove {
+        id: SubtaskId,
+        patch: SubtaskPatch,
+    },
     /// Add a subtask by hand; `depends_on` as titles or `#id`s.
     Add {
         subtask: ProposedSubtask,
@@ -46,6 +56,13 @@ pub enum Command {
     Resume,
     SetMaxWorkers {
         max_workers: u32,
+    },
+    /// More or fewer parallel workers than the engine has now (`+`/`-`): the engine applies
+    /// `delta` to its own count (kept within 1..=[`MAX_WORKERS`]), so presses made while an
+    /// earlier change is on its way add up instead of being computed from a stale copy.
+    /// Several queued together become one journaled change.
+    AdjustWorkers {
+        delta: i32,
     },
     ChooseMode {
         mode: RunMode,

@@ -64,12 +64,8 @@ pub fn plan_batch(state: &State, items: &[ProposedSubtask], roles: &[String]) ->
             reason[i] = Some("the title is empty".into());
             continue;
         }
-        if !roles.iter().any(|r| r == &p.role) {
-            reason[i] = Some(format!(
-                "unknown role `{}`; roles: {}",
-                p.role,
-                roles.join(", ")
-            ));
+        if let Err(refusal) = State::check_role(&p.role, roles) {
+            reason[i] = Some(refusal.to_string());
             continue;
         }
         for d in &p.depends_on {
@@ -204,13 +200,30 @@ fn in_cycle<D>(start: usize, deps: &[Vec<D>], edge: impl Fn(&D) -> Option<usize>
 }
 
 /// Would giving `id` these dependencies create a cycle (or point at unknown subtasks)?
+///
+/// A running subtask cannot be given a dependency that is not done yet: its worker started
+/// without that result, so the plan would say it waits for something it is not waiting
+/// for. Decision (issue 10): refuse (the replan's notice is journaled and the orchestrator
+/// sees the dependencies unchanged in its next context), rather than restart the worker and
+/// throw its work away; whoever wants it redone cancels it or escalates it.
 pub fn check_new_deps(state: &State, id: SubtaskId, new_deps: &[SubtaskId]) -> Result<(), String> {
+    let running = state
+        .subtask(id)
+        .filter(|s| s.status == SubtaskStatus::Running);
     for d in new_deps {
-        if state.subtask(*d).is_none() {
+        let Some(dep) = state.subtask(*d) else {
             return Err(format!("there is no subtask {d}"));
-        }
+        };
         if *d == id {
             return Err(format!("{id} cannot depend on itself"));
+        }
+        if let Some(s) = running
+            && !s.depends_on.contains(d)
+            && !dep.status.satisfies_dependency()
+        {
+            return Err(format!(
+                "{id} is already running, so it cannot start waiting for {d}, which is not done"
+            ));
         }
     }
     // Does any new dependency reach `id`?

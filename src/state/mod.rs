@@ -71,6 +71,12 @@ impl SubtaskStatus {
     }
 }
 
+/// A role as a person reads it, the same on screen and in exports: `code_developer` →
+/// `code developer`.
+pub fn role_label(role: &str) -> String {
+    role.replace('_', " ")
+}
+
 /// One recovery decision on a subtask, for the detail view and the summary.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RecoveryRecord {
@@ -318,6 +324,13 @@ pub struct State {
     pub started_at: Option<DateTime<Utc>>,
     /// Timestamp of the latest event folded.
     pub last_event_at: Option<DateTime<Utc>>,
+    /// Seconds the run was running before its latest start or resume (each stretch ends
+    /// with the last event before the resume: a stop, or a process that died).
+    #[serde(default)]
+    pub run_secs_before: f64,
+    /// When the run last started or resumed.
+    #[serde(default)]
+    pub running_since: Option<DateTime<Utc>>,
     pub last_seq: u64,
     pub phase: Phase,
     pub analysis: Option<Analysis>,

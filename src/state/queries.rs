@@ -91,6 +91,23 @@ impl State {
             .unwrap_or_else(|| self.role_dispatch(&s.role).policy)
     }
 
+    /// Unfinished subtasks that wait on `id`, directly or through others (what cannot run
+    /// if `id` is cancelled), in id order.
+    pub fn open_dependents(&self, id: SubtaskId) -> Vec<SubtaskId> {
+        let mut out: Vec<SubtaskId> = Vec::new();
+        let mut frontier = vec![id];
+        while let Some(cur) = frontier.pop() {
+            for s in &self.subtasks {
+                if !s.status.is_terminal() && s.depends_on.contains(&cur) && !out.contains(&s.id) {
+                    out.push(s.id);
+                    frontier.push(s.id);
+                }
+            }
+        }
+        out.sort();
+        out
+    }
+
     /// Ready subtasks whose dependencies are done and whose policy lets them start (`auto`,
     /// or `ask` with a person's go-ahead), highest priority first, then oldest.
     pub fn runnable(&self) -> Vec<SubtaskId> {
@@ -213,12 +230,70 @@ impl State {
         out
     }
 
-    /// Seconds from the first to the latest event.
-    pub fn elapsed_secs(&self) -> f64 {
-        match (self.started_at, self.last_event_at) {
-            (Some(a), Some(b)) => (b - a).num_milliseconds().max(0) as f64 / 1000.0,
-            _ => 0.0,
+    /// The orchestrator model is working on a step now. The phase stays `analysing` while
+    /// the complexity gate waits for the person's choice: nothing works then.
+    pub fn orchestrator_working(&self) -> bool {
+        use crate::protocol::Phase as P;
+        self.mode_choice.is_none()
+            && !self.is_finished()
+            && matches!(
+                self.phase,
+                P::Analysing
+                    | P::Replanning
+                    | P::Recovering
+                    | P::Assessing
+                    | P::Synthesising
+                    | P::Evaluating
+            )
+    }
+
+    /// Something waits for a person and nothing else can move the run on: no worker or
+    /// orchestrator is working and no subtask can start (none is runnable, or dispatch is
+    /// paused). The header's `WAITING FOR YOU`.
+    pub fn waiting_for_person(&self) -> bool {
+        !self.is_finished()
+            && !self.needs_person().is_empty()
+            && self.running().next().is_none()
+            && !self.orchestrator_working()
+            && (self.paused || self.runnable().is_empty())
+    }
+
+    /// Does this subtask wait for a person: approval, an escalation, or a command it asked
+    /// to run? (Its row shows `⚑`.)
+    pub fn waits_for_person(&self, s: &Subtask) -> bool {
+        matches!(
+            s.status,
+            SubtaskStatus::AwaitingApproval | SubtaskStatus::Escalated
+        ) || self.open_command_requests().any(|c| c.id == s.id)
+    }
+
+    /// A subtask's status as it reads in a record of the run (export): in a run that is not
+    /// going on (stopped, failed, or its process gone), a running subtask was interrupted
+    /// and a ready one never started; `running`/`ready` would claim work that is not
+    /// happening. `live` says the run is going on now.
+    pub fn status_word(&self, s: &Subtask, live: bool) -> &'static str {
+        match s.status {
+            SubtaskStatus::Running if !live => "interrupted",
+            SubtaskStatus::Ready if !live => "not started",
+            other => other.label(),
         }
+    }
+
+    /// Seconds the run was actually running, by the journal: from its start to the latest
+    /// event, less the time between a stop (or a process that died) and the resume after
+    /// it. The header, the headless totals, the summary and the export all show this.
+    pub fn elapsed_secs(&self) -> f64 {
+        match self.last_event_at {
+            Some(at) => self.elapsed_secs_at(at),
+            None => 0.0,
+        }
+    }
+
+    /// [`State::elapsed_secs`] as of `now` (a live run's clock between events).
+    pub fn elapsed_secs_at(&self, now: DateTime<Utc>) -> f64 {
+        let since = self.running_since.or(self.started_at);
+        let current = since.map_or(0.0, |s| (now - s).num_milliseconds().max(0) as f64 / 1000.0);
+        self.run_secs_before + current
     }
 
     pub fn is_finished(&self) -> bool {

@@ -39,9 +39,16 @@ pub enum Refusal {
         id: SubtaskId,
         reason: String,
     },
+    /// A role that is not one of the run's roles.
+    UnknownRole {
+        role: String,
+        roles: Vec<String>,
+    },
     AlreadyPaused,
     NotPaused,
     ZeroWorkers,
+    /// `+`/`-` that would leave the number of workers where it is (at 1 or at the maximum).
+    WorkersUnchanged(u32),
     NoModeChoice,
     AlertNotOpen(u32),
     /// A raised limit that is not a usable number (NaN, infinite, negative, too large).
@@ -68,11 +75,18 @@ impl fmt::Display for Refusal {
             Refusal::NothingAwaitsApproval => f.write_str("nothing awaits approval"),
             Refusal::EmptyEdit(id) => write!(f, "nothing to change in {id}"),
             Refusal::BadDependencies { id, reason } => write!(f, "cannot edit {id}: {reason}"),
+            Refusal::UnknownRole { role, roles } => {
+                write!(f, "unknown role `{role}`; roles: {}", roles.join(", "))
+            }
             Refusal::AlreadyPaused => f.write_str("dispatch is already paused"),
             Refusal::NotPaused => f.write_str("dispatch is not paused"),
             Refusal::ZeroWorkers => {
                 f.write_str("max workers must be at least 1 (use pause to stop dispatch)")
             }
+            Refusal::WorkersUnchanged(n) if *n <= 1 => {
+                f.write_str("at least one worker runs (use pause to stop dispatch)")
+            }
+            Refusal::WorkersUnchanged(n) => write!(f, "{n} workers is the most a run may have"),
             Refusal::NoModeChoice => f.write_str("no run-mode choice is pending"),
             Refusal::AlertNotOpen(a) => write!(f, "scope alert {a} is not open"),
             Refusal::BadLimit(why) => f.write_str(why),
@@ -126,6 +140,13 @@ impl State {
                 }
                 self.check_open("edit", *id)
             }
+            Command::EditAndApprove { id, patch } => {
+                if let Some(d) = &patch.depends_on {
+                    super::deps::check_new_deps(self, *id, d)
+                        .map_err(|reason| Refusal::BadDependencies { id: *id, reason })?;
+                }
+                self.status_in("approve", *id, &[S::AwaitingApproval])
+            }
             Command::Cancel { id } => self.check_open("cancel", *id),
             Command::Add { .. } | Command::Stop | Command::StopForSignal { .. } => Ok(()),
             Command::Pause if self.paused => Err(Refusal::AlreadyPaused),
@@ -133,6 +154,13 @@ impl State {
             Command::Pause | Command::Resume => Ok(()),
             Command::SetMaxWorkers { max_workers: 0 } => Err(Refusal::ZeroWorkers),
             Command::SetMaxWorkers { .. } => Ok(()),
+            Command::AdjustWorkers { delta } => {
+                if self.workers_after(*delta) == self.max_workers {
+                    Err(Refusal::WorkersUnchanged(self.max_workers))
+                } else {
+                    Ok(())
+                }
+            }
             Command::ChooseMode { .. } => {
                 if self.mode_choice.is_some() && self.mode.is_none() {
                     Ok(())
@@ -178,6 +206,25 @@ impl State {
                 Ok(())
             }
         }
+    }
+
+    /// Is `role` one of the run's `roles`? The engine knows the run's roles (from the
+    /// configuration), the TUI's form gets the same list: both ask here.
+    pub fn check_role(role: &str, roles: &[String]) -> Result<(), Refusal> {
+        if roles.iter().any(|r| r == role) {
+            Ok(())
+        } else {
+            Err(Refusal::UnknownRole {
+                role: role.to_string(),
+                roles: roles.to_vec(),
+            })
+        }
+    }
+
+    /// The number of workers after a relative change, kept within `1..=MAX_WORKERS`.
+    pub fn workers_after(&self, delta: i32) -> u32 {
+        let n = i64::from(self.max_workers) + i64::from(delta);
+        u32::try_from(n.clamp(1, i64::from(MAX_WORKERS))).unwrap_or(1)
     }
 
     fn status_of(&self, what: &'static str, id: SubtaskId) -> Result<SubtaskStatus, Refusal> {

@@ -17,7 +17,7 @@ use super::output::Outputs;
 use super::theme::Theme;
 use crate::engine::Delta;
 use crate::instructions::InstructionSummary;
-use crate::notify::{Notifier, NotifyMode, Occasion, TerminalKind};
+use crate::notify::{Notifier, NotifyMode, TerminalKind};
 use crate::protocol::{Command, Envelope, Event, Phase, RunOutcome, SubtaskId};
 use crate::state::{NeedsPerson, State};
 
@@ -172,6 +172,8 @@ pub struct RunInfo {
     /// Said on screen before the run starts (e.g. why the demo model is used).
     pub banner: Option<String>,
     pub run_dir: Option<PathBuf>,
+    /// The run's roles (the engine's, from the configuration): what the form offers.
+    pub roles: Vec<String>,
 }
 
 /// Preferences from `[ui]`.
@@ -198,6 +200,17 @@ pub const FLASH_SECS: i64 = 8;
 
 /// A key pressed less than this ago means the person is typing: no modal pops up.
 pub const TYPING_GRACE_MS: i64 = 1_200;
+
+/// A dialog that opened by itself takes no key for this long, and says so. A key pressed
+/// just before it appeared was meant for what was on screen then (the list); 400 ms is
+/// about the time a person needs to see that something new is in front of them, and well
+/// under the time it takes to read a dialog and answer it.
+pub const DIALOG_GRACE_MS: i64 = 400;
+
+/// `+`/`-` presses closer together than this are one burst, sent as one relative change
+/// (`AdjustWorkers`) once the presses stop: one journaled change per burst, never one per
+/// press, and never a count computed from a copy that lags the engine.
+pub const WORKERS_SETTLE_MS: i64 = 400;
 
 /// The whole UI model.
 pub struct Ui {
@@ -263,6 +276,10 @@ pub struct Ui {
     pub instructions: Vec<InstructionSummary>,
     /// The details were opened from the plan graph, so Esc goes back there.
     pub back_to_graph: bool,
+    /// `+`/`-` pressed but not sent yet (see [`WORKERS_SETTLE_MS`]): the sum and the last press.
+    pub workers_pending: Option<(i32, DateTime<Utc>)>,
+    /// The dialog that opened by itself and when (see [`DIALOG_GRACE_MS`]).
+    pub auto_opened: Option<(NeedKey, DateTime<Utc>)>,
 }
 
 impl Ui {
@@ -319,6 +336,8 @@ impl Ui {
             live_from: 0,
             instructions: Vec::new(),
             back_to_graph: false,
+            workers_pending: None,
+            auto_opened: None,
         }
     }
 
@@ -330,10 +349,15 @@ impl Ui {
 
     /// Does something move on screen (a spinner)? Ticks run fast only then.
     pub fn animating(&self) -> bool {
+        if self.workers_pending.is_some() {
+            return true;
+        }
         if self.state.is_finished() || self.engine_closed || self.screen == Screen::Editor {
             return false;
         }
-        self.state.running().next().is_some() || orchestrator_busy(self.state.phase)
+        self.state.running().next().is_some()
+            || self.state.orchestrator_working()
+            || self.dialog_held()
     }
 
     /// Does the clock on screen need ticking at all (a live run shows elapsed time)?
@@ -354,6 +378,17 @@ impl Ui {
         self.screen == Screen::Editor || self.modal.as_ref().is_some_and(|m| m.typing())
     }
 
+    /// The open dialog opened by itself a moment ago: it takes no key yet.
+    pub fn dialog_held(&self) -> bool {
+        let open = self.modal.as_ref().and_then(|m| m.need());
+        match self.auto_opened {
+            Some((need, at)) => {
+                open == Some(need) && (self.now - at).num_milliseconds() < DIALOG_GRACE_MS
+            }
+            None => false,
+        }
+    }
+
     /// The selected subtask, if a subtask row is selected.
     pub fn selected_subtask(&self) -> Option<SubtaskId> {
         match self.screen {
@@ -371,12 +406,7 @@ impl Ui {
         if self.state.is_finished() || self.engine_closed {
             return recorded;
         }
-        match self.state.started_at {
-            Some(start) => {
-                ((self.now - start).num_milliseconds().max(0) as f64 / 1000.0).max(recorded)
-            }
-            None => 0.0,
-        }
+        self.state.elapsed_secs_at(self.now).max(recorded)
     }
 
     /// The exit code the run's outcome calls for: 0 complete, 1 failed, 3 stopped/open.
@@ -402,44 +432,7 @@ pub fn orchestrator_busy(phase: Phase) -> bool {
     )
 }
 
-/// The words of a notification (the notifier sanitises them; titles are model text).
-pub fn notice_text(ui: &Ui, occasion: Occasion) -> String {
-    let run = ui.run_id();
-    match occasion {
-        Occasion::NeedsPerson => {
-            let needs = ui.state.needs_person();
-            let first = match needs.first() {
-                Some(NeedsPerson::Approval(id)) => ui
-                    .state
-                    .subtask(*id)
-                    .map(|s| format!("approve #{} {}", id.0, s.title)),
-                Some(NeedsPerson::Escalation(id)) => ui
-                    .state
-                    .subtask(*id)
-                    .map(|s| format!("#{} {} was escalated", id.0, s.title)),
-                Some(NeedsPerson::CommandApproval(_)) => {
-                    Some("a command waits for approval".into())
-                }
-                Some(NeedsPerson::ScopeAlert(_)) => Some("a scope alert".into()),
-                Some(NeedsPerson::ModeChoice { .. }) => {
-                    Some("orchestrate or single worker?".into())
-                }
-                None => None,
-            };
-            match (needs.len(), first) {
-                (0, _) | (_, None) => format!("run {run} needs you"),
-                (1, Some(what)) => format!("run {run} needs you: {what}"),
-                (n, Some(what)) => format!("run {run}: {n} things need you ({what}, ...)"),
-            }
-        }
-        Occasion::Finished => match &ui.state.outcome {
-            Some(RunOutcome::Completed) => format!("run {run} is complete"),
-            Some(RunOutcome::Failed { reason }) => format!("run {run} failed: {reason}"),
-            Some(RunOutcome::Stopped { reason }) => format!("run {run} stopped: {reason}"),
-            None => format!("run {run} ended"),
-        },
-    }
-}
+pub use super::needs::notice_text; // the words of a notification
 
 /// The one update function.
 pub fn update(ui: &mut Ui, msg: Msg) -> Vec<Effect> {
@@ -473,6 +466,7 @@ pub fn update(ui: &mut Ui, msg: Msg) -> Vec<Effect> {
             if stale {
                 ui.flash = None;
             }
+            fx.extend(flush_workers(ui, false));
         }
         Msg::EngineClosed => ui.engine_closed = true,
         Msg::EngineFailed(reason) => engine_failed(ui, reason),
@@ -491,6 +485,16 @@ pub fn update(ui: &mut Ui, msg: Msg) -> Vec<Effect> {
     }
     fx.extend(super::needs::reconcile(ui));
     fx
+}
+
+/// Sends the `+`/`-` burst once the presses have stopped (or at once with `now`).
+pub fn flush_workers(ui: &mut Ui, now: bool) -> Option<Effect> {
+    let (delta, at) = ui.workers_pending?;
+    if !now && (ui.now - at).num_milliseconds() < WORKERS_SETTLE_MS {
+        return None;
+    }
+    ui.workers_pending = None;
+    (delta != 0).then_some(Effect::Send(Command::AdjustWorkers { delta }))
 }
 
 /// Keeps a message for the log (`m`); the newest 500 stay.
@@ -559,6 +563,20 @@ fn on_event(ui: &mut Ui, env: &Envelope) {
             ui.synthesis_scroll = 0;
         }
         Event::Notice { message } => ui.flash = Some(message.clone()),
+        // The person escalated it: they know, so its dialog does not pop up by itself (and
+        // the next key is not taken by it); `r` or `n` opens it.
+        Event::SubtaskEscalated {
+            id,
+            by: crate::protocol::Actor::Person,
+            ..
+        } => {
+            let need = NeedKey::Escalation(*id, ui.state.subtask(*id).map_or(0, |s| s.attempts));
+            ui.dismissed.insert(need);
+            ui.rung.insert(need);
+            if env.seq > ui.replayed_up_to {
+                ui.flash = Some(format!("{id} is yours now: r opens its dialog"));
+            }
+        }
         // Replayed on resume: live output is not journaled, so a pane shows the last lines
         // of the report instead of staying empty.
         Event::SubtaskReported { id, output, .. } if env.seq <= ui.replayed_up_to => {

@@ -46,7 +46,8 @@ const RUN_CONTROL: &[Row] = &[
     ("n", "", NextNeed, "open the most urgent thing that needs you", "next need", AnyNeed),
     ("+ =", "+ -", MoreWorkers, "more parallel workers", "workers", RunLive),
     ("-", "", FewerWorkers, "fewer parallel workers", "", RunLive),
-    ("p", "", TogglePause, "pause / resume dispatch of new subtasks", "pause", RunLive),
+    ("p", "", TogglePause, "pause dispatch of new subtasks (running ones finish)", "pause", CanPause),
+    ("p", "", TogglePause, "resume dispatch of new subtasks", "resume", CanResume),
     ("N", "", Add, "add a subtask by hand", "", RunLive),
     ("s", "", Synthesis, "show the deliverable", "deliverable", HasSynthesis),
 ];

@@ -40,6 +40,21 @@ pub fn offered(ui: &Ui) -> Vec<(String, &'static str)> {
 
 pub fn render(frame: &mut Frame, area: Rect, ui: &Ui) {
     let t = &ui.theme;
+    if ui.dialog_held() {
+        let line = Line::from(vec![
+            Span::raw(" "),
+            Span::styled(
+                format!("{} just opened", t.symbol(super::theme::Mark::NeedsYou)),
+                t.warn(),
+            ),
+            Span::styled(
+                ": keys wait a moment (nothing typed before it lands here)",
+                t.dim(),
+            ),
+        ]);
+        frame.render_widget(Paragraph::new(line), area);
+        return;
+    }
     if let Some(msg) = &ui.flash {
         // Flash messages can quote model text (a notice, an error): sanitized.
         let line = Line::from(vec![
@@ -66,6 +81,8 @@ pub fn render(frame: &mut Frame, area: Rect, ui: &Ui) {
         // Say what is true of the run behind the dialog (a finished run does not keep going).
         let behind = if ui.state.is_finished() {
             "the run has ended"
+        } else if ui.state.waiting_for_person() {
+            "the run waits for you behind this dialog"
         } else if ui.state.paused {
             "the run is paused behind this dialog"
         } else {

@@ -49,12 +49,12 @@ pub fn status(ui: &Ui) -> (String, Style) {
     if ui.engine_closed {
         return ("ENGINE STOPPED".into(), t.error());
     }
-    let needs = !st.needs_person().is_empty();
+    // What blocks progress decides the word: the person, when nothing else can move.
+    if st.waiting_for_person() {
+        return ("WAITING FOR YOU".into(), t.mark_style(Mark::NeedsYou));
+    }
     if st.paused {
         return ("PAUSED".into(), t.warn());
-    }
-    if needs && st.running().next().is_none() && !super::app::orchestrator_busy(st.phase) {
-        return ("WAITING FOR YOU".into(), t.mark_style(Mark::NeedsYou));
     }
     ("RUNNING".into(), t.accent())
 }
@@ -172,9 +172,10 @@ pub fn render(frame: &mut Frame, area: Rect, ui: &Ui) {
         style.add_modifier(ratatui::style::Modifier::BOLD),
     )];
     let waiting = word == "WAITING FOR YOU" || word == "PAUSED";
-    let show_phase = st.outcome.is_none() && !st.run_id.is_empty() && (!waiting || ui.animating());
+    let working = !ui.engine_closed && (st.running().next().is_some() || st.orchestrator_working());
+    let show_phase = st.outcome.is_none() && !st.run_id.is_empty() && (!waiting || working);
     if show_phase {
-        let spin = if ui.animating() {
+        let spin = if working {
             format!(" {}", t.spinner(ui.frame))
         } else {
             String::new()

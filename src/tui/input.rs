@@ -70,6 +70,8 @@ pub fn holds(ui: &Ui, when: When) -> bool {
         When::AnyNeed => !ui.state.needs_person().is_empty(),
         When::HasSynthesis => ui.state.synthesis.is_some(),
         When::RunLive => !ui.state.is_finished() && !ui.engine_closed,
+        When::CanPause => holds(ui, When::RunLive) && applies(Some(Command::Pause)),
+        When::CanResume => holds(ui, When::RunLive) && applies(Some(Command::Resume)),
         When::SelRunning => status == Some(SubtaskStatus::Running),
         When::SelHasFiles => sel.is_some_and(|s| !s.files_changed.is_empty()),
         When::SelRollbackable => on_sel(|id| Command::Rollback { id }),
@@ -91,11 +93,19 @@ pub fn on_key(ui: &mut Ui, key: KeyEvent) -> Vec<Effect> {
     if ui.screen == Screen::Editor {
         return super::editor::on_key(ui, key);
     }
-    if let Some(mut modal) = ui.modal.take() {
+    if let Some(modal) = ui.modal.take() {
         if is_ctrl_c(&key) && !modal.takes_ctrl_c() {
             needs::closed(ui, modal.as_ref(), false);
             return quit(ui);
         }
+        // A dialog that just opened by itself: the key was meant for what was there before.
+        ui.modal = Some(modal);
+        if ui.dialog_held() {
+            return Vec::new();
+        }
+        let Some(mut modal) = ui.modal.take() else {
+            return Vec::new();
+        };
         let fx = modal.handle_key(key, &ui.state);
         if modal.is_complete() {
             needs::closed(ui, modal.as_ref(), !fx.is_empty());
@@ -241,7 +251,10 @@ pub fn act(ui: &mut Ui, action: Action) -> Vec<Effect> {
                     })
                 })
         }
-        Action::ApproveAll => send(Command::ApproveAll),
+        Action::ApproveAll => {
+            ui.modal = Some(Box::new(Confirm::approve_all(&ui.state)));
+            Vec::new()
+        }
         Action::Escalate => sel.map_or_else(Vec::new, |id| {
             send(Command::Escalate {
                 id,
@@ -257,18 +270,18 @@ pub fn act(ui: &mut Ui, action: Action) -> Vec<Effect> {
         }
         Action::Cancel => {
             if let Some(s) = sel.and_then(|id| ui.state.subtask(id)) {
-                ui.modal = Some(Box::new(Confirm::cancel(s)));
+                ui.modal = Some(Box::new(Confirm::cancel(&ui.state, s)));
             }
             Vec::new()
         }
         Action::Edit => {
             if let Some(s) = sel.and_then(|id| ui.state.subtask(id)) {
-                ui.modal = Some(Box::new(SubtaskForm::edit(s)));
+                ui.modal = Some(Box::new(SubtaskForm::edit(s, &ui.state, &ui.info.roles)));
             }
             Vec::new()
         }
         Action::Add => {
-            ui.modal = Some(Box::new(SubtaskForm::add()));
+            ui.modal = Some(Box::new(SubtaskForm::add(&ui.state, &ui.info.roles)));
             Vec::new()
         }
         Action::TogglePause => send(if ui.state.paused {
@@ -276,18 +289,8 @@ pub fn act(ui: &mut Ui, action: Action) -> Vec<Effect> {
         } else {
             Command::Pause
         }),
-        Action::MoreWorkers => send(Command::SetMaxWorkers {
-            max_workers: ui.state.max_workers.saturating_add(1).min(64),
-        }),
-        Action::FewerWorkers => {
-            let n = ui.state.max_workers.saturating_sub(1).max(1);
-            if n == ui.state.max_workers {
-                ui.flash = Some("at least one worker runs".to_string());
-                Vec::new()
-            } else {
-                send(Command::SetMaxWorkers { max_workers: n })
-            }
-        }
+        Action::MoreWorkers => adjust_workers(ui, 1),
+        Action::FewerWorkers => adjust_workers(ui, -1),
         Action::Details => {
             details(ui);
             Vec::new()
@@ -438,6 +441,26 @@ pub fn act(ui: &mut Ui, action: Action) -> Vec<Effect> {
     }
 }
 
+/// `+`/`-`: adds to the burst the engine gets as one relative change once the presses stop
+/// (`app::WORKERS_SETTLE_MS`); the footer says where the count is going. A press that would
+/// change nothing is refused with the rule book's reason.
+fn adjust_workers(ui: &mut Ui, step: i32) -> Vec<Effect> {
+    let before = ui.workers_pending.map_or(0, |(d, _)| d);
+    let now_target = ui.state.workers_after(before);
+    let delta = before.saturating_add(step);
+    let target = ui.state.workers_after(delta);
+    if target == now_target {
+        let refusal = crate::state::Refusal::WorkersUnchanged(target);
+        ui.flash = Some(refusal.to_string());
+        return Vec::new();
+    }
+    // Keep the sum within what can apply, so `-` after many `+` at the top counts at once.
+    let delta = i32::try_from(i64::from(target) - i64::from(ui.state.max_workers)).unwrap_or(delta);
+    ui.workers_pending = Some((delta, ui.now));
+    ui.flash = Some(format!("workers: {} → {target}", ui.state.max_workers));
+    Vec::new()
+}
+
 /// `y`, `v`, `V`: the text in view to the clipboard or a program.
 fn text_out(ui: &mut Ui, action: Action) -> Vec<Effect> {
     let Some((what, text)) = super::clip::text_in_view(ui) else {
@@ -464,12 +487,14 @@ fn overlay_height(ui: &Ui) -> u16 {
 
 /// Leaves at once when the run is over; otherwise asks (the run stays resumable).
 pub fn quit(ui: &mut Ui) -> Vec<Effect> {
+    // A `+`/`-` burst still settling goes now: the run stays resumable with it.
+    let mut fx: Vec<Effect> = super::app::flush_workers(ui, true).into_iter().collect();
     if ui.state.is_finished() || ui.engine_closed || ui.state.run_id.is_empty() {
-        vec![Effect::Quit]
+        fx.push(Effect::Quit);
     } else {
         ui.modal = Some(Box::new(QuitModal::new(&ui.state.run_id)));
-        Vec::new()
     }
+    fx
 }
 
 fn current_pane(ui: &Ui) -> Option<Option<SubtaskId>> {

@@ -293,6 +293,10 @@ pub enum When {
     HasSynthesis,
     /// The run has not finished.
     RunLive,
+    /// The run is live and dispatch is not paused.
+    CanPause,
+    /// The run is live and dispatch is paused.
+    CanResume,
     /// The selection has a live pane.
     SelRunning,
     /// The selected subtask changed files.

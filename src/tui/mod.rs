@@ -124,6 +124,11 @@ pub fn run_info(config: &Config) -> app::RunInfo {
         demo,
         banner,
         run_dir: None,
+        // The same list the engine is built with; a config error here is reported when the
+        // engine is built, so the form falls back to the default roles.
+        roles: crate::session::engine_roles(config)
+            .map(|roles| roles.into_iter().map(|r| r.name).collect())
+            .unwrap_or_default(),
     }
 }
 

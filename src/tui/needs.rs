@@ -8,6 +8,9 @@
 use super::app::{Effect, NeedKey, Screen, Sel, TYPING_GRACE_MS, Ui};
 use super::modals::{self, Modal};
 use super::task_list;
+use crate::notify::Occasion;
+use crate::protocol::RunOutcome;
+use crate::state::NeedsPerson;
 
 /// Runs after every update.
 pub fn reconcile(ui: &mut Ui) -> Vec<Effect> {
@@ -44,6 +47,9 @@ pub fn reconcile(ui: &mut Ui) -> Vec<Effect> {
             .find(|n| n.wants_modal() && !ui.dismissed.contains(n))
     {
         ui.modal = modals::open_for(*need, &ui.state, &ui.info);
+        if ui.modal.is_some() {
+            ui.auto_opened = Some((*need, ui.now));
+        }
     }
 
     keep_selection(ui);
@@ -65,6 +71,7 @@ fn may_interrupt(ui: &Ui) -> bool {
 /// Opens the modal for a need now (the `n` key), even if it was dismissed before.
 pub fn open_need(ui: &mut Ui, need: NeedKey) {
     ui.dismissed.remove(&need);
+    ui.auto_opened = None;
     match need {
         NeedKey::Approval(id) => {
             ui.screen = Screen::Main;
@@ -102,5 +109,44 @@ fn keep_selection(ui: &mut Ui) {
         .is_some_and(|sel| rows.iter().any(|r| r.sel() == sel));
     if !valid {
         ui.selected = rows.first().map(|r| r.sel());
+    }
+}
+
+/// The words of a notification (the notifier sanitises them; titles are model text).
+pub fn notice_text(ui: &Ui, occasion: Occasion) -> String {
+    let run = ui.run_id();
+    match occasion {
+        Occasion::NeedsPerson => {
+            let needs = ui.state.needs_person();
+            let first = match needs.first() {
+                Some(NeedsPerson::Approval(id)) => ui
+                    .state
+                    .subtask(*id)
+                    .map(|s| format!("approve #{} {}", id.0, s.title)),
+                Some(NeedsPerson::Escalation(id)) => ui
+                    .state
+                    .subtask(*id)
+                    .map(|s| format!("#{} {} was escalated", id.0, s.title)),
+                Some(NeedsPerson::CommandApproval(_)) => {
+                    Some("a command waits for approval".into())
+                }
+                Some(NeedsPerson::ScopeAlert(_)) => Some("a scope alert".into()),
+                Some(NeedsPerson::ModeChoice { .. }) => {
+                    Some("orchestrate or single worker?".into())
+                }
+                None => None,
+            };
+            match (needs.len(), first) {
+                (0, _) | (_, None) => format!("run {run} needs you"),
+                (1, Some(what)) => format!("run {run} needs you: {what}"),
+                (n, Some(what)) => format!("run {run}: {n} things need you ({what}, ...)"),
+            }
+        }
+        Occasion::Finished => match &ui.state.outcome {
+            Some(RunOutcome::Completed) => format!("run {run} is complete"),
+            Some(RunOutcome::Failed { reason }) => format!("run {run} failed: {reason}"),
+            Some(RunOutcome::Stopped { reason }) => format!("run {run} stopped: {reason}"),
+            None => format!("run {run} ended"),
+        },
     }
 }

@@ -145,7 +145,8 @@ pub async fn run_loop(
                 Some(Ok(ev)) => msgs.extend(translate(ev)),
                 Some(Err(e)) => return Err(e.into()),
                 None => {
-                    stop_engine(ui, &mut engine, Command::Stop).await;
+                    // The terminal went away (no person pressed anything): say so.
+                    stop_engine(ui, &mut engine, stop_for("the terminal closing")).await;
                     return Ok(Ending::Quit);
                 }
             },

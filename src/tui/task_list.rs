@@ -34,7 +34,10 @@ impl Row {
 }
 
 /// Group order: what needs a person first.
-fn group(s: &Subtask) -> u8 {
+fn group(state: &State, s: &Subtask) -> u8 {
+    if state.waits_for_person(s) {
+        return 0;
+    }
     match s.status {
         SubtaskStatus::Escalated | SubtaskStatus::AwaitingApproval => 0,
         SubtaskStatus::Running => 1,
@@ -63,11 +66,15 @@ pub fn rows(ui: &Ui) -> Vec<Row> {
     let mut open: Vec<&Subtask> = state
         .subtasks
         .iter()
-        .filter(|s| group(s) < 5 && passes(ui.filter, group(s)))
+        .filter(|s| group(state, s) < 5 && passes(ui.filter, group(state, s)))
         .collect();
-    open.sort_by_key(|s| (group(s), s.priority.rank(), s.id));
+    open.sort_by_key(|s| (group(state, s), s.priority.rank(), s.id));
     let mut out: Vec<Row> = open.into_iter().map(|s| Row::Subtask(s.id)).collect();
-    let finished: Vec<&Subtask> = state.subtasks.iter().filter(|s| group(s) == 5).collect();
+    let finished: Vec<&Subtask> = state
+        .subtasks
+        .iter()
+        .filter(|s| group(state, s) == 5)
+        .collect();
     let expanded = ui.show_finished || ui.filter == Filter::Finished;
     if !finished.is_empty() && passes(ui.filter, 5) {
         out.push(Row::Finished);
@@ -181,6 +188,8 @@ pub fn subtask_line(ui: &Ui, s: &Subtask, width: usize) -> Line<'static> {
         push("escalated".to_string(), t.mark_style(Mark::NeedsYou));
     } else if s.status == SubtaskStatus::AwaitingApproval {
         push("approve?".to_string(), t.mark_style(Mark::NeedsYou));
+    } else if state.open_command_requests().any(|c| c.id == s.id) {
+        push("command?".to_string(), t.mark_style(Mark::NeedsYou));
     } else if matches!(s.status, SubtaskStatus::Failed | SubtaskStatus::Blocked) {
         push(s.status.label().to_string(), t.error());
     }
@@ -243,8 +252,12 @@ pub fn render(frame: &mut Frame, area: Rect, ui: &Ui) {
     frame.render_widget(block, area);
     let rows = rows(ui);
     if rows.is_empty() {
-        let msg = if total == 0 {
+        let msg = if total == 0 && ui.state.mode_choice.is_some() {
+            "no subtasks yet: the analysis waits for your choice (n: orchestrate or single worker)"
+        } else if total == 0 && ui.state.orchestrator_working() {
             "no subtasks yet: the orchestrator is analysing the task"
+        } else if total == 0 {
+            "no subtasks yet"
         } else {
             "nothing matches this filter (f: next filter)"
         };

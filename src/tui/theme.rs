@@ -88,6 +88,8 @@ impl Theme {
             "←" => "<-",
             "→" => "->",
             "▸" => ">",
+            "◂" => "<",
+            "✗" => "x",
             "↳" => "->",
             "↻" => "@",
             "•" => "*",
@@ -246,6 +248,9 @@ pub fn to_ascii(buf: &mut ratatui::buffer::Buffer) {
 
 /// The mark of a subtask, from its status and (for ready ones) whether it waits on others.
 pub fn mark_of(state: &State, s: &Subtask) -> Mark {
+    if state.waits_for_person(s) {
+        return Mark::NeedsYou;
+    }
     match s.status {
         SubtaskStatus::AwaitingApproval | SubtaskStatus::Escalated => Mark::NeedsYou,
         SubtaskStatus::Running => Mark::Running,
@@ -282,7 +287,4 @@ pub fn short_role(role: &str) -> String {
     }
 }
 
-/// A role as a person reads it: `code_developer` → `code developer`.
-pub fn role_label(role: &str) -> String {
-    role.replace('_', " ")
-}
+pub use crate::state::role_label;

@@ -248,7 +248,14 @@ fn approve_resolve_escalation_read_deliverable_and_restore_the_terminal() {
         if last_key.elapsed() < Duration::from_millis(300) {
             return false;
         }
-        if s.contains("Escalation ·") {
+        if s.contains("just opened") {
+            // A dialog that just opened takes no key yet (issue 10).
+            return false;
+        }
+        if s.contains("Approve all") {
+            tty.send(b"y"); // approve all asks first, listing the subtasks
+            last_key = Instant::now();
+        } else if s.contains("Escalation ·") {
             tty.send(b"g");
             tty.send(b"Links never expire unless the creator sets expires_at.");
             tty.send(b"\x13"); // Ctrl-S: retry with this guidance

@@ -14,6 +14,7 @@ use tui_support::*;
 fn main_ui() -> (baton::tui::Ui, Script) {
     let mut ui = new_ui();
     let s = mid_run(&mut ui);
+    later(&mut ui, 1); // past the new dialog's grace
     key(&mut ui, KeyCode::Esc); // set the escalation aside
     later(&mut ui, 1); // still within the typing grace: nothing pops up
     (ui, s)
@@ -42,7 +43,8 @@ fn approve_defer_undefer_and_approve_all() {
         sent(ch(&mut ui, 'd')),
         vec![Command::Defer { id: SubtaskId(8) }]
     );
-    assert_eq!(sent(ch(&mut ui, 'A')), vec![Command::ApproveAll]);
+    assert!(sent(ch(&mut ui, 'A')).is_empty(), "approve all asks first");
+    assert_eq!(sent(ch(&mut ui, 'y')), vec![Command::ApproveAll]);
     // `u` only applies to deferred subtasks.
     assert!(sent(ch(&mut ui, 'u')).is_empty());
     ch(&mut ui, 'o');
@@ -75,13 +77,17 @@ fn escalate_cancel_pause_and_workers() {
     );
     assert!(ui.modal.is_none());
     assert_eq!(sent(ch(&mut ui, 'p')), vec![Command::Pause]);
+    // `+`/`-` carry intent: a relative change, sent once the presses stop.
+    assert!(sent(ch(&mut ui, '+')).is_empty());
+    later(&mut ui, 1);
+    assert!(sent(ch(&mut ui, '-')).is_empty());
+    assert!(sent(ch(&mut ui, '-')).is_empty());
     assert_eq!(
-        sent(ch(&mut ui, '+')),
-        vec![Command::SetMaxWorkers { max_workers: 5 }]
-    );
-    assert_eq!(
-        sent(ch(&mut ui, '-')),
-        vec![Command::SetMaxWorkers { max_workers: 3 }]
+        sent({
+            let now = ui.now + chrono::Duration::seconds(1);
+            update(&mut ui, Msg::Tick(now))
+        }),
+        vec![Command::AdjustWorkers { delta: -2 }]
     );
 }
 
@@ -90,6 +96,7 @@ fn escalation_modal_retry_with_guidance() {
     let mut ui = new_ui();
     mid_run(&mut ui);
     assert!(ui.modal.is_some());
+    later(&mut ui, 1);
     ch(&mut ui, 'g');
     typed(&mut ui, "use base62");
     // While typing, `r` is a letter, not "retry".
@@ -111,6 +118,7 @@ fn escalation_modal_retry_with_guidance() {
 fn escalation_modal_reassign_mark_done_and_cancel() {
     let mut ui = new_ui();
     mid_run(&mut ui);
+    later(&mut ui, 1);
     ch(&mut ui, 'a');
     key(&mut ui, KeyCode::Down);
     let fx = sent(key(&mut ui, KeyCode::Enter));
@@ -127,6 +135,7 @@ fn escalation_modal_reassign_mark_done_and_cancel() {
 
     let mut ui = new_ui();
     mid_run(&mut ui);
+    later(&mut ui, 1);
     ch(&mut ui, 'm');
     update(
         &mut ui,
@@ -148,8 +157,10 @@ fn escalation_modal_reassign_mark_done_and_cancel() {
 
     let mut ui = new_ui();
     mid_run(&mut ui);
+    later(&mut ui, 1);
+    assert!(sent(ch(&mut ui, 'c')).is_empty(), "cancel asks first");
     assert_eq!(
-        sent(ch(&mut ui, 'c')),
+        sent(ch(&mut ui, 'y')),
         vec![Command::Resolve {
             id: SubtaskId(5),
             resolution: Resolution::Cancel
@@ -191,6 +202,7 @@ fn no_modal_pops_up_while_typing() {
     assert!(ui.modal.is_none(), "not while keys are being pressed");
     later(&mut ui, 2);
     assert!(ui.modal.is_some(), "once the person pauses");
+    later(&mut ui, 1);
     ch(&mut ui, 'r');
     // The suggested new limit is prefilled; replace it.
     for _ in 0..6 {
@@ -226,6 +238,7 @@ fn scope_alert_defer_and_stop() {
                 pending: vec![],
             }],
         );
+        later(&mut ui, 1);
         assert_eq!(
             sent(ch(&mut ui, k)),
             vec![Command::ResolveScopeAlert { alert: 2, decision }]
@@ -252,6 +265,7 @@ fn command_approval_choices() {
                 cwd: "/w".into(),
             }],
         );
+        later(&mut ui, 1);
         let mut fx = Vec::new();
         for k in keys {
             fx = sent(ch(&mut ui, k));
@@ -276,6 +290,7 @@ fn command_approval_choices() {
             cwd: "/w".into(),
         }],
     );
+    later(&mut ui, 1);
     ch(&mut ui, 'd');
     typed(&mut ui, "never");
     assert_eq!(
@@ -308,6 +323,7 @@ fn mode_choice_keys() {
             },
         ],
     );
+    later(&mut ui, 1);
     assert_eq!(
         sent(ch(&mut ui, 's')),
         vec![Command::ChooseMode {
@@ -321,28 +337,22 @@ fn edit_then_approve_sends_only_changed_fields() {
     let (mut ui, _) = main_ui();
     select(&mut ui, 8);
     ch(&mut ui, 'E');
-    // Title: append text. Then jump to priority and change it.
+    // Title: append text. Then the priority picker: `h` picks high.
     typed(&mut ui, " per IP");
     key(&mut ui, KeyCode::Tab);
     key(&mut ui, KeyCode::Tab);
-    for _ in 0..6 {
-        key(&mut ui, KeyCode::Backspace);
-    }
-    typed(&mut ui, "high");
+    ch(&mut ui, 'h');
     let fx = sent(ctrl(&mut ui, 's'));
     assert_eq!(
         fx,
-        vec![
-            Command::Edit {
-                id: SubtaskId(8),
-                patch: SubtaskPatch {
-                    title: Some("Add rate limiting per IP".into()),
-                    priority: Some(Priority::High),
-                    ..Default::default()
-                }
-            },
-            Command::Approve { id: SubtaskId(8) },
-        ]
+        vec![Command::EditAndApprove {
+            id: SubtaskId(8),
+            patch: SubtaskPatch {
+                title: Some("Add rate limiting per IP".into()),
+                priority: Some(Priority::High),
+                ..Default::default()
+            }
+        }]
     );
 }
 
@@ -358,7 +368,7 @@ fn edit_rejects_bad_dependencies_and_keeps_the_form() {
     assert!(sent(ctrl(&mut ui, 's')).is_empty());
     assert!(ui.modal.is_some(), "the form stays open with the error");
     let screen = render(&mut ui, 80, 24);
-    assert!(screen.contains("dependency #99 does not exist"), "{screen}");
+    assert!(screen.contains("there is no subtask #99"), "{screen}");
 }
 
 #[test]
@@ -367,13 +377,15 @@ fn add_a_subtask_by_hand() {
     ch(&mut ui, 'N');
     typed(&mut ui, "Write a README");
     key(&mut ui, KeyCode::Tab);
-    for _ in 0..14 {
-        key(&mut ui, KeyCode::Backspace);
+    // The role picker: `d` picks the first role starting with d.
+    ch(&mut ui, 'd');
+    key(&mut ui, KeyCode::Tab);
+    key(&mut ui, KeyCode::Tab);
+    // The dependency picker: ↓ to #6, Space adds it.
+    for _ in 0..4 {
+        key(&mut ui, KeyCode::Down);
     }
-    typed(&mut ui, "documentation_writer");
-    key(&mut ui, KeyCode::Tab);
-    key(&mut ui, KeyCode::Tab);
-    typed(&mut ui, "#6");
+    ch(&mut ui, ' ');
     key(&mut ui, KeyCode::Tab);
     update(
         &mut ui,
@@ -579,6 +591,7 @@ fn unusable_raised_limits_are_refused_in_the_dialog() {
     );
     later(&mut ui, 2);
     assert!(ui.modal.is_some());
+    later(&mut ui, 1);
     ch(&mut ui, 'r');
     for bad in ["inf", "1e19", "-1", "nan"] {
         for _ in 0..12 {

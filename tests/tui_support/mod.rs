@@ -29,6 +29,7 @@ pub fn info() -> RunInfo {
         demo: true,
         banner: Some("no API key found: running on the built-in demo model".into()),
         run_dir: None,
+        roles: Vec::new(),
     }
 }
 
@@ -538,6 +539,9 @@ pub fn mid_run(ui: &mut Ui) -> Script {
         Some(7),
         "Drafting cases for expired links …\nCase 1: unknown code → 404\nCase 2: expired → 410",
     );
+    // The person has seen the escalation that opened by itself: its grace is over.
+    let now = ui.now + Duration::milliseconds(baton::tui::app::DIALOG_GRACE_MS);
+    update(ui, Msg::Tick(now));
     s
 }
 
@@ -577,7 +581,8 @@ macro_rules! both {
 #[allow(unused_imports)]
 pub(crate) use both;
 
-/// A worker (#7) asks to run `command` in /home/me/shortener, after the typing grace.
+/// A worker (#7) asks to run `command` in /home/me/shortener, after the typing grace; the
+/// dialog's own grace has passed when this returns.
 pub fn request_command(ui: &mut Ui, command: &str) {
     let mut s = Script {
         seq: 500,
@@ -594,4 +599,7 @@ pub fn request_command(ui: &mut Ui, command: &str) {
             cwd: "/home/me/shortener".into(),
         }],
     );
+    // The dialog opened by itself; the person has had time to see it.
+    let now = ui.now + Duration::milliseconds(baton::tui::app::DIALOG_GRACE_MS);
+    update(ui, Msg::Tick(now));
 }

@@ -16,6 +16,15 @@ use super::*;
 pub fn apply(state: &mut State, envelope: &Envelope) {
     let ts = envelope.ts;
     state.last_seq = envelope.seq;
+    // Elapsed time counts only the stretches the run was running: a resume closes the
+    // stretch that ended with the previous event.
+    if matches!(envelope.event, Event::RunResumed { .. }) {
+        state.run_secs_before = state.elapsed_secs();
+        state.running_since = Some(ts);
+    }
+    if state.running_since.is_none() {
+        state.running_since = state.started_at.or(Some(ts));
+    }
     state.last_event_at = Some(ts);
     if state.started_at.is_none() {
         state.started_at = Some(ts);

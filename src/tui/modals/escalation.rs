@@ -13,6 +13,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Wrap};
 use tui_textarea::TextArea;
 
+use super::confirm::{self, Question};
 use super::{
     Choice, Modal, boxed, choices_line, frame_box, is_esc, is_submit, modal_width, pick, text_box,
     text_of,
@@ -72,6 +73,8 @@ pub const DEFAULT_ROLES: &[&str] = &[
 
 enum Stage {
     Choose,
+    /// A destructive choice asks first: cancel, or retry with no guidance.
+    Confirm(Box<Question>, Resolution),
     Guidance,
     PickRole(usize),
     Result(Box<TextArea<'static>>),
@@ -121,11 +124,32 @@ impl EscalationModal {
 }
 
 impl Modal for EscalationModal {
-    fn handle_key(&mut self, key: KeyEvent, _state: &State) -> Vec<Effect> {
+    fn handle_key(&mut self, key: KeyEvent, state: &State) -> Vec<Effect> {
         match &mut self.stage {
+            Stage::Confirm(_, resolution) => {
+                if is_esc(&key) {
+                    self.stage = Stage::Choose;
+                    return Vec::new();
+                }
+                match pick(confirm::CHOICES, &key) {
+                    Some(confirm::Answer::Yes) => {
+                        let resolution = resolution.clone();
+                        self.resolve(resolution)
+                    }
+                    Some(confirm::Answer::No) => {
+                        self.stage = Stage::Choose;
+                        Vec::new()
+                    }
+                    None => Vec::new(),
+                }
+            }
             Stage::Guidance => {
                 if is_submit(&key) {
                     let guidance = text_of(&self.guidance);
+                    if guidance.is_empty() {
+                        self.stage = Stage::Choose;
+                        return self.handle_key(KeyEvent::from(KeyCode::Char('r')), state);
+                    }
                     return self.resolve(Resolution::Retry { guidance });
                 }
                 if is_esc(&key) || key.code == KeyCode::Tab {
@@ -179,7 +203,24 @@ impl Modal for EscalationModal {
                 match pick(CHOICES, &key) {
                     Some(Act::Retry) => {
                         let guidance = text_of(&self.guidance);
-                        self.resolve(Resolution::Retry { guidance })
+                        if !guidance.is_empty() {
+                            return self.resolve(Resolution::Retry { guidance });
+                        }
+                        let question = Question {
+                            text: format!(
+                                "Retry {} without guidance? The worker starts again from the \
+                                 same brief (g: write guidance first).",
+                                self.id
+                            ),
+                            touches: Vec::new(),
+                        };
+                        self.stage = Stage::Confirm(
+                            Box::new(question),
+                            Resolution::Retry {
+                                guidance: String::new(),
+                            },
+                        );
+                        Vec::new()
                     }
                     Some(Act::Reassign) => {
                         self.stage = Stage::PickRole(0);
@@ -191,7 +232,13 @@ impl Modal for EscalationModal {
                         )));
                         Vec::new()
                     }
-                    Some(Act::Cancel) => self.resolve(Resolution::Cancel),
+                    Some(Act::Cancel) => {
+                        if let Some(s) = state.subtask(self.id) {
+                            let question = Question::cancel(state, s);
+                            self.stage = Stage::Confirm(Box::new(question), Resolution::Cancel);
+                        }
+                        Vec::new()
+                    }
                     Some(Act::Guidance) => {
                         self.stage = Stage::Guidance;
                         Vec::new()
@@ -211,7 +258,7 @@ impl Modal for EscalationModal {
                 self.stage = Stage::Guidance;
                 self.guidance.insert_str(text);
             }
-            Stage::PickRole(_) => {}
+            Stage::PickRole(_) | Stage::Confirm(..) => {}
         }
     }
 
@@ -289,7 +336,7 @@ impl Modal for EscalationModal {
             .sum();
         let body_h = (rows as u16 + 1).min(inner.height.saturating_sub(5));
         let box_h = match &self.stage {
-            Stage::PickRole(_) => 0,
+            Stage::PickRole(_) | Stage::Confirm(..) => 0,
             _ => inner.height.saturating_sub(body_h + 2).max(3),
         };
         let [body, text, foot] = Layout::default()
@@ -305,6 +352,15 @@ impl Modal for EscalationModal {
             body,
         );
         let hint = match &self.stage {
+            Stage::Confirm(q, _) => {
+                let mut lines = q.lines(text.width as usize, theme);
+                let choices = lines.pop().unwrap_or_default();
+                frame.render_widget(
+                    Paragraph::new(crate::tui::safe::lines(lines)).wrap(Wrap { trim: false }),
+                    text,
+                );
+                choices
+            }
             Stage::Choose | Stage::Guidance => {
                 let focused = matches!(self.stage, Stage::Guidance);
                 let mut g = self.guidance.clone();

@@ -11,8 +11,8 @@ use ratatui::widgets::{Paragraph, Wrap};
 use tui_textarea::TextArea;
 
 use super::{Choice, Modal, boxed, choices_line, frame_box, is_esc, modal_width, pick, text_of};
-use crate::protocol::{Command, LimitKind, Priority, ScopeDecision};
-use crate::state::State;
+use crate::protocol::{Command, LimitKind, Priority, ScopeDecision, SubtaskId};
+use crate::state::{State, SubtaskStatus};
 use crate::tui::app::{Effect, NeedKey};
 use crate::tui::theme::Theme;
 
@@ -46,7 +46,7 @@ pub struct ScopeAlertModal {
     limit: LimitKind,
     current: f64,
     max: f64,
-    pending: Vec<String>,
+    pending: Vec<SubtaskId>,
     raising: Option<TextArea<'static>>,
     error: Option<String>,
     done: bool,
@@ -70,12 +70,7 @@ fn show(limit: LimitKind, v: f64) -> String {
 impl ScopeAlertModal {
     pub fn new(state: &State, alert: u32) -> Option<Self> {
         let a = state.alerts.iter().find(|a| a.alert == alert)?;
-        let pending = a
-            .pending
-            .iter()
-            .filter_map(|id| state.subtask(*id))
-            .map(|s| format!("{} {} ({})", s.id, s.title, priority_word(s.priority)))
-            .collect();
+        let pending = a.pending.clone();
         Some(Self {
             alert,
             limit: a.limit,
@@ -94,6 +89,48 @@ impl ScopeAlertModal {
             alert: self.alert,
             decision,
         })]
+    }
+}
+
+/// Rows listed per group.
+const SHOWN: usize = 5;
+
+impl ScopeAlertModal {
+    /// The alert's subtasks as they are now: still pending, held back by the limit (the
+    /// engine deferred them; raising the limit releases them, which the heading says, so a
+    /// raise never un-defers silently), deferred by a person. Finished ones drop out.
+    fn groups(&self, state: &State) -> Vec<(String, Vec<String>)> {
+        let mut pending = Vec::new();
+        let mut held = Vec::new();
+        let mut deferred = Vec::new();
+        for s in self.pending.iter().filter_map(|id| state.subtask(*id)) {
+            let row = format!("{} {} ({})", s.id, s.title, priority_word(s.priority));
+            match s.status {
+                SubtaskStatus::Deferred if s.held_by_limit => held.push(row),
+                SubtaskStatus::Deferred => deferred.push(row),
+                st if st.is_terminal() => {}
+                _ => pending.push(row),
+            }
+        }
+        let raise_note = if self.limit == LimitKind::Subtasks {
+            "raising the limit releases them, oldest first"
+        } else {
+            "they stay deferred until you un-defer them"
+        };
+        [
+            (format!("Pending ({}):", pending.len()), pending),
+            (
+                format!("Deferred by the limit ({}): {raise_note}:", held.len()),
+                held,
+            ),
+            (
+                format!("Deferred by you ({}): they stay deferred:", deferred.len()),
+                deferred,
+            ),
+        ]
+        .into_iter()
+        .filter(|(_, items)| !items.is_empty())
+        .collect()
     }
 }
 
@@ -156,8 +193,13 @@ impl Modal for ScopeAlertModal {
         }
     }
 
-    fn render(&self, frame: &mut Frame, area: Rect, _state: &State, theme: &Theme) {
-        let height = 11 + self.pending.len().min(6) as u16;
+    fn render(&self, frame: &mut Frame, area: Rect, state: &State, theme: &Theme) {
+        let groups = self.groups(state);
+        let rows: usize = groups
+            .iter()
+            .map(|(_, items)| 1 + items.len().min(SHOWN))
+            .sum();
+        let height = 10 + rows.max(1) as u16;
         let title = format!("Scope alert · {} limit reached", self.limit);
         let inner = frame_box(frame, area, modal_width(area), height, &title, theme);
         let [body, input, foot] = Layout::default()
@@ -173,17 +215,19 @@ impl Modal for ScopeAlertModal {
             Span::styled(show(self.limit, self.current), theme.warn()),
             Span::raw(format!(" now, limit {}.", show(self.limit, self.max))),
         ])];
-        if self.pending.is_empty() {
+        if groups.is_empty() {
             lines.push(Line::from("Nothing is pending."));
-        } else {
-            lines.push(Line::from(format!("Pending ({}):", self.pending.len())));
-            for p in self.pending.iter().take(6) {
+        }
+        for (heading, items) in &groups {
+            lines.push(Line::from(heading.clone()));
+            for p in items.iter().take(SHOWN) {
                 lines.push(Line::from(format!("  {p}")));
             }
-            if self.pending.len() > 6 {
+            if items.len() > SHOWN {
                 lines.push(Line::from(format!(
-                    "  … and {} more",
-                    self.pending.len() - 6
+                    "  {} and {} more",
+                    theme.glyph("…"),
+                    items.len() - SHOWN
                 )));
             }
         }

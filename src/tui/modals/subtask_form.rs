@@ -1,21 +1,28 @@
 //! The subtask form: edit a subtask before approving it (title, description, role,
 //! priority, dependencies), or add one by hand.
 //!
-//! Owns the fields and their validation. Must not resolve dependencies by title for edits
-//! (the engine's `Edit` takes ids) nor add anything itself: saving becomes `Command::Edit`
-//! (+ `Approve` when it was waiting) or `Command::Add`.
+//! Owns the fields, their pickers (role from the run's roles, priority, dependencies from
+//! the existing subtasks) and showing a refusal next to the field it is about. Whether the
+//! result applies is the rule book's answer (`State::check`, `State::check_role`,
+//! `deps::plan_batch`: the rules the engine enforces), asked before anything is sent, so a
+//! refused form stays open with what was typed. Must not add or edit anything itself:
+//! saving becomes `Command::EditAndApprove` (a subtask waiting for approval: a refused edit
+//! approves nothing), `Command::Edit` or `Command::Add`.
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Direction, Layout, Rect};
+use ratatui::style::Style;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::Paragraph;
+use ratatui::widgets::{Block, Borders, Paragraph};
 use tui_textarea::TextArea;
 
+use super::escalation::DEFAULT_ROLES;
 use super::scope::priority_word;
 use super::{Modal, boxed, frame_box, is_esc, is_submit, modal_width, text_box, text_of};
 use crate::protocol::{Command, Priority, ProposedSubtask, SubtaskId, SubtaskPatch};
-use crate::state::{State, Subtask, SubtaskStatus};
+use crate::state::{Refusal, State, Subtask, SubtaskStatus, deps, role_label};
+use crate::text::one_line;
 use crate::tui::app::Effect;
 use crate::tui::theme::Theme;
 
@@ -24,13 +31,9 @@ const ROLE: usize = 1;
 const PRIORITY: usize = 2;
 const DEPS: usize = 3;
 const DESCRIPTION: usize = 4;
-const LABELS: [&str; 5] = [
-    "Title",
-    "Role",
-    "Priority (high/normal/low)",
-    "Depends on (#ids)",
-    "Description",
-];
+const FIELDS: usize = 5;
+const LABELS: [&str; FIELDS] = ["Title", "Role", "Priority", "Depends on", "Description"];
+const PRIORITIES: [Priority; 3] = [Priority::High, Priority::Normal, Priority::Low];
 
 /// What saving does.
 enum Purpose {
@@ -40,8 +43,24 @@ enum Purpose {
 
 pub struct SubtaskForm {
     purpose: Purpose,
+    /// Title, dependencies (as `#ids`) and description are typed; role and priority are
+    /// picked (their text boxes stay empty).
     fields: Vec<TextArea<'static>>,
+    /// The roles offered (an edit's unknown original role shown too) and the run's roles.
+    roles: Vec<String>,
+    known: Vec<String>,
+    role: usize,
+    priority: usize,
+    /// Subtasks a dependency may be picked from, and the one under the picker.
+    candidates: Vec<(SubtaskId, String)>,
+    candidate: usize,
+    /// `↑↓` moved the dependency picker: `Space` then adds or removes the subtask under it
+    /// (otherwise a space is typed, between ids).
+    picking: bool,
     focus: usize,
+    /// A refusal next to the field it is about.
+    errors: [Option<String>; FIELDS],
+    /// A refusal that is about no one field.
     error: Option<String>,
     done: bool,
 }
@@ -59,16 +78,8 @@ fn deps_text(ids: &[SubtaskId]) -> String {
         .join(" ")
 }
 
-fn parse_priority(s: &str) -> Result<Priority, String> {
-    match s.trim().to_lowercase().as_str() {
-        "high" | "h" => Ok(Priority::High),
-        "" | "normal" | "n" => Ok(Priority::Normal),
-        "low" | "l" => Ok(Priority::Low),
-        other => Err(format!("priority \"{other}\": write high, normal or low")),
-    }
-}
-
-fn parse_ids(s: &str, state: &State) -> Result<Vec<SubtaskId>, String> {
+/// `#3 #5` → ids (whether they exist is the rule book's question).
+fn parse_ids(s: &str) -> Result<Vec<SubtaskId>, String> {
     let mut out = Vec::new();
     for tok in s.split(|c: char| c.is_whitespace() || c == ',') {
         if tok.is_empty() {
@@ -77,114 +88,187 @@ fn parse_ids(s: &str, state: &State) -> Result<Vec<SubtaskId>, String> {
         let n: u32 = tok
             .trim_start_matches('#')
             .parse()
-            .map_err(|_| format!("dependency \"{tok}\": write subtask ids like #3"))?;
-        let id = SubtaskId(n);
-        if state.subtask(id).is_none() {
-            return Err(format!("dependency {id} does not exist"));
+            .map_err(|_| format!("\"{tok}\": write subtask ids like #3 (Space picks)"))?;
+        if !out.contains(&SubtaskId(n)) {
+            out.push(SubtaskId(n));
         }
-        out.push(id);
     }
     Ok(out)
 }
 
+/// The run's roles (the engine's list; the six default ones when the screen was not told),
+/// with the roles subtasks already have.
+fn role_list(given: &[String], state: &State) -> Vec<String> {
+    let mut roles: Vec<String> = if given.is_empty() {
+        DEFAULT_ROLES.iter().map(|r| r.to_string()).collect()
+    } else {
+        given.to_vec()
+    };
+    for s in &state.subtasks {
+        if given.is_empty() && !roles.contains(&s.role) {
+            roles.push(s.role.clone());
+        }
+    }
+    roles
+}
+
 impl SubtaskForm {
-    pub fn edit(s: &Subtask) -> Self {
+    fn new(purpose: Purpose, state: &State, roles: &[String]) -> Self {
+        let own = match &purpose {
+            Purpose::Edit { original } => Some(original.id),
+            Purpose::Add => None,
+        };
+        let candidates = state
+            .subtasks
+            .iter()
+            .filter(|s| Some(s.id) != own && s.status != SubtaskStatus::Cancelled)
+            .map(|s| (s.id, s.title.clone()))
+            .collect();
+        Self {
+            purpose,
+            fields: Vec::new(),
+            roles: role_list(roles, state),
+            known: role_list(roles, state),
+            role: 0,
+            priority: 1,
+            candidates,
+            candidate: 0,
+            picking: false,
+            focus: TITLE,
+            errors: Default::default(),
+            error: None,
+            done: false,
+        }
+    }
+
+    pub fn edit(s: &Subtask, state: &State, roles: &[String]) -> Self {
+        let mut form = Self::new(
+            Purpose::Edit {
+                original: Box::new(s.clone()),
+            },
+            state,
+            roles,
+        );
+        if !form.roles.contains(&s.role) {
+            // Shown as it is; saving it unchanged is not a change, picking it again is refused.
+            form.roles.push(s.role.clone());
+        }
+        form.role = form.roles.iter().position(|r| *r == s.role).unwrap_or(0);
+        form.priority = PRIORITIES
+            .iter()
+            .position(|p| *p == s.priority)
+            .unwrap_or(1);
         let mut description = TextArea::new(s.description.lines().map(str::to_string).collect());
         description.move_cursor(tui_textarea::CursorMove::Bottom);
         description.move_cursor(tui_textarea::CursorMove::End);
-        Self {
-            purpose: Purpose::Edit {
-                original: Box::new(s.clone()),
-            },
-            fields: vec![
-                one(&s.title),
-                one(&s.role),
-                one(priority_word(s.priority)),
-                one(&deps_text(&s.depends_on)),
-                description,
-            ],
-            focus: TITLE,
-            error: None,
-            done: false,
-        }
+        form.fields = vec![
+            one(&s.title),
+            TextArea::default(),
+            TextArea::default(),
+            one(&deps_text(&s.depends_on)),
+            description,
+        ];
+        form
     }
 
-    pub fn add() -> Self {
-        let mut fields = vec![
+    pub fn add(state: &State, roles: &[String]) -> Self {
+        let mut form = Self::new(Purpose::Add, state, roles);
+        form.role = form
+            .roles
+            .iter()
+            .position(|r| r == "code_developer")
+            .unwrap_or(0);
+        form.fields = vec![
             text_box("what to do, in a few words"),
-            one("code_developer"),
-            one("normal"),
-            text_box("e.g. #3 #5 (empty: none)"),
+            TextArea::default(),
+            TextArea::default(),
+            text_box("e.g. #3 #5 (empty: none; ↑↓ Space pick)"),
             text_box("what the worker should do and deliver"),
         ];
-        fields[TITLE].set_cursor_line_style(ratatui::style::Style::default());
-        Self {
-            purpose: Purpose::Add,
-            fields,
-            focus: TITLE,
-            error: None,
-            done: false,
-        }
+        form.fields[TITLE].set_cursor_line_style(Style::default());
+        form
     }
 
-    fn save(&mut self, state: &State) -> Result<Vec<Effect>, String> {
+    fn role(&self) -> String {
+        self.roles.get(self.role).cloned().unwrap_or_default()
+    }
+
+    /// Checks the form with the rule book and builds the command; a refusal is put next to
+    /// its field (`Err` carries nothing: the form shows it).
+    fn save(&mut self, state: &State) -> Result<Vec<Effect>, ()> {
+        self.errors = Default::default();
+        self.error = None;
         let title = text_of(&self.fields[TITLE]);
         if title.is_empty() {
-            return Err("the title is empty".to_string());
+            self.errors[TITLE] = Some("the title is empty".to_string());
         }
-        let role = text_of(&self.fields[ROLE]).replace(' ', "_");
-        if role.is_empty() {
-            return Err("the role is empty (e.g. code_developer)".to_string());
-        }
-        let priority = parse_priority(&text_of(&self.fields[PRIORITY]))?;
+        let role = self.role();
+        let priority = PRIORITIES.get(self.priority).copied().unwrap_or_default();
         let description = text_of(&self.fields[DESCRIPTION]);
-        let deps_raw = text_of(&self.fields[DEPS]);
-        match &self.purpose {
+        let deps = parse_ids(&text_of(&self.fields[DEPS]));
+        if let Err(e) = &deps {
+            self.errors[DEPS] = Some(e.clone());
+        }
+        let role_changed = match &self.purpose {
+            Purpose::Edit { original } => role != original.role,
+            Purpose::Add => true,
+        };
+        if role_changed && let Err(r) = State::check_role(&role, &self.known) {
+            self.errors[ROLE] = Some(r.to_string());
+        }
+        if self.errors.iter().any(Option::is_some) {
+            return Err(());
+        }
+        let deps = deps.unwrap_or_default();
+        let command = match &self.purpose {
             Purpose::Edit { original } => {
-                let deps = parse_ids(&deps_raw, state)?;
-                if deps.contains(&original.id) {
-                    return Err("a subtask cannot depend on itself".to_string());
-                }
                 let patch = SubtaskPatch {
                     title: (title != original.title).then_some(title),
                     description: (description != original.description.trim())
                         .then_some(description),
-                    role: (role != original.role).then_some(role),
+                    role: role_changed.then_some(role),
                     priority: (priority != original.priority).then_some(priority),
                     depends_on: (deps != original.depends_on).then_some(deps),
                     expected_output: None,
                 };
                 let id = original.id;
-                let mut fx = Vec::new();
-                if !patch.is_empty() {
-                    fx.push(Effect::Send(Command::Edit { id, patch }));
-                }
                 let waiting = state
                     .subtask(id)
                     .is_some_and(|s| s.status == SubtaskStatus::AwaitingApproval);
                 if waiting {
-                    fx.push(Effect::Send(Command::Approve { id }));
+                    Command::EditAndApprove { id, patch }
+                } else if patch.is_empty() {
+                    self.done = true;
+                    return Ok(Vec::new());
+                } else {
+                    Command::Edit { id, patch }
                 }
-                Ok(fx)
             }
             Purpose::Add => {
-                let depends_on = deps_raw
-                    .split(|c: char| c.is_whitespace() || c == ',')
-                    .filter(|t| !t.is_empty())
-                    .map(str::to_string)
-                    .collect();
-                Ok(vec![Effect::Send(Command::Add {
-                    subtask: ProposedSubtask {
-                        title,
-                        description,
-                        role,
-                        depends_on,
-                        priority,
-                        expected_output: String::new(),
-                    },
-                })])
+                let subtask = ProposedSubtask {
+                    title,
+                    description,
+                    role,
+                    depends_on: deps.iter().map(|d| d.to_string()).collect(),
+                    priority,
+                    expected_output: String::new(),
+                };
+                let batch = deps::plan_batch(state, std::slice::from_ref(&subtask), &self.known);
+                if let Some((_, why)) = batch.rejected.first() {
+                    self.errors[DEPS] = Some(why.clone());
+                    return Err(());
+                }
+                Command::Add { subtask }
             }
+        };
+        if let Err(refusal) = state.check(&command) {
+            match refusal {
+                Refusal::BadDependencies { reason, .. } => self.errors[DEPS] = Some(reason),
+                other => self.error = Some(other.to_string()),
+            }
+            return Err(());
         }
+        Ok(vec![Effect::Send(command)])
     }
 
     fn title(&self, state: &State) -> String {
@@ -202,6 +286,50 @@ impl SubtaskForm {
             Purpose::Add => "Add a subtask".to_string(),
         }
     }
+
+    /// Space on the dependencies: adds the subtask under the picker, or removes it.
+    fn toggle_candidate(&mut self) {
+        let Some((id, _)) = self.candidates.get(self.candidate) else {
+            return;
+        };
+        let mut ids = parse_ids(&text_of(&self.fields[DEPS])).unwrap_or_default();
+        match ids.iter().position(|d| d == id) {
+            Some(i) => {
+                ids.remove(i);
+            }
+            None => ids.push(*id),
+        }
+        self.fields[DEPS] = one(&deps_text(&ids));
+        self.errors[DEPS] = None;
+    }
+
+    /// Keys on a picked field: ←→ (or Space) choose; a letter picks the first match.
+    fn pick_key(&mut self, key: KeyEvent) {
+        let (at, n) = match self.focus {
+            ROLE => (&mut self.role, self.roles.len()),
+            _ => (&mut self.priority, PRIORITIES.len()),
+        };
+        let n = n.max(1);
+        match key.code {
+            KeyCode::Right | KeyCode::Char(' ') => *at = (*at + 1) % n,
+            KeyCode::Left => *at = (*at + n - 1) % n,
+            KeyCode::Char(c) => {
+                let c = c.to_ascii_lowercase();
+                let found = if self.focus == ROLE {
+                    self.roles.iter().position(|r| r.starts_with(c))
+                } else {
+                    PRIORITIES
+                        .iter()
+                        .position(|p| priority_word(*p).starts_with(c))
+                };
+                if let Some(i) = found {
+                    *at = i;
+                }
+            }
+            _ => {}
+        }
+        self.errors[self.focus] = None;
+    }
 }
 
 impl Modal for SubtaskForm {
@@ -216,23 +344,33 @@ impl Modal for SubtaskForm {
                     self.done = true;
                     fx
                 }
-                Err(e) => {
-                    self.error = Some(e);
-                    Vec::new()
-                }
+                Err(()) => Vec::new(),
             };
         }
         match key.code {
-            KeyCode::Tab => self.focus = (self.focus + 1) % self.fields.len(),
-            KeyCode::BackTab => {
-                self.focus = (self.focus + self.fields.len() - 1) % self.fields.len()
+            KeyCode::Tab => {
+                self.focus = (self.focus + 1) % FIELDS;
+                self.picking = false;
             }
+            KeyCode::BackTab => self.focus = (self.focus + FIELDS - 1) % FIELDS,
             KeyCode::Enter if self.focus != DESCRIPTION && key.modifiers == KeyModifiers::NONE => {
-                self.focus = (self.focus + 1) % self.fields.len();
+                self.focus = (self.focus + 1) % FIELDS;
             }
+            _ if self.focus == ROLE || self.focus == PRIORITY => self.pick_key(key),
+            KeyCode::Up if self.focus == DEPS => {
+                self.candidate = self.candidate.saturating_sub(1);
+                self.picking = true;
+            }
+            KeyCode::Down if self.focus == DEPS => {
+                self.candidate = (self.candidate + 1).min(self.candidates.len().saturating_sub(1));
+                self.picking = true;
+            }
+            KeyCode::Char(' ') if self.focus == DEPS && self.picking => self.toggle_candidate(),
             _ => {
+                self.picking = false;
                 if let Some(f) = self.fields.get_mut(self.focus) {
                     crate::tui::textbox::input(f, key);
+                    self.errors[self.focus] = None;
                 }
             }
         }
@@ -240,6 +378,9 @@ impl Modal for SubtaskForm {
     }
 
     fn handle_paste(&mut self, text: &str) {
+        if self.focus == ROLE || self.focus == PRIORITY {
+            return;
+        }
         let text = if self.focus == DESCRIPTION {
             text.to_string()
         } else {
@@ -274,26 +415,47 @@ impl Modal for SubtaskForm {
             .direction(Direction::Horizontal)
             .constraints([Constraint::Percentage(60), Constraint::Percentage(40)])
             .areas(mid);
-        for (i, rect) in [
-            (TITLE, title),
-            (ROLE, role),
-            (PRIORITY, prio),
-            (DEPS, deps),
-            (DESCRIPTION, desc),
-        ] {
+        for (i, rect) in [(TITLE, title), (DEPS, deps), (DESCRIPTION, desc)] {
             if let Some(f) = self.fields.get(i) {
                 let mut f = f.clone();
-                boxed(&mut f, LABELS[i], i == self.focus, theme);
+                boxed(
+                    &mut f,
+                    &self.label(i, rect.width, theme),
+                    i == self.focus,
+                    theme,
+                );
+                if self.errors[i].is_some() {
+                    f.set_block(self.block(i, rect.width, theme));
+                }
                 crate::tui::textbox::render(frame, rect, &f);
             }
         }
+        let arrows = |s: String, focused: bool| {
+            if focused {
+                format!("{} {s} {}", theme.glyph("◂"), theme.glyph("▸"))
+            } else {
+                s
+            }
+        };
+        let role_text = arrows(role_label(&self.role()), self.focus == ROLE);
+        let prio_word = priority_word(PRIORITIES.get(self.priority).copied().unwrap_or_default());
+        let prio_text = arrows(prio_word.to_string(), self.focus == PRIORITY);
+        for (i, rect, text) in [(ROLE, role, role_text), (PRIORITY, prio, prio_text)] {
+            frame.render_widget(
+                Paragraph::new(crate::tui::safe::string(&text))
+                    .block(self.block(i, rect.width, theme)),
+                rect,
+            );
+        }
         let line = match &self.error {
-            Some(e) => Line::from(Span::styled(e.clone(), theme.error())),
+            Some(e) => Line::from(Span::styled(crate::tui::safe::string(e), theme.error())),
             None => Line::from(vec![
                 Span::styled("Ctrl-S", theme.key()),
                 Span::raw(" save  "),
                 Span::styled("Tab", theme.key()),
                 Span::raw(" next field  "),
+                Span::styled("←→", theme.key()),
+                Span::raw(" choose  "),
                 Span::styled("Esc", theme.key()),
                 Span::raw(" discard"),
             ]),
@@ -307,5 +469,38 @@ impl Modal for SubtaskForm {
 
     fn typing(&self) -> bool {
         true
+    }
+}
+
+impl SubtaskForm {
+    /// A field's border title: its name, then its refusal, or (dependencies) the picker.
+    fn label(&self, i: usize, width: u16, theme: &Theme) -> String {
+        let room = (width as usize).saturating_sub(LABELS[i].len() + 8);
+        if let Some(e) = &self.errors[i] {
+            return format!("{} {} {}", LABELS[i], theme.glyph("✗"), one_line(e, room));
+        }
+        if i == DEPS
+            && self.focus == DEPS
+            && let Some((id, t)) = self.candidates.get(self.candidate)
+        {
+            let pick = format!("{}{} Space: {id} {t}", theme.glyph("↑"), theme.glyph("↓"));
+            return format!("{} · {}", LABELS[i], one_line(&pick, room));
+        }
+        LABELS[i].to_string()
+    }
+
+    fn block(&self, i: usize, width: u16, theme: &Theme) -> Block<'static> {
+        let style = if self.errors[i].is_some() {
+            theme.error()
+        } else {
+            theme.border(i == self.focus)
+        };
+        Block::default()
+            .borders(Borders::ALL)
+            .border_style(style)
+            .title(crate::tui::safe::string(&format!(
+                " {} ",
+                self.label(i, width, theme)
+            )))
     }
 }
