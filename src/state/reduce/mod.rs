@@ -59,6 +59,7 @@ pub fn apply(state: &mut State, envelope: &Envelope) {
         | Event::CommandApprovalDecided { .. }
         | Event::FileChanged { .. }
         | Event::FileConflict { .. }
+        | Event::RollbackStarted { .. }
         | Event::SubtaskRolledBack { .. }) => workspace::apply(state, ts, e),
     }
 }
