@@ -266,6 +266,16 @@ pub enum Cmd {
         #[arg(value_name = "RUN")]
         b: String,
     },
+    /// Roll back one subtask's file changes in a run no process holds (a finished or
+    /// stopped run): restores each file's content before the subtask, journaled.
+    Rollback {
+        /// A run id, a unique prefix of one, or `latest`.
+        #[arg(value_name = "RUN")]
+        run: String,
+        /// The subtask: `3` or `#3`.
+        #[arg(value_name = "SUBTASK", value_parser = parse_subtask)]
+        subtask: u32,
+    },
     /// Check the provider, key, model and tool support with one small real request.
     Doctor,
     /// Print the effective configuration and where each value came from.
@@ -331,6 +341,10 @@ pub enum Action {
         b: String,
         json: bool,
     },
+    Rollback {
+        run: String,
+        subtask: u32,
+    },
     Doctor,
     Config,
     Login(ProviderKind),
@@ -350,6 +364,7 @@ impl Action {
             Action::Export { .. } => "export",
             Action::Fork { .. } => "fork",
             Action::Compare { .. } => "compare",
+            Action::Rollback { .. } => "rollback",
             Action::Doctor => "doctor",
             Action::Config => "config",
             Action::Login(_) => "login",
@@ -380,6 +395,17 @@ fn parse_budget(s: &str) -> Result<f64, String> {
         Ok(v)
     } else {
         Err(format!("the budget must be more than 0 (got {s})"))
+    }
+}
+
+/// `3` or `#3` → 3 (subtask numbers start at 1).
+fn parse_subtask(s: &str) -> Result<u32, String> {
+    let t = s.trim();
+    match t.strip_prefix('#').unwrap_or(t).parse::<u32>() {
+        Ok(n) if n >= 1 => Ok(n),
+        _ => Err(format!(
+            "`{s}` is not a subtask number; write it like 3 or #3"
+        )),
     }
 }
 
@@ -455,6 +481,10 @@ impl Cli {
                 a: non_empty_run(a)?,
                 b: non_empty_run(b)?,
                 json: self.json,
+            }),
+            Some(Cmd::Rollback { run, subtask }) => Ok(Action::Rollback {
+                run: non_empty_run(run)?,
+                subtask: *subtask,
             }),
             Some(Cmd::Doctor) => Ok(Action::Doctor),
             Some(Cmd::Config) => Ok(Action::Config),

@@ -291,6 +291,7 @@ impl Engine {
             torn_line_dropped,
         })
         .await;
+        self.finish_interrupted_rollback().await;
         if was_completed {
             self.finish(RunOutcome::Completed).await;
         }

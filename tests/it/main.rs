@@ -8,6 +8,8 @@
 mod demo_support;
 #[path = "../engine_common/mod.rs"]
 mod engine_common;
+#[path = "../rollback_support/mod.rs"]
+mod rollback_support;
 #[path = "../support/mod.rs"]
 mod support;
 #[path = "../support/cli.rs"]
@@ -50,6 +52,8 @@ mod provenance;
 mod pty_e2e;
 mod resume_kill;
 mod resume_trust;
+mod rollback;
+mod rollback_kill;
 mod signals;
 mod state_reducer;
 mod tools_changes;
@@ -61,6 +65,7 @@ mod tools_session;
 mod tui_changes;
 mod tui_escapes;
 mod tui_input;
+mod tui_interrupted;
 mod tui_keys;
 mod tui_notify;
 mod tui_screens;
