@@ -130,7 +130,15 @@ impl FinishedRun {
     /// rollback that was interrupted (returned). Refuses while another process holds the
     /// run.
     pub fn open(run_dir: &Path) -> Result<(FinishedRun, Option<RolledBack>), String> {
-        let lock = RunLock::acquire(run_dir).map_err(|e| e.to_string())?;
+        let lock = RunLock::acquire(run_dir).map_err(|e| match e {
+            // This process's own engine task has not let go yet (it is ending).
+            crate::journal::LockError::Held {
+                holder: Some(pid), ..
+            } if pid == std::process::id() => {
+                "the run's engine is still closing; try again in a moment".to_string()
+            }
+            e => e.to_string(),
+        })?;
         let path = run_dir.join(crate::journal::JOURNAL_FILE);
         let replay = crate::journal::replay(&path)
             .map_err(|e| format!("cannot read the journal {}: {e}", path.display()))?;
@@ -253,13 +261,7 @@ pub fn rollback_command(data_dir: &Path, run: &str, id: SubtaskId) -> i32 {
             return 0;
         }
     }
-    let refused = opened
-        .state()
-        .check(&crate::protocol::Command::Rollback { id });
-    match refused
-        .map_err(|r| r.to_string())
-        .and_then(|()| opened.rollback(id))
-    {
+    match opened.rollback(id) {
         Ok(done) => {
             println!("rolled back {id}: {}", said(&done.files));
             0
