@@ -137,23 +137,12 @@ async fn the_live_engine_journals_the_rollback_before_it_restores() {
 }
 
 /// A refused rollback (a file changed since) journals nothing and changes nothing.
-#[tokio::test]
-async fn a_refused_rollback_journals_nothing_and_changes_nothing() {
-    let home = tempfile::tempdir().unwrap();
-    let ws = tempfile::tempdir().unwrap();
-    let run = changed_run(
-        &runs_dir(home.path()),
-        "20261130-080000-abcd",
-        ws.path(),
-        6,
-        completed(),
-    );
-    std::fs::write(ws.path().join(&run.files[4].path), "edited by hand\n").unwrap();
+#[test]
+fn a_refused_rollback_journals_nothing_and_changes_nothing() {
+    let (home, _ws, run) = cli_run(6);
+    std::fs::write(run.workspace.join(&run.files[4].path), "edited by hand\n").unwrap();
     let before = std::fs::read(run.journal_path()).unwrap();
-    let out = bin::baton_bare(home.path())
-        .args(["rollback", "latest", "1"])
-        .output()
-        .unwrap();
+    let out = baton_rollback(&home, "latest", "1");
     assert_eq!(out.status.code(), Some(2), "{out:?}");
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains(&run.files[4].path), "{err}");
@@ -238,19 +227,8 @@ fn opening_a_finished_run_finishes_an_interrupted_rollback() {
 /// `baton rollback RUN SUBTASK` restores the files, says which, journals start and end.
 #[test]
 fn the_rollback_command_restores_and_says_what() {
-    let home = tempfile::tempdir().unwrap();
-    let ws = tempfile::tempdir().unwrap();
-    let run = changed_run(
-        &runs_dir(home.path()),
-        "20261130-080000-abcd",
-        ws.path(),
-        4,
-        completed(),
-    );
-    let out = bin::baton_bare(home.path())
-        .args(["rollback", "20261130", "#1"])
-        .output()
-        .unwrap();
+    let (home, _ws, run) = cli_run(4);
+    let out = baton_rollback(&home, "20261130", "#1");
     assert_eq!(out.status.code(), Some(0), "{out:?}");
     let said = String::from_utf8_lossy(&out.stdout);
     for f in &run.files {
@@ -264,10 +242,7 @@ fn the_rollback_command_restores_and_says_what() {
         1
     );
     // Again: nothing left to roll back.
-    let out = bin::baton_bare(home.path())
-        .args(["rollback", "20261130", "1"])
-        .output()
-        .unwrap();
+    let out = baton_rollback(&home, "20261130", "1");
     assert_eq!(out.status.code(), Some(2), "{out:?}");
     assert!(String::from_utf8_lossy(&out.stderr).contains("changed no files"));
 }
@@ -276,27 +251,37 @@ fn the_rollback_command_restores_and_says_what() {
 /// nothing.
 #[test]
 fn the_rollback_command_refuses_a_run_another_process_holds() {
-    let home = tempfile::tempdir().unwrap();
-    let ws = tempfile::tempdir().unwrap();
-    let run = changed_run(
-        &runs_dir(home.path()),
-        "20261130-080000-abcd",
-        ws.path(),
-        3,
-        completed(),
-    );
+    let (home, _ws, run) = cli_run(3);
     let _held = baton::journal::RunLock::acquire(&run.run_dir).unwrap();
     let before = std::fs::read(run.journal_path()).unwrap();
-    let out = bin::baton_bare(home.path())
-        .args(["rollback", "latest", "1"])
-        .output()
-        .unwrap();
+    let out = baton_rollback(&home, "latest", "1");
     assert_eq!(out.status.code(), Some(2), "{out:?}");
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("another Baton process"), "{err}");
     assert!(err.contains(&std::process::id().to_string()), "{err}");
     assert!(run.all_after());
     assert_eq!(std::fs::read(run.journal_path()).unwrap(), before);
+}
+
+/// A finished run (in the binary's runs directory) whose #1 changed `n` files.
+fn cli_run(n: usize) -> (tempfile::TempDir, tempfile::TempDir, ChangedRun) {
+    let home = tempfile::tempdir().unwrap();
+    let ws = tempfile::tempdir().unwrap();
+    let run = changed_run(
+        &runs_dir(home.path()),
+        "20261130-080000-abcd",
+        ws.path(),
+        n,
+        completed(),
+    );
+    (home, ws, run)
+}
+
+fn baton_rollback(home: &tempfile::TempDir, run: &str, subtask: &str) -> std::process::Output {
+    bin::baton_bare(home.path())
+        .args(["rollback", run, subtask])
+        .output()
+        .unwrap()
 }
 
 /// The runs directory the binary uses with `BATON_HOME=home`.
