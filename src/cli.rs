@@ -289,6 +289,16 @@ pub enum Cmd {
         #[arg(long, value_enum, default_value_t = GraphFormat::Text)]
         format: GraphFormat,
     },
+    /// Roll back one subtask's file changes in a run no process holds (a finished or
+    /// stopped run): restores each file's content before the subtask, journaled.
+    Rollback {
+        /// A run id, a unique prefix of one, or `latest`.
+        #[arg(value_name = "RUN")]
+        run: String,
+        /// The subtask: `3` or `#3`.
+        #[arg(value_name = "SUBTASK", value_parser = parse_subtask)]
+        subtask: u32,
+    },
     /// Check the provider, key, model and tool support with one small real request.
     Doctor,
     /// Print the effective configuration and where each value came from.
@@ -370,6 +380,10 @@ pub enum Action {
         run: String,
         format: GraphFormat,
     },
+    Rollback {
+        run: String,
+        subtask: u32,
+    },
     Doctor,
     Config,
     Login(ProviderKind),
@@ -394,6 +408,7 @@ impl Action {
             Action::Fork { .. } => "fork",
             Action::Compare { .. } => "compare",
             Action::Graph { .. } => "graph",
+            Action::Rollback { .. } => "rollback",
             Action::Doctor => "doctor",
             Action::Config => "config",
             Action::Login(_) => "login",
@@ -426,6 +441,17 @@ fn parse_budget(s: &str) -> Result<f64, String> {
         Ok(v)
     } else {
         Err(format!("the budget must be more than 0 (got {s})"))
+    }
+}
+
+/// `3` or `#3` → 3 (subtask numbers start at 1).
+fn parse_subtask(s: &str) -> Result<u32, String> {
+    let t = s.trim();
+    match t.strip_prefix('#').unwrap_or(t).parse::<u32>() {
+        Ok(n) if n >= 1 => Ok(n),
+        _ => Err(format!(
+            "`{s}` is not a subtask number; write it like 3 or #3"
+        )),
     }
 }
 
@@ -505,6 +531,10 @@ impl Cli {
             Some(Cmd::Graph { run, format }) => Ok(Action::Graph {
                 run: non_empty_run(run)?,
                 format: *format,
+            }),
+            Some(Cmd::Rollback { run, subtask }) => Ok(Action::Rollback {
+                run: non_empty_run(run)?,
+                subtask: *subtask,
             }),
             Some(Cmd::Doctor) => Ok(Action::Doctor),
             Some(Cmd::Config) => Ok(Action::Config),

@@ -310,8 +310,12 @@ pub fn render_markdown_with(state: &State, prov: Option<&Provenance>) -> String 
     } else {
         let _ = writeln!(o, "| path | subtask | change |");
         let _ = writeln!(o, "|---|---:|---|");
+        let rolling = state.rollback_in_progress.as_ref();
         for f in &state.files {
+            let interrupted = rolling.is_some_and(|r| r.id == f.id && r.files.contains(&f.path))
+                && !f.rolled_back;
             let change = match (&f.before, &f.after, f.rolled_back) {
+                _ if interrupted => "rollback started, not finished (interrupted)",
                 (_, _, true) => "rolled back",
                 (None, Some(_), _) => "created",
                 (Some(_), None, _) => "deleted",
@@ -378,6 +382,7 @@ pub fn render_json(state: &State) -> Value {
         "scope_alerts": state.alerts,
         "evaluations": state.evaluations,
         "files_changed": state.files,
+        "rollback_in_progress": state.rollback_in_progress,
     })
 }
 
@@ -529,7 +534,11 @@ pub fn runs_table(runs: &[RunSummary], runs_dir: &Path) -> String {
                 sanitize(&r.id).into_owned(),
                 r.started
                     .map_or_else(|| "-".into(), |t| t.format("%Y-%m-%d %H:%M").to_string()),
-                r.status.label().to_string(),
+                match r.rollback_in_progress {
+                    // Said until a process that opens the run finishes it.
+                    Some(id) => format!("{}, rollback of {id} interrupted", r.status.label()),
+                    None => r.status.label().to_string(),
+                },
                 r.subtasks.to_string(),
                 if r.cost_incomplete {
                     format!("≥${:.2}", r.cost_usd)

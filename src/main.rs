@@ -178,6 +178,11 @@ async fn dispatch(action: Action, config: Config) -> color_eyre::Result<i32> {
                 baton::tui::run(config, launch).await
             }
         }
+        Action::Rollback { run, subtask } => Ok(baton::engine::finished::rollback_command(
+            config.data_dir(),
+            &run,
+            baton::protocol::SubtaskId(subtask),
+        )),
         Action::Doctor => {
             if let Some(note) = &config.provider_note {
                 print_out(&format!("note: {note}\n"));

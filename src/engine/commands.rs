@@ -171,33 +171,66 @@ impl Engine {
         }
     }
 
+    /// Rolls back `id`'s file changes, journal-before-act (`finished::roll_back`: check,
+    /// `rollback_started`, restore, `subtask_rolled_back`); a refusal is a notice and
+    /// changes nothing.
     pub(super) async fn rollback(&mut self, id: SubtaskId) {
         if self.cfg.isolation.is_some() {
             return self.rollback_merges(id).await;
         }
-        let Some(tools) = self.cfg.tools.clone() else {
+        if self.cfg.tools.is_none() {
             self.notice("rollback needs workspace tools (--workspace)")
                 .await;
             return;
-        };
-        // `State::check` has refused a running subtask and one without live changes.
-        let changes: Vec<_> = self
-            .state
-            .files
-            .iter()
-            .filter(|f| f.id == id && !f.rolled_back)
-            .cloned()
-            .collect();
-        match tools.rollback(&changes).await {
-            Ok(files) => {
-                self.emit(Event::SubtaskRolledBack {
-                    id,
-                    files,
-                    by: Actor::Person,
-                })
-                .await
-            }
-            Err(e) => self.notice(format!("rollback of {id} failed: {e}")).await,
+        }
+        if let Err(e) = super::finished::roll_back(self, id).await {
+            self.notice(format!("rollback of {id} failed: {e}")).await;
+        }
+    }
+
+    /// On resume: finishes a rollback the journal says started and never ended.
+    pub(super) async fn finish_interrupted_rollback(&mut self) {
+        if self.state.rollback_in_progress.is_none() {
+            return;
+        }
+        if self.cfg.tools.is_none() {
+            self.notice(
+                "a rollback was interrupted and cannot be finished without the run's \
+                 workspace tools (--workspace); it stays in progress",
+            )
+            .await;
+            return;
+        }
+        if let Err(e) = super::finished::finish_interrupted(self).await {
+            self.notice(e).await;
+        }
+    }
+}
+
+impl super::finished::RollbackWriter for Engine {
+    fn state(&self) -> &crate::state::State {
+        &self.state
+    }
+
+    async fn check(&self, changes: &[crate::state::FileChange]) -> Result<Vec<String>, String> {
+        match &self.cfg.tools {
+            Some(tools) => tools.check_rollback(changes).await,
+            None => Err("rollback needs workspace tools (--workspace)".into()),
+        }
+    }
+
+    async fn restore(&self, changes: &[crate::state::FileChange]) -> Result<Vec<String>, String> {
+        match &self.cfg.tools {
+            Some(tools) => tools.rollback(changes).await,
+            None => Err("rollback needs workspace tools (--workspace)".into()),
+        }
+    }
+
+    async fn journal(&mut self, event: Event) -> Result<(), String> {
+        self.emit(event).await;
+        match &self.fatal {
+            Some(reason) => Err(reason.clone()),
+            None => Ok(()),
         }
     }
 }

@@ -306,15 +306,15 @@ impl Engine {
     }
 }
 
-/// Rollback of a subtask of a finished worktree run (`finished::rollback`): reverts its
+/// Rollback of a subtask of a finished worktree run (`FinishedRun::rollback`): reverts its
 /// merges on the run branch, newest first, in the run's worktree (found again, or recreated
-/// from the branch after `baton accept`), and journals `SubtaskRolledBack`.
-pub(crate) fn rollback_finished(
+/// from the branch after `baton accept`); returns the files. The caller journals.
+pub(crate) fn revert_merges(
     run_dir: &Path,
     workspace: &Path,
     state: &crate::state::State,
     id: SubtaskId,
-) -> Result<Envelope, String> {
+) -> Result<Vec<String>, String> {
     let merges: Vec<&crate::state::MergeRecord> = state
         .git
         .merges
@@ -340,7 +340,7 @@ pub(crate) fn rollback_finished(
             }
         }
     }
-    super::finished::journal_rollback(run_dir, id, files)
+    Ok(files)
 }
 
 /// `baton accept`: merges the run's branch into the branch checked out in the run's

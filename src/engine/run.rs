@@ -292,6 +292,7 @@ impl Engine {
             torn_line_dropped,
         })
         .await;
+        self.finish_interrupted_rollback().await;
         if was_completed {
             self.finish(RunOutcome::Completed).await;
         }

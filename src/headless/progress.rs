@@ -338,6 +338,9 @@ pub fn progress_line(state: &State, envelope: &Envelope) -> Option<String> {
         Event::FileConflict { id, path, detail } => {
             format!("! conflict on {path} ({id}): {}", short(detail, 80))
         }
+        Event::RollbackStarted { id, files } => {
+            format!("{id} rollback started ({} files)", files.len())
+        }
         Event::SubtaskRolledBack { id, files, .. } => {
             format!("{id} rolled back {} files", files.len())
         }

@@ -63,6 +63,8 @@ pub struct RunSummary {
     pub cost_incomplete: bool,
     /// Damaged lines of the journal (status [`RunStatus::Damaged`] when not zero).
     pub corrupt_lines: usize,
+    /// A rollback of this subtask started and never ended (finished on the next open).
+    pub rollback_in_progress: Option<crate::protocol::SubtaskId>,
 }
 
 /// Every run under `<data_dir>/runs`, oldest first, each summarised by folding its journal.
@@ -84,6 +86,7 @@ pub fn list_runs(data_dir: &Path) -> io::Result<Vec<RunSummary>> {
                 cost_usd: 0.0,
                 cost_incomplete: false,
                 corrupt_lines: 0,
+                rollback_in_progress: None,
             });
             continue;
         };
@@ -105,6 +108,7 @@ pub fn list_runs(data_dir: &Path) -> io::Result<Vec<RunSummary>> {
             cost_usd: state.cost_usd,
             cost_incomplete: state.unpriced_calls > 0,
             corrupt_lines: r.corrupt_lines.len(),
+            rollback_in_progress: state.rollback_in_progress.as_ref().map(|p| p.id),
         });
     }
     Ok(out)

@@ -10,8 +10,8 @@
 //! unbuffered file, so when it returns the line is in the operating system's page cache.
 //! That survives the process being killed (`kill -9`, a panic, a crash) but not a power
 //! loss or a kernel crash. Milestones are also forced to disk (`fsync`) before `append`
-//! returns: a subtask finished (reported or failed), a file changed or rolled back, a
-//! decision by a person, the run finished ([`is_milestone`]). Other events (usage, tool
+//! returns: a subtask finished (reported or failed), a file changed, a rollback started or
+//! ended, a decision by a person, the run finished ([`is_milestone`]). Other events (usage, tool
 //! transcript, phases) are not: a run appends thousands of them and an `fsync` costs
 //! milliseconds on many disks; after a power loss they are re-derived by running the
 //! interrupted step again. [`Journal::sync`] forces everything to disk on demand.
@@ -144,7 +144,8 @@ impl Journal {
 }
 
 /// Events forced to disk as they are written: a subtask finished, a file changed, a
-/// branch merged (or not), a decision by a person, the run finished.
+/// branch merged (or not), rollback started or ended, a decision by a person, the run
+/// finished.
 pub fn is_milestone(event: &Event) -> bool {
     match event {
         Event::SubtaskReported { .. }
@@ -152,6 +153,7 @@ pub fn is_milestone(event: &Event) -> bool {
         | Event::FileChanged { .. }
         | Event::BranchMerged { .. }
         | Event::MergeConflicted { .. }
+        | Event::RollbackStarted { .. }
         | Event::SubtaskRolledBack { .. }
         | Event::RunFinished { .. } => true,
         Event::ModeChosen { by, .. }

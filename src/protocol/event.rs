@@ -268,6 +268,14 @@ pub enum Event {
         path: String,
         detail: String,
     },
+    /// A rollback of `id`'s changes passed its check and is about to restore `files`:
+    /// journaled (and synced) before any file is touched. `SubtaskRolledBack` ends it; a
+    /// journal whose last rollback has no end was interrupted, and the next process that
+    /// opens the run finishes it (the restore is idempotent).
+    RollbackStarted {
+        id: SubtaskId,
+        files: Vec<String>,
+    },
     SubtaskRolledBack {
         id: SubtaskId,
         files: Vec<String>,

@@ -243,6 +243,14 @@ pub struct CommandRequest {
     pub decision: Option<CommandDecision>,
 }
 
+/// A rollback that was journaled as started and has not ended (see `Event::RollbackStarted`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RollbackInProgress {
+    pub id: SubtaskId,
+    /// The files it restores (some may already be back to their content before).
+    pub files: Vec<String>,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FileChange {
     pub id: SubtaskId,
@@ -362,6 +370,11 @@ pub struct State {
     /// Commands allowed for the rest of the run (`allow always`).
     pub allowed_commands: Vec<String>,
     pub files: Vec<FileChange>,
+    /// A rollback journaled as started (`rollback_started`) and not yet ended
+    /// (`subtask_rolled_back`): its files may be partly restored. Whoever opens the run to
+    /// write finishes it first.
+    #[serde(default)]
+    pub rollback_in_progress: Option<RollbackInProgress>,
     pub conflicts: Vec<(SubtaskId, String, String)>,
     /// Git worktree isolation: the worktrees made ready and the merges into the run branch.
     #[serde(default)]

@@ -6,6 +6,8 @@
 //! changed since. Before the first change of a file by a subtask, the original bytes are
 //! copied to `<run_dir>/backups/<subtask>/<n>-<flattened path>`. Rollback restores exact
 //! bytes from the backup of the earliest change, or removes a file the subtask created.
+//! Rollback is two calls: `check_rollback` (changes nothing) before the engine journals
+//! `rollback_started`, then `rollback` (idempotent: finishes an interrupted one).
 //!
 //! Must not journal anything itself (the workspace records events through the `ToolHost`)
 //! and must not resolve paths from the model (callers pass confined paths).
@@ -166,12 +168,95 @@ impl ChangeRecord {
         Ok(backup)
     }
 
+    /// Checks that `changes` can be rolled back, changing nothing: every file still has the
+    /// content the last of these changes left (else someone else's work would be lost) and
+    /// every backup is there and intact. Returns the files a rollback restores, in
+    /// first-touched order. Changes already rolled back are skipped.
+    pub fn check_rollback(
+        &self,
+        root: &Root,
+        changes: &[FileChange],
+    ) -> Result<Vec<String>, String> {
+        let plan = self.plan(root, changes)?;
+        for step in &plan {
+            let now = current_hash(&step.abs)
+                .map_err(|e| format!("cannot roll back `{}`: reading it failed: {e}", step.path))?;
+            if now != step.after {
+                return Err(format!(
+                    "`{path}` changed after subtask {id} last wrote it (by another subtask or \
+                     by hand); rolling back would lose that work, so nothing was restored. \
+                     Undo the later change first, or restore `{path}` by hand.",
+                    path = step.path,
+                    id = step.id
+                ));
+            }
+        }
+        Ok(plan.into_iter().map(|s| s.path).collect())
+    }
+
     /// Restores the files `changes` touched to their state before the earliest change of
-    /// each (exact bytes; created files removed). Refuses, changing nothing, when a file
-    /// changed after the last of these changes (someone else's work would be lost) or a
-    /// backup is missing or damaged. Changes already rolled back are skipped.
+    /// each (exact bytes; created files removed), after [`ChangeRecord::check_rollback`]
+    /// passed and the start was journaled. Idempotent, so an interrupted rollback can be
+    /// finished: a file already back to its content before is left as it is. A file that
+    /// is neither (changed by someone since) stops it before anything is changed.
     pub fn rollback(&self, root: &Root, changes: &[FileChange]) -> Result<Vec<String>, String> {
-        // path → (earliest change, latest change), in first-touched order.
+        let plan = self.plan(root, changes)?;
+        // Which files still need restoring; check all first so that a refusal changes nothing.
+        let mut todo = Vec::new();
+        for step in &plan {
+            let now = current_hash(&step.abs)
+                .map_err(|e| format!("cannot roll back `{}`: reading it failed: {e}", step.path))?;
+            if now == step.before {
+                continue;
+            }
+            if now != step.after {
+                return Err(format!(
+                    "`{path}` is neither as subtask {id} left it nor as it was before; it \
+                     changed during the rollback, so nothing more was restored. Put `{path}` \
+                     back to either content to let the rollback finish.",
+                    path = step.path,
+                    id = step.id
+                ));
+            }
+            todo.push(step);
+        }
+        let mut restored = Vec::new();
+        for step in todo {
+            let path = &step.path;
+            match &step.backup {
+                None => match std::fs::remove_file(&step.abs) {
+                    Ok(()) => {}
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                    Err(e) => {
+                        return Err(partial(&restored, format!("removing `{path}` failed: {e}")));
+                    }
+                },
+                Some(backup) => {
+                    let bytes = self.backup_bytes(path, backup, step.before.as_deref())?;
+                    if let Some(parent) = step.abs.parent() {
+                        std::fs::create_dir_all(parent).map_err(|e| {
+                            partial(&restored, format!("restoring `{path}` failed: {e}"))
+                        })?;
+                    }
+                    write_atomic(&step.abs, &bytes).map_err(|e| {
+                        partial(&restored, format!("restoring `{path}` failed: {e}"))
+                    })?;
+                }
+            }
+            restored.push(path.clone());
+        }
+        // A later change by the same subtask (a retry) takes a fresh backup.
+        let mut record = self.lock();
+        for change in changes.iter().filter(|c| !c.rolled_back) {
+            record.originals.remove(&(change.id, change.path.clone()));
+        }
+        Ok(plan.into_iter().map(|s| s.path).collect())
+    }
+
+    /// One step per file `changes` touched (first-touched order): where it is, what it
+    /// was before the earliest change and after the latest, and its backup (checked to
+    /// exist and match when the file existed before).
+    fn plan(&self, root: &Root, changes: &[FileChange]) -> Result<Vec<Step>, String> {
         let mut order: Vec<&str> = Vec::new();
         let mut spans: HashMap<&str, (&FileChange, &FileChange)> = HashMap::new();
         for change in changes.iter().filter(|c| !c.rolled_back) {
@@ -183,26 +268,15 @@ impl ChangeRecord {
                 }
             }
         }
-        // Check everything first so that a refusal changes nothing.
-        let mut plan: Vec<(String, PathBuf, Option<Vec<u8>>)> = Vec::new();
-        for path in &order {
+        let mut plan = Vec::new();
+        for path in order {
             let Some((first, last)) = spans.get(path) else {
                 continue;
             };
             let resolved = root
                 .resolve(path)
                 .map_err(|e| format!("cannot roll back `{path}`: {e}"))?;
-            let now = current_hash(&resolved.abs)
-                .map_err(|e| format!("cannot roll back `{path}`: reading it failed: {e}"))?;
-            if now != last.after {
-                return Err(format!(
-                    "`{path}` changed after subtask {} last wrote it (by another subtask or by \
-                     hand); rolling back would lose that work, so nothing was restored. Undo \
-                     the later change first, or restore `{path}` by hand.",
-                    last.id
-                ));
-            }
-            let restore = match &first.before {
+            let backup = match &first.before {
                 None => None,
                 Some(before) => {
                     let Some(backup) = &first.backup else {
@@ -210,52 +284,52 @@ impl ChangeRecord {
                             "no backup of `{path}` was recorded; nothing was restored"
                         ));
                     };
-                    let bytes = std::fs::read(self.run_dir.join(backup)).map_err(|e| {
-                        format!(
-                            "the backup of `{path}` ({backup}) cannot be read: {e}; nothing was restored"
-                        )
-                    })?;
-                    if &sha256_hex(&bytes) != before {
-                        return Err(format!(
-                            "the backup of `{path}` ({backup}) does not match the recorded \
-                             original; nothing was restored"
-                        ));
-                    }
-                    Some(bytes)
+                    self.backup_bytes(path, backup, Some(before))?;
+                    Some(backup.clone())
                 }
             };
-            plan.push((path.to_string(), resolved.abs, restore));
+            plan.push(Step {
+                path: path.to_string(),
+                abs: resolved.abs,
+                id: last.id,
+                before: first.before.clone(),
+                after: last.after.clone(),
+                backup,
+            });
         }
-        let mut restored = Vec::new();
-        for (path, abs, restore) in plan {
-            match restore {
-                None => match std::fs::remove_file(&abs) {
-                    Ok(()) => {}
-                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                    Err(e) => {
-                        return Err(partial(&restored, format!("removing `{path}` failed: {e}")));
-                    }
-                },
-                Some(bytes) => {
-                    if let Some(parent) = abs.parent() {
-                        std::fs::create_dir_all(parent).map_err(|e| {
-                            partial(&restored, format!("restoring `{path}` failed: {e}"))
-                        })?;
-                    }
-                    write_atomic(&abs, &bytes).map_err(|e| {
-                        partial(&restored, format!("restoring `{path}` failed: {e}"))
-                    })?;
-                }
-            }
-            restored.push(path);
-        }
-        // A later change by the same subtask (a retry) takes a fresh backup.
-        let mut record = self.lock();
-        for change in changes.iter().filter(|c| !c.rolled_back) {
-            record.originals.remove(&(change.id, change.path.clone()));
-        }
-        Ok(restored)
+        Ok(plan)
     }
+
+    /// The bytes of `path`'s backup, checked against the recorded hash of the original.
+    fn backup_bytes(
+        &self,
+        path: &str,
+        backup: &str,
+        before: Option<&str>,
+    ) -> Result<Vec<u8>, String> {
+        let bytes = std::fs::read(self.run_dir.join(backup)).map_err(|e| {
+            format!("the backup of `{path}` ({backup}) cannot be read: {e}; nothing was restored")
+        })?;
+        if before.is_some_and(|b| sha256_hex(&bytes) != b) {
+            return Err(format!(
+                "the backup of `{path}` ({backup}) does not match the recorded original; \
+                 nothing was restored"
+            ));
+        }
+        Ok(bytes)
+    }
+}
+
+/// What rolling back does to one file.
+struct Step {
+    path: String,
+    abs: PathBuf,
+    /// The subtask of the latest change.
+    id: SubtaskId,
+    before: Option<String>,
+    after: Option<String>,
+    /// The backup of the original (`None`: the file did not exist, it is removed).
+    backup: Option<String>,
 }
 
 fn partial(restored: &[String], error: String) -> String {

@@ -77,8 +77,13 @@ pub trait WorkerTools: Send + Sync {
         attempt: u32,
         call: &ToolCall,
     ) -> ToolOutput;
+    /// Checks, changing nothing, that these changes can be rolled back (no file changed
+    /// since, backups intact); returns the paths a rollback restores. Called by the engine
+    /// on `Command::Rollback` before it journals `rollback_started`.
+    async fn check_rollback(&self, changes: &[FileChange]) -> Result<Vec<String>, String>;
     /// Restores the files these changes touched to their state before the changes (exact
-    /// bytes; files the changes created are removed, deleted ones restored). Returns the
-    /// paths restored. Called by the engine on `Command::Rollback`.
+    /// bytes; files the changes created are removed, deleted ones restored). Idempotent: a
+    /// file already back to its content before is fine (an interrupted rollback is
+    /// finished this way). Returns the paths of the rollback.
     async fn rollback(&self, changes: &[FileChange]) -> Result<Vec<String>, String>;
 }

@@ -678,6 +678,11 @@ impl WorkerTools for Workspace {
         }
     }
 
+    async fn check_rollback(&self, changes: &[FileChange]) -> Result<Vec<String>, String> {
+        let _guard = self.write_lock.lock().await;
+        self.changes.check_rollback(&self.root, changes)
+    }
+
     async fn rollback(&self, changes: &[FileChange]) -> Result<Vec<String>, String> {
         let _guard = self.write_lock.lock().await;
         self.changes.rollback(&self.root, changes)

@@ -5,7 +5,7 @@
 //! Owns loading the diffs (from `tools::diff`, when a view opens or a change arrives, never
 //! while drawing) and drawing them. Drawing only reads the `Ui`; only visible diff lines are
 //! laid out. Must not change files or write the journal: rolling back a finished run goes
-//! through `engine::finished::rollback`.
+//! through `engine::finished::FinishedRun` (the run's one writer once its engine ended).
 
 use std::path::PathBuf;
 
@@ -92,6 +92,7 @@ pub fn load(ui: &Ui, id: SubtaskId, back: Screen) -> Changes {
             Some("the run has no workspace (--workspace), so there is nothing to diff".to_string()),
         ),
     };
+    let problem = interrupted_note(&ui.state, id).or(problem);
     let (lines, file_starts) = prepare(&diffs);
     Changes {
         id,
@@ -102,6 +103,23 @@ pub fn load(ui: &Ui, id: SubtaskId, back: Screen) -> Changes {
         back,
         problem,
     }
+}
+
+/// Says so when `id`'s rollback was journaled as started and has not ended (the process
+/// doing it was killed): some files may be restored already, the others not yet.
+pub fn interrupted_note(state: &State, id: SubtaskId) -> Option<String> {
+    state
+        .rollback_in_progress
+        .as_ref()
+        .filter(|r| r.id == id)
+        .map(|r| {
+            format!(
+                "the rollback of {id} ({} file(s)) started and did not finish; some files may \
+                 be restored already. It is finished when the run is next opened (resume, \
+                 `baton rollback`, or R here once the run has ended).",
+                r.files.len()
+            )
+        })
 }
 
 fn expand_tabs(s: &str) -> String {
@@ -201,7 +219,7 @@ fn viewed(ui: &Ui) -> Option<SubtaskId> {
 pub fn on_event(ui: &mut Ui, event: &Event) {
     if !matches!(
         event,
-        Event::FileChanged { .. } | Event::SubtaskRolledBack { .. }
+        Event::FileChanged { .. } | Event::RollbackStarted { .. } | Event::SubtaskRolledBack { .. }
     ) {
         return;
     }
@@ -304,8 +322,13 @@ pub fn detail_lines(ui: &Ui, id: SubtaskId, paths: &[String]) -> Vec<Line<'stati
         }
         out.push(Line::from(spans));
     }
-    if let Some(p) = loaded.and_then(|c| c.problem.as_ref()) {
-        out.push(Line::from(Span::styled(format!("  {p}"), t.dim())));
+    match interrupted_note(&ui.state, id) {
+        Some(note) => out.push(Line::from(Span::styled(format!("  {note}"), t.warn()))),
+        None => {
+            if let Some(p) = loaded.and_then(|c| c.problem.as_ref()) {
+                out.push(Line::from(Span::styled(format!("  {p}"), t.dim())));
+            }
+        }
     }
     let mut keys = vec![
         Span::raw("  "),
@@ -423,24 +446,33 @@ pub fn render(frame: &mut Frame, area: Rect, ui: &Ui, id: SubtaskId) {
     frame.render_widget(Paragraph::new(super::safe::lines(out)), inner);
 }
 
-/// Rolls back `id`'s changes of a finished run (the engine has stopped) and folds the
-/// journaled event into the UI, or says on the footer why it could not.
+/// Rolls back `id`'s changes of a finished run (its engine task has ended) through the
+/// short-lived writer `engine::finished::FinishedRun`, which takes the run's lock and
+/// journals before it acts, and folds what it journaled (also the end of a rollback that
+/// was interrupted), or says on the footer why it could not.
 pub fn roll_back_finished(ui: &mut Ui, id: SubtaskId) {
-    let (Some(run_dir), Some(ws)) = (ui.info.run_dir.clone(), workspace(ui)) else {
+    let Some(run_dir) = ui.info.run_dir.clone() else {
         ui.flash = Some(format!(
-            "cannot roll back {id}: the run directory or workspace is not known"
+            "cannot roll back {id}: the run directory is not known"
         ));
         return;
     };
-    match crate::engine::finished::rollback(&run_dir, &ws, &ui.state, id) {
-        Ok(env) => {
-            let files = match &env.event {
-                Event::SubtaskRolledBack { files, .. } => files.len(),
-                _ => 0,
-            };
-            super::app::update(ui, super::app::Msg::Event(Box::new(env)));
-            ui.flash = Some(format!("rolled back {id}: {files} file(s) restored"));
+    let (mut run, interrupted) = match crate::engine::finished::FinishedRun::open(&run_dir) {
+        Ok(opened) => opened,
+        Err(e) => {
+            ui.flash = Some(format!("rollback of {id} refused: {e}"));
+            return;
         }
-        Err(e) => ui.flash = Some(format!("rollback of {id} failed: {e}")),
+    };
+    let result = match interrupted {
+        Some(done) if done.id == id => Ok(done),
+        _ => run.rollback(id),
+    };
+    for env in run.journaled().to_vec() {
+        super::app::update(ui, super::app::Msg::Event(Box::new(env)));
     }
+    ui.flash = Some(match result {
+        Ok(done) => format!("rolled back {id}: {} file(s) restored", done.files.len()),
+        Err(e) => format!("rollback of {id} failed: {e}"),
+    });
 }

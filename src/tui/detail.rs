@@ -66,7 +66,12 @@ pub fn lines(ui: &Ui, s: &Subtask, width: usize) -> Vec<Line<'static>> {
         Span::styled(format!("{} ", t.symbol(mark)), t.mark_style(mark)),
         Span::styled(format!("{} {}", s.id, s.title), t.bold()),
     ])];
-    field(&mut out, ui, "Status", s.status.label().to_string());
+    let status = if mark == super::theme::Mark::Interrupted {
+        "interrupted (running when the run ended; a resume runs it again)".to_string()
+    } else {
+        s.status.label().to_string()
+    };
+    field(&mut out, ui, "Status", status);
     field(&mut out, ui, "Role", role_label(&s.role));
     field(
         &mut out,

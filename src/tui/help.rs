@@ -31,6 +31,10 @@ pub fn lines(ui: &Ui) -> Vec<Line<'static>> {
     let marks = [
         (Mark::NeedsYou, "needs you (approve, resolve)"),
         (Mark::Running, "running"),
+        (
+            Mark::Interrupted,
+            "interrupted: was running when the run ended (a resume runs it again)",
+        ),
         (Mark::Waiting, "waiting on dependencies (← #n)"),
         (Mark::Queued, "ready, waiting for a free worker"),
         (Mark::Done, "done"),

@@ -192,6 +192,8 @@ pub fn subtask_line(ui: &Ui, s: &Subtask, width: usize) -> Line<'static> {
         push("command?".to_string(), t.mark_style(Mark::NeedsYou));
     } else if matches!(s.status, SubtaskStatus::Failed | SubtaskStatus::Blocked) {
         push(s.status.label().to_string(), t.error());
+    } else if mark == Mark::Interrupted {
+        push("interrupted".to_string(), t.mark_style(mark));
     }
     let waits = waiting_on(state, s);
     if !waits.is_empty() && !s.status.is_terminal() {

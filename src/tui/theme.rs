@@ -13,6 +13,9 @@ use crate::state::{State, Subtask, SubtaskStatus};
 pub enum Mark {
     NeedsYou,
     Running,
+    /// Was running when the run ended (a stop, a failure, the engine's task ending
+    /// abnormally): nothing runs it now; a resume runs it again.
+    Interrupted,
     Waiting,
     Queued,
     Done,
@@ -62,6 +65,8 @@ impl Theme {
             (Mark::NeedsYou, true) => "!",
             (Mark::Running, false) => "▶",
             (Mark::Running, true) => ">",
+            (Mark::Interrupted, false) => "◌",
+            (Mark::Interrupted, true) => "/",
             (Mark::Waiting, false) => "◻",
             (Mark::Waiting, true) => "o",
             (Mark::Queued, false) => "·",
@@ -138,6 +143,7 @@ impl Theme {
         match mark {
             Mark::NeedsYou => self.fg(Color::Yellow).add_modifier(Modifier::BOLD),
             Mark::Running => self.fg(Color::Cyan),
+            Mark::Interrupted => self.fg(Color::Yellow),
             Mark::Waiting | Mark::Queued => self.fg(Color::Gray),
             Mark::Done => self.fg(Color::Green),
             Mark::Partial => self.fg(Color::LightGreen),
@@ -247,12 +253,14 @@ pub fn to_ascii(buf: &mut ratatui::buffer::Buffer) {
 }
 
 /// The mark of a subtask, from its status and (for ready ones) whether it waits on others.
+/// A subtask still "running" in a run that has ended is interrupted, never running.
 pub fn mark_of(state: &State, s: &Subtask) -> Mark {
     if state.waits_for_person(s) {
         return Mark::NeedsYou;
     }
     match s.status {
         SubtaskStatus::AwaitingApproval | SubtaskStatus::Escalated => Mark::NeedsYou,
+        SubtaskStatus::Running if state.is_finished() => Mark::Interrupted,
         SubtaskStatus::Running => Mark::Running,
         SubtaskStatus::Ready => {
             if state.dependencies_done(s) {

@@ -1121,6 +1121,12 @@ impl baton::tools::WorkerTools for FakeTools {
             summary: "write_file src/lib.rs".into(),
         }
     }
+    async fn check_rollback(
+        &self,
+        changes: &[baton::state::FileChange],
+    ) -> Result<Vec<String>, String> {
+        Ok(changes.iter().map(|c| c.path.clone()).collect())
+    }
     async fn rollback(&self, changes: &[baton::state::FileChange]) -> Result<Vec<String>, String> {
         Ok(changes.iter().map(|c| c.path.clone()).collect())
     }

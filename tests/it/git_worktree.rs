@@ -304,7 +304,10 @@ async fn two_writers_on_different_files_merge_cleanly_and_the_person_s_tree_is_u
     // Rolling back #1 of the finished run reverts its merge on the run branch (journaled);
     // the person's tree is still untouched.
     let a = m.iter().find(|(_, _, f)| f[0] == "new_a.txt").unwrap().0;
-    let env = baton::engine::finished::rollback(&run_dir, &repo, &f.state, a).unwrap();
+    let (mut finished, interrupted) = baton::engine::finished::FinishedRun::open(&run_dir).unwrap();
+    assert!(interrupted.is_none());
+    finished.rollback(a).unwrap();
+    let env = finished.journaled().last().unwrap().clone();
     assert_eq!(
         env.event,
         Event::SubtaskRolledBack {

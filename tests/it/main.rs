@@ -8,6 +8,8 @@
 mod demo_support;
 #[path = "../engine_common/mod.rs"]
 mod engine_common;
+#[path = "../rollback_support/mod.rs"]
+mod rollback_support;
 #[path = "../support/mod.rs"]
 mod support;
 #[path = "../support/cli.rs"]
@@ -59,6 +61,8 @@ mod provenance;
 mod pty_e2e;
 mod resume_kill;
 mod resume_trust;
+mod rollback;
+mod rollback_kill;
 mod signals;
 mod state_reducer;
 mod tools_changes;
@@ -72,6 +76,7 @@ mod tui_dispatch;
 mod tui_escapes;
 mod tui_input;
 mod tui_intent;
+mod tui_interrupted;
 mod tui_keys;
 mod tui_notify;
 mod tui_screens;

@@ -172,8 +172,11 @@ async fn rollback_refuses_when_the_file_changed_afterwards() {
         json!({"path": "shared.txt", "content": "v2\n"}),
     )
     .await;
-    let err = ws.rollback(&changes_of(&host, 1)).await.unwrap_err();
+    // The check (before `rollback_started` is journaled) refuses; so does the restore.
+    let err = ws.check_rollback(&changes_of(&host, 1)).await.unwrap_err();
     assert!(err.contains("changed after subtask #1"), "{err}");
+    let err = ws.rollback(&changes_of(&host, 1)).await.unwrap_err();
+    assert!(err.contains("nothing more was restored"), "{err}");
     assert_eq!(fx.read("shared.txt"), "v2\n");
     // Rolling back the later subtask first, then the earlier one, works.
     assert_eq!(

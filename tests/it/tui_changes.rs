@@ -70,61 +70,59 @@ fn ui_with_changes(f: &Fixture) -> (baton::tui::Ui, Script) {
     let mut ui = new_ui();
     ui.info.run_dir = Some(f.run.clone());
     let mut s = Script::default();
+    feed(&mut ui, &mut s, run_events(f));
+    (ui, s)
+}
+
+/// The events of that run (what its journal holds).
+fn run_events(f: &Fixture) -> Vec<Event> {
     let mut settings = settings();
     settings.workspace = Some(f.ws.display().to_string());
     let a = Origin::Analysis;
-    feed(
-        &mut ui,
-        &mut s,
-        vec![
-            Event::RunStarted {
-                run_id: "20260101-100000-url".into(),
-                task: "Improve this URL shortener and its tests".into(),
-                settings,
-            },
-            added(
-                1,
-                "Validate URLs",
-                "code_developer",
-                Priority::High,
-                &[],
-                a.clone(),
-                false,
-            ),
-            added(
-                2,
-                "Write docs",
-                "documentation_writer",
-                Priority::Normal,
-                &[],
-                a,
-                false,
-            ),
-            Event::PhaseChanged {
-                phase: Phase::Running,
-            },
-            started(1, 1, "code_developer"),
-            started(2, 2, "documentation_writer"),
-        ],
-    );
-    feed(&mut ui, &mut s, file_events());
-    feed(
-        &mut ui,
-        &mut s,
-        vec![Event::SubtaskReported {
-            id: SubtaskId(1),
-            attempt: 1,
-            output: "Added validation and a test.".into(),
-            report: Report {
-                status: ReportStatus::Complete,
-                results: "shorten() rejects non-URLs.".into(),
-                discoveries: vec![],
-                recommendations: vec![],
-                new_subtasks: vec![],
-            },
-        }],
-    );
-    (ui, s)
+    let mut events = vec![
+        Event::RunStarted {
+            run_id: "20260101-100000-url".into(),
+            task: "Improve this URL shortener and its tests".into(),
+            settings,
+        },
+        added(
+            1,
+            "Validate URLs",
+            "code_developer",
+            Priority::High,
+            &[],
+            a.clone(),
+            false,
+        ),
+        added(
+            2,
+            "Write docs",
+            "documentation_writer",
+            Priority::Normal,
+            &[],
+            a,
+            false,
+        ),
+        Event::PhaseChanged {
+            phase: Phase::Running,
+        },
+        started(1, 1, "code_developer"),
+        started(2, 2, "documentation_writer"),
+    ];
+    events.extend(file_events());
+    events.push(Event::SubtaskReported {
+        id: SubtaskId(1),
+        attempt: 1,
+        output: "Added validation and a test.".into(),
+        report: Report {
+            status: ReportStatus::Complete,
+            results: "shorten() rejects non-URLs.".into(),
+            discoveries: vec![],
+            recommendations: vec![],
+            new_subtasks: vec![],
+        },
+    });
+    events
 }
 
 fn sent(fx: Vec<Effect>) -> Vec<Command> {
@@ -381,14 +379,11 @@ fn a_dialog_over_a_finished_run_does_not_say_the_run_keeps_going() {
 fn a_finished_run_is_rolled_back_by_the_tui_and_journaled() {
     let f = fixture();
     let (mut ui, mut s) = ui_with_changes(&f);
-    journal_with(&f.run, file_events());
-    feed(
-        &mut ui,
-        &mut s,
-        vec![Event::RunFinished {
-            outcome: RunOutcome::Completed,
-        }],
-    );
+    let end = Event::RunFinished {
+        outcome: RunOutcome::Completed,
+    };
+    journal_with(&f.run, [run_events(&f), vec![end.clone()]].concat());
+    feed(&mut ui, &mut s, vec![end]);
     assert!(ui.state.is_finished());
     baton::tui::changes::roll_back_finished(&mut ui, SubtaskId(1));
     assert_eq!(
@@ -413,21 +408,18 @@ fn a_finished_run_is_rolled_back_by_the_tui_and_journaled() {
     // A second rollback has nothing to do and says so.
     baton::tui::changes::roll_back_finished(&mut ui, SubtaskId(1));
     let flash = ui.flash.clone().unwrap_or_default();
-    assert!(flash.contains("no changes to roll back"), "{flash}");
+    assert!(flash.contains("changed no files"), "{flash}");
 }
 
 #[test]
 fn a_finished_run_refuses_to_lose_later_edits() {
     let f = fixture();
     let (mut ui, mut s) = ui_with_changes(&f);
-    journal_with(&f.run, file_events());
-    feed(
-        &mut ui,
-        &mut s,
-        vec![Event::RunFinished {
-            outcome: RunOutcome::Completed,
-        }],
-    );
+    let end = Event::RunFinished {
+        outcome: RunOutcome::Completed,
+    };
+    journal_with(&f.run, [run_events(&f), vec![end.clone()]].concat());
+    feed(&mut ui, &mut s, vec![end]);
     std::fs::write(f.ws.join("app.py"), "edited by hand\n").unwrap();
     baton::tui::changes::roll_back_finished(&mut ui, SubtaskId(1));
     let flash = ui.flash.clone().unwrap_or_default();

@@ -73,6 +73,7 @@ pub fn apply(state: &mut State, envelope: &Envelope) {
         | Event::CommandApprovalDecided { .. }
         | Event::FileChanged { .. }
         | Event::FileConflict { .. }
+        | Event::RollbackStarted { .. }
         | Event::SubtaskRolledBack { .. }) => {
             workspace::apply(state, ts, e);
             git::apply(state, e);

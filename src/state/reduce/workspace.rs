@@ -1,5 +1,5 @@
 //! Workspace events: command approvals (and `allow always`), file changes, conflicts
-//! and rollbacks.
+//! and rollbacks (a rollback started and not yet ended is `State::rollback_in_progress`).
 
 use chrono::{DateTime, Utc};
 
@@ -60,9 +60,22 @@ pub(super) fn apply(state: &mut State, _ts: DateTime<Utc>, event: &Event) {
         Event::FileConflict { id, path, detail } => {
             state.conflicts.push((*id, path.clone(), detail.clone()));
         }
+        Event::RollbackStarted { id, files } => {
+            state.rollback_in_progress = Some(RollbackInProgress {
+                id: *id,
+                files: files.clone(),
+            });
+        }
         Event::SubtaskRolledBack { id, .. } => {
             for f in state.files.iter_mut().filter(|f| f.id == *id) {
                 f.rolled_back = true;
+            }
+            if state
+                .rollback_in_progress
+                .as_ref()
+                .is_some_and(|r| r.id == *id)
+            {
+                state.rollback_in_progress = None;
             }
         }
         _ => {}

@@ -336,6 +336,14 @@ impl WorkerTools for ToolSet {
         }
     }
 
+    async fn check_rollback(&self, changes: &[FileChange]) -> Result<Vec<String>, String> {
+        match &self.workspace {
+            Some(ws) => ws.check_rollback(changes).await,
+            None if changes.is_empty() => Ok(Vec::new()),
+            None => Err("this run has no workspace to roll back".into()),
+        }
+    }
+
     async fn rollback(&self, changes: &[FileChange]) -> Result<Vec<String>, String> {
         match &self.workspace {
             Some(ws) => ws.rollback(changes).await,
