@@ -98,6 +98,7 @@ fn loaded_ui() -> Ui {
                 role: "r".into(),
                 model: "m".into(),
                 brief: String::new(),
+                task_omitted: false,
             },
         );
         ev(
@@ -130,6 +131,7 @@ fn loaded_ui() -> Ui {
                 role: "code_developer".into(),
                 model: "m".into(),
                 brief: String::new(),
+                task_omitted: false,
             },
         );
     }

@@ -55,7 +55,9 @@ impl Engine {
             worker: worker_id,
             role: role_name,
             model: model.clone(),
-            brief: message.clone(),
+            // The task is journaled once (run_started); the brief references it.
+            brief: prompts::journaled_brief(&brief),
+            task_omitted: true,
         })
         .await;
         if self.fatal.is_some() {
@@ -126,6 +128,7 @@ impl Engine {
             purpose,
             subtask,
             attempt,
+            context_warned: Default::default(),
         }
     }
 

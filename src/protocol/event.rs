@@ -15,7 +15,11 @@ use serde::{Deserialize, Serialize};
 use super::calls::{RetryNotice, Usage};
 use super::ids::{SubtaskId, WorkerId};
 use super::payload::*;
-use super::settings::RunSettings;
+use super::settings::{RunSettings, SettingChange};
+
+fn is_false(b: &bool) -> bool {
+    !*b
+}
 
 /// Bumped when an event's shape changes incompatibly.
 pub const JOURNAL_VERSION: u32 = 1;
@@ -122,7 +126,13 @@ pub enum Event {
         role: String,
         model: String,
         /// The brief the worker was given (task, shared decisions, dependency results).
+        /// When `task_omitted`, the overall task is left out (it is `run_started`'s, stored
+        /// once); `State::brief_as_sent` rebuilds what the worker saw.
         brief: String,
+        /// The brief was journaled without the overall task. Absent (false) in journals
+        /// written before the task was stored once: there `brief` is the whole text.
+        #[serde(default, skip_serializing_if = "is_false")]
+        task_omitted: bool,
     },
     /// A worker used a workspace tool (the tool transcript).
     WorkerToolUsed {
@@ -223,6 +233,15 @@ pub enum Event {
     },
     MaxWorkersChanged {
         max_workers: u32,
+        by: Actor,
+    },
+    /// A resumed run continues with other settings than its journal held (flags given to
+    /// `baton resume`, or resume trust narrowing them): what changed, and the settings now
+    /// in force (the reducer takes them, so a later resume and `export` see them). Never
+    /// holds a key.
+    SettingsChanged {
+        changes: Vec<SettingChange>,
+        settings: RunSettings,
         by: Actor,
     },
 

@@ -100,8 +100,11 @@ pub struct Subtask {
     pub attempts: u32,
     pub worker: Option<WorkerId>,
     pub model: Option<String>,
-    /// The brief of the latest attempt.
+    /// The brief of the latest attempt, as journaled (see `State::brief_as_sent`).
     pub brief: Option<String>,
+    /// `brief` leaves out the overall task (the run's, stored once).
+    #[serde(default)]
+    pub brief_task_omitted: bool,
     /// Guidance a person gave when resolving an escalation (added to the next brief).
     pub guidance: Option<String>,
     /// The worker's final text output of the latest attempt that reported.
@@ -145,6 +148,7 @@ impl Subtask {
             worker: None,
             model: None,
             brief: None,
+            brief_task_omitted: false,
             guidance: None,
             output: None,
             report: None,

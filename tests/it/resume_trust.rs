@@ -26,7 +26,7 @@ use support::{FakeLlm, RecordedRequest, Reply, ScriptedResponse};
 const KEY: &str = "fake-test-key-0123456789";
 
 fn baton(home: &Path) -> tokio::process::Command {
-    let mut c = tokio::process::Command::new(env!("CARGO_BIN_EXE_baton"));
+    let mut c = tokio::process::Command::new(crate::support_cli::bin());
     c.env("BATON_HOME", home);
     for var in baton::config::ENV_VARS
         .iter()

@@ -73,6 +73,7 @@ fn started_on(id: u32, worker: u32) -> Event {
         role: "code_developer".into(),
         model: "w".into(),
         brief: "b".into(),
+        task_omitted: false,
     }
 }
 
