@@ -199,7 +199,7 @@ impl Engine {
                 let settings = self.cfg.settings.clone();
                 self.emit(Event::RunStarted {
                     run_id,
-                    task,
+                    task: task.into(),
                     settings,
                 })
                 .await;

@@ -8,6 +8,7 @@
 //! Must not contain behaviour beyond small helpers: the rules live in the reducer and the loop.
 
 use std::fmt;
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -41,7 +42,8 @@ pub enum Event {
     // ---- run lifecycle -------------------------------------------------------------
     RunStarted {
         run_id: String,
-        task: String,
+        /// The task, journaled once; shared (`Arc`) by the state, the front end and prompts.
+        task: Arc<str>,
         settings: RunSettings,
     },
     /// The run was reopened from its journal.

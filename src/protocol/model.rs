@@ -10,6 +10,8 @@
 //! ([`WorkerBrief`]) beside the human-readable text, so models (and the `demo` model) can
 //! read the plan exactly. [`extract_block`] reads them back.
 
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
 
 use super::payload::{Priority, ProposedSubtask, Report};
@@ -184,7 +186,7 @@ pub struct FailureView {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct OrchestratorContext {
     pub step: Step,
-    pub task: String,
+    pub task: Arc<str>,
     /// The analysis' estimate and the current one.
     pub initial_estimate: u32,
     pub current_estimate: u32,
@@ -221,7 +223,7 @@ pub struct DependencyResult {
 /// The `<brief>` block of every worker prompt.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct WorkerBrief {
-    pub task: String,
+    pub task: Arc<str>,
     pub id: u32,
     pub title: String,
     pub description: String,

@@ -260,7 +260,8 @@ pub enum NeedsPerson {
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct State {
     pub run_id: String,
-    pub task: String,
+    /// The run's task, shared with the events and prompts that carry it (`Arc`).
+    pub task: std::sync::Arc<str>,
     pub settings: Option<RunSettings>,
     pub started_at: Option<DateTime<Utc>>,
     /// Timestamp of the latest event folded.

@@ -94,7 +94,7 @@ fn lifecycle_events_set_task_phase_mode_and_outcome() {
         },
     ]);
     assert_eq!(state.run_id, "r1");
-    assert_eq!(state.task, "the task");
+    assert_eq!(&*state.task, "the task");
     assert_eq!(state.max_workers, 2);
     assert_eq!(state.limits.max_subtasks, Some(3));
     assert_eq!(state.phase, Phase::Analysing);
