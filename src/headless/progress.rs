@@ -375,7 +375,12 @@ pub fn progress_line(state: &State, envelope: &Envelope) -> Option<String> {
             "continuing with today's settings: {}",
             changes
                 .iter()
-                .map(|c| format!("{} {} → {}", c.what, short(&c.before, 80), short(&c.after, 80)))
+                .map(|c| format!(
+                    "{} {} → {}",
+                    c.what,
+                    short(&c.before, 80),
+                    short(&c.after, 80)
+                ))
                 .collect::<Vec<_>>()
                 .join(", ")
         ),

@@ -46,7 +46,9 @@ fn responder(
             SUBMIT_REPLAN,
             json!({"summary": "ok", "add": [], "update": [], "cancel": [], "scope_note": "ok"}),
         ),
-        Some(ASSESS_COMPLETION) => tool(ASSESS_COMPLETION, json!({"complete": true, "missing": []})),
+        Some(ASSESS_COMPLETION) => {
+            tool(ASSESS_COMPLETION, json!({"complete": true, "missing": []}))
+        }
         Some(SUBMIT_SYNTHESIS) => tool(
             SUBMIT_SYNTHESIS,
             json!({"deliverable": "done", "integration_points": [], "conflicts": [],
@@ -133,14 +135,16 @@ async fn a_redirect_takes_neither_the_key_nor_the_prompt_to_another_host() {
     let elsewhere = FakeLlm::with_responder(responder(vec![])).await;
     let target = format!("{}/v1/messages", elsewhere.url());
     let redirect = target.clone();
-    let server =
-        FakeLlm::with_responder(move |_| ScriptedResponse::redirect(307, &redirect)).await;
+    let server = FakeLlm::with_responder(move |_| ScriptedResponse::redirect(307, &redirect)).await;
     write_config(home.path(), "[retry]\nmax_retries = 0\n");
 
     let o = headless(baton(home.path(), &server.url()), &[]).await;
     let (_, err) = text(&o);
     assert_eq!(o.status.code(), Some(1), "{err}");
-    assert!(err.contains(&target), "the error names where it pointed: {err}");
+    assert!(
+        err.contains(&target),
+        "the error names where it pointed: {err}"
+    );
 
     let doctor = baton(home.path(), &server.url())
         .arg("doctor")
@@ -239,13 +243,23 @@ async fn a_command_gets_no_secrets_leaves_nothing_running_and_stays_in_its_sandb
         "npm-secret-token",
     ] {
         assert!(!env.contains(secret), "{secret} reached the command: {env}");
-        assert!(!parent.contains(secret), "{secret} read from the parent: {parent}");
+        assert!(
+            !parent.contains(secret),
+            "{secret} read from the parent: {parent}"
+        );
     }
     let pid = read("s.pid");
     assert!(!pid.trim().is_empty());
     assert!(!alive(&pid), "process {pid} outlived its command");
     assert!(!outside_file.exists(), "wrote outside the workspace");
     assert!(!read("outside.txt").is_empty(), "the write was refused");
-    assert!(!read("net.txt").contains("connected"), "{}", read("net.txt"));
-    assert!(listener.accept().is_err(), "no connection reached the listener");
+    assert!(
+        !read("net.txt").contains("connected"),
+        "{}",
+        read("net.txt")
+    );
+    assert!(
+        listener.accept().is_err(),
+        "no connection reached the listener"
+    );
 }

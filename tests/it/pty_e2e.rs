@@ -38,7 +38,11 @@ impl Tty {
 }
 
 /// Polls the screen until `done` says so, acting on it meanwhile, or fails at the deadline.
-pub(crate) fn drive(tty: &mut Tty, deadline: Instant, mut step: impl FnMut(&str, &mut Tty) -> bool) {
+pub(crate) fn drive(
+    tty: &mut Tty,
+    deadline: Instant,
+    mut step: impl FnMut(&str, &mut Tty) -> bool,
+) {
     loop {
         let screen = tty.screen();
         if step(&screen, tty) {
@@ -108,7 +112,10 @@ pub(crate) fn spawn(
 }
 
 /// Waits for the child to exit (or fails at the deadline) and returns its exit code.
-pub(crate) fn wait_exit(child: &mut Box<dyn portable_pty::Child + Send + Sync>, deadline: Instant) -> u32 {
+pub(crate) fn wait_exit(
+    child: &mut Box<dyn portable_pty::Child + Send + Sync>,
+    deadline: Instant,
+) -> u32 {
     loop {
         if let Some(status) = child.try_wait().unwrap() {
             return status.exit_code();

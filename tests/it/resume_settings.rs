@@ -200,7 +200,9 @@ fn the_real_binary_journals_resume_flags_and_export_shows_them() {
     let (_, err) = text(&o);
     assert_eq!(o.status.code(), Some(3), "{err}");
     assert!(
-        err.contains("continuing with today's settings: max_workers 1 → 3, limits.budget_usd none → 5"),
+        err.contains(
+            "continuing with today's settings: max_workers 1 → 3, limits.budget_usd none → 5"
+        ),
         "{err}"
     );
     let lines = settings_changed_lines(home.path());

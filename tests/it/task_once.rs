@@ -153,6 +153,10 @@ fn the_rebuilt_brief_is_exactly_the_workers_message_whatever_the_text_holds() {
         };
         let journaled = journaled_brief(&b);
         assert!(!journaled.contains("Build it"));
-        assert_eq!(brief_with_task(&journaled, task), worker_message(&b), "{task:?}");
+        assert_eq!(
+            brief_with_task(&journaled, task),
+            worker_message(&b),
+            "{task:?}"
+        );
     }
 }

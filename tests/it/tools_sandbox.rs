@@ -341,13 +341,7 @@ fn as_user(program: impl AsRef<std::ffi::OsStr>) -> Command {
     // SAFETY: geteuid has no preconditions.
     if unsafe { libc::geteuid() } == 0 {
         let mut c = Command::new("setpriv");
-        c.args([
-            "--reuid",
-            "1000",
-            "--regid",
-            "1000",
-            "--clear-groups",
-        ]);
+        c.args(["--reuid", "1000", "--regid", "1000", "--clear-groups"]);
         c.arg(program);
         c
     } else {

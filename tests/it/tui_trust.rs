@@ -62,7 +62,10 @@ fn the_dialog_lists_each_difference_with_journal_text_made_visible() {
     for screen in [&small, &big] {
         assert!(!screen.contains('\u{1b}') && !screen.contains('\u{7}'));
         assert!(screen.contains("\\x1b]0;owned\\x07"), "{screen}");
-        assert!(screen.contains("Nothing is sent to any provider"), "{screen}");
+        assert!(
+            screen.contains("Nothing is sent to any provider"),
+            "{screen}"
+        );
         assert!(screen.contains("--workspace /"), "{screen}");
     }
     insta::assert_snapshot!("trust_dialog_80x24", small);
@@ -73,8 +76,14 @@ fn the_dialog_lists_each_difference_with_journal_text_made_visible() {
 fn only_y_continues_and_a_stray_key_answers_nothing() {
     let d = dialog();
     let key = |code| KeyEvent::new(code, KeyModifiers::NONE);
-    assert_eq!(d.handle_key(&key(KeyCode::Char('y'))), Some(TrustAnswer::Today));
-    assert_eq!(d.handle_key(&key(KeyCode::Char('Y'))), Some(TrustAnswer::Today));
+    assert_eq!(
+        d.handle_key(&key(KeyCode::Char('y'))),
+        Some(TrustAnswer::Today)
+    );
+    assert_eq!(
+        d.handle_key(&key(KeyCode::Char('Y'))),
+        Some(TrustAnswer::Today)
+    );
     for quit in [KeyCode::Char('n'), KeyCode::Char('q'), KeyCode::Esc] {
         assert_eq!(d.handle_key(&key(quit)), Some(TrustAnswer::Quit));
     }
