@@ -30,7 +30,7 @@ fn tool(name: &str, args: Value) -> ScriptedResponse {
 
 /// An orchestrator that plans one subtask and accepts its report; a worker that makes the
 /// tool calls of `steps` in order, one a turn, then reports.
-fn responder(
+pub(crate) fn responder(
     steps: Vec<(&'static str, Value)>,
 ) -> impl Fn(&RecordedRequest) -> ScriptedResponse + Send + Sync + 'static {
     move |req| match req.forced_tool() {
