@@ -291,19 +291,7 @@ impl Engine {
             torn_line_dropped,
         })
         .await;
-        // The run continues with today's settings (flags given to `baton resume`, resume
-        // trust): journaled, so the state, the next resume and `export` show them.
-        if let Some(before) = self.state.settings_in_force() {
-            let changes = before.changes_to(&self.cfg.settings);
-            if !changes.is_empty() {
-                self.emit(Event::SettingsChanged {
-                    changes,
-                    settings: self.cfg.settings.clone(),
-                    by: Actor::Person,
-                })
-                .await;
-            }
-        }
+        self.journal_settings_in_force().await;
         if was_completed {
             self.finish(RunOutcome::Completed).await;
         }
