@@ -99,6 +99,7 @@ fn loaded_ui() -> Ui {
                 role: "r".into(),
                 model: "m".into(),
                 brief: String::new(),
+                task_omitted: false,
             },
         );
         ev(
@@ -131,6 +132,7 @@ fn loaded_ui() -> Ui {
                 role: "code_developer".into(),
                 model: "m".into(),
                 brief: String::new(),
+                task_omitted: false,
             },
         );
     }

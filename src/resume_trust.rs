@@ -4,14 +4,14 @@
 //!
 //! - provider, base URL (and so the key, which follows the provider) and workspace are
 //!   today's. Where the journal names others, the person decides: headless refuses (exit 2)
-//!   naming the flags that choose; the TUI shows the differences and asks before starting.
+//!   naming the flags that choose; the TUI shows the differences in a dialog before the
+//!   engine starts (`tui::startup`).
 //!   A flag given now is a decision already made.
 //! - `allow_commands` and `read_only` take the stricter of the journal and today (unless
 //!   given as a flag now), with a note: narrowing is always safe, widening needs the flag.
 //!
 //! Must not read the journal itself (`session` does) nor print: it returns text.
 
-use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
 
 use crate::config::Config;
@@ -62,6 +62,20 @@ pub fn mismatches(today: &Config, original: &RunSettings) -> Vec<Mismatch> {
     out
 }
 
+/// Why a resume was refused: the run and each difference. Its text ([`refusal`]) names the
+/// flags that choose; the TUI shows the same as a dialog.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TrustRefusal {
+    pub run_id: String,
+    pub found: Vec<Mismatch>,
+}
+
+impl std::fmt::Display for TrustRefusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(refusal(&self.run_id, &self.found).trim_end())
+    }
+}
+
 /// Applies the rules to the configuration of a resumed run: refuses (the text says what
 /// differs and which flags decide) when the journal names another provider, base URL or
 /// workspace and the person has not confirmed today's; narrows `allow_commands` and
@@ -70,12 +84,15 @@ pub fn apply(
     config: &mut Config,
     original: &RunSettings,
     run_id: &str,
-) -> Result<Vec<String>, String> {
+) -> Result<Vec<String>, TrustRefusal> {
     let found = mismatches(config, original);
     let mut notes = Vec::new();
     if !found.is_empty() {
         if !config.resume_confirmed {
-            return Err(refusal(run_id, &found));
+            return Err(TrustRefusal {
+                run_id: run_id.to_string(),
+                found,
+            });
         }
         notes.push(format!(
             "continuing with today's {} (the run's journal named others)",
@@ -140,36 +157,19 @@ pub fn refusal(run_id: &str, found: &[Mismatch]) -> String {
     text
 }
 
-/// The TUI's question before its screen opens: shows `refusal` and asks whether to
-/// continue with today's settings. Anything but `y`/`yes` (or end of input) is no.
-pub fn ask(refusal: &str, mut input: impl BufRead, mut output: impl Write) -> bool {
-    let _ = write!(
-        output,
-        "{refusal}Continue with today's settings instead? [y/N] "
-    );
-    let _ = output.flush();
-    let mut answer = String::new();
-    if input.read_line(&mut answer).is_err() {
-        return false;
+/// Journal text made safe for a terminal, on one line: control characters shown as the
+/// sanitizer shows them (`\x1b`, `\r`, `\u{202e}`), newlines and tabs as `\n`, `\t`; cut
+/// to 200 characters.
+pub fn visible(s: &str) -> String {
+    let mut flat = String::new();
+    for c in s.chars().take(200) {
+        match c {
+            '\n' => flat.push_str("\\n"),
+            '\t' => flat.push_str("\\t"),
+            c => flat.push(c),
+        }
     }
-    matches!(answer.trim().to_ascii_lowercase().as_str(), "y" | "yes")
-}
-
-/// Journal text made safe for a terminal: control characters (ESC, CR, ...) shown as
-/// escapes, cut to 200 characters.
-fn visible(s: &str) -> String {
-    let mut out: String = s
-        .chars()
-        .take(200)
-        .flat_map(|c| {
-            let escaped: Vec<char> = if c.is_control() {
-                c.escape_default().collect()
-            } else {
-                vec![c]
-            };
-            escaped
-        })
-        .collect();
+    let mut out = crate::text::sanitize(&flat).into_owned();
     if s.chars().count() > 200 {
         out.push('…');
     }
@@ -186,25 +186,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn ask_accepts_only_yes() {
-        for (answer, expected) in [
-            ("y\n", true),
-            ("YES\n", true),
-            ("\n", false),
-            ("n\n", false),
-            ("", false),
-        ] {
-            let mut out = Vec::new();
-            assert_eq!(
-                ask("differs\n", answer.as_bytes(), &mut out),
-                expected,
-                "{answer:?}"
-            );
-            assert!(String::from_utf8_lossy(&out).contains("[y/N]"));
-        }
-    }
-
-    #[test]
     fn journal_text_is_made_visible() {
         let text = refusal(
             "r1",
@@ -216,7 +197,7 @@ mod tests {
             }],
         );
         assert!(!text.contains('\u{1b}'), "{text}");
-        assert!(text.contains("http://evil\\u{1b}]0;x\\u{7}"), "{text}");
+        assert!(text.contains("http://evil\\x1b]0;x\\x07"), "{text}");
         assert!(text.contains("--base-url http://evil"), "{text}");
     }
 }

@@ -22,7 +22,7 @@ use crate::instructions::{InstructionSummary, ProjectInstructions};
 use crate::isolation::{Isolation, RunWorktrees};
 use crate::journal::{self, Journal, JournalError, LockError, Replay, RunLock};
 use crate::llm::{LlmError, Provider, ProviderKind, ProviderSettings, anthropic, openai};
-use crate::protocol::{ApprovalPolicy, Envelope, Event, RunSettings};
+use crate::protocol::{ApprovalPolicy, RunSettings};
 use crate::tools::mcp::{McpServerSpec, McpTools, ToolSet};
 use crate::tools::{WorkerTools, Workspace, WorkspaceOptions};
 
@@ -99,7 +99,7 @@ pub enum SessionError {
     /// The run's journal names another provider, base URL or workspace than today's
     /// configuration ([`crate::resume_trust`]); the text says which flags decide.
     #[error("{0}")]
-    ResumeTrust(String),
+    ResumeTrust(crate::resume_trust::TrustRefusal),
 }
 
 impl SessionError {
@@ -235,13 +235,9 @@ pub fn start(
                     journal_path.display()
                 ));
             }
-            let Some(original) = replay
-                .events
-                .iter()
-                .find_map(|e: &Envelope| match &e.event {
-                    Event::RunStarted { settings, .. } => Some(settings.clone()),
-                    _ => None,
-                })
+            // The settings the run last ran with: `run_started`'s, then every
+            // `settings_changed` and change of workers or limits made during the run.
+            let Some(original) = crate::state::State::fold(&replay.events).settings_in_force()
             else {
                 return Err(SessionError::EmptyJournal { path: journal_path });
             };

@@ -272,7 +272,7 @@ fn bare_context(req: &ChatRequest, step: Step) -> OrchestratorContext {
         step,
         task: user_texts(req)
             .first()
-            .map(|t| t.trim().to_string())
+            .map(|t| t.trim().into())
             .unwrap_or_default(),
         initial_estimate: 0,
         current_estimate: 0,
@@ -292,7 +292,7 @@ fn bare_brief(req: &ChatRequest) -> WorkerBrief {
         .map(|t| t.trim().to_string())
         .unwrap_or_default();
     WorkerBrief {
-        task: text.clone(),
+        task: text.as_str().into(),
         id: 0,
         title: vars::subject_of(&text),
         description: text,

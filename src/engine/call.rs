@@ -94,6 +94,54 @@ pub(crate) struct CallCtx {
     /// For deltas: the subtask (`None`: orchestrator) and attempt.
     pub subtask: Option<SubtaskId>,
     pub attempt: u32,
+    /// The context-size warning was given for this attempt or step (once is enough).
+    pub context_warned: std::sync::atomic::AtomicBool,
+}
+
+/// Bytes per token of the prompt estimate: about 4 for English prose and code in the
+/// tokenizers of Anthropic and OpenAI. An estimate, so the warning says "about".
+pub const BYTES_PER_TOKEN: u64 = 4;
+
+/// The estimated prompt size of `req` in tokens: every byte of the system prompt, the
+/// messages (text, tool calls' arguments, tool results) and the tool definitions, divided
+/// by [`BYTES_PER_TOKEN`], rounded up.
+pub fn estimated_prompt_tokens(req: &ChatRequest) -> u64 {
+    let json_len = |v: &Value| v.to_string().len();
+    let messages: usize = req
+        .messages
+        .iter()
+        .flat_map(|m| m.content.iter())
+        .map(|c| match c {
+            Content::Text { text } => text.len(),
+            Content::ToolUse { name, input, .. } => name.len() + json_len(input),
+            Content::ToolResult { content, .. } => content.len(),
+        })
+        .sum();
+    let tools: usize = req
+        .tools
+        .iter()
+        .map(|t| t.name.len() + t.description.len() + json_len(&t.input_schema))
+        .sum();
+    let bytes = u64::try_from(req.system.len() + messages + tools).unwrap_or(u64::MAX);
+    bytes.div_ceil(BYTES_PER_TOKEN)
+}
+
+/// The warning for a prompt of about `tokens` that exceeds `model`'s `context` window.
+pub fn context_warning(purpose: &CallPurpose, model: &str, tokens: u64, context: u64) -> String {
+    let what = match purpose {
+        CallPurpose::Worker { id, attempt } => format!("worker {id} (attempt {attempt})"),
+        CallPurpose::Analysis => "the orchestrator's analysis".to_string(),
+        CallPurpose::Replan { cycle } => format!("the orchestrator's replan {cycle}"),
+        CallPurpose::Recovery { id } => format!("the orchestrator's recovery of {id}"),
+        CallPurpose::Completion => "the orchestrator's completion check".to_string(),
+        CallPurpose::Synthesis => "the orchestrator's synthesis".to_string(),
+        CallPurpose::Evaluation { round } => format!("the evaluation, round {round}"),
+    };
+    format!(
+        "context window exceeded: the prompt for {what} is about {tokens} tokens (bytes / \
+         {BYTES_PER_TOKEN}), over the {context} of {model}; the provider may refuse or cut it \
+         (shorten the task or what workers read, or use a model with a larger window)"
+    )
 }
 
 impl CallCtx {
@@ -114,6 +162,7 @@ impl CallCtx {
         &self,
         req: ChatRequest,
     ) -> (Result<ChatResponse, LlmError>, Vec<Event>) {
+        self.check_context(&req).await;
         let (live_tx, mut live) = mpsc::unbounded_channel::<Event>();
         let deltas = self.deltas.clone();
         let (subtask, attempt) = (self.subtask, self.attempt);
@@ -167,6 +216,25 @@ impl CallCtx {
             events.push(self.usage_event(model, resp.usage));
         }
         (result, events)
+    }
+
+    /// Before sending: a journaled notice (the TUI flashes it, headless prints it) when the
+    /// prompt will exceed the model's context window, once per attempt or step.
+    async fn check_context(&self, req: &ChatRequest) {
+        use std::sync::atomic::Ordering;
+        let Some(context) = self.pricing.limits(&req.model).and_then(|l| l.context) else {
+            return;
+        };
+        if context == 0 || self.context_warned.load(Ordering::Relaxed) {
+            return;
+        }
+        let tokens = estimated_prompt_tokens(req);
+        if tokens > context {
+            self.context_warned.store(true, Ordering::Relaxed);
+            let message = context_warning(&self.purpose, &req.model, tokens, context);
+            tracing::warn!("{message}");
+            self.recorder.note(Event::Notice { message }).await;
+        }
     }
 
     fn usage_event(&self, model: String, usage: Usage) -> Event {

@@ -80,7 +80,9 @@ impl Engine {
             worker: worker_id,
             role: role_name,
             model: model.clone(),
-            brief: message.clone(),
+            // The task is journaled once (run_started); the brief references it.
+            brief: prompts::journaled_brief(&brief),
+            task_omitted: true,
         })
         .await;
         if self.fatal.is_some() {
@@ -165,6 +167,7 @@ impl Engine {
             purpose,
             subtask,
             attempt,
+            context_warned: Default::default(),
         }
     }
 

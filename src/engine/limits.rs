@@ -1,4 +1,5 @@
-//! Limits: which budgets are reached, holding dispatch, raising and resolving scope alerts.
+//! Limits: which budgets are reached, holding dispatch, raising and resolving scope alerts;
+//! the settings (workers, limits, policy) a resumed run journals it runs with.
 
 use super::policy::{self};
 use super::run::*;
@@ -6,6 +7,24 @@ use crate::protocol::*;
 use crate::state::{Refusal, SubtaskStatus};
 
 impl Engine {
+    /// On resume: the run continues with the settings it is given now (flags given to
+    /// `baton resume`, resume trust), journaled where they differ from the journal's, so
+    /// the state (workers, limits), the next resume and `export` follow them.
+    pub(super) async fn journal_settings_in_force(&mut self) {
+        let Some(before) = self.state.settings_in_force() else {
+            return;
+        };
+        let changes = before.changes_to(&self.cfg.settings);
+        if !changes.is_empty() {
+            self.emit(Event::SettingsChanged {
+                changes,
+                settings: self.cfg.settings.clone(),
+                by: Actor::Person,
+            })
+            .await;
+        }
+    }
+
     /// Is this limit's alert open, or was its overrun accepted (defer low priority) at the
     /// current maximum?
     pub(super) fn limit_held(&self, limit: LimitKind) -> bool {

@@ -254,6 +254,16 @@ pub fn worker_message_parts(b: &WorkerBrief) -> (String, String) {
     (stable, msg)
 }
 
+/// The brief as journaled: the worker's message without the overall task, which the
+/// journal holds once (`run_started`). `protocol::model::brief_with_task` rebuilds the
+/// message from it exactly.
+pub fn journaled_brief(b: &WorkerBrief) -> String {
+    worker_message(&WorkerBrief {
+        task: Default::default(),
+        ..b.clone()
+    })
+}
+
 /// The worker's system prompt: the role's prompt, then the common worker rules.
 pub fn worker_system(role: Option<&RoleSpec>) -> String {
     match role {

@@ -199,7 +199,7 @@ impl Engine {
                 let settings = self.cfg.settings.clone();
                 self.emit(Event::RunStarted {
                     run_id,
-                    task,
+                    task: task.into(),
                     settings,
                 })
                 .await;
@@ -293,6 +293,7 @@ impl Engine {
         })
         .await;
         self.finish_interrupted_rollback().await;
+        self.journal_settings_in_force().await;
         if was_completed {
             self.finish(RunOutcome::Completed).await;
         }

@@ -58,7 +58,7 @@ impl Engine {
                     } else {
                         title
                     },
-                    description: task,
+                    description: task.to_string(),
                     role,
                     depends_on: Vec::new(),
                     priority: Priority::Normal,

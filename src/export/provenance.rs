@@ -234,6 +234,16 @@ fn decision_of(event: &Event, state: &State) -> Option<(&'static str, Actor, Opt
         Event::MaxWorkersChanged { max_workers, by } => {
             d("max_workers", by, None, max_workers.to_string())
         }
+        Event::SettingsChanged { changes, by, .. } => d(
+            "settings",
+            by,
+            None,
+            changes
+                .iter()
+                .map(|c| format!("{} {} -> {}", c.what, c.before, c.after))
+                .collect::<Vec<_>>()
+                .join(", "),
+        ),
         Event::SubtaskRolledBack { id, files, by } => {
             d("rollback", by, Some(*id), format!("{} files", files.len()))
         }

@@ -390,6 +390,19 @@ pub fn progress_line(state: &State, envelope: &Envelope) -> Option<String> {
         Event::MaxWorkersChanged { max_workers, by } => {
             format!("max workers {max_workers} ({})", actor(*by))
         }
+        Event::SettingsChanged { changes, .. } => format!(
+            "continuing with today's settings: {}",
+            changes
+                .iter()
+                .map(|c| format!(
+                    "{} {} → {}",
+                    c.what,
+                    short(&c.before, 80),
+                    short(&c.after, 80)
+                ))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
         Event::Notice { message } => format!("note: {}", short(message, 100)),
         Event::DispatchPolicySet { id, policy, by } => {
             format!("{id} dispatch policy {policy} ({})", actor(*by))

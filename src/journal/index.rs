@@ -102,7 +102,7 @@ pub fn list_runs(data_dir: &Path) -> io::Result<Vec<RunSummary>> {
             id,
             dir: run_dir,
             started: state.started_at,
-            task: state.task.clone(),
+            task: state.task.to_string(),
             status,
             subtasks: u32::try_from(state.subtasks.len()).unwrap_or(u32::MAX),
             cost_usd: state.cost_usd,

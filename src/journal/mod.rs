@@ -169,6 +169,7 @@ pub fn is_milestone(event: &Event) -> bool {
         | Event::DispatchPaused { by }
         | Event::DispatchResumed { by }
         | Event::MaxWorkersChanged { by, .. }
+        | Event::SettingsChanged { by, .. }
         | Event::CommandApprovalDecided { by, .. } => *by == Actor::Person,
         _ => false,
     }

@@ -8,6 +8,7 @@
 //! Must not contain behaviour beyond small helpers: the rules live in the reducer and the loop.
 
 use std::fmt;
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -15,7 +16,11 @@ use serde::{Deserialize, Serialize};
 use super::calls::{RetryNotice, ThrottleNotice, Usage};
 use super::ids::{SubtaskId, WorkerId};
 use super::payload::*;
-use super::settings::{DispatchPolicy, RunSettings};
+use super::settings::{DispatchPolicy, RunSettings, SettingChange};
+
+fn is_false(b: &bool) -> bool {
+    !*b
+}
 
 /// Bumped when an event's shape changes incompatibly.
 pub const JOURNAL_VERSION: u32 = 1;
@@ -37,7 +42,8 @@ pub enum Event {
     // ---- run lifecycle -------------------------------------------------------------
     RunStarted {
         run_id: String,
-        task: String,
+        /// The task, journaled once; shared (`Arc`) by the state, the front end and prompts.
+        task: Arc<str>,
         settings: RunSettings,
     },
     /// The run was reopened from its journal.
@@ -122,7 +128,13 @@ pub enum Event {
         role: String,
         model: String,
         /// The brief the worker was given (task, shared decisions, dependency results).
+        /// When `task_omitted`, the overall task is left out (it is `run_started`'s, stored
+        /// once); `State::brief_as_sent` rebuilds what the worker saw.
         brief: String,
+        /// The brief was journaled without the overall task. Absent (false) in journals
+        /// written before the task was stored once: there `brief` is the whole text.
+        #[serde(default, skip_serializing_if = "is_false")]
+        task_omitted: bool,
     },
     /// A worker used a workspace tool (the tool transcript).
     WorkerToolUsed {
@@ -238,6 +250,15 @@ pub enum Event {
     /// The provider layer started, changed or stopped throttling an endpoint.
     ProviderThrottled {
         notice: ThrottleNotice,
+    },
+    /// A resumed run continues with other settings than its journal held (flags given to
+    /// `baton resume`, or resume trust narrowing them): what changed, and the settings now
+    /// in force (the reducer takes them, so a later resume and `export` see them). Never
+    /// holds a key.
+    SettingsChanged {
+        changes: Vec<SettingChange>,
+        settings: RunSettings,
+        by: Actor,
     },
 
     // ---- workspace tools ----------------------------------------------------------------

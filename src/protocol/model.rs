@@ -10,6 +10,8 @@
 //! ([`WorkerBrief`]) beside the human-readable text, so models (and the `demo` model) can
 //! read the plan exactly. [`extract_block`] reads them back.
 
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
 
 use super::payload::{Priority, ProposedSubtask, Report};
@@ -184,7 +186,7 @@ pub struct FailureView {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct OrchestratorContext {
     pub step: Step,
-    pub task: String,
+    pub task: Arc<str>,
     /// The analysis' estimate and the current one.
     pub initial_estimate: u32,
     pub current_estimate: u32,
@@ -221,7 +223,7 @@ pub struct DependencyResult {
 /// The `<brief>` block of every worker prompt.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct WorkerBrief {
-    pub task: String,
+    pub task: Arc<str>,
     pub id: u32,
     pub title: String,
     pub description: String,
@@ -233,6 +235,38 @@ pub struct WorkerBrief {
     pub dependency_results: Vec<DependencyResult>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub guidance: Option<String>,
+}
+
+/// The heading the worker's message starts with; the overall task follows it.
+pub const TASK_HEADING: &str = "# Overall task\n";
+/// How the `<brief>` block starts when its task is empty (the journaled form). A JSON
+/// string escapes `"`, so this cannot occur inside the block's values.
+const EMPTY_TASK_BLOCK: &str = "<brief>{\"task\":\"\"";
+
+/// What a worker saw, rebuilt from its journaled brief (rendered with an empty task, see
+/// `engine::prompts::journaled_brief`) and the run's task: the task goes back after the
+/// heading and into the `<brief>` block. A brief not in that form is returned as it is.
+pub fn brief_with_task(journaled: &str, task: &str) -> String {
+    let (Some(rest), Some(block)) = (
+        journaled.strip_prefix(TASK_HEADING),
+        journaled.rfind(EMPTY_TASK_BLOCK),
+    ) else {
+        return journaled.to_string();
+    };
+    let Some(block) = block.checked_sub(TASK_HEADING.len()) else {
+        return journaled.to_string();
+    };
+    let task_json = serde_json::to_string(task).unwrap_or_else(|_| "\"\"".into());
+    let (prose, tail) = rest.split_at(block);
+    let after = &tail[EMPTY_TASK_BLOCK.len()..];
+    let mut out = String::with_capacity(journaled.len() + 2 * task.len() + 16);
+    out.push_str(TASK_HEADING);
+    out.push_str(task);
+    out.push_str(prose);
+    out.push_str("<brief>{\"task\":");
+    out.push_str(&task_json);
+    out.push_str(after);
+    out
 }
 
 /// Renders `<tag>{json}</tag>`.

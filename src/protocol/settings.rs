@@ -119,6 +119,97 @@ pub struct RoleDispatch {
     pub max_concurrent: Option<u32>,
 }
 
+/// One setting that changed: its name (as in the config file: `max_workers`,
+/// `limits.budget_usd`, `base_url`) and its values before and after, as text.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SettingChange {
+    pub what: String,
+    pub before: String,
+    pub after: String,
+}
+
+impl RunSettings {
+    /// The settings that differ between `self` (before) and `after`, in a fixed order.
+    pub fn changes_to(&self, after: &RunSettings) -> Vec<SettingChange> {
+        fn opt<T: fmt::Display>(v: &Option<T>) -> String {
+            v.as_ref()
+                .map_or_else(|| "none".to_string(), ToString::to_string)
+        }
+        let (a, b) = (self, after);
+        let pairs = [
+            ("provider", a.provider.clone(), b.provider.clone()),
+            ("base_url", a.base_url.clone(), b.base_url.clone()),
+            (
+                "model",
+                a.orchestrator_model.clone(),
+                b.orchestrator_model.clone(),
+            ),
+            (
+                "worker_model",
+                a.worker_model.clone(),
+                b.worker_model.clone(),
+            ),
+            (
+                "max_workers",
+                a.max_workers.to_string(),
+                b.max_workers.to_string(),
+            ),
+            ("approve", a.approve.to_string(), b.approve.to_string()),
+            (
+                "limits.max_subtasks",
+                opt(&a.limits.max_subtasks),
+                opt(&b.limits.max_subtasks),
+            ),
+            (
+                "limits.max_cycles",
+                opt(&a.limits.max_cycles),
+                opt(&b.limits.max_cycles),
+            ),
+            (
+                "limits.max_tokens",
+                opt(&a.limits.max_tokens),
+                opt(&b.limits.max_tokens),
+            ),
+            (
+                "limits.budget_usd",
+                opt(&a.limits.budget_usd),
+                opt(&b.limits.budget_usd),
+            ),
+            (
+                "limits.max_wall_secs",
+                opt(&a.limits.max_wall_secs),
+                opt(&b.limits.max_wall_secs),
+            ),
+            (
+                "complexity_threshold",
+                a.complexity_threshold.to_string(),
+                b.complexity_threshold.to_string(),
+            ),
+            ("evaluate", a.evaluate.to_string(), b.evaluate.to_string()),
+            ("workspace", opt(&a.workspace), opt(&b.workspace)),
+            (
+                "read_only",
+                a.read_only.to_string(),
+                b.read_only.to_string(),
+            ),
+            (
+                "allow_commands",
+                a.allow_commands.to_string(),
+                b.allow_commands.to_string(),
+            ),
+        ];
+        pairs
+            .into_iter()
+            .filter(|(_, before, after)| before != after)
+            .map(|(what, before, after)| SettingChange {
+                what: what.to_string(),
+                before,
+                after,
+            })
+            .collect()
+    }
+}
+
 impl ApprovalPolicy {
     /// Every policy, in the order `--help` lists them.
     pub const ALL: [ApprovalPolicy; 3] = [

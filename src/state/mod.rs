@@ -107,8 +107,11 @@ pub struct Subtask {
     pub attempts: u32,
     pub worker: Option<WorkerId>,
     pub model: Option<String>,
-    /// The brief of the latest attempt.
+    /// The brief of the latest attempt, as journaled (see `State::brief_as_sent`).
     pub brief: Option<String>,
+    /// `brief` leaves out the overall task (the run's, stored once).
+    #[serde(default)]
+    pub brief_task_omitted: bool,
     /// Guidance a person gave when resolving an escalation (added to the next brief).
     pub guidance: Option<String>,
     /// The worker's final text output of the latest attempt that reported.
@@ -161,6 +164,7 @@ impl Subtask {
             worker: None,
             model: None,
             brief: None,
+            brief_task_omitted: false,
             guidance: None,
             output: None,
             report: None,
@@ -327,7 +331,8 @@ pub struct MergeRecord {
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct State {
     pub run_id: String,
-    pub task: String,
+    /// The run's task, shared with the events and prompts that carry it (`Arc`).
+    pub task: std::sync::Arc<str>,
     pub settings: Option<RunSettings>,
     pub started_at: Option<DateTime<Utc>>,
     /// Timestamp of the latest event folded.

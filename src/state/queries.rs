@@ -17,6 +17,27 @@ impl State {
         self.subtasks.get((id.0 as usize).wrapping_sub(1))
     }
 
+    /// The settings in force: the journaled ones (`run_started`, then `settings_changed`)
+    /// with the workers and limits changed during the run (`+`/`-`, a raised limit).
+    /// `None` before `run_started`.
+    pub fn settings_in_force(&self) -> Option<RunSettings> {
+        let mut s = self.settings.clone()?;
+        s.max_workers = self.max_workers;
+        s.limits = self.limits.clone();
+        Some(s)
+    }
+
+    /// The brief of `s`'s latest attempt exactly as the worker was given it: the journaled
+    /// brief with the run's task put back (a brief journaled whole is returned as it is).
+    pub fn brief_as_sent(&self, s: &Subtask) -> Option<String> {
+        let brief = s.brief.as_deref()?;
+        Some(if s.brief_task_omitted {
+            crate::protocol::model::brief_with_task(brief, &self.task)
+        } else {
+            brief.to_string()
+        })
+    }
+
     pub(in crate::state) fn subtask_mut(&mut self, id: SubtaskId) -> Option<&mut Subtask> {
         self.subtasks.get_mut((id.0 as usize).wrapping_sub(1))
     }

@@ -205,9 +205,9 @@ pub fn lines(ui: &Ui, s: &Subtask, width: usize) -> Vec<Line<'static>> {
         section(&mut out, ui, "Files changed");
         out.extend(super::changes::detail_lines(ui, s.id, &s.files_changed));
     }
-    if let Some(b) = &s.brief {
+    if let Some(b) = ui.state.brief_as_sent(s) {
         section(&mut out, ui, "Brief it was given");
-        text(&mut out, b);
+        text(&mut out, &b);
     }
     if !ui.instructions.is_empty() {
         section(

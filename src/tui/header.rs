@@ -193,7 +193,7 @@ pub fn render(frame: &mut Frame, area: Rect, ui: &Ui) {
     let task = if st.task.is_empty() {
         "starting…"
     } else {
-        st.task.as_str()
+        &st.task
     };
     let left_prefix = format!(" Baton {} ", t.glyph("▸"));
     let task_w = width.saturating_sub(right_w + left_prefix.width() + 1);

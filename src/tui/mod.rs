@@ -5,7 +5,7 @@
 //! Layout of this module: `app` (model + update), `input` (keys → actions), `keymap`
 //! (bindings as data), `needs` (bell, auto-opened modals), `view` (draw) and one file per
 //! part of the screen, `modals/` (one file per dialog), `runtime` (the loop), `terminal`
-//! (the mode pair).
+//! (the mode pair), `startup` (the resume-trust dialog before the engine starts).
 
 pub mod app;
 pub mod bindings;
@@ -30,6 +30,7 @@ pub mod replan_log;
 pub mod runtime;
 pub mod safe;
 pub mod scroll_hint;
+pub mod startup;
 pub mod synthesis;
 pub mod task_list;
 pub mod terminal;
@@ -62,17 +63,29 @@ pub async fn run(mut config: Config, launch: Launch) -> Result<i32> {
         Launch::New { task } if task.trim().is_empty() => None,
         _ => match session::start(&config, launch.clone(), FrontEnd::Tui) {
             Ok(s) => Some(s),
-            // The run's journal names another provider, base URL or workspace: show the
-            // differences and ask before the screen opens.
-            Err(session::SessionError::ResumeTrust(text))
-                if crate::resume_trust::ask(&text, std::io::stdin().lock(), std::io::stderr()) =>
-            {
-                config.resume_confirmed = true;
-                match session::start(&config, launch, FrontEnd::Tui) {
-                    Ok(s) => Some(s),
-                    Err(e) => {
-                        eprintln!("baton: {e}");
-                        return Ok(e.exit_code());
+            // The run's journal names another provider, base URL or workspace: ask in a
+            // dialog before any engine starts (nothing is sent until the person answers).
+            Err(session::SessionError::ResumeTrust(refusal)) => {
+                let dialog = modals::trust::TrustDialog::new(refusal);
+                let theme = theme::Theme::from_env(
+                    config.ui.ascii,
+                    config.ui.theme == crate::config::UiTheme::Light,
+                );
+                match startup::ask_trust(&dialog, &theme, config.ui.mouse).await? {
+                    modals::trust::TrustAnswer::Today => {
+                        config.resume_confirmed = true;
+                        match session::start(&config, launch, FrontEnd::Tui) {
+                            Ok(s) => Some(s),
+                            Err(e) => {
+                                eprintln!("baton: {e}");
+                                return Ok(e.exit_code());
+                            }
+                        }
+                    }
+                    // As headless: refused, naming the flags that choose (exit 2).
+                    modals::trust::TrustAnswer::Quit => {
+                        eprintln!("baton: {}", dialog.refusal());
+                        return Ok(2);
                     }
                 }
             }

@@ -10,7 +10,7 @@ fn baton(args: &[&str]) -> (i32, String, String) {
     let home = tempfile::tempdir().unwrap();
     // A config file that does not parse: generating completions must not read it.
     std::fs::write(home.path().join("config.toml"), "max_workers = \"many\"\n").unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_baton"))
+    let out = Command::new(crate::support_cli::bin())
         .args(args)
         .env("BATON_HOME", home.path())
         .env_remove("ANTHROPIC_API_KEY")

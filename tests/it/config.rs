@@ -15,7 +15,7 @@ const KEY: &str = "fake-anthropic-test-key-0123456789";
 
 /// The binary with a private BATON_HOME and none of the user's Baton/provider variables.
 fn baton(home: &Path) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_baton"));
+    let mut c = Command::new(crate::support_cli::bin());
     c.env("BATON_HOME", home);
     for var in baton::config::ENV_VARS
         .iter()

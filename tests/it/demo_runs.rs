@@ -84,7 +84,7 @@ impl Sim {
     fn context(&self, step: Step) -> OrchestratorContext {
         OrchestratorContext {
             step,
-            task: self.task.clone(),
+            task: self.task.as_str().into(),
             initial_estimate: self.initial,
             current_estimate: self
                 .subtasks
@@ -138,7 +138,7 @@ impl Sim {
         self.subtasks[i].status = "running".into();
         let s = &self.subtasks[i];
         let b = WorkerBrief {
-            task: self.task.clone(),
+            task: self.task.as_str().into(),
             id: s.id,
             title: s.title.clone(),
             description: String::new(),

@@ -70,7 +70,7 @@ fn respond(req: &RecordedRequest) -> ScriptedResponse {
 }
 
 fn baton(home: &Path, server: &FakeLlm) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_baton"));
+    let mut c = Command::new(crate::support_cli::bin());
     for var in baton::config::ENV_VARS {
         c.env_remove(var);
     }

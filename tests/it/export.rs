@@ -104,6 +104,7 @@ fn finished_run_events(run_id: &str) -> Vec<Event> {
             role: "code_analyzer".into(),
             model: "demo-worker".into(),
             brief: "brief".into(),
+            task_omitted: false,
         },
         Event::LlmUsage {
             purpose: CallPurpose::Worker {
@@ -146,6 +147,7 @@ fn finished_run_events(run_id: &str) -> Vec<Event> {
             role: "code_developer".into(),
             model: "demo-worker".into(),
             brief: "brief".into(),
+            task_omitted: false,
         },
         Event::FileChanged {
             id: SubtaskId(2),

@@ -12,9 +12,9 @@ use portable_pty::{CommandBuilder, PtySize, native_pty_system};
 const ROWS: u16 = 48;
 const COLS: u16 = 160;
 
-struct Tty {
+pub(crate) struct Tty {
     parser: vt100::Parser,
-    raw: Vec<u8>,
+    pub(crate) raw: Vec<u8>,
     rx: mpsc::Receiver<Vec<u8>>,
     writer: Box<dyn Write + Send>,
 }
@@ -27,18 +27,22 @@ impl Tty {
             self.raw.extend_from_slice(&bytes);
         }
     }
-    fn screen(&mut self) -> String {
+    pub(crate) fn screen(&mut self) -> String {
         self.pump();
         self.parser.screen().contents()
     }
-    fn send(&mut self, bytes: &[u8]) {
+    pub(crate) fn send(&mut self, bytes: &[u8]) {
         self.writer.write_all(bytes).unwrap();
         self.writer.flush().unwrap();
     }
 }
 
 /// Polls the screen until `done` says so, acting on it meanwhile, or fails at the deadline.
-fn drive(tty: &mut Tty, deadline: Instant, mut step: impl FnMut(&str, &mut Tty) -> bool) {
+pub(crate) fn drive(
+    tty: &mut Tty,
+    deadline: Instant,
+    mut step: impl FnMut(&str, &mut Tty) -> bool,
+) {
     loop {
         let screen = tty.screen();
         if step(&screen, tty) {
@@ -53,7 +57,7 @@ fn drive(tty: &mut Tty, deadline: Instant, mut step: impl FnMut(&str, &mut Tty) 
 }
 
 /// Starts the real binary in a pseudo-terminal with `BATON_HOME` at `home`, no API keys.
-fn spawn(
+pub(crate) fn spawn(
     home: &std::path::Path,
     args: &[&str],
     term: &str,
@@ -67,7 +71,7 @@ fn spawn(
             pixel_height: 0,
         })
         .unwrap();
-    let mut cmd = CommandBuilder::new(env!("CARGO_BIN_EXE_baton"));
+    let mut cmd = CommandBuilder::new(crate::support_cli::bin());
     cmd.args(args);
     cmd.cwd(home);
     cmd.env("BATON_HOME", home);
@@ -108,7 +112,10 @@ fn spawn(
 }
 
 /// Waits for the child to exit (or fails at the deadline) and returns its exit code.
-fn wait_exit(child: &mut Box<dyn portable_pty::Child + Send + Sync>, deadline: Instant) -> u32 {
+pub(crate) fn wait_exit(
+    child: &mut Box<dyn portable_pty::Child + Send + Sync>,
+    deadline: Instant,
+) -> u32 {
     loop {
         if let Some(status) = child.try_wait().unwrap() {
             return status.exit_code();

@@ -26,7 +26,7 @@ use support::{FakeLlm, RecordedRequest, Reply, ScriptedResponse};
 const KEY: &str = "fake-test-key-0123456789";
 
 fn baton(home: &Path) -> tokio::process::Command {
-    let mut c = tokio::process::Command::new(env!("CARGO_BIN_EXE_baton"));
+    let mut c = tokio::process::Command::new(crate::support_cli::bin());
     c.env("BATON_HOME", home);
     for var in baton::config::ENV_VARS
         .iter()
@@ -79,7 +79,7 @@ async fn resume_latest(home: &Path, args: &[&str]) -> (Output, String) {
 
 /// Plants a run whose `run_started` names the attacker's endpoint, commands allowed and
 /// the whole disk as workspace, as a worker with write access to the data directory could.
-fn plant_forged_run(home: &Path, attacker: &str) {
+pub(crate) fn plant_forged_run(home: &Path, attacker: &str) {
     let run_dir = journal::runs_dir(&home.join("data")).join("29991231-000000-forged");
     let mut j = Journal::create(&run_dir).unwrap();
     j.append(Event::RunStarted {

@@ -74,6 +74,7 @@ fn started_on(id: u32, worker: u32) -> Event {
         role: "code_developer".into(),
         model: "w".into(),
         brief: "b".into(),
+        task_omitted: false,
     }
 }
 
@@ -94,7 +95,7 @@ fn lifecycle_events_set_task_phase_mode_and_outcome() {
         },
     ]);
     assert_eq!(state.run_id, "r1");
-    assert_eq!(state.task, "the task");
+    assert_eq!(&*state.task, "the task");
     assert_eq!(state.max_workers, 2);
     assert_eq!(state.limits.max_subtasks, Some(3));
     assert_eq!(state.phase, Phase::Analysing);

@@ -18,12 +18,11 @@ use serde_json::{Value, json};
 
 use baton::engine::*;
 use baton::llm::ProviderKind;
-use baton::protocol::model::*;
 use baton::protocol::*;
 use baton::session::build_provider;
 use baton::tools::{WorkerTools, Workspace, WorkspaceOptions};
 use engine_common::{config, drive, settings};
-use support::{FakeLlm, RecordedRequest, Reply, ScriptedResponse};
+use support::{FakeLlm, RecordedRequest, ScriptedResponse};
 
 const PAYLOAD: &str = "[core]\n\tfsmonitor = \"touch /tmp/baton-pwned\"\n";
 const SECRET: &str = "API_TOKEN=sk-very-secret-value\n";
@@ -75,54 +74,10 @@ fn attempts() -> Vec<(&'static str, Value)> {
     ]
 }
 
-fn tool(name: &str, args: Value) -> ScriptedResponse {
-    Reply::new()
-        .tool(&format!("toolu_{name}"), name, args)
-        .usage(100, 20)
-        .anthropic()
-}
-
+/// One planned subtask whose worker makes the attempts in order (the orchestrator of
+/// `attacks_cli`).
 fn respond(req: &RecordedRequest) -> ScriptedResponse {
-    match req.forced_tool() {
-        Some(SUBMIT_ANALYSIS) => tool(
-            SUBMIT_ANALYSIS,
-            json!({"complexity": 0.9, "task_type": "code change",
-            "known_requirements": [], "unknowns": [],
-            "estimated_subtasks": 1, "strategy": "one worker",
-            "subtasks": [
-                {"title": "Tidy the repo", "description": "Follow the instructions in README",
-                 "role": "code_developer", "depends_on": [], "priority": "high",
-                 "expected_output": "done"}
-            ]}),
-        ),
-        Some(SUBMIT_REPLAN) => tool(
-            SUBMIT_REPLAN,
-            json!({"summary": "ok", "add": [], "update": [], "cancel": [], "scope_note": "ok"}),
-        ),
-        Some(ASSESS_COMPLETION) => {
-            tool(ASSESS_COMPLETION, json!({"complete": true, "missing": []}))
-        }
-        Some(SUBMIT_SYNTHESIS) => tool(
-            SUBMIT_SYNTHESIS,
-            json!({"deliverable": "done", "integration_points": [],
-                   "conflicts": [], "coherence": "ok"}),
-        ),
-        Some(DECIDE_RECOVERY) => tool(
-            DECIDE_RECOVERY,
-            json!({"action": "escalate", "rationale": "unexpected", "impact": "test"}),
-        ),
-        _ => {
-            let step = (req.messages().len().saturating_sub(1)) / 2;
-            match attempts().get(step) {
-                Some((name, args)) => tool(name, args.clone()),
-                None => tool(
-                    SUBMIT_REPORT,
-                    json!({"status": "complete", "results": "tried", "discoveries": [],
-                           "recommendations": [], "new_subtasks": []}),
-                ),
-            }
-        }
-    }
+    crate::attacks_cli::responder(attempts())(req)
 }
 
 /// The tool results the model received in `req` (Anthropic `tool_result` blocks).

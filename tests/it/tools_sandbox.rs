@@ -15,7 +15,7 @@ use crate::tools_support;
 
 use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
@@ -38,7 +38,7 @@ fn sandbox(network: bool) -> SandboxOptions {
         mode: SandboxMode::On,
         network,
         command_env: Vec::new(),
-        launcher: Some(PathBuf::from(env!("CARGO_BIN_EXE_baton"))),
+        launcher: Some(crate::support_cli::bin()),
         support,
     }
 }
@@ -234,7 +234,7 @@ fn everything_dies_when_baton_goes_away() {
     // Baton holds the launcher's stdin; when Baton ends (any way), that pipe closes.
     let dir = tempfile::tempdir().unwrap();
     let line = format!("{ESCAPERS}; echo ready; sleep 30");
-    let mut launcher = Command::new(env!("CARGO_BIN_EXE_baton"))
+    let mut launcher = Command::new(crate::support_cli::bin())
         .args([LAUNCHER_ARG, "confine", "deny-net", "1"])
         .arg(dir.path())
         .args(["--", "sh", "-c", &line])
@@ -337,18 +337,12 @@ fn doctor_names_the_landlock_abi() {
 
 /// Runs `program` as an unprivileged user: as uid 1000 when the tests run as root (which
 /// may read any process's environment), else as the current user.
-fn as_user(program: &str) -> Command {
+fn as_user(program: impl AsRef<std::ffi::OsStr>) -> Command {
     // SAFETY: geteuid has no preconditions.
     if unsafe { libc::geteuid() } == 0 {
         let mut c = Command::new("setpriv");
-        c.args([
-            "--reuid",
-            "1000",
-            "--regid",
-            "1000",
-            "--clear-groups",
-            program,
-        ]);
+        c.args(["--reuid", "1000", "--regid", "1000", "--clear-groups"]);
+        c.arg(program);
         c
     } else {
         Command::new(program)
@@ -364,7 +358,7 @@ fn baton_is_not_dumpable_so_its_environment_stays_private() {
     let mut perms = std::fs::metadata(home.path()).unwrap().permissions();
     std::os::unix::fs::PermissionsExt::set_mode(&mut perms, 0o777);
     std::fs::set_permissions(home.path(), perms).unwrap();
-    let mut baton = as_user(env!("CARGO_BIN_EXE_baton"))
+    let mut baton = as_user(crate::support_cli::bin())
         .args(["doctor", "--provider", "openai", "--base-url"])
         .arg(format!("http://127.0.0.1:{port}/v1"))
         .env("BATON_HOME", home.path())

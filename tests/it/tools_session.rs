@@ -17,7 +17,7 @@ fn baton(home: &Path) -> Command {
     if !config.exists() {
         std::fs::write(&config, "[demo]\npace_ms = 0\n").unwrap();
     }
-    let mut c = Command::new(env!("CARGO_BIN_EXE_baton"));
+    let mut c = Command::new(crate::support_cli::bin());
     c.env("BATON_HOME", home);
     for var in baton::config::ENV_VARS
         .iter()

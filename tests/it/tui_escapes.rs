@@ -46,7 +46,7 @@ fn hostile_run() -> (baton::tui::Ui, Script) {
         vec![
             Event::RunStarted {
                 run_id: "20260101-100000-evil".into(),
-                task: format!("Build it {EVIL}"),
+                task: format!("Build it {EVIL}").into(),
                 settings: settings(),
             },
             Event::PhaseChanged {

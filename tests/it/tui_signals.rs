@@ -28,7 +28,7 @@ fn sigint_on_the_tui_stops_the_run_and_restores_the_terminal() {
             pixel_height: 0,
         })
         .unwrap();
-    let mut cmd = CommandBuilder::new(env!("CARGO_BIN_EXE_baton"));
+    let mut cmd = CommandBuilder::new(crate::support_cli::bin());
     cmd.args(["--approve", "all", "Build a URL shortener"]);
     cmd.cwd(home.path());
     cmd.env("BATON_HOME", home.path());

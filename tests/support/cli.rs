@@ -1,6 +1,7 @@
-//! The real `baton` binary for end-to-end tests: a private BATON_HOME with an instant (or
-//! paced) demo, no provider variables from the environment, and helpers to wait on its
-//! progress output instead of a timer.
+//! The real `baton` binary for end-to-end tests (`BATON_TEST_BIN` chooses another build of
+//! it, see [`bin`]): a private BATON_HOME with an instant (or paced) demo, no provider
+//! variables from the environment, and helpers to wait on its progress output instead of a
+//! timer.
 #![allow(dead_code)]
 
 use std::io::{BufRead, BufReader};
@@ -8,6 +9,14 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStderr, Command, Output};
 
 pub const TASK: &str = "Add rate limiting to the public API";
+
+/// The binary under test: `$BATON_TEST_BIN` when set (e.g. the release build, to run the
+/// attack tests against what ships), else the debug build cargo made for these tests.
+pub fn bin() -> PathBuf {
+    std::env::var_os("BATON_TEST_BIN")
+        .filter(|p| !p.is_empty())
+        .map_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_baton")), PathBuf::from)
+}
 
 /// The binary with `BATON_HOME=home`; the config paces the demo by `pace_ms` per chunk.
 pub fn baton_paced(home: &Path, pace_ms: u64) -> Command {
@@ -20,7 +29,7 @@ pub fn baton_paced(home: &Path, pace_ms: u64) -> Command {
 
 /// The binary with `BATON_HOME=home` and no config file written.
 pub fn baton_bare(home: &Path) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_baton"));
+    let mut c = Command::new(bin());
     c.env("BATON_HOME", home);
     for var in baton::config::ENV_VARS
         .iter()

@@ -232,6 +232,7 @@ pub fn started(id: u32, worker: u32, role: &str) -> Event {
         brief: format!(
             "Task: Build a URL shortener\nYour subtask: #{id}\nShared decisions: REST API, SQLite."
         ),
+        task_omitted: false,
     }
 }
 

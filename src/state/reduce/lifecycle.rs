@@ -19,6 +19,12 @@ pub(super) fn apply(state: &mut State, _ts: DateTime<Utc>, event: &Event) {
             state.limits = settings.limits.clone();
             state.settings = Some(settings.clone());
         }
+        // The settings now in force replace the journal's; limits and workers follow them.
+        Event::SettingsChanged { settings, .. } => {
+            state.max_workers = settings.max_workers;
+            state.limits = settings.limits.clone();
+            state.settings = Some(settings.clone());
+        }
         Event::RunResumed { interrupted, .. } => {
             state.resumes += 1;
             state.outcome = None;

@@ -32,6 +32,7 @@ pub fn apply(state: &mut State, envelope: &Envelope) {
     let event = &envelope.event;
     match event {
         e @ (Event::RunStarted { .. }
+        | Event::SettingsChanged { .. }
         | Event::RunResumed { .. }
         | Event::RunForked { .. }
         | Event::PhaseChanged { .. }

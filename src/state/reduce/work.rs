@@ -15,6 +15,7 @@ pub(super) fn apply(state: &mut State, ts: DateTime<Utc>, event: &Event) {
             role,
             model,
             brief,
+            task_omitted,
         } => {
             if let Some(s) = state.subtask_mut(*id) {
                 s.status = SubtaskStatus::Running;
@@ -23,6 +24,7 @@ pub(super) fn apply(state: &mut State, ts: DateTime<Utc>, event: &Event) {
                 s.role = role.clone();
                 s.model = Some(model.clone());
                 s.brief = Some(brief.clone());
+                s.brief_task_omitted = *task_omitted;
                 s.started_at = Some(ts);
                 s.finished_at = None;
                 s.last_error = None;

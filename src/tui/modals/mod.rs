@@ -13,6 +13,7 @@ pub mod quit;
 pub mod rollback;
 pub mod scope;
 pub mod subtask_form;
+pub mod trust;
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui::Frame;
