@@ -22,7 +22,7 @@ use crate::instructions::{InstructionSummary, ProjectInstructions};
 use crate::isolation::{Isolation, RunWorktrees};
 use crate::journal::{self, Journal, JournalError, LockError, Replay, RunLock};
 use crate::llm::{LlmError, Provider, ProviderKind, ProviderSettings, anthropic, openai};
-use crate::protocol::{ApprovalPolicy, RunSettings};
+use crate::protocol::{ApprovalPolicy, Event, RunSettings};
 use crate::tools::mcp::{McpServerSpec, McpTools, ToolSet};
 use crate::tools::{WorkerTools, Workspace, WorkspaceOptions};
 
@@ -267,7 +267,8 @@ pub fn start(
                 .any(|e| matches!(e.event, Event::WorktreeCreated { id: None, .. }));
             if !isolate && config.isolation == Isolation::Worktree {
                 warnings.push(
-                    "this run started without worktree isolation and continues without it                      (isolation is chosen when a run starts)"
+                    "this run started without worktree isolation and continues without it \
+                     (isolation is chosen when a run starts)"
                         .into(),
                 );
             }

@@ -19,6 +19,7 @@ fn with_context(model: &str, context: u64) -> PriceTable {
             input: 1.0,
             output: 1.0,
             cached_input: None,
+            cache_write: None,
             context: Some(context),
             max_output: None,
         },

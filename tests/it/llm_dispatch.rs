@@ -341,6 +341,7 @@ fn the_policy_of_a_running_or_finished_subtask_cannot_be_set() {
         role: "code_developer".into(),
         model: "w".into(),
         brief: "b".into(),
+        task_omitted: false,
     });
     let st = fold(events.clone());
     assert!(matches!(

@@ -82,6 +82,7 @@ pub fn settings(workspace: Option<&Path>) -> RunSettings {
         workspace: workspace.map(|w| w.display().to_string()),
         read_only: false,
         allow_commands: false,
+        role_dispatch: Default::default(),
     }
 }
 
