@@ -175,6 +175,7 @@ impl Engine {
                             report,
                         })
                         .await;
+                        self.report_arrived();
                     }
                     WorkerOutcome::Failed { error } => {
                         self.emit(Event::SubtaskFailed { id, attempt, error }).await;

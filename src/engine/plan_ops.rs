@@ -60,6 +60,7 @@ impl Engine {
         &mut self,
         covered: Vec<SubtaskId>,
         cycle: u32,
+        last: bool,
         args: ReplanArgs,
     ) {
         let estimate_before = self.state.current_estimate();
@@ -144,6 +145,7 @@ impl Engine {
         let estimate_now = args
             .estimated_total
             .unwrap_or_else(|| policy::counted_subtasks(&self.state));
+        let nothing_added = added.is_empty();
         self.emit(Event::ReplanLogged {
             cycle,
             covered,
@@ -156,6 +158,16 @@ impl Engine {
             estimate_now,
         })
         .await;
+        if last {
+            // The merged tail call is also the completion assessment (`replans.rs`).
+            self.completion_rounds += 1;
+            self.emit(Event::CompletionAssessed {
+                complete: args.complete.unwrap_or(nothing_added),
+                missing: args.missing,
+            })
+            .await;
+            self.assessed = nothing_added;
+        }
     }
 
     /// Edits a subtask that has not finished. Returns whether it did.

@@ -187,6 +187,24 @@ fn finish(state: &State, run_id: &str, outcome: &RunOutcome, json: bool, interru
             ));
             EXIT_FAILED
         }
+        RunOutcome::Stopped { reason } if !interrupted && state.synthesis.is_some() => {
+            // Stopped early by a limit (issue 12): the deliverable of what was done, then
+            // the reason as the last line.
+            if !json {
+                let deliverable = state
+                    .synthesis
+                    .as_ref()
+                    .map(|s| crate::text::sanitize(s.deliverable.trim()).into_owned())
+                    .unwrap_or_default();
+                output::out(&deliverable);
+            }
+            say(&format!("baton: {totals}"));
+            say(&format!(
+                "baton: report: `baton export {run_id}`; continue with `baton resume {run_id}`"
+            ));
+            say(&format!("baton: {}", crate::text::sanitize(reason)));
+            EXIT_STOPPED
+        }
         RunOutcome::Stopped { reason } => {
             if interrupted {
                 say(&format!("baton: stopped ({reason})."));

@@ -30,6 +30,7 @@ mod engine_http;
 mod engine_loop;
 mod engine_props;
 mod engine_resume;
+mod engine_tail;
 mod escapes_cli;
 mod export;
 mod headless;
