@@ -223,6 +223,7 @@ fn config(dir: &std::path::Path, max_workers: u32) -> EngineConfig {
         tools: None,
         stop_when_person_needed: true,
         project_instructions: Default::default(),
+        on_replan_conflict: Default::default(),
     }
 }
 

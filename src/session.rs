@@ -386,6 +386,7 @@ fn spawn(
         tools: worker_tools(&config, workspace),
         stop_when_person_needed: front_end == FrontEnd::Headless,
         project_instructions,
+        on_replan_conflict: config.on_replan_conflict,
     };
     tracing::info!(
         run = %run_id,

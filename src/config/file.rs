@@ -46,6 +46,7 @@ pub(super) struct FileConfig {
     protected: Option<Spanned<Vec<String>>>,
     log_level: Option<Spanned<String>>,
     project_instructions: Option<Spanned<bool>>,
+    on_replan_conflict: Option<Spanned<String>>,
     #[serde(default)]
     limits: LimitsFile,
     #[serde(default)]
@@ -413,6 +414,13 @@ impl Builder {
         }
         take!(self.notify_command, file.ui.notify_command);
         take!(self.project_instructions, file.project_instructions);
+        if let Some(s) = file.on_replan_conflict {
+            let v = s
+                .get_ref()
+                .parse::<crate::engine::policy::ReplanConflict>()
+                .map_err(|e| f.error(s.span(), e))?;
+            set(&mut self.on_replan_conflict, v, f.source(s.span()));
+        }
         for (model, price) in file.pricing {
             let p = *price.get_ref();
             let ok = |v: f64| v.is_finite() && v >= 0.0;

@@ -352,6 +352,8 @@ pub struct Config {
     pub resume_confirmed: bool,
     /// Give the workspace's AGENTS.md / CLAUDE.md files to the models.
     pub project_instructions: bool,
+    /// What a replan that changes a running subtask does to its worker (issue 12).
+    pub on_replan_conflict: crate::engine::policy::ReplanConflict,
     pub retry: RetrySettings,
     pub demo: DemoSettings,
     pub ui: UiSettings,

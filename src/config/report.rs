@@ -159,6 +159,10 @@ impl Config {
                 "project_instructions",
                 self.project_instructions.to_string(),
             ),
+            (
+                "on_replan_conflict",
+                self.on_replan_conflict.name().to_string(),
+            ),
         ];
         let key_w = rows.iter().map(|(k, _)| k.len()).max().unwrap_or(0);
         let val_w = rows

@@ -59,6 +59,7 @@ pub(super) struct Builder {
     pub(super) mcp_servers: Vec<crate::tools::mcp::McpServerSpec>,
     pub(super) file_api_key: Option<Secret>,
     pub(super) project_instructions: Option<Val<bool>>,
+    pub(super) on_replan_conflict: Option<Val<crate::engine::policy::ReplanConflict>>,
     pub(super) ui_notify: Option<Val<NotifyMode>>,
     pub(super) notify_command: Option<Val<Vec<String>>>,
     /// Keys read from the keychain, by provider name, and why it could not be read.
@@ -427,6 +428,10 @@ impl Config {
             "project_instructions",
             or_default(b.project_instructions, true)
         );
+        let on_replan_conflict = take!(
+            "on_replan_conflict",
+            or_default(b.on_replan_conflict, Default::default())
+        );
         let log_filter = take!(
             "log_level",
             or_default(b.log_filter, DEFAULT_LOG_FILTER.to_string())
@@ -585,6 +590,7 @@ impl Config {
             warnings: Vec::new(),
             resume_confirmed: false,
             project_instructions,
+            on_replan_conflict,
             retry,
             demo,
             ui,

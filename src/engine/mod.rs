@@ -7,6 +7,7 @@
 
 mod call;
 mod commands;
+mod conflicts;
 mod dispatch;
 pub mod finished;
 mod limits;
@@ -53,6 +54,8 @@ pub struct EngineConfig {
     pub stop_when_person_needed: bool,
     /// The workspace's AGENTS.md / CLAUDE.md files, quoted ahead of every model message.
     pub project_instructions: crate::instructions::ProjectInstructions,
+    /// What a replan that changes a running subtask does to its worker.
+    pub on_replan_conflict: policy::ReplanConflict,
 }
 
 /// How the engine starts.

@@ -127,6 +127,7 @@ impl Engine {
             if patch.is_empty() {
                 continue;
             }
+            self.replan_conflict(cycle, id, &patch).await;
             if self.edit(id, patch, Actor::Orchestrator).await {
                 updated.push(id);
             }

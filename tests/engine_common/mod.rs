@@ -313,6 +313,7 @@ pub fn config(dir: &std::path::Path, settings: RunSettings) -> EngineConfig {
         tools: None,
         stop_when_person_needed: false,
         project_instructions: Default::default(),
+        on_replan_conflict: Default::default(),
     }
 }
 

@@ -26,6 +26,7 @@ mod demo_runs;
 mod demo_truth;
 mod demo_workspace;
 mod doctor;
+mod engine_conflicts;
 mod engine_http;
 mod engine_loop;
 mod engine_props;
