@@ -30,7 +30,10 @@ pub(super) fn conflict(state: &State, id: SubtaskId, patch: &SubtaskPatch) -> Op
             .map(|d| d.to_string())
             .collect();
         if !new.is_empty() {
-            why.push(format!("a new dependency on {} not done yet", new.join(", ")));
+            why.push(format!(
+                "a new dependency on {} not done yet",
+                new.join(", ")
+            ));
         }
     }
     let differs = |new: &Option<String>, old: &str| new.as_deref().is_some_and(|n| n != old);
@@ -54,7 +57,12 @@ pub(super) fn conflict(state: &State, id: SubtaskId, patch: &SubtaskPatch) -> Op
 impl Engine {
     /// Applies `on_replan_conflict` before a replan edits `id`. Returns after the worker
     /// was stopped (restart, ask) or left running (finish, or no conflict).
-    pub(super) async fn replan_conflict(&mut self, cycle: u32, id: SubtaskId, patch: &SubtaskPatch) {
+    pub(super) async fn replan_conflict(
+        &mut self,
+        cycle: u32,
+        id: SubtaskId,
+        patch: &SubtaskPatch,
+    ) {
         if !self.running.contains_key(&id) {
             return;
         }

@@ -165,8 +165,9 @@ impl Engine {
                 .subtasks
                 .iter()
                 .filter(|s| {
+                    // Deferred by a person: set aside on purpose, not kept by a limit.
                     !s.status.is_terminal()
-                        && !(s.status == SubtaskStatus::Deferred && !s.held_by_limit)
+                        && (s.status != SubtaskStatus::Deferred || s.held_by_limit)
                 })
                 .count();
             (limit, left)

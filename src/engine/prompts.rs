@@ -122,12 +122,11 @@ pub fn orchestrator_message(ctx: &OrchestratorContext, roles: &[RoleSpec], extra
             ctx.cycle,
             ctx.initial_estimate,
             if ctx.last_replan {
-                format!(
-                    " Nothing else is left to run (`last_replan`): this is also the completion \
-                     assessment. If the task is complete, add nothing and set `complete` to true; \
-                     otherwise set `complete` to false, list what is `missing` and add the \
-                     subtasks for it."
-                )
+                " Nothing else is left to run (`last_replan`): this is also the completion \
+                 assessment. If the task is complete, add nothing and set `complete` to true; \
+                 otherwise set `complete` to false, list what is `missing` and add the \
+                 subtasks for it."
+                    .to_string()
             } else if ctx.plan_index.is_some() {
                 " The context's `subtasks` lists only the subtasks that are new or changed since \
                  your previous call; `plan_index` lists every subtask id by status."

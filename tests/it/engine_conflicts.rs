@@ -55,11 +55,18 @@ async fn restart_stops_the_worker_and_runs_it_again_under_the_new_plan() {
     check_consistent(&f);
     let a = &f.state.subtasks[0];
     assert_eq!(a.status, SubtaskStatus::Complete);
-    assert_eq!(a.attempts, 2, "the stale attempt was stopped, a new one ran");
+    assert_eq!(
+        a.attempts, 2,
+        "the stale attempt was stopped, a new one ran"
+    );
     let why = &a.recoveries[0];
-    assert_eq!((why.action.clone(), why.by), (RecoveryAction::Retry, Actor::Engine));
+    assert_eq!(
+        (why.action.clone(), why.by),
+        (RecoveryAction::Retry, Actor::Engine)
+    );
     assert!(
-        why.rationale.contains("replan 1 changed it while it ran (a new description)"),
+        why.rationale
+            .contains("replan 1 changed it while it ran (a new description)"),
         "{}",
         why.rationale
     );
@@ -90,8 +97,7 @@ async fn a_new_dependency_on_unfinished_work_restarts_the_worker_after_it() {
     assert!(a.recoveries[0].rationale.contains("a new dependency on #3"));
     let seq = |pred: &dyn Fn(&Event) -> bool| f.events.iter().position(|e| pred(&e.event)).unwrap();
     let c_done = seq(&|e| matches!(e, Event::SubtaskReported { id, .. } if id.0 == 3));
-    let a_again =
-        seq(&|e| matches!(e, Event::SubtaskStarted { id, attempt: 2, .. } if id.0 == 1));
+    let a_again = seq(&|e| matches!(e, Event::SubtaskStarted { id, attempt: 2, .. } if id.0 == 1));
     assert!(a_again > c_done, "A runs again only after C is done");
     assert!(a.brief.as_ref().unwrap().contains("result of C"));
 }
@@ -103,7 +109,11 @@ async fn ask_stops_the_worker_and_escalates_to_a_person() {
     c.stop_when_person_needed = true;
     let f = run_new(c, Arc::new(fake(rewrite_a())), "t").await;
     check_consistent(&f);
-    assert!(matches!(f.outcome, RunOutcome::Stopped { .. }), "{:?}", f.outcome);
+    assert!(
+        matches!(f.outcome, RunOutcome::Stopped { .. }),
+        "{:?}",
+        f.outcome
+    );
     let a = &f.state.subtasks[0];
     assert_eq!(a.status, SubtaskStatus::Escalated);
     assert!(
