@@ -1,12 +1,22 @@
-//! Engine benchmarks: the engine's own time per subtask (zero-latency model), wall time vs
-//! the critical-path bound with a fixed 50 ms model latency, and resuming a 10,000-event
-//! journal. Run with `cargo bench --bench engine`; figures go into docs/engine.md.
+//! Engine benchmarks (see BENCHMARKS.md, "Issue 12"):
+//! - `per_subtask` (criterion): the engine's wall time per subtask with a zero-latency model;
+//! - `resume`: replaying and folding a 10,000-event journal;
+//! - `ratios`: the issue-12 table: N subtasks in W chains (`max_workers` = W), every report
+//!   adds nothing, fixed model latency (`BATON_BENCH_LATENCY_MS`, default 50 ms; the issue
+//!   used 200), wall time against the critical-path bound; plus a jitter case (latency
+//!   L + 0..2L per call, deterministic) against the dispatch-as-ready bound;
+//! - `cpu`: CPU time per subtask (`CLOCK_PROCESS_CPUTIME_ID` around a zero-latency run,
+//!   N=200, W=8 and W=1, median of 5) and the request bytes a run sends (N=200, W=1).
+//!
+//! `cargo bench --bench engine` runs everything; `-- ratios` or `-- cpu` one table.
 //!
 //! Uses a scripted model that answers by the forced tool only (no parsing of the context),
 //! so what is measured is the engine: prompts, validation, journal writes, the reducer.
+//! The HTTP and SSE layers are not in it.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
@@ -25,21 +35,89 @@ use serde_json::{Value, json};
 enum Shape {
     /// Independent subtasks.
     Wide(usize),
-    /// Each subtask depends on the previous one.
-    Chain(usize),
+    /// `n` subtasks in `w` chains: #i depends on #(i-w).
+    Chains { n: usize, w: usize },
 }
 
 impl Shape {
     fn len(self) -> usize {
         match self {
-            Shape::Wide(n) | Shape::Chain(n) => n,
+            Shape::Wide(n) | Shape::Chains { n, .. } => n,
+        }
+    }
+    fn deps(self, i: usize) -> Vec<String> {
+        match self {
+            Shape::Chains { w, .. } if i > w => vec![format!("#{}", i - w)],
+            _ => vec![],
         }
     }
 }
 
+#[derive(Clone, Copy)]
+enum Latency {
+    Fixed(Duration),
+    /// `base + 0..=2*base`, a deterministic function of the call (see [`jitter`]).
+    Jitter(Duration),
+}
+
+const ANALYSIS_KEY: u64 = 1_000_000;
+const SYNTHESIS_KEY: u64 = 1_000_001;
+
+/// A deterministic pseudo-random latency in `base ..= 3*base` for `key`.
+fn jitter(base: Duration, key: u64) -> Duration {
+    let mut x = key.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    x = (x ^ (x >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    x ^= x >> 31;
+    let extra = (base.as_micros() as u64) * 2;
+    base + Duration::from_micros(x % (extra + 1))
+}
+
 struct Model {
-    latency: Duration,
+    latency: Latency,
     shape: Shape,
+    /// Bytes of every request (serialized), and calls (for the replans' jitter keys).
+    bytes: AtomicU64,
+    calls: AtomicU64,
+    /// Serialize every request to count its bytes (costs CPU: not in CPU runs).
+    count_bytes: bool,
+}
+
+impl Model {
+    fn new(latency: Latency, shape: Shape) -> Self {
+        Self {
+            latency,
+            shape,
+            bytes: AtomicU64::new(0),
+            calls: AtomicU64::new(0),
+            count_bytes: false,
+        }
+    }
+
+    fn delay(&self, req: &ChatRequest, forced: &str) -> Duration {
+        match self.latency {
+            Latency::Fixed(d) => d,
+            Latency::Jitter(base) => {
+                let key = match forced {
+                    SUBMIT_ANALYSIS => ANALYSIS_KEY,
+                    SUBMIT_SYNTHESIS => SYNTHESIS_KEY,
+                    SUBMIT_REPORT => worker_id(req),
+                    _ => 2_000_000 + self.calls.load(Ordering::Relaxed),
+                };
+                jitter(base, key)
+            }
+        }
+    }
+}
+
+/// The subtask id of a worker request (its brief's `# Your subtask #N:` line).
+fn worker_id(req: &ChatRequest) -> u64 {
+    let text = serde_json::to_string(&req.messages).unwrap_or_default();
+    text.split("# Your subtask #")
+        .nth(1)
+        .and_then(|t| t.split(':').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0)
 }
 
 fn tool(name: &str, args: Value) -> ChatResponse {
@@ -70,8 +148,17 @@ impl Provider for Model {
         ""
     }
     async fn chat(&self, req: ChatRequest, _sink: DeltaSink<'_>) -> Result<ChatResponse, LlmError> {
-        if !self.latency.is_zero() {
-            tokio::time::sleep(self.latency).await;
+        self.calls.fetch_add(1, Ordering::Relaxed);
+        if !matches!(self.latency, Latency::Fixed(d) if d.is_zero()) {
+            let forced = match &req.tool_choice {
+                ToolChoice::Tool(t) => t.as_str(),
+                _ => SUBMIT_REPORT,
+            };
+            tokio::time::sleep(self.delay(&req, forced)).await;
+        }
+        if self.count_bytes {
+            let n = serde_json::to_vec(&req).map(|v| v.len()).unwrap_or(0);
+            self.bytes.fetch_add(n as u64, Ordering::Relaxed);
         }
         let forced = match &req.tool_choice {
             ToolChoice::Tool(t) => t.as_str(),
@@ -82,10 +169,7 @@ impl Provider for Model {
                 let n = self.shape.len();
                 let subtasks: Vec<Value> = (1..=n)
                     .map(|i| {
-                        let deps: Vec<String> = match self.shape {
-                            Shape::Chain(_) if i > 1 => vec![format!("#{}", i - 1)],
-                            _ => vec![],
-                        };
+                        let deps = self.shape.deps(i);
                         json!({"title": format!("T{i}"), "description": "d", "role": "code_developer",
                                "depends_on": deps, "priority": "normal", "expected_output": "x"})
                     })
@@ -142,6 +226,7 @@ fn config(dir: &std::path::Path, max_workers: u32) -> EngineConfig {
         project_instructions: Default::default(),
         isolation: None,
         role_providers: Default::default(),
+        on_replan_conflict: Default::default(),
     }
 }
 
@@ -151,12 +236,23 @@ async fn run(
     latency: Duration,
     max_workers: u32,
 ) -> (Duration, std::path::PathBuf, tempfile::TempDir) {
+    let (took, path, dir, _) =
+        run_model(Model::new(Latency::Fixed(latency), shape), max_workers).await;
+    (took, path, dir)
+}
+
+/// One whole run with this model; returns its wall time and the model (for its counters).
+async fn run_model(
+    model: Model,
+    max_workers: u32,
+) -> (Duration, std::path::PathBuf, tempfile::TempDir, Arc<Model>) {
     let dir = tempfile::tempdir().unwrap();
     let journal = Journal::create(dir.path()).unwrap();
+    let model = Arc::new(model);
     let start = Instant::now();
     let mut h = spawn(
         config(dir.path(), max_workers),
-        Arc::new(Model { latency, shape }),
+        model.clone(),
         journal,
         Start::New {
             run_id: "bench".into(),
@@ -170,7 +266,7 @@ async fn run(
     let took = start.elapsed();
     assert_eq!(outcome, RunOutcome::Completed);
     let path = dir.path().join(JOURNAL_FILE);
-    (took, path, dir)
+    (took, path, dir, model)
 }
 
 fn runtime() -> tokio::runtime::Runtime {
@@ -223,42 +319,143 @@ fn resume_10k(c: &mut Criterion) {
     g.finish();
 }
 
-/// Wall time with a fixed 50 ms latency divided by the critical-path bound: the sequential
-/// orchestrator steps (analysis, the replan after the last report, completion assessment,
-/// synthesis) plus one latency per level of the DAG under `max_workers`.
+/// The model latency of the `ratios` table (`BATON_BENCH_LATENCY_MS`, default 50).
+fn bench_latency() -> Duration {
+    let ms = std::env::var("BATON_BENCH_LATENCY_MS")
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok())
+        .unwrap_or(50);
+    Duration::from_millis(ms)
+}
+
+/// Wall time against the critical-path bound, the issue-12 table: N subtasks in W chains,
+/// `max_workers` = W, fixed latency L. Bound = analysis + the longest chain of workers +
+/// the calls that must follow the last report (the merged last replan and the synthesis):
+/// (1 + ceil(N/W) + 2) x L. Then the jitter case against the dispatch-as-ready bound
+/// (analysis + the longest chain of worker latencies + synthesis).
 fn critical_path_ratios() {
     let rt = runtime();
-    let latency = Duration::from_millis(50);
-    println!("\nwall time / critical-path bound (50 ms model latency)");
+    let latency = bench_latency();
+    let l_ms = latency.as_millis();
+    println!("\nwall time / critical-path bound ({l_ms} ms model latency), median of 3");
     println!(
-        "{:<10} {:>11} {:>10} {:>10} {:>7}",
-        "dag", "max_workers", "wall", "bound", "ratio"
+        "{:<26} {:>10} {:>10} {:>7} {:>7}",
+        "config", "wall", "bound", "ratio", "range"
     );
-    for (name, shape) in [("wide-16", Shape::Wide(16)), ("chain-8", Shape::Chain(8))] {
-        for k in [1u32, 4, 8] {
-            let levels = match shape {
-                Shape::Wide(n) => n.div_ceil(k as usize),
-                Shape::Chain(n) => n,
-            };
-            let bound = latency * (levels as u32 + 4);
-            let (took, _, _dir) = rt.block_on(run(shape, latency, k));
-            println!(
-                "{name:<10} {k:>11} {:>8.0}ms {:>8.0}ms {:>7.3}",
-                took.as_secs_f64() * 1000.0,
-                bound.as_secs_f64() * 1000.0,
+    let table = [(200usize, 1usize), (200, 8), (50, 8), (10, 4), (10, 8)];
+    for (n, w) in table {
+        let shape = Shape::Chains { n, w };
+        let levels = n.div_ceil(w) as u32;
+        let bound = latency * (levels + 3);
+        let mut ratios: Vec<f64> = (0..3)
+            .map(|_| {
+                let (took, _, _dir) = rt.block_on(run(shape, latency, w as u32));
                 took.as_secs_f64() / bound.as_secs_f64()
-            );
-        }
+            })
+            .collect();
+        ratios.sort_by(f64::total_cmp);
+        let med = ratios[1];
+        println!(
+            "{:<26} {:>8.0}ms {:>8.0}ms {:>7.3} {:.3}-{:.3}",
+            format!("{l_ms} ms, N={n}, W={w}"),
+            med * bound.as_secs_f64() * 1000.0,
+            bound.as_secs_f64() * 1000.0,
+            med,
+            ratios[0],
+            ratios[2]
+        );
     }
+    // Jitter: L + 0..2L per call, N=48 in 8 chains.
+    let (n, w) = (48usize, 8usize);
+    let shape = Shape::Chains { n, w };
+    let chain = |c: usize| -> Duration {
+        (1..=n)
+            .filter(|i| (i - 1) % w == c)
+            .map(|i| jitter(latency, i as u64))
+            .sum()
+    };
+    let longest = (0..w).map(chain).max().unwrap();
+    let bound = jitter(latency, ANALYSIS_KEY) + longest + jitter(latency, SYNTHESIS_KEY);
+    let mut ratios: Vec<f64> = (0..3)
+        .map(|_| {
+            let (took, _, _dir, _) = rt.block_on(run_model(
+                Model::new(Latency::Jitter(latency), shape),
+                w as u32,
+            ));
+            took.as_secs_f64() / bound.as_secs_f64()
+        })
+        .collect();
+    ratios.sort_by(f64::total_cmp);
+    println!(
+        "{:<26} {:>8.0}ms {:>8.0}ms {:>7.3} {:.3}-{:.3}  (dispatch-as-ready bound)",
+        format!("{l_ms}+0-{} ms, N={n}, W={w}", 2 * l_ms),
+        ratios[1] * bound.as_secs_f64() * 1000.0,
+        bound.as_secs_f64() * 1000.0,
+        ratios[1],
+        ratios[0],
+        ratios[2]
+    );
+}
+
+/// CPU time of this process (all threads).
+fn process_cpu() -> Duration {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid, writable timespec for the duration of the call.
+    let rc = unsafe { libc::clock_gettime(libc::CLOCK_PROCESS_CPUTIME_ID, &mut ts) };
+    assert_eq!(rc, 0);
+    Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
+}
+
+/// CPU per subtask with a zero-latency model (N=200, W=8 and W=1), and the bytes of the
+/// requests a run sends (N=200, W=1).
+fn cpu_per_subtask() {
+    let rt = runtime();
+    let n = 200usize;
+    println!("\nCPU time per subtask, zero-latency model, N={n} (median of 5)");
+    for w in [8usize, 1] {
+        let shape = Shape::Chains { n, w };
+        // One run to warm up (allocator, page cache).
+        rt.block_on(run(shape, Duration::ZERO, w as u32));
+        let mut per: Vec<f64> = (0..5)
+            .map(|_| {
+                let before = process_cpu();
+                let (_, _, _dir) = rt.block_on(run(shape, Duration::ZERO, w as u32));
+                (process_cpu() - before).as_secs_f64() * 1000.0 / n as f64
+            })
+            .collect();
+        per.sort_by(f64::total_cmp);
+        println!(
+            "N={n}, W={w}: {:.3} ms CPU per subtask (range {:.3}-{:.3})",
+            per[2], per[0], per[4]
+        );
+    }
+    let mut model = Model::new(Latency::Fixed(Duration::ZERO), Shape::Chains { n, w: 1 });
+    model.count_bytes = true;
+    let (_, _, _dir, model) = rt.block_on(run_model(model, 1));
+    println!(
+        "request bytes per run, N={n}, W=1: {:.2} MB in {} calls",
+        model.bytes.load(Ordering::Relaxed) as f64 / 1e6,
+        model.calls.load(Ordering::Relaxed)
+    );
 }
 
 criterion_group!(benches, per_subtask, resume_10k);
 
 fn main() {
-    // `cargo bench --bench engine -- ratios` runs only the critical-path table.
-    if !std::env::args().any(|a| a == "ratios") {
+    // `cargo bench --bench engine -- ratios` (or `-- cpu`) runs only that table.
+    let ratios = std::env::args().any(|a| a == "ratios");
+    let cpu = std::env::args().any(|a| a == "cpu");
+    if !ratios && !cpu {
         benches();
     }
-    critical_path_ratios();
+    if cpu || !ratios {
+        cpu_per_subtask();
+    }
+    if ratios || !cpu {
+        critical_path_ratios();
+    }
     Criterion::default().configure_from_args().final_summary();
 }

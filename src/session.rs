@@ -427,6 +427,7 @@ fn spawn(
         project_instructions,
         isolation,
         role_providers: role_providers(&config)?,
+        on_replan_conflict: config.on_replan_conflict,
     };
     tracing::info!(
         run = %run_id,

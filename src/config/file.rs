@@ -48,6 +48,7 @@ pub(super) struct FileConfig {
     project_instructions: Option<Spanned<bool>>,
     isolation: Option<Spanned<crate::isolation::Isolation>>,
     merge_conflicts: Option<Spanned<crate::isolation::ConflictPolicy>>,
+    on_replan_conflict: Option<Spanned<String>>,
     #[serde(default)]
     limits: LimitsFile,
     #[serde(default)]
@@ -425,6 +426,13 @@ impl Builder {
         take!(self.project_instructions, file.project_instructions);
         take!(self.isolation, file.isolation);
         take!(self.merge_conflicts, file.merge_conflicts);
+        if let Some(s) = file.on_replan_conflict {
+            let v = s
+                .get_ref()
+                .parse::<crate::engine::policy::ReplanConflict>()
+                .map_err(|e| f.error(s.span(), e))?;
+            set(&mut self.on_replan_conflict, v, f.source(s.span()));
+        }
         for (model, price) in file.pricing {
             let p = *price.get_ref();
             let ok = |v: f64| v.is_finite() && v >= 0.0;

@@ -360,6 +360,8 @@ pub struct Config {
     /// `merge_conflicts`: a worker's branch that does not merge goes to a recovery decision
     /// (`recover`) or to the person (`person`).
     pub merge_conflicts: crate::isolation::ConflictPolicy,
+    /// What a replan that changes a running subtask does to its worker (issue 12).
+    pub on_replan_conflict: crate::engine::policy::ReplanConflict,
     pub retry: RetrySettings,
     pub demo: DemoSettings,
     pub ui: UiSettings,

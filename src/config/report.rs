@@ -161,6 +161,10 @@ impl Config {
             ),
             ("isolation", self.isolation.to_string()),
             ("merge_conflicts", self.merge_conflicts.to_string()),
+            (
+                "on_replan_conflict",
+                self.on_replan_conflict.name().to_string(),
+            ),
         ];
         let key_w = rows.iter().map(|(k, _)| k.len()).max().unwrap_or(0);
         let val_w = rows

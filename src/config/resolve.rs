@@ -64,6 +64,7 @@ pub(super) struct Builder {
     pub(super) project_instructions: Option<Val<bool>>,
     pub(super) isolation: Option<Val<crate::isolation::Isolation>>,
     pub(super) merge_conflicts: Option<Val<crate::isolation::ConflictPolicy>>,
+    pub(super) on_replan_conflict: Option<Val<crate::engine::policy::ReplanConflict>>,
     pub(super) ui_notify: Option<Val<NotifyMode>>,
     pub(super) notify_command: Option<Val<Vec<String>>>,
     /// Keys read from the keychain, by provider name, and why it could not be read.
@@ -330,6 +331,10 @@ impl Config {
             "merge_conflicts",
             or_default(b.merge_conflicts, Default::default())
         );
+        let on_replan_conflict = take!(
+            "on_replan_conflict",
+            or_default(b.on_replan_conflict, Default::default())
+        );
         let log_filter = take!(
             "log_level",
             or_default(b.log_filter, DEFAULT_LOG_FILTER.to_string())
@@ -490,6 +495,7 @@ impl Config {
             project_instructions,
             isolation,
             merge_conflicts,
+            on_replan_conflict,
             retry,
             demo,
             ui,

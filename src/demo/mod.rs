@@ -282,6 +282,8 @@ fn bare_context(req: &ChatRequest, step: Step) -> OrchestratorContext {
         roles: Vec::new(),
         cycle: 0,
         person_available: true,
+        last_replan: false,
+        plan_index: None,
     }
 }
 

@@ -193,6 +193,8 @@ pub fn replan(sc: &Scenario, ctx: &OrchestratorContext) -> Reply {
         cancel,
         scope_note: scope,
         estimated_total: Some(estimate_now),
+        complete: None,
+        missing: Vec::new(),
     };
     Reply::tool(thinking.join(" "), SUBMIT_REPLAN, to_value(&args))
 }

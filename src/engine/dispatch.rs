@@ -220,6 +220,7 @@ impl Engine {
                             report,
                         })
                         .await;
+                        self.report_arrived();
                     }
                     WorkerOutcome::Failed { error } => {
                         self.emit(Event::SubtaskFailed { id, attempt, error }).await;

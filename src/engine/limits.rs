@@ -157,4 +157,56 @@ impl Engine {
             _ => {}
         }
     }
+
+    /// Why the run ends early, when a limit kept subtasks from running: the subtasks held
+    /// back by the subtask limit, or the work left when a limit made the run stop and
+    /// synthesise (`stopped at the subtask limit: 10 of 50 not run`). `None` when every
+    /// subtask ran (or a person set it aside: cancelled, or deferred by hand).
+    pub(super) fn stopped_by_limit(&self) -> Option<String> {
+        let total = self
+            .state
+            .subtasks
+            .iter()
+            .filter(|s| s.status != SubtaskStatus::Cancelled)
+            .count();
+        let held = self.state.held_back().len();
+        let (limit, not_run) = if held > 0 {
+            (LimitKind::Subtasks, held)
+        } else {
+            let limit = self
+                .state
+                .alerts
+                .iter()
+                .find(|a| a.resolution == Some(ScopeDecision::StopAndSynthesize))?
+                .limit;
+            let left = self
+                .state
+                .subtasks
+                .iter()
+                .filter(|s| {
+                    // Deferred by a person: set aside on purpose, not kept by a limit.
+                    !s.status.is_terminal()
+                        && (s.status != SubtaskStatus::Deferred || s.held_by_limit)
+                })
+                .count();
+            (limit, left)
+        };
+        (not_run > 0).then(|| {
+            format!(
+                "stopped at the {} limit: {not_run} of {total} not run",
+                limit_name(limit)
+            )
+        })
+    }
+}
+
+/// A limit's name in a sentence ("the subtask limit").
+fn limit_name(limit: LimitKind) -> &'static str {
+    match limit {
+        LimitKind::Subtasks => "subtask",
+        LimitKind::Cycles => "replan cycle",
+        LimitKind::Tokens => "token",
+        LimitKind::Cost => "cost",
+        LimitKind::WallClock => "wall-clock",
+    }
 }

@@ -7,14 +7,17 @@
 
 mod call;
 mod commands;
+mod conflicts;
 mod dispatch;
 pub mod finished;
 mod limits;
 pub mod merge;
 mod plan_ops;
+pub mod plan_view;
 pub mod policy;
 pub mod prompts;
 mod recovery;
+mod replans;
 pub mod roles;
 mod run;
 mod steps;
@@ -57,6 +60,8 @@ pub struct EngineConfig {
     pub isolation: Option<Arc<merge::Worktrees>>,
     /// Providers of roles with their own pool (`[roles_pools]`); other roles use the run's.
     pub role_providers: std::collections::BTreeMap<String, Arc<dyn Provider>>,
+    /// What a replan that changes a running subtask does to its worker.
+    pub on_replan_conflict: policy::ReplanConflict,
 }
 
 /// How the engine starts.

@@ -60,6 +60,7 @@ impl Engine {
         &mut self,
         covered: Vec<SubtaskId>,
         cycle: u32,
+        last: bool,
         args: ReplanArgs,
     ) {
         let estimate_before = self.state.current_estimate();
@@ -126,6 +127,7 @@ impl Engine {
             if patch.is_empty() {
                 continue;
             }
+            self.replan_conflict(cycle, id, &patch).await;
             if self.edit(id, patch, Actor::Orchestrator).await {
                 updated.push(id);
             }
@@ -144,6 +146,7 @@ impl Engine {
         let estimate_now = args
             .estimated_total
             .unwrap_or_else(|| policy::counted_subtasks(&self.state));
+        let nothing_added = added.is_empty();
         self.emit(Event::ReplanLogged {
             cycle,
             covered,
@@ -156,6 +159,16 @@ impl Engine {
             estimate_now,
         })
         .await;
+        if last {
+            // The merged tail call is also the completion assessment (`replans.rs`).
+            self.completion_rounds += 1;
+            self.emit(Event::CompletionAssessed {
+                complete: args.complete.unwrap_or(nothing_added),
+                missing: args.missing,
+            })
+            .await;
+            self.assessed = nothing_added;
+        }
     }
 
     /// Edits a subtask that has not finished. Returns whether it did.

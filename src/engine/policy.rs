@@ -16,6 +16,46 @@ pub const MAX_EVALUATION_ROUNDS: u32 = 2;
 /// Completion assessments that may add work before the engine synthesises anyway.
 pub const MAX_COMPLETION_ROUNDS: u32 = 3;
 
+/// What a replan does to a running subtask it changes under the worker's feet (a new
+/// dependency not yet done, a rewritten title, description, role or expected output):
+/// `on_replan_conflict` in the config. Cancelling a running subtask always stops it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ReplanConflict {
+    /// Stop the worker and run the subtask again under the new plan (the default).
+    #[default]
+    Restart,
+    /// Stop the worker and escalate the subtask: a person decides (retry, done, cancel).
+    Ask,
+    /// Let the worker finish against its old brief (the change applies to the plan).
+    Finish,
+}
+
+impl ReplanConflict {
+    pub const ALL: [ReplanConflict; 3] = [
+        ReplanConflict::Restart,
+        ReplanConflict::Ask,
+        ReplanConflict::Finish,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            ReplanConflict::Restart => "restart",
+            ReplanConflict::Ask => "ask",
+            ReplanConflict::Finish => "finish",
+        }
+    }
+}
+
+impl std::str::FromStr for ReplanConflict {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        ReplanConflict::ALL
+            .into_iter()
+            .find(|p| p.name() == s)
+            .ok_or_else(|| format!("unknown on_replan_conflict `{s}` (restart, ask or finish)"))
+    }
+}
+
 /// Must a person approve a new subtask of this origin before it runs?
 ///
 /// `all`: every subtask except those a person added. `scope`: what changes the scope after

@@ -37,25 +37,27 @@ fn result_of(s: &Subtask) -> Option<String> {
         .or_else(|| s.output.clone())
 }
 
-/// The plan as the orchestrator sees it.
-pub fn subtask_views(state: &State) -> Vec<SubtaskView> {
-    state
-        .subtasks
-        .iter()
-        .map(|s| SubtaskView {
-            id: s.id.0,
-            title: s.title.clone(),
-            role: s.role.clone(),
-            status: s.status.label().to_string(),
-            priority: s.priority,
-            depends_on: s.depends_on.iter().map(|d| d.0).collect(),
-            results: result_of(s).map(|r| clip(&r, RESULT_PREVIEW)),
-            guidance: s.guidance.as_ref().map(|g| clip(g, RESULT_PREVIEW)),
-        })
-        .collect()
+/// One subtask as the orchestrator sees it.
+pub fn subtask_view(s: &Subtask) -> SubtaskView {
+    SubtaskView {
+        id: s.id.0,
+        title: s.title.clone(),
+        role: s.role.clone(),
+        status: s.status.label().to_string(),
+        priority: s.priority,
+        depends_on: s.depends_on.iter().map(|d| d.0).collect(),
+        results: result_of(s).map(|r| clip(&r, RESULT_PREVIEW)),
+        guidance: s.guidance.as_ref().map(|g| clip(g, RESULT_PREVIEW)),
+    }
 }
 
-/// The `<context>` block for one orchestrator step.
+/// The plan as the orchestrator sees it.
+pub fn subtask_views(state: &State) -> Vec<SubtaskView> {
+    state.subtasks.iter().map(subtask_view).collect()
+}
+
+/// The `<context>` block for one orchestrator step. `whole_plan: false` leaves
+/// `subtasks` empty (the caller fills in a compact view, `plan_view`).
 pub fn context(
     state: &State,
     step: Step,
@@ -63,13 +65,18 @@ pub fn context(
     reports: &[SubtaskId],
     failure: Option<FailureView>,
     cycle: u32,
+    whole_plan: bool,
 ) -> OrchestratorContext {
     OrchestratorContext {
         step,
         task: state.task.clone(),
         initial_estimate: state.initial_estimate(),
         current_estimate: state.current_estimate(),
-        subtasks: subtask_views(state),
+        subtasks: if whole_plan {
+            subtask_views(state)
+        } else {
+            Vec::new()
+        },
         reports: reports
             .iter()
             .filter_map(|id| state.subtask(*id))
@@ -86,6 +93,8 @@ pub fn context(
         roles: roles.iter().map(|r| r.name.clone()).collect(),
         cycle,
         person_available: true,
+        last_replan: false,
+        plan_index: None,
     }
 }
 
@@ -117,8 +126,22 @@ pub fn orchestrator_message(ctx: &OrchestratorContext, roles: &[RoleSpec], extra
             "Replan cycle {}. Workers reported (the `reports` in the context). Call `{SUBMIT_REPLAN}`: \
              add subtasks that are now needed (including workers' proposed new subtasks you accept), \
              update priorities, roles, descriptions or dependencies, cancel obsolete subtasks, and \
-             give a scope note (original estimate {} vs now).",
-            ctx.cycle, ctx.initial_estimate
+             give a scope note (original estimate {} vs now).{}",
+            ctx.cycle,
+            ctx.initial_estimate,
+            if ctx.last_replan {
+                " Nothing else is left to run (`last_replan`): this is also the completion \
+                 assessment. If the task is complete, add nothing and set `complete` to true; \
+                 otherwise set `complete` to false, list what is `missing` and add the \
+                 subtasks for it."
+                    .to_string()
+            } else if ctx.plan_index.is_some() {
+                " The context's `subtasks` lists only the subtasks that are new or changed since \
+                 your previous call; `plan_index` lists every subtask id by status."
+                    .to_string()
+            } else {
+                String::new()
+            }
         ),
         Step::Recovery => format!(
             "A subtask failed (the `failure` in the context). Call `{DECIDE_RECOVERY}`: `retry` \

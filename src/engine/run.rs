@@ -41,22 +41,25 @@ pub(super) const INTERNAL_CHANNEL: usize = 1024;
 pub(super) const INTERNAL_BATCH: usize = 256;
 /// Yield-and-drain rounds after a message (see `drain_internal`).
 pub(super) const DRAIN_ROUNDS: usize = 4;
-/// While workers are still running, a replan waits this long after the oldest report it
-/// would cover, so reports that land together (workers dispatched together finish within a
-/// few milliseconds) go into one replan: otherwise the stragglers wait for a replan that
-/// missed them, and every such extra replan is a sequential orchestrator call that can
-/// land on the critical path. Tiny against a model call (seconds); see BENCHMARKS.md.
-pub(super) const REPLAN_SETTLE: Duration = Duration::from_millis(3);
-
 /// An orchestrator step in flight.
 #[derive(Debug, Clone)]
 pub(crate) enum StepKind {
     Analysis,
-    Replan { covered: Vec<SubtaskId>, cycle: u32 },
-    Recovery { id: SubtaskId },
+    /// `last`: nothing else is left to run, so this replan is also the completion
+    /// assessment (the merged tail call, see `replans.rs`).
+    Replan {
+        covered: Vec<SubtaskId>,
+        cycle: u32,
+        last: bool,
+    },
+    Recovery {
+        id: SubtaskId,
+    },
     Completion,
     Synthesis,
-    Evaluation { round: u32 },
+    Evaluation {
+        round: u32,
+    },
 }
 
 /// The parsed result of an orchestrator step.
@@ -96,9 +99,13 @@ pub(crate) struct Engine {
     pub(super) tx: mpsc::Sender<ToEngine>,
     pub(super) rx: mpsc::Receiver<ToEngine>,
     pub(super) running: HashMap<SubtaskId, RunningWorker>,
-    /// When the oldest report still waiting for a replan arrived (see [`REPLAN_SETTLE`]).
-    pub(super) replan_settle_from: Option<Instant>,
+    /// When the oldest and the newest report still waiting for a replan arrived (the
+    /// settle window, see `replans.rs`).
+    pub(super) replan_oldest: Option<Instant>,
+    pub(super) replan_newest: Option<Instant>,
     pub(super) step: Option<ActiveStep>,
+    /// What the orchestrator has seen of the plan (compact replan contexts).
+    pub(super) seen: super::plan_view::PlanSeen,
     pub(super) next_job: u64,
     /// The completion assessment has said "complete" for the current plan.
     pub(super) assessed: bool,
@@ -142,8 +149,10 @@ impl Engine {
             tx,
             rx,
             running: HashMap::new(),
-            replan_settle_from: None,
+            replan_oldest: None,
+            replan_newest: None,
             step: None,
+            seen: Default::default(),
             next_job: 1,
             assessed: false,
             completion_rounds: 0,
@@ -220,6 +229,15 @@ impl Engine {
             }
             self.progress().await;
             if self.finished.is_some() || self.fatal.is_some() {
+                continue;
+            }
+            // One write for the events of this turn, before waiting for anything.
+            if let Err(e) = self.journal.flush() {
+                tracing::error!("journal write failed: {e}");
+                self.fatal = Some(format!(
+                    "cannot write the journal {}: {e}",
+                    self.journal.path.display()
+                ));
                 continue;
             }
             let wall_deadline = self.wall_deadline();
@@ -328,27 +346,6 @@ impl Engine {
         self.wall_base + self.started.elapsed().as_secs_f64()
     }
 
-    /// Whether a replan may start now: at once when no worker is running, else once
-    /// [`REPLAN_SETTLE`] has passed since the oldest report it would cover arrived.
-    pub(super) fn replan_settled(&self) -> bool {
-        self.running.is_empty()
-            || self
-                .replan_settle_from
-                .is_none_or(|since| since.elapsed() >= REPLAN_SETTLE)
-    }
-
-    /// When a settling replan may start (a wake-up for the loop).
-    pub(super) fn settle_deadline(&self) -> Option<Instant> {
-        if self.step.is_some() || self.running.is_empty() {
-            return None;
-        }
-        // A deadline already past means the replan was held for another reason (a budget,
-        // the cycle limit): no wake-up for it, or the loop would spin.
-        self.replan_settle_from
-            .map(|t| t + REPLAN_SETTLE)
-            .filter(|d| *d > Instant::now())
-    }
-
     pub(super) fn wall_deadline(&self) -> Option<Instant> {
         let max = self.state.limits.max_wall_secs?;
         if policy::winding_down(&self.state) || self.limit_held(LimitKind::WallClock) {
@@ -398,39 +395,8 @@ impl Engine {
                 self.start_step(StepKind::Recovery { id }).await;
             }
         }
-        // 4. Replan the reports not yet covered.
-        let pending = self.pending_reports();
-        if pending.is_empty() {
-            self.replan_settle_from = None;
-        } else {
-            // The window counts from the oldest waiting report's arrival, even while
-            // another step is in flight: reports that already waited do not wait again.
-            self.replan_settle_from.get_or_insert_with(Instant::now);
-            if wind || self.state.mode == Some(RunMode::SingleWorker) {
-                self.replan_settle_from = None;
-                self.emit(Event::ReportsCovered { ids: pending }).await;
-            } else if self.step.is_none() && !held {
-                let cycle = self.state.replan_log.len() as u32 + 1;
-                let settled = self.replan_settled();
-                match self.state.limits.max_cycles {
-                    Some(max) if cycle > max => {
-                        if !self.limit_held(LimitKind::Cycles) {
-                            self.raise_alert(LimitKind::Cycles, cycle as f64, max as f64)
-                                .await;
-                        }
-                    }
-                    _ if !settled => {}
-                    _ => {
-                        self.replan_settle_from = None;
-                        self.start_step(StepKind::Replan {
-                            covered: pending,
-                            cycle,
-                        })
-                        .await;
-                    }
-                }
-            }
-        }
+        // 4. Replan the reports not yet covered (or merge them into the tail call).
+        self.replan_queue(wind, held).await;
         // 5. Dispatch (a scope decision above may have ended new work).
         if !self.state.paused && !policy::winding_down(&self.state) && !self.budget_hold() {
             self.dispatch().await;
@@ -461,11 +427,6 @@ impl Engine {
             return self.state.paused || self.budget_hold();
         }
         true
-    }
-
-    pub(super) fn cycles_blocked(&self) -> bool {
-        let cycle = self.state.replan_log.len() as u32 + 1;
-        self.state.limits.max_cycles.is_some_and(|m| cycle > m)
     }
 
     /// What needs a person, given whether the run is winding down.
@@ -529,7 +490,12 @@ impl Engine {
             self.emit(Event::SynthesisCompleted { synthesis, summary })
                 .await;
             self.emit(Event::PhaseChanged { phase: Phase::Done }).await;
-            self.finish(RunOutcome::Completed).await;
+            // Work a limit kept from running makes the run stopped, never "complete".
+            let outcome = match self.stopped_by_limit() {
+                Some(reason) => RunOutcome::Stopped { reason },
+                None => RunOutcome::Completed,
+            };
+            self.finish(outcome).await;
         }
         self.sync_phase().await;
     }

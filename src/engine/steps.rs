@@ -2,6 +2,7 @@
 //! replan, recovery, completion, synthesis, evaluation) as a task, and acting on its result.
 
 use super::call::ToEngine;
+use super::plan_view::FULL_PLAN_UP_TO;
 use super::policy::{self};
 use super::run::*;
 use super::supervise::supervised;
@@ -81,7 +82,7 @@ impl Engine {
                 SUBMIT_ANALYSIS,
                 String::new(),
             ),
-            StepKind::Replan { covered, cycle } => (
+            StepKind::Replan { covered, cycle, .. } => (
                 Step::Replan,
                 CallPurpose::Replan { cycle: *cycle },
                 covered.clone(),
@@ -143,9 +144,26 @@ impl Engine {
                 ),
             ),
         };
-        let mut ctx =
-            prompts::context(&self.state, step, &self.cfg.roles, &reports, failure, cycle);
+        // Replans (but the last) see what changed since the orchestrator last saw the
+        // plan, once the plan is big enough for that to matter (`plan_view`).
+        let compact = matches!(kind, StepKind::Replan { last: false, .. })
+            && self.state.subtasks.len() > FULL_PLAN_UP_TO;
+        let mut ctx = prompts::context(
+            &self.state,
+            step,
+            &self.cfg.roles,
+            &reports,
+            failure,
+            cycle,
+            !compact,
+        );
         ctx.person_available = !self.cfg.stop_when_person_needed;
+        // The last replan decides "add work or complete" (`replans.rs`).
+        ctx.last_replan = matches!(kind, StepKind::Replan { last: true, .. });
+        if compact {
+            self.seen.compact(&self.state, &mut ctx);
+        }
+        self.seen.saw(&self.state);
         let message = prompts::orchestrator_message(&ctx, &self.cfg.roles, &extra);
         let req = ChatRequest {
             model: self.cfg.settings.orchestrator_model.clone(),
@@ -238,10 +256,17 @@ impl Engine {
                 })
                 .await;
             }
-            (StepKind::Replan { covered, cycle }, Ok(StepOutput::Replan(r))) => {
-                self.apply_replan(covered, cycle, r).await;
+            (
+                StepKind::Replan {
+                    covered,
+                    cycle,
+                    last,
+                },
+                Ok(StepOutput::Replan(r)),
+            ) => {
+                self.apply_replan(covered, cycle, last, r).await;
             }
-            (StepKind::Replan { covered, cycle }, Err(e)) => {
+            (StepKind::Replan { covered, cycle, .. }, Err(e)) => {
                 self.notice(format!(
                     "replan cycle {cycle} failed: {e}; the plan stays as it is"
                 ))

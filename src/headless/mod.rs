@@ -160,20 +160,25 @@ fn interrupt_channel() -> mpsc::Receiver<Interrupt> {
     rx
 }
 
+/// The deliverable on stdout (not with `--json`, whose lines carry it exactly).
+fn print_deliverable(state: &State, json: bool) {
+    if !json {
+        let deliverable = state
+            .synthesis
+            .as_ref()
+            // Sanitized like `export md` (exact bytes: `--json` or `export json`).
+            .map(|s| crate::text::sanitize(s.deliverable.trim()).into_owned())
+            .unwrap_or_default();
+        output::out(&deliverable);
+    }
+}
+
 /// Prints the end of the run and returns the exit code.
 fn finish(state: &State, run_id: &str, outcome: &RunOutcome, json: bool, interrupted: bool) -> i32 {
     let totals = progress::totals(state);
     match outcome {
         RunOutcome::Completed => {
-            if !json {
-                let deliverable = state
-                    .synthesis
-                    .as_ref()
-                    // Sanitized like `export md` (exact bytes: `--json` or `export json`).
-                    .map(|s| crate::text::sanitize(s.deliverable.trim()).into_owned())
-                    .unwrap_or_default();
-                output::out(&deliverable);
-            }
+            print_deliverable(state, json);
             say(&format!("baton: complete. {totals}"));
             say(&format!("baton: report: `baton export {run_id}`"));
             EXIT_COMPLETE
@@ -186,6 +191,17 @@ fn finish(state: &State, run_id: &str, outcome: &RunOutcome, json: bool, interru
                  `baton resume {run_id}` to try again"
             ));
             EXIT_FAILED
+        }
+        RunOutcome::Stopped { reason } if !interrupted && state.synthesis.is_some() => {
+            // Stopped early by a limit (issue 12): the deliverable of what was done, then
+            // the reason as the last line.
+            print_deliverable(state, json);
+            say(&format!("baton: {totals}"));
+            say(&format!(
+                "baton: report: `baton export {run_id}`; continue with `baton resume {run_id}`"
+            ));
+            say(&format!("baton: {}", crate::text::sanitize(reason)));
+            EXIT_STOPPED
         }
         RunOutcome::Stopped { reason } => {
             if interrupted {

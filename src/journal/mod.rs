@@ -6,15 +6,19 @@
 //! interpret events beyond folding them with [`State::fold`] for the run index and knowing
 //! which kinds are milestones: the rules live in the reducer.
 //!
-//! Durability: [`Journal::append`] writes the whole line with one `write` call on an
-//! unbuffered file, so when it returns the line is in the operating system's page cache.
-//! That survives the process being killed (`kill -9`, a panic, a crash) but not a power
-//! loss or a kernel crash. Milestones are also forced to disk (`fsync`) before `append`
-//! returns: a subtask finished (reported or failed), a file changed, a rollback started or
-//! ended, a decision by a person, the run finished ([`is_milestone`]). Other events (usage, tool
-//! transcript, phases) are not: a run appends thousands of them and an `fsync` costs
-//! milliseconds on many disks; after a power loss they are re-derived by running the
-//! interrupted step again. [`Journal::sync`] forces everything to disk on demand.
+//! Durability: [`Journal::append`] encodes the line into a buffer in memory; the buffer
+//! is written to the file (one `write` call for many lines) at every milestone, when it
+//! grows past [`FLUSH_AT`] bytes, and whenever the owner calls [`Journal::flush`] (the
+//! engine does before it waits for anything: once per turn of its loop, not once per
+//! event). Milestones are written and forced to disk (`fsync`) before `append` returns:
+//! a subtask finished (reported or failed), a file changed or rolled back, a rollback
+//! started, a decision by a person, the run finished ([`is_milestone`]). Written lines are in the operating
+//! system's page cache, which survives the process being killed (`kill -9`, a panic, a
+//! crash) but not a power loss; lines still in the buffer when the process dies are lost
+//! like an unfinished step. Both are re-derived on resume by running the interrupted step
+//! again: non-milestone events (usage, tool transcript, phases, starts) never carry a
+//! result anything depends on. [`Journal::sync`] writes the buffer and forces everything
+//! to disk on demand; dropping the journal writes the buffer.
 
 mod index;
 mod line;
@@ -35,6 +39,9 @@ pub use index::{
 pub use lock::{LOCK_FILE, LockError, RunLock};
 pub use replay::{Damage, DamageKind, Replay, replay};
 
+/// Buffered bytes that force a write even before a milestone or a [`Journal::flush`].
+pub const FLUSH_AT: usize = 64 * 1024;
+
 /// File name of the journal inside a run directory.
 pub const JOURNAL_FILE: &str = "journal.jsonl";
 
@@ -42,6 +49,8 @@ pub const JOURNAL_FILE: &str = "journal.jsonl";
 pub struct Journal {
     pub path: PathBuf,
     file: File,
+    /// Encoded lines not yet written to `file`.
+    buf: Vec<u8>,
     last_seq: u64,
     /// The run's writer lock, held as long as this journal may append (see [`RunLock`]).
     lock: Option<RunLock>,
@@ -70,6 +79,7 @@ impl Journal {
         Ok(Journal {
             path,
             file,
+            buf: Vec::new(),
             last_seq: 0,
             lock: None,
         })
@@ -101,6 +111,7 @@ impl Journal {
         Ok(Journal {
             path,
             file,
+            buf: Vec::new(),
             last_seq,
             lock: None,
         })
@@ -118,8 +129,8 @@ impl Journal {
     }
 
     /// Appends one event: assigns `seq = last + 1`, `ts = now`, `v = JOURNAL_VERSION`,
-    /// writes one checksummed JSON line with a single `write`, forces it to disk when it is
-    /// a milestone, and returns the envelope.
+    /// encodes one checksummed JSON line into the buffer; a milestone writes the buffer and
+    /// forces it to disk before returning. Returns the envelope.
     pub fn append(&mut self, event: Event) -> io::Result<Envelope> {
         let envelope = Envelope {
             seq: self.last_seq + 1,
@@ -127,19 +138,41 @@ impl Journal {
             v: JOURNAL_VERSION,
             event,
         };
-        let mut bytes = line::encode(&envelope).map_err(io::Error::other)?;
-        bytes.push(b'\n');
-        self.file.write_all(&bytes)?;
+        let bytes = line::encode(&envelope).map_err(io::Error::other)?;
+        self.buf.extend_from_slice(&bytes);
+        self.buf.push(b'\n');
         self.last_seq = envelope.seq;
         if is_milestone(&envelope.event) {
-            self.file.sync_data()?;
+            self.sync()?;
+        } else if self.buf.len() >= FLUSH_AT {
+            self.flush()?;
         }
         Ok(envelope)
     }
 
-    /// Forces everything written so far to disk (`fsync`).
+    /// Writes the buffered lines to the file (one `write` call; no `fsync`).
+    pub fn flush(&mut self) -> io::Result<()> {
+        if self.buf.is_empty() {
+            return Ok(());
+        }
+        let r = self.file.write_all(&self.buf);
+        // On an error the file may hold a torn line; replay drops it. Never write it twice.
+        self.buf.clear();
+        r
+    }
+
+    /// Writes the buffered lines and forces everything to disk (`fsync`).
     pub fn sync(&mut self) -> io::Result<()> {
+        self.flush()?;
         self.file.sync_data()
+    }
+}
+
+impl Drop for Journal {
+    fn drop(&mut self) {
+        if let Err(e) = self.flush() {
+            tracing::warn!("journal write on close failed: {e}");
+        }
     }
 }
 

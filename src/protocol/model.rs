@@ -76,6 +76,13 @@ pub struct ReplanArgs {
     /// The orchestrator's estimate of total subtasks now (defaults to the live count).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub estimated_total: Option<u32>,
+    /// The last replan (`OrchestratorContext::last_replan`) is also the completion
+    /// assessment: is the task complete? (Absent: complete when it adds nothing.)
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub complete: Option<bool>,
+    /// The last replan: what is missing, when not complete.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub missing: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -206,6 +213,28 @@ pub struct OrchestratorContext {
     /// escalation stops the run (exit 3), so the orchestrator should settle what it can.
     #[serde(default = "default_true")]
     pub person_available: bool,
+    /// Replan: nothing else is left to run, so this replan is also the completion
+    /// assessment (set `complete`, add what is missing). The plan is complete in
+    /// `subtasks`.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub last_replan: bool,
+    /// Replan: `subtasks` lists only the subtasks that are new or changed since the
+    /// orchestrator's previous call; `plan_index` lists every subtask id by status.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plan_index: Option<PlanIndex>,
+}
+
+/// Every subtask id by status, as compact ranges (`"1-57,60"`), for a replan whose
+/// `subtasks` carries only the changes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct PlanIndex {
+    pub total: u32,
+    /// `(status label, id ranges)`, in the order of `SubtaskStatus`.
+    pub by_status: Vec<(String, String)>,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 fn default_true() -> bool {

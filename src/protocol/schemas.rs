@@ -92,7 +92,9 @@ pub fn schema(tool: &str, roles: &[String]) -> Option<Value> {
                     }
                 }},
                 "scope_note": {"type": "string", "description": "Original estimate vs now, and why."},
-                "estimated_total": {"type": "integer", "minimum": 0, "maximum": 100000}
+                "estimated_total": {"type": "integer", "minimum": 0, "maximum": 100000},
+                "complete": {"type": "boolean", "description": "Only when the context says `last_replan`: is the task complete?"},
+                "missing": strings()
             }
         }),
         DECIDE_RECOVERY => json!({

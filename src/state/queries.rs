@@ -330,4 +330,13 @@ impl State {
             .map(|s| s.id)
             .collect()
     }
+
+    /// Replan cycles that changed the plan (added, edited or cancelled a subtask): what the
+    /// cycle limit counts. A replan that only acknowledged reports is not a cycle.
+    pub fn plan_cycles(&self) -> u32 {
+        self.replan_log
+            .iter()
+            .filter(|r| !(r.added.is_empty() && r.updated.is_empty() && r.cancelled.is_empty()))
+            .count() as u32
+    }
 }

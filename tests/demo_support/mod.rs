@@ -65,6 +65,8 @@ pub fn context(step: Step, task: &str) -> OrchestratorContext {
         roles: ROLES.iter().map(|r| r.to_string()).collect(),
         cycle: 1,
         person_available: true,
+        last_replan: false,
+        plan_index: None,
     }
 }
 

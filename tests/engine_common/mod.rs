@@ -316,6 +316,7 @@ pub fn config(dir: &std::path::Path, settings: RunSettings) -> EngineConfig {
         project_instructions: Default::default(),
         isolation: None,
         role_providers: Default::default(),
+        on_replan_conflict: Default::default(),
     }
 }
 

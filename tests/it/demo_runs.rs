@@ -110,6 +110,8 @@ impl Sim {
             roles: ROLES.iter().map(|r| r.to_string()).collect(),
             cycle: self.cycle,
             person_available: true,
+            last_replan: false,
+            plan_index: None,
         }
     }
 

@@ -113,8 +113,9 @@ async fn dependencies_order_work_and_independent_work_overlaps() {
     );
 }
 
-/// Three independent subtasks whose workers take `worker_ms(id)` and replans 100 ms: the
-/// reports each replan covered, in order.
+/// Three independent subtasks whose workers take `worker_ms(id)`, a fourth that takes
+/// 500 ms (so the others are not at the tail of the run), and replans 100 ms: the reports
+/// each replan covered, in order.
 async fn replan_coverage(worker_ms: fn(u32) -> u64) -> Vec<Vec<u32>> {
     let dir = tempfile::tempdir().unwrap();
     let fake = Arc::new(
@@ -122,16 +123,17 @@ async fn replan_coverage(worker_ms: fn(u32) -> u64) -> Vec<Vec<u32>> {
             st("A", "code_analyzer", &[]),
             st("B", "code_analyzer", &[]),
             st("C", "code_analyzer", &[]),
+            st("D", "code_analyzer", &[]),
         ])
         .delay(move |c| {
             if let Some(b) = &c.brief {
-                return Some(ms(worker_ms(b.id)));
+                return Some(ms(if b.id == 4 { 500 } else { worker_ms(b.id) }));
             }
             (c.forced.as_deref() == Some(SUBMIT_REPLAN)).then(|| ms(100))
         }),
     );
     let f = run_new(
-        config(dir.path(), settings(ApprovalPolicy::Auto, 3)),
+        config(dir.path(), settings(ApprovalPolicy::Auto, 4)),
         fake,
         "t",
     )
@@ -147,17 +149,26 @@ async fn replan_coverage(worker_ms: fn(u32) -> u64) -> Vec<Vec<u32>> {
 
 #[tokio::test(start_paused = true)]
 async fn reports_arriving_during_a_replan_are_batched() {
-    // Reports 10 ms apart: more than the engine's settle window, so the first replan
-    // covers A alone and B and C land while it is in flight.
-    let covered = replan_coverage(|id| 10 * id as u64).await;
-    assert_eq!(covered, vec![vec![1], vec![2, 3]]);
+    // Reports 30 ms apart: more than the engine's settle window, so the first replan
+    // covers A alone; B and C land while it is in flight and share the next one. D, the
+    // last report, gets the last replan.
+    let covered = replan_coverage(|id| 30 * id as u64).await;
+    assert_eq!(covered, vec![vec![1], vec![2, 3], vec![4]]);
 }
 
 #[tokio::test(start_paused = true)]
 async fn reports_landing_together_share_one_replan() {
     // Reports 1 ms apart, as workers dispatched together finish: one replan.
     let covered = replan_coverage(|id| 20 + id as u64).await;
-    assert_eq!(covered, vec![vec![1, 2, 3]]);
+    assert_eq!(covered, vec![vec![1, 2, 3], vec![4]]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_settle_window_counts_from_the_newest_report() {
+    // Reports 6 ms apart over 18 ms (each gap inside the 10 ms window, the whole spread
+    // longer than it): one replan, not one that fires before the last of them lands.
+    let covered = replan_coverage(|id| 20 + 6 * id as u64).await;
+    assert_eq!(covered, vec![vec![1, 2, 3], vec![4]]);
 }
 
 #[tokio::test(start_paused = true)]
@@ -913,7 +924,13 @@ async fn subtask_limit_raises_an_alert() {
         "t",
     )
     .await;
-    assert_eq!(f.outcome, RunOutcome::Completed);
+    // Work the limit held back: the run says so instead of "complete" (issue 12).
+    assert_eq!(
+        f.outcome,
+        RunOutcome::Stopped {
+            reason: "stopped at the subtask limit: 1 of 3 not run".into()
+        }
+    );
     check_consistent(&f);
     assert_eq!(
         alerts(&f),
@@ -959,8 +976,24 @@ async fn cycle_limit_raises_an_alert_and_auto_synthesises() {
     let dir = tempfile::tempdir().unwrap();
     let mut s = settings(ApprovalPolicy::Auto, 1);
     s.limits.max_cycles = Some(1);
-    let f = run_new(config(dir.path(), s), Arc::new(Fake::new(chain())), "t").await;
-    assert_eq!(f.outcome, RunOutcome::Completed);
+    // Every replan changes the plan (it raises C's priority), so each one is a cycle; a
+    // replan that changes nothing would not be (engine_tail).
+    let fake = Fake::new(chain()).rule(|c| {
+        (c.forced.as_deref() == Some(SUBMIT_REPLAN)).then(|| {
+            Reply::Tool(
+                SUBMIT_REPLAN,
+                json!({"summary": "C first", "add": [], "cancel": [], "scope_note": "same",
+                       "update": [{"id": "#3", "priority": "high"}]}),
+            )
+        })
+    });
+    let f = run_new(config(dir.path(), s), Arc::new(fake), "t").await;
+    assert_eq!(
+        f.outcome,
+        RunOutcome::Stopped {
+            reason: "stopped at the replan cycle limit: 1 of 3 not run".into()
+        }
+    );
     check_consistent(&f);
     assert_eq!(
         alerts(&f),
@@ -984,7 +1017,12 @@ async fn token_limit_raises_an_alert_a_person_can_raise() {
         "t",
     )
     .await;
-    assert_eq!(f.outcome, RunOutcome::Completed);
+    assert_eq!(
+        f.outcome,
+        RunOutcome::Stopped {
+            reason: "stopped at the token limit: 1 of 3 not run".into()
+        }
+    );
     check_consistent(&f);
     assert_eq!(
         alerts(&f),
@@ -1041,7 +1079,12 @@ async fn cost_limit_raises_an_alert() {
     );
     cfg.pricing = prices;
     let f = run_new(cfg, Arc::new(Fake::new(chain())), "t").await;
-    assert_eq!(f.outcome, RunOutcome::Completed);
+    assert_eq!(
+        f.outcome,
+        RunOutcome::Stopped {
+            reason: "stopped at the cost limit: 1 of 3 not run".into()
+        }
+    );
     check_consistent(&f);
     assert_eq!(
         alerts(&f),
@@ -1060,7 +1103,12 @@ async fn wall_clock_limit_raises_an_alert() {
     s.limits.max_wall_secs = Some(1);
     let fake = Fake::new(chain()).delay(|c| c.brief.as_ref().map(|_| ms(700)));
     let f = run_new(config(dir.path(), s), Arc::new(fake), "t").await;
-    assert_eq!(f.outcome, RunOutcome::Completed);
+    assert!(
+        matches!(&f.outcome, RunOutcome::Stopped { reason }
+            if reason.starts_with("stopped at the wall-clock limit:")),
+        "{:?}",
+        f.outcome
+    );
     check_consistent(&f);
     assert_eq!(
         alerts(&f),

@@ -406,3 +406,30 @@ fn configuration_mistakes_stop_before_a_run_is_created() {
             .is_empty()
     );
 }
+
+#[test]
+fn a_run_a_limit_stopped_early_says_so_last_and_exits_3() {
+    // Issue 12: the subtask limit held work back, so the run is not "complete": the
+    // deliverable of what was done, then the reason as the last line, exit 3.
+    let home = tempfile::tempdir().unwrap();
+    let o = baton(home.path())
+        .args([
+            "--headless",
+            "--approve",
+            "auto",
+            "--max-subtasks",
+            "1",
+            TASK,
+        ])
+        .output()
+        .unwrap();
+    let (stdout, stderr) = text(&o);
+    assert_eq!(o.status.code(), Some(3), "stderr:\n{stderr}");
+    let last = stderr.lines().last().unwrap();
+    assert!(
+        last.starts_with("baton: stopped at the subtask limit: ") && last.ends_with(" not run"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("baton: complete."), "{stderr}");
+    assert!(stdout.starts_with('#'), "what was done: {stdout}");
+}

@@ -21,6 +21,7 @@ fn append_then_replay_roundtrips() {
     let b = j.append(notice(2)).unwrap();
     assert_eq!((a.seq, b.seq), (1, 2));
     assert_eq!(a.v, JOURNAL_VERSION);
+    j.flush().unwrap(); // appends are buffered until a flush or a milestone
     let r = replay(&run.join(JOURNAL_FILE)).unwrap();
     assert_eq!(r.events, vec![a, b]);
     assert!(!r.torn_line_dropped);
@@ -59,6 +60,7 @@ fn torn_last_line_is_tolerated_and_cut_on_resume() {
     let mut j = Journal::open_append(dir.path()).unwrap();
     assert_eq!(j.last_seq(), 2);
     assert_eq!(j.append(notice(3)).unwrap().seq, 3);
+    j.flush().unwrap(); // appends are buffered until a flush or a milestone
     let r = replay(&path).unwrap();
     assert_eq!(r.events.len(), 3);
     assert!(!r.torn_line_dropped);
@@ -76,6 +78,7 @@ fn complete_last_line_without_newline_is_kept() {
     std::fs::write(&path, text.trim_end()).unwrap();
     let mut j = Journal::open_append(dir.path()).unwrap();
     assert_eq!(j.append(notice(2)).unwrap().seq, 2);
+    j.flush().unwrap(); // appends are buffered until a flush or a milestone
     let r = replay(&path).unwrap();
     assert_eq!(r.events[0], e);
     assert_eq!(r.events.len(), 2);
@@ -96,6 +99,7 @@ fn corrupt_middle_line_is_reported_with_its_number() {
     drop(f);
     let mut j = Journal::open_append(dir.path()).unwrap();
     j.append(notice(2)).unwrap();
+    j.flush().unwrap(); // appends are buffered until a flush or a milestone
     let r = replay(&path).unwrap();
     assert_eq!(r.events.len(), 2);
     let lines: Vec<usize> = r.corrupt_lines.iter().map(|d| d.line).collect();
@@ -227,6 +231,7 @@ fn three_lines(dir: &std::path::Path) -> Vec<String> {
     for i in 1..=3 {
         j.append(notice(i)).unwrap();
     }
+    j.flush().unwrap(); // appends are buffered until a flush or a milestone
     let text = std::fs::read_to_string(dir.join(JOURNAL_FILE)).unwrap();
     text.lines().map(str::to_string).collect()
 }
@@ -359,4 +364,29 @@ fn only_files_inside_the_runs_directory_are_refused_as_export_targets() {
         std::os::unix::fs::symlink(run.join(JOURNAL_FILE), &link).unwrap();
         assert!(inside_runs_dir(data.path(), &link).is_some());
     }
+}
+
+#[test]
+fn appends_are_buffered_until_a_milestone_or_a_flush() {
+    use baton::protocol::RunOutcome;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join(JOURNAL_FILE);
+    let mut j = Journal::create(dir.path()).unwrap();
+    j.append(notice(1)).unwrap();
+    j.append(notice(2)).unwrap();
+    // Ordinary events wait in memory: no write call per event.
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), "");
+    j.flush().unwrap();
+    assert_eq!(replay(&path).unwrap().events.len(), 2);
+    j.append(notice(3)).unwrap();
+    // A milestone writes (and syncs) everything before it returns.
+    j.append(Event::RunFinished {
+        outcome: RunOutcome::Completed,
+    })
+    .unwrap();
+    assert_eq!(replay(&path).unwrap().events.len(), 4);
+    // Dropping the journal writes what is left.
+    j.append(notice(5)).unwrap();
+    drop(j);
+    assert_eq!(replay(&path).unwrap().events.len(), 5);
 }
