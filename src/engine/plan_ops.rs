@@ -103,31 +103,43 @@ impl Engine {
                 depends_on: None,
                 expected_output: None,
             };
+            // Unknown names refuse the new dependencies at once. The rest is checked after
+            // the conflict policy had its say: `restart`/`ask` stop a running worker first,
+            // so it may then wait for unfinished work; under `finish` it is still running
+            // and `check_new_deps` refuses a dependency it did not wait for.
+            let mut wanted: Option<Vec<SubtaskId>> = None;
             if let Some(d) = u.depends_on {
                 let resolved: Vec<Option<SubtaskId>> = d
                     .iter()
                     .map(|r| deps::resolve_ref(&self.state, r))
                     .collect();
-                let ids: Vec<SubtaskId> = resolved.iter().flatten().copied().collect();
-                let check = if resolved.iter().any(Option::is_none) {
-                    Err("a dependency names no subtask".to_string())
+                if resolved.iter().any(Option::is_none) {
+                    self.notice(format!(
+                        "replan {cycle}: dependencies of {id} left unchanged: a dependency \
+                         names no subtask"
+                    ))
+                    .await;
                 } else {
-                    deps::check_new_deps(&self.state, id, &ids)
-                };
-                match check {
-                    Ok(()) => patch.depends_on = Some(ids),
-                    Err(e) => {
-                        self.notice(format!(
-                            "replan {cycle}: dependencies of {id} left unchanged: {e}"
-                        ))
-                        .await
-                    }
+                    wanted = Some(resolved.into_iter().flatten().collect());
                 }
             }
+            patch.depends_on = wanted.clone();
             if patch.is_empty() {
                 continue;
             }
             self.replan_conflict(cycle, id, &patch).await;
+            if let Some(ids) = wanted
+                && let Err(e) = deps::check_new_deps(&self.state, id, &ids)
+            {
+                patch.depends_on = None;
+                self.notice(format!(
+                    "replan {cycle}: dependencies of {id} left unchanged: {e}"
+                ))
+                .await;
+                if patch.is_empty() {
+                    continue;
+                }
+            }
             if self.edit(id, patch, Actor::Orchestrator).await {
                 updated.push(id);
             }

@@ -203,9 +203,11 @@ fn in_cycle<D>(start: usize, deps: &[Vec<D>], edge: impl Fn(&D) -> Option<usize>
 ///
 /// A running subtask cannot be given a dependency that is not done yet: its worker started
 /// without that result, so the plan would say it waits for something it is not waiting
-/// for. Decision (issue 10): refuse (the replan's notice is journaled and the orchestrator
-/// sees the dependencies unchanged in its next context), rather than restart the worker and
-/// throw its work away; whoever wants it redone cancels it or escalates it.
+/// for. Decision (issue 10): a person's edit is refused (whoever wants it redone cancels or
+/// escalates it). A replan first goes through `on_replan_conflict` (issue 12, engine
+/// `conflicts.rs`): `restart` and `ask` stop the worker, after which the dependency is
+/// allowed; under `finish` the worker keeps running and this refusal applies (a journaled
+/// notice; the orchestrator sees the dependencies unchanged in its next context).
 pub fn check_new_deps(state: &State, id: SubtaskId, new_deps: &[SubtaskId]) -> Result<(), String> {
     let running = state
         .subtask(id)

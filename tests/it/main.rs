@@ -87,5 +87,5 @@ mod tui_keys;
 mod tui_notify;
 mod tui_screens;
 mod tui_signals;
-mod tui_truth;
 mod tui_trust;
+mod tui_truth;

@@ -3,8 +3,8 @@
 //! state (an unknown id) is ignored, never a panic, so a damaged journal still folds.
 
 mod budget;
-mod git;
 mod dispatch;
+mod git;
 mod lifecycle;
 mod plan;
 mod work;
