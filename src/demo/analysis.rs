@@ -10,7 +10,8 @@ use super::vars::{RoleKind, Vars};
 use crate::protocol::ProposedSubtask;
 use crate::protocol::model::{AnalysisArgs, SUBMIT_ANALYSIS};
 
-/// Words that make a task small whatever its theme.
+/// Words that make a task small whatever its theme: the kinds of change, not adjectives
+/// ("build a small CLI app with tests and docs" is still a build with several parts).
 const SMALL: &[&str] = &[
     "rename",
     "typo",
@@ -18,10 +19,7 @@ const SMALL: &[&str] = &[
     "one line",
     "one-liner",
     "tiny",
-    "small",
-    "quick",
     "bump",
-    "single",
 ];
 /// What each clause that adds a feature adds to the rating ("with", "and", a comma).
 const PER_CLAUSE: f64 = 0.02;

@@ -10,7 +10,7 @@
 //! Must not: use the network, keep state between calls, or panic on any request (an
 //! unexpected one gets a generic but valid answer).
 
-mod analysis;
+pub mod analysis;
 mod edits;
 mod listing;
 mod orchestrator;

@@ -55,3 +55,16 @@ async fn rename_a_variable_gets_a_small_plan_under_approve_auto() {
         );
     }
 }
+
+/// "small" describes the product, not the change: a build with several parts keeps the
+/// theme's plan (seen failing first: it got the two-subtask "small change" plan).
+#[test]
+fn a_small_app_to_build_is_not_a_small_change() {
+    assert!(baton::demo::analysis::is_small("Rename a variable"));
+    assert!(!baton::demo::analysis::is_small(
+        "Build a small CLI todo app with tests and docs"
+    ));
+    assert!(!baton::demo::analysis::is_small(
+        "A quick prototype of a chat server"
+    ));
+}
