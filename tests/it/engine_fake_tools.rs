@@ -15,6 +15,7 @@ use serde_json::json;
 use super::engine_limits::chain;
 use super::engine_loop::*;
 
+/// Workspace tools that ask the engine for command approval and record file changes.
 struct FakeTools;
 
 #[async_trait::async_trait]
@@ -205,10 +206,6 @@ async fn escalating_a_running_subtask_stops_it() {
         0
     );
 }
-
-/// A wall-clock limit too far away for an `Instant` (a journal or a front end may carry
-/// one) is no deadline, never a panic; a raised limit that is not a usable number is
-/// refused with a notice.
 
 /// A provider that panics (a bug at the edge) fails that step or worker like any other
 /// failure: the run goes on and ends, it never hangs.

@@ -248,8 +248,9 @@ async fn wall_clock_limit_raises_an_alert() {
     assert_eq!(f.state.subtasks[1].status, SubtaskStatus::Complete);
 }
 
-/// Workspace tools that ask the engine for command approval and record file changes.
-
+/// A wall-clock limit too far away for an `Instant` (a journal or a front end may carry
+/// one) is no deadline, never a panic; a raised limit that is not a usable number is
+/// refused with a notice.
 #[tokio::test(start_paused = true)]
 async fn huge_or_unusable_wall_clock_limits_do_not_panic() {
     let dir = tempfile::tempdir().unwrap();
