@@ -17,6 +17,9 @@ pub use crate::export::graph::GraphFormat;
 use crate::llm::ProviderKind;
 use crate::protocol::ApprovalPolicy;
 
+mod action;
+pub use action::Action;
+
 const AFTER_HELP: &str = "\
 Examples:
   baton                                   open the TUI and type a task there
@@ -206,6 +209,18 @@ pub struct CommonArgs {
     )]
     pub isolation: Option<String>,
 
+    /// With `--isolation worktree`: a worker's branch that does not merge goes to a
+    /// recovery decision by the orchestrator (`recover`, default) or to you (`person`),
+    /// with the conflicting hunks.
+    #[arg(
+        long,
+        global = true,
+        value_name = "WHO",
+        value_parser = ["recover", "person"],
+        help_heading = "Workspace"
+    )]
+    pub merge_conflicts: Option<String>,
+
     /// Do not give the workspace's AGENTS.md / CLAUDE.md files to the models.
     #[arg(long, global = true, help_heading = "Workspace")]
     pub no_project_instructions: bool,
@@ -341,81 +356,6 @@ impl From<KeyProvider> for ProviderKind {
         match p {
             KeyProvider::Anthropic => ProviderKind::Anthropic,
             KeyProvider::Openai => ProviderKind::Openai,
-        }
-    }
-}
-
-/// What this invocation asks for, after validation.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Action {
-    /// Start a new run. `task` is empty when the TUI should ask for it.
-    Run {
-        task: String,
-        headless: bool,
-        json: bool,
-    },
-    Resume {
-        run: String,
-        headless: bool,
-        json: bool,
-    },
-    Runs,
-    Export {
-        run: String,
-        format: ExportFormat,
-        output: Option<PathBuf>,
-    },
-    Fork {
-        run: String,
-        at: ForkPoint,
-        headless: bool,
-        json: bool,
-    },
-    Compare {
-        a: String,
-        b: String,
-        json: bool,
-    },
-    Graph {
-        run: String,
-        format: GraphFormat,
-    },
-    Rollback {
-        run: String,
-        subtask: u32,
-    },
-    Doctor,
-    Config,
-    Login(ProviderKind),
-    Logout(ProviderKind),
-    Accept {
-        run: String,
-    },
-    Completions(clap_complete::Shell),
-    Man,
-}
-
-impl Action {
-    /// The command's name, for logs.
-    pub fn name(&self) -> &'static str {
-        match self {
-            Action::Run { headless: true, .. } => "run --headless",
-            Action::Run { .. } => "run",
-            Action::Resume { headless: true, .. } => "resume --headless",
-            Action::Resume { .. } => "resume",
-            Action::Runs => "runs",
-            Action::Export { .. } => "export",
-            Action::Fork { .. } => "fork",
-            Action::Compare { .. } => "compare",
-            Action::Graph { .. } => "graph",
-            Action::Rollback { .. } => "rollback",
-            Action::Doctor => "doctor",
-            Action::Config => "config",
-            Action::Login(_) => "login",
-            Action::Logout(_) => "logout",
-            Action::Accept { .. } => "accept",
-            Action::Completions(_) => "completions",
-            Action::Man => "man",
         }
     }
 }

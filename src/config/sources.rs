@@ -93,6 +93,13 @@ impl Builder {
             })?;
             set(&mut self.isolation, v, flag("--isolation"));
         }
+        if let Some(v) = &a.merge_conflicts {
+            let v = v.parse().map_err(|message| ConfigError::Flag {
+                flag: "--merge-conflicts",
+                message,
+            })?;
+            set(&mut self.merge_conflicts, v, flag("--merge-conflicts"));
+        }
         if a.no_project_instructions {
             set(
                 &mut self.project_instructions,

@@ -80,6 +80,19 @@ pub enum ConflictPolicy {
     Person,
 }
 
+impl FromStr for ConflictPolicy {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.trim() {
+            "recover" => Ok(ConflictPolicy::Recover),
+            "person" => Ok(ConflictPolicy::Person),
+            other => Err(format!(
+                "unknown merge_conflicts `{other}`; use recover or person"
+            )),
+        }
+    }
+}
+
 impl fmt::Display for ConflictPolicy {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {

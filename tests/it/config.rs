@@ -548,3 +548,25 @@ fn a_wall_clock_limit_too_large_for_a_deadline_is_a_clear_error() {
     let c = Config::load_with(&CommonArgs::default(), &env(home.path(), &[])).unwrap();
     assert_eq!(c.max_wall_secs, Some(3_153_600_000));
 }
+
+/// `--merge-conflicts` sets who resolves a worktree run's merge conflicts, beside the
+/// `merge_conflicts` key, and `baton config` says where the value came from.
+#[test]
+fn merge_conflicts_has_a_flag_as_well_as_a_key() {
+    let home = home_with_config("merge_conflicts = \"recover\"\n");
+    let out = baton(home.path())
+        .args(["config", "--merge-conflicts", "person"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let (stdout, _) = text(&out);
+    assert_eq!(
+        reported_source(&stdout, "merge_conflicts"),
+        "flag --merge-conflicts"
+    );
+    let out = baton(home.path())
+        .args(["config", "--merge-conflicts", "nobody"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+}
