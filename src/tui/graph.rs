@@ -106,9 +106,16 @@ fn widths(ui: &Ui, g: &Graph, sel_layer: Option<usize>, inner: u16) -> Vec<u16> 
         .enumerate()
         .map(|(i, l)| done_layer(ui, l) && Some(i) != sel_layer)
         .collect();
-    let open = collapsed.iter().filter(|c| !**c).count().max(1) as u16;
-    let fixed = collapsed.iter().filter(|c| **c).count() as u16 * COLLAPSED;
-    let col = (inner.saturating_sub(fixed) / open).clamp(MIN_COL, MAX_COL);
+    // Counted in usize: a journal can hold more layers than a u16 counts.
+    let open = collapsed.iter().filter(|c| !**c).count().max(1);
+    let fixed = collapsed
+        .iter()
+        .filter(|c| **c)
+        .count()
+        .saturating_mul(usize::from(COLLAPSED));
+    let col = (usize::from(inner).saturating_sub(fixed) / open)
+        .clamp(usize::from(MIN_COL), usize::from(MAX_COL));
+    let col = u16::try_from(col).unwrap_or(MAX_COL);
     collapsed
         .iter()
         .map(|c| if *c { COLLAPSED } else { col })
@@ -117,8 +124,11 @@ fn widths(ui: &Ui, g: &Graph, sel_layer: Option<usize>, inner: u16) -> Vec<u16> 
 
 /// The first visible layer: 0 if the selection fits, else as far left as keeps it in view.
 fn first_visible(w: &[u16], sel_layer: usize, inner: u16) -> usize {
+    // A sliding sum: a long chain has thousands of layers, and this runs every frame.
+    let mut total: usize = w.iter().take(sel_layer + 1).map(|x| usize::from(*x)).sum();
     let mut start = 0;
-    while start < sel_layer && w[start..=sel_layer].iter().sum::<u16>() > inner {
+    while start < sel_layer && total > usize::from(inner) {
+        total -= usize::from(w[start]);
         start += 1;
     }
     start
@@ -144,10 +154,10 @@ pub fn render(frame: &mut Frame, area: Rect, ui: &Ui) {
     let mut shown = 0;
     let mut used = 0u16;
     for width in &w[start.min(w.len())..] {
-        if used + width > inner.width && shown > 0 {
+        if used.saturating_add(*width) > inner.width && shown > 0 {
             break;
         }
-        used += width;
+        used = used.saturating_add(*width);
         shown += 1;
     }
     // Which layers are in view, when not all are (first, so a narrow screen keeps it).

@@ -257,3 +257,35 @@ fn baton_graph_prints_text_dot_and_json_for_a_real_run() {
         .unwrap();
     assert_eq!(o.status.code(), Some(2));
 }
+
+/// A journal with a chain of 12,000 subtasks, the last one selected: the view's column
+/// arithmetic is not in u16 (12,000 collapsed columns are 84,000 cells), so it neither
+/// panics nor loses the selection.
+#[test]
+fn the_graph_view_of_a_very_long_chain_draws_at_80x24() {
+    let a = Origin::Analysis;
+    let mut events = vec![Event::RunStarted {
+        run_id: "long".into(),
+        task: "t".into(),
+        settings: settings(),
+    }];
+    for i in 1..=12_000u32 {
+        let deps: Vec<u32> = if i > 1 { vec![i - 1] } else { vec![] };
+        events.push(added(
+            i,
+            "step",
+            "developer",
+            Priority::Normal,
+            &deps,
+            a.clone(),
+            false,
+        ));
+    }
+    let mut ui = new_ui();
+    ui.state = State::fold(&at(&mut Script::default(), events));
+    ui.selected = Some(baton::tui::app::Sel::Subtask(SubtaskId(12_000)));
+    ui.screen = Screen::Graph;
+    let screen = render(&mut ui, 80, 24);
+    assert!(screen.contains("#12000"), "{screen}");
+    assert!(screen.contains("of 12000"), "{screen}");
+}
