@@ -145,8 +145,15 @@ pub struct Limiter {
     max_pause: Duration,
 }
 
+/// The longest pause a limiter ever takes, whatever the configuration says
+/// (`retry.max_retry_after_ms` is any u64 from a config file): every pause is `now + pause`
+/// on an `Instant`, which must stay far from overflow, and a wait of more than a day is
+/// never what a person meant.
+const PAUSE_CEILING: Duration = Duration::from_secs(24 * 60 * 60);
+
 impl Limiter {
     /// A limiter for `host` (display only) allowing at most `max_concurrent` requests at once.
+    /// Pauses are capped at `max_pause` (and at a day).
     pub fn new(host: &str, max_concurrent: u32, max_pause: Duration) -> Self {
         let max = max_concurrent.max(1);
         Self {
@@ -159,7 +166,7 @@ impl Limiter {
             paused_until: None,
             budget: None,
             episode: None,
-            max_pause,
+            max_pause: max_pause.min(PAUSE_CEILING),
         }
     }
 
@@ -313,6 +320,22 @@ mod tests {
             reason: "429 rate limited".into(),
             pause: None,
         }
+    }
+
+    /// `retry.max_retry_after_ms = u64::MAX` in a config and a server asking for the longest
+    /// wait: the pause is capped at a day.
+    #[test]
+    fn a_huge_configured_pause_is_capped_not_an_overflow() {
+        let now = Instant::now();
+        let mut l = Limiter::new("h", 4, Duration::from_millis(u64::MAX));
+        let t = l.try_start(now).unwrap();
+        let asked = Outcome::Overloaded {
+            reason: "429 rate limited".into(),
+            pause: Some(Duration::MAX),
+        };
+        l.finish(t, &asked, now);
+        let ready = l.ready_at(now).unwrap();
+        assert!(ready <= now + PAUSE_CEILING);
     }
 
     #[test]
