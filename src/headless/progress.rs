@@ -308,6 +308,7 @@ pub fn progress_line(state: &State, envelope: &Envelope) -> Option<String> {
                 ScopeDecision::RaiseLimit { to } => format!("raise the limit to {}", trim_num(*to)),
                 ScopeDecision::DeferLowPriority => "defer low-priority subtasks".into(),
                 ScopeDecision::StopAndSynthesize => "stop and synthesise what is done".into(),
+                ScopeDecision::Continue => "continue".into(),
             };
             format!("scope alert {alert}: {d} ({})", actor(*by))
         }
@@ -404,6 +405,9 @@ pub fn progress_line(state: &State, envelope: &Envelope) -> Option<String> {
                 .join(", ")
         ),
         Event::Notice { message } => format!("note: {}", short(message, 100)),
+        e @ (Event::ForecastUpdated { .. }
+        | Event::BudgetStageReached { .. }
+        | Event::BalanceChanged { .. }) => crate::state::forecast::event_line(state, e)?,
         Event::DispatchPolicySet { id, policy, by } => {
             format!("{id} dispatch policy {policy} ({})", actor(*by))
         }
