@@ -248,7 +248,7 @@ pub fn render(frame: &mut Frame, area: Rect, ui: &Ui) {
         } else if items.len() > 2 && !outlook.is_empty() {
             items.pop();
         } else if !outlook.is_empty() {
-            outlook.pop();
+            super::header_outlook::drop_one(&mut outlook);
         } else {
             items.pop();
         }

@@ -9,6 +9,7 @@
 use ratatui::style::Style;
 
 use super::app::Ui;
+use crate::protocol::BalanceKind;
 use crate::state::balance;
 use crate::state::forecast::{money, short_tokens, spent};
 use crate::text::duration;
@@ -40,15 +41,16 @@ pub fn items(ui: &Ui) -> Vec<Item> {
     if let Some(f) = st.outlook.forecast.as_ref().filter(|_| shows_forecast(ui)) {
         let so_far = format!("{} so far", spent(st));
         let left = format!("~{} left", duration(f.secs as f64));
-        let (to_go, short) = match f.cost_usd {
+        let (to_go, short, shortest) = match f.cost_usd {
             Some(c) => {
                 let to_go = format!("~{} to go", money(c));
                 let short = format!("{}{sep}{to_go}", spent(st));
-                (to_go, short)
+                (to_go.clone(), short, to_go)
             }
             None => (
                 format!("~{} tok to go, price unknown", short_tokens(f.tokens)),
                 format!("~{} tok to go", short_tokens(f.tokens)),
+                "price unknown".to_string(),
             ),
         };
         let mut long = format!("{so_far}{sep}{to_go}{sep}{left}");
@@ -62,7 +64,7 @@ pub fn items(ui: &Ui) -> Vec<Item> {
         }
         out.push(Item {
             text: long,
-            shorter: vec![medium, short],
+            shorter: vec![medium, short, shortest],
             style: if over { t.warn() } else { Style::default() },
         });
     }
@@ -73,13 +75,26 @@ pub fn items(ui: &Ui) -> Vec<Item> {
             text: format!("! {}", balance::describe(i)),
             shorter: vec![format!(
                 "! {} {} %",
-                crate::state::role_label(&i.name),
+                match i.kind {
+                    BalanceKind::Role => super::theme::short_role(&i.name),
+                    BalanceKind::Worker => i.name.clone(),
+                },
                 i.percent()
             )],
             style: t.warn(),
         });
     }
     out
+}
+
+/// When one must go: the forecast before the balance warning (a warning is rarer and
+/// says more), else the last.
+pub fn drop_one(items: &mut Vec<Item>) {
+    if items.len() > 1 {
+        items.remove(0);
+    } else {
+        items.pop();
+    }
 }
 
 /// Shortens the last item that still has a shorter form; `false` when none has.
