@@ -73,14 +73,24 @@ pub fn items(ui: &Ui) -> Vec<Item> {
     {
         out.push(Item {
             text: format!("! {}", balance::describe(i)),
-            shorter: vec![format!(
-                "! {} {} %",
-                match i.kind {
-                    BalanceKind::Role => super::theme::short_role(&i.name),
-                    BalanceKind::Worker => i.name.clone(),
-                },
-                i.percent()
-            )],
+            shorter: vec![
+                format!(
+                    "! {} did {} % of the finished work",
+                    match i.kind {
+                        BalanceKind::Role => crate::state::role_label(&i.name),
+                        BalanceKind::Worker => format!("worker {}", i.name),
+                    },
+                    i.percent()
+                ),
+                format!(
+                    "! {} {} %",
+                    match i.kind {
+                        BalanceKind::Role => super::theme::short_role(&i.name),
+                        BalanceKind::Worker => i.name.clone(),
+                    },
+                    i.percent()
+                ),
+            ],
             style: t.warn(),
         });
     }

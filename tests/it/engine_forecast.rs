@@ -252,3 +252,54 @@ fn headless_stops_with_exit_3_on_a_stage() {
     );
     assert!(!stderr.contains("started ["), "nothing started: {stderr}");
 }
+
+/// A stage fires once per run: headless stops on it (exit 3 in the binary); the resumed
+/// run's person continues, and the dispatch that follows does not raise it again.
+#[tokio::test(start_paused = true)]
+async fn a_resumed_run_does_not_fire_a_stage_again() {
+    use baton::journal::{self, JOURNAL_FILE};
+    use engine_common::{Fake, run_until_person_needed};
+    let fake = || {
+        Fake::new(vec![
+            st("A", "code_developer", &[]),
+            st("B", "code_developer", &["A"]),
+        ])
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = settings(ApprovalPolicy::Scope, 1);
+    // A developer's prior (46,000 tokens) would pass the whole budget.
+    s.limits.max_tokens = Some(30_000);
+    let stopped = run_until_person_needed(dir.path(), s.clone(), fake()).await;
+    assert_eq!(stopped.state.outlook.stages.len(), 1);
+    assert_eq!(stopped.state.outlook.stages[0].percent, 100);
+    assert_eq!(
+        stopped.state.subtasks[0].attempts, 0,
+        "A waits for the answer"
+    );
+
+    let replay = journal::replay(&dir.path().join(JOURNAL_FILE)).unwrap();
+    let f = drive(
+        config(dir.path(), s),
+        Arc::new(fake()),
+        Start::Resume {
+            events: replay.events,
+            torn_line_dropped: false,
+        },
+        |e, state| match &e.event {
+            Event::ScopeAlertRaised { alert, .. }
+                if state.open_alerts().any(|a| a.alert == *alert) =>
+            {
+                vec![Command::ResolveScopeAlert {
+                    alert: *alert,
+                    decision: ScopeDecision::Continue,
+                }]
+            }
+            _ => vec![],
+        },
+    )
+    .await;
+    assert_eq!(f.outcome, RunOutcome::Completed);
+    check_consistent(&f);
+    assert_eq!(f.state.outlook.stages.len(), 1, "not fired again");
+    assert_eq!(f.state.alerts.len(), 1);
+}
