@@ -11,6 +11,7 @@ use crate::support_cli as cli;
 
 use std::sync::Arc;
 
+use super::engine_http::first_user_text;
 use baton::engine::*;
 use baton::llm::ProviderKind;
 use baton::protocol::model::*;
@@ -20,26 +21,9 @@ use engine_common::{check_consistent, config, drive, settings, st};
 use serde_json::{Value, json};
 use support::{FakeLlm, RecordedRequest, ScriptedResponse};
 
-fn user_text(r: &RecordedRequest) -> String {
-    r.messages()
-        .iter()
-        .filter(|m| m.get("role").and_then(Value::as_str) == Some("user"))
-        .map(|m| match m.get("content") {
-            Some(Value::String(s)) => s.clone(),
-            Some(Value::Array(parts)) => parts
-                .iter()
-                .filter_map(|p| p.get("text").and_then(Value::as_str))
-                .collect::<Vec<_>>()
-                .join(""),
-            _ => String::new(),
-        })
-        .collect::<Vec<_>>()
-        .join("\n")
-}
-
 /// The title of the worker brief a request carries, if it is a worker's.
 fn brief_title(r: &RecordedRequest) -> Option<String> {
-    extract_block::<WorkerBrief>(&user_text(r), "brief").map(|b| b.title)
+    extract_block::<WorkerBrief>(&first_user_text(r), "brief").map(|b| b.title)
 }
 
 /// Survey (analyser) then Build (developer); orchestrator calls use 160 tokens, worker

@@ -28,21 +28,7 @@ fn run_started(max_workers: u32) -> Event {
     Event::RunStarted {
         run_id: "r".into(),
         task: "t".into(),
-        settings: RunSettings {
-            provider: "fake".into(),
-            base_url: String::new(),
-            orchestrator_model: "o".into(),
-            worker_model: "w".into(),
-            max_workers,
-            approve: ApprovalPolicy::Scope,
-            limits: Limits::default(),
-            complexity_threshold: 0.7,
-            evaluate: false,
-            workspace: None,
-            read_only: false,
-            allow_commands: false,
-            role_dispatch: Default::default(),
-        },
+        settings: crate::engine_common::settings(ApprovalPolicy::Scope, max_workers),
     }
 }
 
