@@ -38,6 +38,11 @@ pub fn describe_needs(state: &State) -> Vec<String> {
                 "choose orchestration or a single worker (complexity {complexity:.2} is below {threshold:.2})"
             ),
             NeedsPerson::ScopeAlert(n) => match state.alerts.iter().find(|a| a.alert == n) {
+                Some(_) if let Some(s) = state.outlook.stage_of(n) => format!(
+                    "scope alert {n}, budget stage {} %: {}; continue, raise the budget, or stop and synthesise",
+                    s.percent,
+                    crate::state::forecast::stage_text(s)
+                ),
                 Some(a) => format!(
                     "scope alert {n}: {} at {} of {}; raise the limit, defer low-priority work, or stop and synthesise",
                     a.limit, trim_num(a.current), trim_num(a.max)

@@ -143,7 +143,13 @@ impl Averages {
             .iter()
             .filter(|s| s.status.satisfies_dependency())
         {
-            let e = out.roles.entry(s.role.clone()).or_default();
+            // The role's name is copied once per role, not once per subtask.
+            if !out.roles.contains_key(&s.role) {
+                out.roles.insert(s.role.clone(), Sums::default());
+            }
+            let Some(e) = out.roles.get_mut(&s.role) else {
+                continue;
+            };
             e.n += 1;
             e.tokens = e.tokens.saturating_add(total_tokens(&s.usage));
             e.cost += s.cost_usd;

@@ -235,6 +235,10 @@ fn headless_stops_with_exit_3_on_a_stage() {
         "{stderr}"
     );
     assert!(!stderr.contains("started ["), "nothing started: {stderr}");
+    assert!(
+        stderr.contains("budget stage 50 %") && stderr.contains("continue, raise the budget"),
+        "what it needs: {stderr}"
+    );
 }
 
 /// A stage fires once per run: headless stops on it (exit 3 in the binary); the resumed
