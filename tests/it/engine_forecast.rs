@@ -291,3 +291,67 @@ async fn a_resumed_run_does_not_fire_a_stage_again() {
     assert_eq!(f.state.outlook.stages.len(), 1, "not fired again");
     assert_eq!(f.state.alerts.len(), 1);
 }
+
+/// Six developer subtasks: once 5 have finished, one role holds all the finished work; the
+/// warning is journaled once and the next replan's context says so, in both wire formats.
+#[tokio::test]
+async fn one_role_doing_the_work_is_told_to_the_next_replan() {
+    for kind in [ProviderKind::Anthropic, ProviderKind::Openai] {
+        let server = FakeLlm::with_responder(move |r| {
+            if r.forced_tool() == Some(SUBMIT_ANALYSIS) {
+                let subtasks: Vec<Value> = (1..=6)
+                    .map(|i| st(&format!("Part {i}"), "code_developer", &[]))
+                    .collect();
+                return support::Reply::new()
+                    .tool(
+                        "a1",
+                        SUBMIT_ANALYSIS,
+                        json!({"complexity": 0.9, "task_type": "build", "known_requirements": [],
+                               "unknowns": [], "estimated_subtasks": 6, "strategy": "parts",
+                               "subtasks": subtasks}),
+                    )
+                    .usage(120, 40)
+                    .model(r.model().unwrap_or(""))
+                    .for_kind(kind);
+            }
+            answer(r, kind)
+        })
+        .await;
+        let provider = build_provider(&server.settings(kind)).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let f = drive(
+            config(dir.path(), settings(ApprovalPolicy::Auto, 1)),
+            provider,
+            Start::New {
+                run_id: "balance".into(),
+                task: "t".into(),
+            },
+            |_, _| vec![],
+        )
+        .await;
+        assert_eq!(f.outcome, RunOutcome::Completed, "{kind:?}");
+        check_consistent(&f);
+        let warnings: Vec<&Event> = f
+            .journal
+            .events
+            .iter()
+            .map(|e| &e.event)
+            .filter(|e| matches!(e, Event::BalanceChanged { .. }))
+            .collect();
+        assert_eq!(warnings.len(), 1, "{kind:?}: once per crossing");
+        let told: Vec<Option<String>> = server
+            .requests()
+            .iter()
+            .filter(|r| r.forced_tool() == Some(SUBMIT_REPLAN))
+            .filter_map(|r| extract_block::<OrchestratorContext>(&first_user_text(r), "context"))
+            .map(|c| c.balance)
+            .collect();
+        assert_eq!(told.len(), 6, "{kind:?}");
+        assert!(told[..4].iter().all(Option::is_none), "{kind:?}: {told:?}");
+        let line = told[4].as_deref().unwrap();
+        assert!(
+            line.starts_with("role code developer did 5 of 5 finished subtasks (100 %)"),
+            "{line}"
+        );
+    }
+}
