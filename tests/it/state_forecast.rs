@@ -376,3 +376,29 @@ fn one_worker_slot_holding_the_work_warns_only_with_several_slots() {
         (BalanceKind::Worker, "w1", 6)
     );
 }
+
+#[test]
+fn budget_stages_are_checked() {
+    assert_eq!(BudgetStages::default().0, vec![50, 80, 100]);
+    assert_eq!(BudgetStages::checked(vec![]).unwrap().0, Vec::<u32>::new());
+    assert_eq!(
+        BudgetStages::checked(vec![25, 100]).unwrap().0,
+        vec![25, 100]
+    );
+    for bad in [
+        vec![0],
+        vec![101],
+        vec![80, 50],
+        vec![50, 50],
+        (1..=11).collect(),
+    ] {
+        assert!(BudgetStages::checked(bad.clone()).is_err(), "{bad:?}");
+    }
+    // A journal written before stages existed reads the default.
+    let limits: Limits = serde_json::from_str(
+        r#"{"max_subtasks":3,"max_cycles":null,
+        "max_tokens":null,"budget_usd":null,"max_wall_secs":null}"#,
+    )
+    .unwrap();
+    assert_eq!(limits.budget_stages, BudgetStages::default());
+}
