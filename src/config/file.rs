@@ -35,6 +35,7 @@ pub(super) struct FileConfig {
     max_cycles: Option<Spanned<u32>>,
     max_tokens: Option<Spanned<u64>>,
     max_wall_secs: Option<Spanned<u64>>,
+    budget_stages: Option<Spanned<Vec<u32>>>,
     complexity_threshold: Option<Spanned<f64>>,
     evaluate: Option<Spanned<bool>>,
     worker_timeout_secs: Option<Spanned<u64>>,
@@ -302,6 +303,11 @@ impl Builder {
             ));
         }
         take!(self.max_wall_secs, file.max_wall_secs);
+        if let Some(s) = file.budget_stages {
+            let stages = crate::protocol::BudgetStages::checked(s.get_ref().clone())
+                .map_err(|m| f.error(s.span(), m))?;
+            set(&mut self.budget_stages, stages, f.source(s.span()));
+        }
         if let Some(s) = &file.complexity_threshold
             && !(0.0..=1.0).contains(s.get_ref())
         {

@@ -34,7 +34,7 @@ use crate::llm::pool::EndpointSettings;
 use crate::llm::pricing::{ModelEntry, PriceTable};
 use crate::llm::{ProviderKind, ProviderSettings, RetrySettings, Secret, ToolMode};
 use crate::notify::NotifyMode;
-use crate::protocol::{ApprovalPolicy, Limits, RoleDispatch, RunSettings};
+use crate::protocol::{ApprovalPolicy, BudgetStages, Limits, RoleDispatch, RunSettings};
 use crate::tools::sandbox::{SandboxMode, SandboxOptions};
 
 pub use file::validate_file_text;
@@ -333,6 +333,7 @@ pub struct Config {
     pub max_cycles: Option<u32>,
     pub max_tokens: Option<u64>,
     pub max_wall_secs: Option<u64>,
+    pub budget_stages: BudgetStages,
     pub complexity_threshold: f64,
     pub evaluate: bool,
     pub worker_timeout_secs: u64,
@@ -560,6 +561,7 @@ impl Config {
             max_tokens: self.max_tokens,
             budget_usd: self.budget_usd,
             max_wall_secs: self.max_wall_secs,
+            budget_stages: self.budget_stages.clone(),
         }
     }
 

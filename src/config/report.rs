@@ -59,6 +59,7 @@ impl Config {
                 "max_wall_secs",
                 unlimited(self.max_wall_secs.map(|v| v.to_string())),
             ),
+            ("budget_stages", self.budget_stages.to_string()),
             (
                 "complexity_threshold",
                 self.complexity_threshold.to_string(),

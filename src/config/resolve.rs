@@ -32,6 +32,7 @@ pub(super) struct Builder {
     pub(super) max_cycles: Option<Val<u32>>,
     pub(super) max_tokens: Option<Val<u64>>,
     pub(super) max_wall_secs: Option<Val<u64>>,
+    pub(super) budget_stages: Option<Val<crate::protocol::BudgetStages>>,
     pub(super) complexity_threshold: Option<Val<f64>>,
     pub(super) evaluate: Option<Val<bool>>,
     pub(super) worker_timeout_secs: Option<Val<u64>>,
@@ -284,6 +285,10 @@ impl Config {
         );
         let max_tokens = take!("max_tokens", limit(or_default(b.max_tokens, 0)));
         let max_wall_secs = take!("max_wall_secs", limit(or_default(b.max_wall_secs, 0)));
+        let budget_stages = take!(
+            "budget_stages",
+            or_default(b.budget_stages, Default::default())
+        );
         let complexity_threshold = take!(
             "complexity_threshold",
             or_default(b.complexity_threshold, DEFAULT_COMPLEXITY_THRESHOLD)
@@ -479,6 +484,7 @@ impl Config {
             max_cycles,
             max_tokens,
             max_wall_secs,
+            budget_stages,
             complexity_threshold,
             evaluate,
             worker_timeout_secs,

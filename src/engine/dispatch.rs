@@ -41,6 +41,9 @@ impl Engine {
             if cap.is_some_and(|c| *used >= c.max(1)) {
                 continue;
             }
+            if self.stage_hold(id).await {
+                break; // a budget stage's alert waits for an answer (`outlook.rs`)
+            }
             *used += 1;
             free -= 1;
             self.start_worker(id).await;

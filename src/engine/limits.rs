@@ -53,17 +53,19 @@ impl Engine {
         }
     }
 
-    /// A budget alert (tokens, cost, wall clock) is open: nothing new starts.
+    /// A budget alert (tokens, cost, wall clock) or a budget stage's alert is open:
+    /// nothing new starts.
     pub(super) fn budget_hold(&self) -> bool {
         self.state.open_alerts().any(|a| {
             matches!(
                 a.limit,
                 LimitKind::Tokens | LimitKind::Cost | LimitKind::WallClock
-            )
+            ) || self.state.outlook.stage_of(a.alert).is_some()
         })
     }
 
     pub(super) async fn check_budgets(&mut self) {
+        self.refresh_outlook().await;
         if policy::winding_down(&self.state) {
             return;
         }
@@ -75,7 +77,29 @@ impl Engine {
     }
 
     pub(super) async fn raise_alert(&mut self, limit: LimitKind, current: f64, max: f64) {
-        let alert = self.state.alerts.len() as u32 + 1;
+        let alert = self.next_alert();
+        self.emit_alert(alert, limit, current, max).await;
+        if self.cfg.settings.approve == ApprovalPolicy::Auto {
+            self.resolve_alert(alert, policy::auto_scope_decision(limit), Actor::Policy)
+                .await;
+        }
+    }
+
+    /// The number the next scope alert gets.
+    pub(super) fn next_alert(&self) -> u32 {
+        u32::try_from(self.state.alerts.len())
+            .unwrap_or(u32::MAX)
+            .saturating_add(1)
+    }
+
+    /// Journals scope alert `alert` with the subtasks not yet run.
+    pub(super) async fn emit_alert(
+        &mut self,
+        alert: u32,
+        limit: LimitKind,
+        current: f64,
+        max: f64,
+    ) {
         let pending = self
             .state
             .subtasks
@@ -98,10 +122,6 @@ impl Engine {
             pending,
         })
         .await;
-        if self.cfg.settings.approve == ApprovalPolicy::Auto {
-            self.resolve_alert(alert, policy::auto_scope_decision(limit), Actor::Policy)
-                .await;
-        }
     }
 
     pub(super) async fn resolve_alert(&mut self, alert: u32, decision: ScopeDecision, by: Actor) {

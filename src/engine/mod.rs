@@ -12,6 +12,7 @@ mod dispatch;
 pub mod finished;
 mod limits;
 pub mod merge;
+mod outlook;
 mod plan_ops;
 pub mod plan_view;
 pub mod policy;

@@ -95,6 +95,9 @@ pub fn context(
         person_available: true,
         last_replan: false,
         plan_index: None,
+        balance: (step == Step::Replan)
+            .then(|| crate::state::balance::context_line(state))
+            .flatten(),
     }
 }
 

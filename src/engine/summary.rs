@@ -25,6 +25,7 @@ fn decision_text(d: &ScopeDecision) -> String {
         ScopeDecision::RaiseLimit { to } => format!("limit raised to {to}"),
         ScopeDecision::DeferLowPriority => "low-priority subtasks deferred".into(),
         ScopeDecision::StopAndSynthesize => "stopped and synthesised".into(),
+        ScopeDecision::Continue => "continued past a budget stage".into(),
     }
 }
 

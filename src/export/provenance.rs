@@ -204,6 +204,7 @@ fn decision_of(event: &Event, state: &State) -> Option<(&'static str, Actor, Opt
                 ScopeDecision::RaiseLimit { to } => format!("raise the limit to {to}"),
                 ScopeDecision::DeferLowPriority => "defer low-priority work".to_string(),
                 ScopeDecision::StopAndSynthesize => "stop and synthesise".to_string(),
+                ScopeDecision::Continue => "continue".to_string(),
             };
             d("scope", by, None, format!("alert {alert}: {what}"))
         }

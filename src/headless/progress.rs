@@ -38,6 +38,11 @@ pub fn describe_needs(state: &State) -> Vec<String> {
                 "choose orchestration or a single worker (complexity {complexity:.2} is below {threshold:.2})"
             ),
             NeedsPerson::ScopeAlert(n) => match state.alerts.iter().find(|a| a.alert == n) {
+                Some(_) if let Some(s) = state.outlook.stage_of(n) => format!(
+                    "scope alert {n}, budget stage {} %: {}; continue, raise the budget, or stop and synthesise",
+                    s.percent,
+                    crate::state::forecast::stage_text(s)
+                ),
                 Some(a) => format!(
                     "scope alert {n}: {} at {} of {}; raise the limit, defer low-priority work, or stop and synthesise",
                     a.limit, trim_num(a.current), trim_num(a.max)
@@ -308,6 +313,7 @@ pub fn progress_line(state: &State, envelope: &Envelope) -> Option<String> {
                 ScopeDecision::RaiseLimit { to } => format!("raise the limit to {}", trim_num(*to)),
                 ScopeDecision::DeferLowPriority => "defer low-priority subtasks".into(),
                 ScopeDecision::StopAndSynthesize => "stop and synthesise what is done".into(),
+                ScopeDecision::Continue => "continue".into(),
             };
             format!("scope alert {alert}: {d} ({})", actor(*by))
         }
@@ -404,6 +410,9 @@ pub fn progress_line(state: &State, envelope: &Envelope) -> Option<String> {
                 .join(", ")
         ),
         Event::Notice { message } => format!("note: {}", short(message, 100)),
+        e @ (Event::ForecastUpdated { .. }
+        | Event::BudgetStageReached { .. }
+        | Event::BalanceChanged { .. }) => crate::state::forecast::event_line(state, e)?,
         Event::DispatchPolicySet { id, policy, by } => {
             format!("{id} dispatch policy {policy} ({})", actor(*by))
         }

@@ -14,6 +14,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::calls::{RetryNotice, ThrottleNotice, Usage};
+use super::forecast::{BudgetStage, Forecast, Imbalance};
 use super::ids::{SubtaskId, WorkerId};
 use super::payload::*;
 use super::settings::{DispatchPolicy, RunSettings, SettingChange};
@@ -259,6 +260,21 @@ pub enum Event {
         changes: Vec<SettingChange>,
         settings: RunSettings,
         by: Actor,
+    },
+
+    /// The forecast of the remaining plan, after the analysis and after every replan.
+    ForecastUpdated {
+        forecast: Forecast,
+    },
+    /// A dispatch was about to cross a budget stage (`budget_stages`); the scope alert
+    /// `stage.alert` follows and the subtask waits for its answer. Fires once per stage.
+    BudgetStageReached {
+        stage: BudgetStage,
+    },
+    /// One role or worker came to hold (or stopped holding) 80 % or more of the finished
+    /// work; `None` when the work is balanced again.
+    BalanceChanged {
+        imbalance: Option<Imbalance>,
     },
 
     // ---- workspace tools ----------------------------------------------------------------

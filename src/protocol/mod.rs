@@ -11,6 +11,7 @@
 mod calls;
 mod command;
 mod event;
+mod forecast;
 mod ids;
 pub mod model;
 mod payload;
@@ -20,6 +21,7 @@ mod settings;
 pub use calls::*;
 pub use command::*;
 pub use event::*;
+pub use forecast::*;
 pub use ids::*;
 pub use payload::*;
 pub use settings::*;

@@ -222,6 +222,9 @@ pub struct OrchestratorContext {
     /// orchestrator's previous call; `plan_index` lists every subtask id by status.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub plan_index: Option<PlanIndex>,
+    /// Replan: one role or worker holds 80 % or more of the finished work (one line).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub balance: Option<String>,
 }
 
 /// Every subtask id by status, as compact ranges (`"1-57,60"`), for a replan whose

@@ -273,6 +273,8 @@ pub enum ScopeDecision {
     DeferLowPriority,
     /// Run nothing new; synthesise what is done.
     StopAndSynthesize,
+    /// Go on as planned (the answer to a budget stage; the budget itself still holds).
+    Continue,
 }
 
 /// The answer to a command-approval request (workspace tools).

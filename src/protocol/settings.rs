@@ -29,6 +29,46 @@ pub struct Limits {
     pub max_tokens: Option<u64>,
     pub budget_usd: Option<f64>,
     pub max_wall_secs: Option<u64>,
+    /// Stages of each budget set (percent) at which a dispatch that would cross one raises a
+    /// scope alert first (`budget_stages`, default 50, 80, 100).
+    #[serde(default)]
+    pub budget_stages: BudgetStages,
+}
+
+/// Budget stages in percent, ascending, each 1..=100 (`budget_stages` in the config).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct BudgetStages(pub Vec<u32>);
+
+impl Default for BudgetStages {
+    fn default() -> Self {
+        BudgetStages(vec![50, 80, 100])
+    }
+}
+
+impl fmt::Display for BudgetStages {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let parts: Vec<String> = self.0.iter().map(ToString::to_string).collect();
+        write!(f, "[{}]", parts.join(", "))
+    }
+}
+
+impl BudgetStages {
+    /// Checks stages as a config gives them: each 1..=100, strictly ascending, at most 10.
+    pub fn checked(stages: Vec<u32>) -> Result<Self, String> {
+        if stages.len() > 10 {
+            return Err("budget_stages takes at most 10 stages".into());
+        }
+        if let Some(bad) = stages.iter().find(|p| !(1..=100).contains(*p)) {
+            return Err(format!(
+                "budget stage {bad} is not a percentage between 1 and 100"
+            ));
+        }
+        if stages.windows(2).any(|w| w[0] >= w[1]) {
+            return Err("budget_stages must be in ascending order, each once".into());
+        }
+        Ok(BudgetStages(stages))
+    }
 }
 
 /// The settings a run was started with (journaled in `RunStarted`; no secrets).
@@ -179,6 +219,11 @@ impl RunSettings {
                 "limits.max_wall_secs",
                 opt(&a.limits.max_wall_secs),
                 opt(&b.limits.max_wall_secs),
+            ),
+            (
+                "limits.budget_stages",
+                a.limits.budget_stages.to_string(),
+                b.limits.budget_stages.to_string(),
             ),
             (
                 "complexity_threshold",

@@ -15,7 +15,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::protocol::*;
 
+pub mod balance;
 pub mod deps;
+pub mod forecast;
 pub mod graph;
 mod queries;
 mod reduce;
@@ -397,4 +399,7 @@ pub struct State {
     /// Endpoints the provider layer is throttling now, by host (the header shows them).
     #[serde(default)]
     pub throttled: std::collections::BTreeMap<String, ThrottleNotice>,
+    /// The budget forecast, the budget stages reached and the balance of finished work.
+    #[serde(default)]
+    pub outlook: forecast::Outlook,
 }

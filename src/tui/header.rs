@@ -1,6 +1,7 @@
 //! The two header lines: task and status/phase/elapsed on the first; provider, workers,
 //! progress against the first estimate, tokens, cost against the budget, pause/retry
-//! indicators and "⚑ N need you" on the second.
+//! indicators, the forecast (`$0.42 so far · ~$1.10 to go, ~4m left`), a balance warning
+//! and "⚑ N need you" on the second.
 //!
 //! Owns how the run's vital signs read at a glance. Must not compute anything the state
 //! already knows (counts and estimates come from `State`).
@@ -73,7 +74,8 @@ fn cost(ui: &Ui) -> Option<String> {
 }
 
 /// The second line's items in display order; when narrow the provider goes first, then
-/// items from the end (progress and workers stay).
+/// items from the end (progress and workers stay). The outlook's items (`header_outlook`)
+/// shorten, then go, after the others.
 fn vitals(ui: &Ui) -> Vec<(String, Style)> {
     let t = &ui.theme;
     let st = &ui.state;
@@ -137,7 +139,7 @@ fn vitals(ui: &Ui) -> Vec<(String, Style)> {
         format!("{} tok{cached}", tokens(st.usage.total())),
         Style::default(),
     ));
-    if let Some(c) = cost(ui) {
+    if let Some(c) = cost(ui).filter(|_| !super::header_outlook::shows_forecast(ui)) {
         let over = st.limits.budget_usd.is_some_and(|b| st.cost_usd > b * 0.8);
         v.push((c, if over { t.warn() } else { Style::default() }));
     }
@@ -221,10 +223,16 @@ pub fn render(frame: &mut Frame, area: Rect, ui: &Ui) {
     let mut items = vitals(ui);
     let mut provider_first = true;
     let room = width.saturating_sub(need_text.width() + 2);
+    let mut outlook = super::header_outlook::items(ui);
+    let width_of = |items: &[(String, Style)], extra: &[super::header_outlook::Item]| {
+        let texts = items.iter().map(|(s, _)| s.width());
+        let more = extra.iter().map(|i| i.text.width());
+        let n = items.len() + extra.len();
+        texts.chain(more).sum::<usize>() + sep.width() * n.saturating_sub(1)
+    };
     loop {
-        let w: usize = items.iter().map(|(s, _)| s.width()).sum::<usize>()
-            + sep.width() * items.len().saturating_sub(1);
-        if w <= room || items.len() <= 1 {
+        let w = width_of(&items, &outlook);
+        if w <= room || items.len() + outlook.len() <= 1 {
             break;
         }
         if items.len() > 3 && provider_first {
@@ -236,10 +244,16 @@ pub fn render(frame: &mut Frame, area: Rect, ui: &Ui) {
                 items.remove(0);
                 provider_first = false;
             }
+        } else if super::header_outlook::shorten(&mut outlook) {
+        } else if items.len() > 2 && !outlook.is_empty() {
+            items.pop();
+        } else if !outlook.is_empty() {
+            super::header_outlook::drop_one(&mut outlook);
         } else {
             items.pop();
         }
     }
+    items.extend(outlook.into_iter().map(|i| (i.text, i.style)));
     let mut l2: Vec<Span> = vec![Span::raw(" ")];
     for (i, (text, style)) in items.iter().enumerate() {
         if i > 0 {

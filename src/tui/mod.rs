@@ -17,6 +17,7 @@ pub mod finder;
 pub mod footer;
 pub mod graph;
 pub mod header;
+pub mod header_outlook;
 pub mod help;
 pub mod input;
 pub mod keymap;

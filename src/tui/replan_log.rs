@@ -1,6 +1,8 @@
 //! The replan log: one entry per cycle, newest first; collapsed to two lines (what changed,
 //! scope then vs now), expanded to the rationale and the titles of what was added,
-//! updated and cancelled.
+//! updated and cancelled. A balance warning (one role or worker holding 80 % or more of
+//! the finished work, `state::balance`) heads the log while it holds, and each replan whose
+//! context told the orchestrator so says it.
 //!
 //! Owns that view. Must not change anything.
 
@@ -67,6 +69,7 @@ pub fn entry_lines(ui: &Ui, e: &ReplanEntry, expanded: bool, width: usize) -> Ve
         crate::text::fit(&scope, width)
     };
     out.push(Line::from(Span::styled(scope, t.dim())));
+    out.extend(balance_told(ui, e, width));
     if expanded {
         for l in wrap_words(&e.summary, width.saturating_sub(3).max(10)) {
             out.push(Line::from(format!("   {l}")));
@@ -88,6 +91,26 @@ pub fn entry_lines(ui: &Ui, e: &ReplanEntry, expanded: bool, width: usize) -> Ve
         out.extend(named(t.symbol(super::theme::Mark::Cancelled), &e.cancelled));
     }
     out
+}
+
+/// The balance change journaled just before replan `e` (its context carried it).
+fn balance_told(ui: &Ui, e: &ReplanEntry, width: usize) -> Option<Line<'static>> {
+    let st = &ui.state;
+    let index = st.replan_log.iter().position(|r| r.cycle == e.cycle)?;
+    let (_, change) = st
+        .outlook
+        .balance_log
+        .iter()
+        .rev()
+        .find(|(before, _)| usize::try_from(*before).ok() == Some(index))?;
+    let text = match change {
+        Some(i) => format!("   ! told: {}", crate::state::balance::describe(i)),
+        None => "   balanced again".to_string(),
+    };
+    Some(Line::from(Span::styled(
+        crate::text::fit(&text, width),
+        ui.theme.warn(),
+    )))
 }
 
 pub fn render(frame: &mut Frame, area: Rect, ui: &Ui) {
@@ -115,6 +138,13 @@ pub fn render(frame: &mut Frame, area: Rect, ui: &Ui) {
     }
     let width = inner.width as usize;
     let mut lines = Vec::new();
+    if let Some(i) = &ui.state.outlook.imbalance {
+        let text = format!("! {}", crate::state::balance::describe(i));
+        lines.push(Line::from(Span::styled(
+            crate::text::fit(&text, width),
+            t.warn(),
+        )));
+    }
     let sel = ui.replan_selected.min(log.len() - 1);
     let mut sel_line = 0;
     for (i, e) in log.iter().rev().enumerate() {

@@ -46,6 +46,8 @@ async fn subtask_limit_raises_an_alert() {
     let dir = tempfile::tempdir().unwrap();
     let mut s = settings(ApprovalPolicy::Auto, 1);
     s.limits.max_subtasks = Some(2);
+    // The limit reached, not its stages before it (engine_forecast).
+    s.limits.budget_stages = BudgetStages(Vec::new());
     let f = run_new(
         config(dir.path(), s.clone()),
         Arc::new(Fake::new(first())),
@@ -139,6 +141,8 @@ async fn token_limit_raises_an_alert_a_person_can_raise() {
     let dir = tempfile::tempdir().unwrap();
     let mut s = settings(ApprovalPolicy::Auto, 1);
     s.limits.max_tokens = Some(400);
+    // The limit reached, not its stages before it (engine_forecast).
+    s.limits.budget_stages = BudgetStages(Vec::new());
     let f = run_new(
         config(dir.path(), s.clone()),
         Arc::new(Fake::new(chain())),
@@ -193,6 +197,8 @@ async fn cost_limit_raises_an_alert() {
     let dir = tempfile::tempdir().unwrap();
     let mut s = settings(ApprovalPolicy::Auto, 1);
     s.limits.budget_usd = Some(0.25);
+    // The limit reached, not its stages before it (engine_forecast).
+    s.limits.budget_stages = BudgetStages(Vec::new());
     let mut cfg = config(dir.path(), s);
     let mut prices = baton::llm::pricing::PriceTable::empty();
     // 100 input + 50 output tokens per call: $0.125 per worker call.
@@ -229,6 +235,8 @@ async fn wall_clock_limit_raises_an_alert() {
     let dir = tempfile::tempdir().unwrap();
     let mut s = settings(ApprovalPolicy::Auto, 1);
     s.limits.max_wall_secs = Some(1);
+    // The limit reached, not its stages before it (engine_forecast).
+    s.limits.budget_stages = BudgetStages(Vec::new());
     let fake = Fake::new(chain()).delay(|c| c.brief.as_ref().map(|_| ms(700)));
     let f = run_new(config(dir.path(), s), Arc::new(fake), "t").await;
     assert!(

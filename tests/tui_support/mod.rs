@@ -184,6 +184,7 @@ pub fn settings() -> RunSettings {
             max_tokens: None,
             budget_usd: Some(2.0),
             max_wall_secs: None,
+            ..Limits::default()
         },
         complexity_threshold: 0.7,
         evaluate: false,

@@ -6,6 +6,7 @@ mod budget;
 mod dispatch;
 mod git;
 mod lifecycle;
+mod outlook;
 mod plan;
 mod work;
 mod workspace;
@@ -30,6 +31,7 @@ pub fn apply(state: &mut State, envelope: &Envelope) {
         state.started_at = Some(ts);
     }
     let event = &envelope.event;
+    outlook::tally(state, event);
     match event {
         e @ (Event::RunStarted { .. }
         | Event::SettingsChanged { .. }
@@ -82,5 +84,8 @@ pub fn apply(state: &mut State, envelope: &Envelope) {
         e @ (Event::WorktreeCreated { .. }
         | Event::BranchMerged { .. }
         | Event::MergeConflicted { .. }) => git::apply(state, e),
+        e @ (Event::ForecastUpdated { .. }
+        | Event::BudgetStageReached { .. }
+        | Event::BalanceChanged { .. }) => outlook::apply(state, e),
     }
 }

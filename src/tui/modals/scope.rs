@@ -1,5 +1,6 @@
 //! The scope alert: a limit was reached (subtasks, cycles, tokens, cost, time). Raise it,
-//! defer low-priority work, or stop and synthesise what is done.
+//! defer low-priority work, or stop and synthesise what is done. A budget stage's alert
+//! (a dispatch would pass 50 / 80 / 100 % of a budget) also offers to continue.
 //!
 //! Owns that dialog and the new limit's input. Must not enforce limits (the engine does).
 
@@ -18,6 +19,7 @@ use crate::tui::theme::Theme;
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Act {
+    Continue,
     Raise,
     DeferLow,
     Stop,
@@ -41,7 +43,33 @@ const CHOICES: &[Choice<Act>] = &[
     },
 ];
 
+/// A budget stage's choices: continue first (the budget itself still holds).
+const STAGE_CHOICES: &[Choice<Act>] = &[
+    Choice {
+        key: 'c',
+        label: "continue",
+        action: Act::Continue,
+    },
+    Choice {
+        key: 'r',
+        label: "raise budget",
+        action: Act::Raise,
+    },
+    Choice {
+        key: 'd',
+        label: "defer low",
+        action: Act::DeferLow,
+    },
+    Choice {
+        key: 's',
+        label: "stop",
+        action: Act::Stop,
+    },
+];
+
 pub struct ScopeAlertModal {
+    /// The budget stage this alert is about (`None`: a limit reached).
+    stage: Option<crate::protocol::BudgetStage>,
     alert: u32,
     limit: LimitKind,
     current: f64,
@@ -72,6 +100,7 @@ impl ScopeAlertModal {
         let a = state.alerts.iter().find(|a| a.alert == alert)?;
         let pending = a.pending.clone();
         Some(Self {
+            stage: state.outlook.stage_of(alert).cloned(),
             alert,
             limit: a.limit,
             current: a.current,
@@ -81,6 +110,14 @@ impl ScopeAlertModal {
             error: None,
             done: false,
         })
+    }
+
+    fn choices(&self) -> &'static [Choice<Act>] {
+        if self.stage.is_some() {
+            STAGE_CHOICES
+        } else {
+            CHOICES
+        }
     }
 
     fn send(&mut self, decision: ScopeDecision) -> Vec<Effect> {
@@ -180,7 +217,8 @@ impl Modal for ScopeAlertModal {
             self.done = true;
             return Vec::new();
         }
-        match pick(CHOICES, &key) {
+        match pick(self.choices(), &key) {
+            Some(Act::Continue) => self.send(ScopeDecision::Continue),
             Some(Act::Raise) => {
                 let mut t = TextArea::new(vec![suggest(self.limit, self.max)]);
                 t.move_cursor(tui_textarea::CursorMove::End);
@@ -200,7 +238,10 @@ impl Modal for ScopeAlertModal {
             .map(|(_, items)| 1 + items.len().min(SHOWN))
             .sum();
         let height = 10 + rows.max(1) as u16;
-        let title = format!("Scope alert · {} limit reached", self.limit);
+        let title = match &self.stage {
+            Some(s) => format!("Budget stage · {} % of {}", s.percent, self.limit),
+            None => format!("Scope alert · {} limit reached", self.limit),
+        };
         let inner = frame_box(frame, area, modal_width(area), height, &title, theme);
         let [body, input, foot] = Layout::default()
             .direction(Direction::Vertical)
@@ -215,6 +256,15 @@ impl Modal for ScopeAlertModal {
             Span::styled(show(self.limit, self.current), theme.warn()),
             Span::raw(format!(" now, limit {}.", show(self.limit, self.max))),
         ])];
+        if let Some(s) = &self.stage {
+            lines[0] = Line::from(Span::styled(
+                format!(
+                    "Before it starts: {}.",
+                    crate::state::forecast::stage_text(s)
+                ),
+                theme.warn(),
+            ));
+        }
         if groups.is_empty() {
             lines.push(Line::from("Nothing is pending."));
         }
@@ -250,7 +300,7 @@ impl Modal for ScopeAlertModal {
             foot_lines.push(Line::from(Span::styled(e.clone(), theme.error())));
         }
         if self.raising.is_none() {
-            foot_lines.push(choices_line(CHOICES, theme, &[("Esc", "later")]));
+            foot_lines.push(choices_line(self.choices(), theme, &[("Esc", "later")]));
         }
         frame.render_widget(Paragraph::new(foot_lines), foot);
     }
