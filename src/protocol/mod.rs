@@ -16,6 +16,7 @@ pub mod model;
 mod payload;
 pub mod schemas;
 mod settings;
+mod steer;
 
 pub use calls::*;
 pub use command::*;
@@ -23,3 +24,4 @@ pub use event::*;
 pub use ids::*;
 pub use payload::*;
 pub use settings::*;
+pub use steer::*;

@@ -20,9 +20,11 @@ pub mod graph;
 mod queries;
 mod reduce;
 mod rules;
+mod steer;
 
 pub use reduce::apply;
 pub use rules::Refusal;
+pub use steer::{PersonNote, SteerRecord, Steering};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -397,4 +399,7 @@ pub struct State {
     /// Endpoints the provider layer is throttling now, by host (the header shows them).
     #[serde(default)]
     pub throttled: std::collections::BTreeMap<String, ThrottleNotice>,
+    /// What a person did to single workers (pauses, notes, models, restarts), by subtask.
+    #[serde(default)]
+    pub steering: std::collections::BTreeMap<SubtaskId, Steering>,
 }

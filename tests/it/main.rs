@@ -73,6 +73,8 @@ mod rollback;
 mod rollback_kill;
 mod signals;
 mod state_reducer;
+mod steer_engine;
+mod steer_state;
 mod task_once;
 mod tools_changes;
 mod tools_e2e;

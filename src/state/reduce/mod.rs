@@ -7,6 +7,7 @@ mod dispatch;
 mod git;
 mod lifecycle;
 mod plan;
+mod steer;
 mod work;
 mod workspace;
 
@@ -60,6 +61,7 @@ pub fn apply(state: &mut State, envelope: &Envelope) {
         | Event::RecoveryDecided { .. }
         | Event::SubtaskEscalated { .. }
         | Event::EscalationResolved { .. }) => work::apply(state, ts, e),
+        e @ Event::WorkerSteered { .. } => steer::apply(state, ts, e),
         e @ (Event::LlmUsage { .. }
         | Event::LlmRetried { .. }
         | Event::ScopeAlertRaised { .. }
