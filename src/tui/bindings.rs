@@ -31,6 +31,7 @@ const DECISIONS: &[Row] = &[
     ("r", "", Retry, "resolve: open the escalation (retry, reassign, mark done)", "resolve", SelEscalated),
     ("c", "", Cancel, "cancel the selected subtask", "", SelOpen),
     ("H", "", CycleDispatch, "dispatch policy of the selected subtask: auto, ask, hold", "", SelDispatchable),
+    ("w", "", Steer, "steer the selected worker: pause, note, brief, role, model, restart", "steer", SelSteerable),
     ("A", "", ApproveAll, "approve every subtask waiting for approval", "approve all", AnyAwaiting),
 ];
 
@@ -103,6 +104,7 @@ const PANE_NAV: &[Row] = &[
     ("PgDn C-d", "", PageDown, "page down", "", Always),
     ("End G", "G", Follow, "follow the tail again", "follow", Always),
     ("z", "", Zoom, "zoom this pane", "zoom", Always),
+    ("w", "", Steer, "steer this worker: pause, note, brief, role, model, restart", "steer", SelSteerable),
     ("Enter", "⏎", Details, "details of this worker's subtask", "", Always),
 ];
 
@@ -123,6 +125,7 @@ const ZOOM_NAV: &[Row] = &[
     ("End G", "G", Follow, "follow the tail again", "follow", Always),
     ("Left h", "←→", Left, "previous worker", "worker", Always),
     ("Right l", "→", Right, "next worker", "", Always),
+    ("w", "", Steer, "steer this worker: pause, note, brief, role, model, restart", "steer", SelSteerable),
 ];
 
 /// Scrolling a full-screen text (details, diff, deliverable, help, message log).

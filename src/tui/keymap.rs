@@ -72,6 +72,8 @@ pub enum Action {
     Graph,
     /// The selected subtask's dispatch policy: auto → ask → hold → auto.
     CycleDispatch,
+    /// Steer the selected running worker (pause, note, brief, role, model, restart).
+    Steer,
 }
 
 /// Every action with its name in `[keys]`.
@@ -123,6 +125,7 @@ pub const ACTION_NAMES: &[(Action, &str)] = &[
     (Action::Repaint, "repaint"),
     (Action::Graph, "graph"),
     (Action::CycleDispatch, "dispatch_policy"),
+    (Action::Steer, "steer"),
 ];
 
 impl Action {
@@ -305,6 +308,8 @@ pub enum When {
     SelRollbackable,
     /// The selected subtask's dispatch policy can be set (not running, not finished).
     SelDispatchable,
+    /// The selected (or focused pane's) worker runs and can be steered.
+    SelSteerable,
 }
 
 #[derive(Debug, Clone, PartialEq)]

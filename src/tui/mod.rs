@@ -31,6 +31,7 @@ pub mod runtime;
 pub mod safe;
 pub mod scroll_hint;
 pub mod startup;
+pub mod steer_view;
 pub mod synthesis;
 pub mod task_list;
 pub mod terminal;

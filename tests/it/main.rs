@@ -92,5 +92,6 @@ mod tui_keys;
 mod tui_notify;
 mod tui_screens;
 mod tui_signals;
+mod tui_steer;
 mod tui_trust;
 mod tui_truth;

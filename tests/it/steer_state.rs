@@ -292,3 +292,40 @@ fn the_rule_book_answers_each_steer() {
 fn steering_is_a_person_decision_in_the_journal_sense() {
     assert!(baton::journal::is_milestone(&steered(1, Steer::Pause)));
 }
+
+#[test]
+fn steering_is_in_the_exports_provenance_with_who_and_when() {
+    let mut events = base();
+    events.push(steered(1, Steer::Pause));
+    events.push(steered(
+        1,
+        Steer::Note {
+            text: "use\nsqlite".into(),
+        },
+    ));
+    let envelopes: Vec<Envelope> = events
+        .into_iter()
+        .enumerate()
+        .map(|(i, event)| Envelope {
+            seq: i as u64 + 1,
+            ts: Utc.timestamp_opt(1_700_000_000 + i as i64, 0).unwrap(),
+            v: JOURNAL_VERSION,
+            event,
+        })
+        .collect();
+    let prov = baton::export::provenance::build(&envelopes);
+    let steers: Vec<_> = prov
+        .decisions
+        .iter()
+        .filter(|d| d.kind == "steer")
+        .collect();
+    assert_eq!(steers.len(), 2);
+    assert_eq!(steers[0].by, Actor::Person);
+    assert_eq!(steers[0].subtask, Some(1));
+    assert_eq!(steers[0].seq, 4);
+    assert_eq!(steers[0].at, Utc.timestamp_opt(1_700_000_003, 0).unwrap());
+    assert_eq!(steers[0].detail, "attempt 1: paused the worker");
+    assert_eq!(steers[1].detail, "attempt 1: note: use sqlite");
+    let sub = prov.subtasks.iter().find(|s| s.id == 1).unwrap();
+    assert!(sub.decisions.contains(&steers[1].n));
+}

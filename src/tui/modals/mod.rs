@@ -12,6 +12,7 @@ pub mod mode;
 pub mod quit;
 pub mod rollback;
 pub mod scope;
+pub mod steer;
 pub mod subtask_form;
 pub mod trust;
 
