@@ -271,19 +271,26 @@ pub fn decisions(events: &[Envelope]) -> Vec<Decision> {
     for e in events {
         // Folded first, so a command decision finds its request.
         crate::state::apply(&mut state, e);
-        if let Some((kind, by, subtask, detail)) = decision_of(&e.event, &state) {
-            out.push(Decision {
-                n: out.len() as u32 + 1,
-                seq: e.seq,
-                at: e.ts,
-                kind,
-                by,
-                subtask,
-                detail,
-            });
+        if let Some(d) = decision_in(e, &state, out.len() as u32 + 1) {
+            out.push(d);
         }
     }
     out
+}
+
+/// The decision `e` records, numbered `n`, if it records one; `state` has `e` folded in
+/// (the TUI numbers decisions as events arrive, the same way).
+pub fn decision_in(e: &Envelope, state: &State, n: u32) -> Option<Decision> {
+    let (kind, by, subtask, detail) = decision_of(&e.event, state)?;
+    Some(Decision {
+        n,
+        seq: e.seq,
+        at: e.ts,
+        kind,
+        by,
+        subtask,
+        detail,
+    })
 }
 
 /// The run's provenance from its journal.

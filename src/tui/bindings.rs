@@ -184,6 +184,12 @@ const GRAPH_NAV: &[Row] = &[
     ("Esc P", "Esc", Back, "back to the subtask list", "back", Always),
 ];
 
+/// Forking the run at a decision (the detail view lists the subtask's decisions).
+#[rustfmt::skip]
+const FORK: &[Row] = &[
+    ("F", "", Fork, "fork the run at one of this subtask's decisions (Tab: any of the run's)", "fork", CanFork),
+];
+
 const ESC_TO_TASKS: &[Row] = &[("Esc", "", Back, "back to the subtask list", "", Always)];
 
 /// The groups of rows of a context, in the order they are tried and shown.
@@ -201,7 +207,7 @@ pub fn groups(ctx: Context) -> &'static [&'static [Row]] {
         Context::Panes => &[PANE_NAV, RUN_CONTROL, FIND, TEXT, COMMON, ESC_TO_TASKS],
         Context::Replan => &[REPLAN_NAV, RUN_CONTROL, FIND, COMMON, ESC_TO_TASKS],
         Context::Zoom => &[ZOOM_NAV, TEXT, COMMON],
-        Context::Detail => &[BACK, SCROLL_VIEW, DECISIONS, CHANGES, TEXT, COMMON],
+        Context::Detail => &[BACK, SCROLL_VIEW, DECISIONS, CHANGES, FORK, TEXT, COMMON],
         Context::Diff => &[BACK, SCROLL_VIEW, DIFF_NAV, TEXT, COMMON],
         Context::Synthesis => &[SYNTHESIS_NAV, SCROLL_VIEW, TEXT, COMMON],
         Context::Help => &[HELP_NAV, SCROLL_VIEW],

@@ -74,6 +74,8 @@ pub enum Action {
     CycleDispatch,
     /// Steer the selected running worker (pause, note, brief, role, model, restart).
     Steer,
+    /// Fork the run at a decision (the detail view).
+    Fork,
 }
 
 /// Every action with its name in `[keys]`.
@@ -126,6 +128,7 @@ pub const ACTION_NAMES: &[(Action, &str)] = &[
     (Action::Graph, "graph"),
     (Action::CycleDispatch, "dispatch_policy"),
     (Action::Steer, "steer"),
+    (Action::Fork, "fork"),
 ];
 
 impl Action {
@@ -310,6 +313,8 @@ pub enum When {
     SelDispatchable,
     /// The selected (or focused pane's) worker runs and can be steered.
     SelSteerable,
+    /// The run has decisions and a directory to fork from.
+    CanFork,
 }
 
 #[derive(Debug, Clone, PartialEq)]

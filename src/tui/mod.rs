@@ -15,6 +15,7 @@ pub mod detail;
 pub mod editor;
 pub mod finder;
 pub mod footer;
+pub mod fork_view;
 pub mod graph;
 pub mod header;
 pub mod help;

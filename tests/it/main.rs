@@ -85,6 +85,7 @@ mod tools_session;
 mod tui_changes;
 mod tui_dispatch;
 mod tui_escapes;
+mod tui_fork;
 mod tui_input;
 mod tui_intent;
 mod tui_interrupted;

@@ -8,6 +8,7 @@
 pub mod command;
 pub mod confirm;
 pub mod escalation;
+pub mod fork;
 pub mod mode;
 pub mod quit;
 pub mod rollback;
