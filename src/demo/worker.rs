@@ -91,7 +91,40 @@ fn preface(brief: &WorkerBrief, guidance: Option<&str>) -> String {
     out
 }
 
+/// The demo worker's answer. A person's note that arrived with this turn (steering, see
+/// `engine/steer.rs`) is acknowledged first, in the streamed text, as a real model would.
 pub fn worker(sc: &Scenario, req: &ChatRequest, brief: &WorkerBrief) -> Reply {
+    let mut reply = answer(sc, req, brief);
+    if let Some(note) = new_person_note(req) {
+        reply.text = format!(
+            "Noted, from the person supervising this run: “{}”\n\n{}",
+            crate::text::one_line(&note, 200),
+            reply.text
+        );
+    }
+    reply
+}
+
+/// The last `<person_note>` in this turn's (the last) user message.
+fn new_person_note(req: &ChatRequest) -> Option<String> {
+    let last = req
+        .messages
+        .iter()
+        .rev()
+        .find(|m| m.role == crate::llm::ChatRole::User)?;
+    let open = format!("<{}>", crate::protocol::PERSON_NOTE_TAG);
+    let close = format!("</{}>", crate::protocol::PERSON_NOTE_TAG);
+    last.content.iter().rev().find_map(|c| match c {
+        crate::llm::Content::Text { text } => {
+            let start = text.rfind(&open)? + open.len();
+            let end = text[start..].find(&close)? + start;
+            Some(text[start..end].trim().to_string())
+        }
+        _ => None,
+    })
+}
+
+fn answer(sc: &Scenario, req: &ChatRequest, brief: &WorkerBrief) -> Reply {
     let theme = sc.theme_for(&brief.task);
     let guidance = brief
         .guidance

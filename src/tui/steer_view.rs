@@ -28,14 +28,15 @@ pub fn lines(ui: &Ui, id: SubtaskId, width: usize) -> Vec<Line<'static>> {
         )));
     }
     if let Some(note) = st.notes.last() {
+        // Given to this attempt: read before its next call; to an earlier one: with the brief.
         let when = if note.attempt == s.attempts {
-            "read before its next call"
+            ""
         } else {
-            "given with its brief"
+            " (with its brief)"
         };
         let text = crate::text::one_line(&note.text, width);
         out.push(Line::from(vec![
-            Span::styled(format!("✎ note from you ({when}): "), t.accent()),
+            Span::styled(format!("✎ note from you{when}: "), t.accent()),
             Span::raw(text),
         ]));
     }
