@@ -6,8 +6,9 @@ use baton::protocol::*;
 use baton::state::{Refusal, State, SubtaskStatus};
 use chrono::{TimeZone, Utc};
 
-fn fold(events: Vec<Event>) -> State {
-    let envelopes: Vec<Envelope> = events
+/// Envelopes stamped one second apart, numbered from 1.
+fn envelopes(events: Vec<Event>) -> Vec<Envelope> {
+    events
         .into_iter()
         .enumerate()
         .map(|(i, event)| Envelope {
@@ -16,8 +17,11 @@ fn fold(events: Vec<Event>) -> State {
             v: JOURNAL_VERSION,
             event,
         })
-        .collect();
-    State::fold(&envelopes)
+        .collect()
+}
+
+fn fold(events: Vec<Event>) -> State {
+    State::fold(&envelopes(events))
 }
 
 fn base() -> Vec<Event> {
@@ -25,35 +29,17 @@ fn base() -> Vec<Event> {
         Event::RunStarted {
             run_id: "r1".into(),
             task: "the task".into(),
-            settings: RunSettings {
-                provider: "demo".into(),
-                base_url: String::new(),
-                orchestrator_model: "o".into(),
-                worker_model: "w".into(),
-                max_workers: 2,
-                approve: ApprovalPolicy::Auto,
-                limits: Limits::default(),
-                complexity_threshold: 0.7,
-                evaluate: false,
-                workspace: None,
-                read_only: false,
-                allow_commands: false,
-                role_dispatch: Default::default(),
-            },
+            settings: crate::engine_common::settings(ApprovalPolicy::Auto, 2),
         },
-        Event::SubtaskAdded {
-            spec: SubtaskSpec {
-                id: SubtaskId(1),
-                title: "t1".into(),
-                description: "d".into(),
-                role: "code_developer".into(),
-                priority: Priority::Normal,
-                depends_on: Vec::new(),
-                expected_output: String::new(),
-            },
-            origin: Origin::Analysis,
-            needs_approval: false,
-        },
+        crate::tui_support::added(
+            1,
+            "t1",
+            "code_developer",
+            Priority::Normal,
+            &[],
+            Origin::Analysis,
+            false,
+        ),
         started(1),
     ]
 }
@@ -303,16 +289,7 @@ fn steering_is_in_the_exports_provenance_with_who_and_when() {
             text: "use\nsqlite".into(),
         },
     ));
-    let envelopes: Vec<Envelope> = events
-        .into_iter()
-        .enumerate()
-        .map(|(i, event)| Envelope {
-            seq: i as u64 + 1,
-            ts: Utc.timestamp_opt(1_700_000_000 + i as i64, 0).unwrap(),
-            v: JOURNAL_VERSION,
-            event,
-        })
-        .collect();
+    let envelopes = envelopes(events);
     let prov = baton::export::provenance::build(&envelopes);
     let steers: Vec<_> = prov
         .decisions
