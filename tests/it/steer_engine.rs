@@ -301,3 +301,83 @@ async fn a_persons_model_is_used_from_the_next_attempt() {
         assert_eq!(started.last().unwrap(), &(2, "steered-model".to_string()));
     }
 }
+
+/// A worker paused longer than `worker_timeout_secs` does not time out: the time paused is
+/// not counted (it would otherwise fail while paused, or the moment it is resumed). A is
+/// paused from its start until B and then C (4 s calls, 16 s each, under the 20 s limit)
+/// have reported: over 30 s.
+#[tokio::test(start_paused = true)]
+async fn time_paused_does_not_count_toward_the_worker_timeout() {
+    for kind in KINDS {
+        let calls = Arc::new(Mutex::new(std::collections::HashMap::<String, usize>::new()));
+        let c2 = calls.clone();
+        let server = FakeLlm::with_responder(move |r| {
+            let subtasks = plan(3, &["code_developer"]);
+            let noop = || Reply::new().tool(&format!("t{}", r.index), "look_around", json!({}));
+            let (reply, delay) = match who(r) {
+                "B" => {
+                    let part = if r.raw_body.contains("Part 2") {
+                        "2"
+                    } else {
+                        "3"
+                    };
+                    let mut c = c2.lock().unwrap();
+                    let n = c.entry(part.to_string()).or_default();
+                    *n += 1;
+                    let reply = if *n <= 3 {
+                        noop()
+                    } else {
+                        protocol_reply(r, &subtasks)
+                    };
+                    (reply, 4_000)
+                }
+                // A: one call, then (after its pause) the report.
+                "A" if !r.raw_body.contains("look_around") => (noop(), 100),
+                _ => (protocol_reply(r, &subtasks), 100),
+            };
+            reply
+                .usage(10, 5)
+                .for_kind(kind)
+                .first_byte_delay(Duration::from_millis(delay))
+        })
+        .await;
+        let provider = build_provider(&server.settings(kind)).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let mut cfg = config(dir.path(), settings(ApprovalPolicy::Auto, 2));
+        cfg.worker_timeout_secs = 20;
+        let mut paused_at = None;
+        let mut resumed_at = None;
+        let f = drive(
+            cfg,
+            provider,
+            Start::New {
+                run_id: "timeout".into(),
+                task: "build".into(),
+            },
+            |e, _| match &e.event {
+                Event::SubtaskStarted { id, .. } if *id == A && paused_at.is_none() => {
+                    paused_at = Some(tokio::time::Instant::now());
+                    vec![Command::Steer {
+                        id: A,
+                        steer: Steer::Pause,
+                    }]
+                }
+                Event::SubtaskReported { id, .. } if *id == SubtaskId(3) => {
+                    resumed_at = Some(tokio::time::Instant::now());
+                    vec![Command::Steer {
+                        id: A,
+                        steer: Steer::Resume,
+                    }]
+                }
+                _ => vec![],
+            },
+        )
+        .await;
+        assert_eq!(f.outcome, RunOutcome::Completed, "{kind:?}");
+        let paused_for = resumed_at.unwrap() - paused_at.unwrap();
+        assert!(paused_for > Duration::from_secs(30), "{paused_for:?}");
+        let failed: Vec<&Event> = f.of(|e| matches!(e, Event::SubtaskFailed { .. })).collect();
+        assert!(failed.is_empty(), "{kind:?}: {failed:?}");
+        assert_eq!(f.started(1), 1);
+    }
+}
