@@ -277,3 +277,46 @@ fn adjust_for_tools(report: &mut Report, findings: &Findings) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::llm::{ChatRole, Content, Message};
+    use crate::protocol::PERSON_NOTE_TAG;
+
+    fn req(messages: Vec<Message>) -> ChatRequest {
+        ChatRequest {
+            model: "m".into(),
+            system: String::new(),
+            messages,
+            tools: Vec::new(),
+            tool_choice: ToolChoice::Auto,
+            max_tokens: 100,
+            temperature: None,
+        }
+    }
+
+    #[test]
+    fn a_note_in_this_turn_is_found_and_an_older_one_is_not() {
+        let note = format!("A note:\n<{PERSON_NOTE_TAG}>\nuse sqlite\n</{PERSON_NOTE_TAG}>");
+        let mut last = Message::user("tool results");
+        last.content.push(Content::Text { text: note.clone() });
+        let r = req(vec![Message::user("brief"), Message::assistant("ok"), last]);
+        assert_eq!(new_person_note(&r).as_deref(), Some("use sqlite"));
+        // Read on an earlier turn: the last user message has none.
+        let r = req(vec![
+            Message::user(note),
+            Message::assistant("ok"),
+            Message::user("results"),
+        ]);
+        assert_eq!(new_person_note(&r), None);
+        // An unclosed tag is no note.
+        let r = req(vec![Message {
+            role: ChatRole::User,
+            content: vec![Content::Text {
+                text: format!("<{PERSON_NOTE_TAG}> dangling"),
+            }],
+        }]);
+        assert_eq!(new_person_note(&r), None);
+    }
+}
