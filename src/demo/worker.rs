@@ -91,7 +91,40 @@ fn preface(brief: &WorkerBrief, guidance: Option<&str>) -> String {
     out
 }
 
+/// The demo worker's answer. A person's note that arrived with this turn (steering, see
+/// `engine/steer.rs`) is acknowledged first, in the streamed text, as a real model would.
 pub fn worker(sc: &Scenario, req: &ChatRequest, brief: &WorkerBrief) -> Reply {
+    let mut reply = answer(sc, req, brief);
+    if let Some(note) = new_person_note(req) {
+        reply.text = format!(
+            "Noted, from the person supervising this run: “{}”\n\n{}",
+            crate::text::one_line(&note, 200),
+            reply.text
+        );
+    }
+    reply
+}
+
+/// The last `<person_note>` in this turn's (the last) user message.
+fn new_person_note(req: &ChatRequest) -> Option<String> {
+    let last = req
+        .messages
+        .iter()
+        .rev()
+        .find(|m| m.role == crate::llm::ChatRole::User)?;
+    let open = format!("<{}>", crate::protocol::PERSON_NOTE_TAG);
+    let close = format!("</{}>", crate::protocol::PERSON_NOTE_TAG);
+    last.content.iter().rev().find_map(|c| match c {
+        crate::llm::Content::Text { text } => {
+            let start = text.rfind(&open)? + open.len();
+            let end = text[start..].find(&close)? + start;
+            Some(text[start..end].trim().to_string())
+        }
+        _ => None,
+    })
+}
+
+fn answer(sc: &Scenario, req: &ChatRequest, brief: &WorkerBrief) -> Reply {
     let theme = sc.theme_for(&brief.task);
     let guidance = brief
         .guidance
@@ -242,5 +275,48 @@ fn adjust_for_tools(report: &mut Report, findings: &Findings) {
                 );
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::llm::{ChatRole, Content, Message};
+    use crate::protocol::PERSON_NOTE_TAG;
+
+    fn req(messages: Vec<Message>) -> ChatRequest {
+        ChatRequest {
+            model: "m".into(),
+            system: String::new(),
+            messages,
+            tools: Vec::new(),
+            tool_choice: ToolChoice::Auto,
+            max_tokens: 100,
+            temperature: None,
+        }
+    }
+
+    #[test]
+    fn a_note_in_this_turn_is_found_and_an_older_one_is_not() {
+        let note = format!("A note:\n<{PERSON_NOTE_TAG}>\nuse sqlite\n</{PERSON_NOTE_TAG}>");
+        let mut last = Message::user("tool results");
+        last.content.push(Content::Text { text: note.clone() });
+        let r = req(vec![Message::user("brief"), Message::assistant("ok"), last]);
+        assert_eq!(new_person_note(&r).as_deref(), Some("use sqlite"));
+        // Read on an earlier turn: the last user message has none.
+        let r = req(vec![
+            Message::user(note),
+            Message::assistant("ok"),
+            Message::user("results"),
+        ]);
+        assert_eq!(new_person_note(&r), None);
+        // An unclosed tag is no note.
+        let r = req(vec![Message {
+            role: ChatRole::User,
+            content: vec![Content::Text {
+                text: format!("<{PERSON_NOTE_TAG}> dangling"),
+            }],
+        }]);
+        assert_eq!(new_person_note(&r), None);
     }
 }

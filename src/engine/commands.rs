@@ -144,6 +144,7 @@ impl Engine {
                         .await
                 }
             },
+            Command::Steer { id, steer } => self.steer(id, steer).await,
             Command::Rollback { id } => self.rollback(id).await,
             Command::Stop => {
                 self.finish(RunOutcome::Stopped {

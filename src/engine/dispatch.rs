@@ -67,9 +67,9 @@ impl Engine {
         // The role's own pool (`[roles_pools]`), else the run's provider.
         let role_provider = self.cfg.role_providers.get(&s.role).cloned();
         let role = self.role(&s.role).cloned();
-        let model = role
-            .as_ref()
-            .and_then(|r| r.model.clone())
+        // A person's model for this subtask (steering), else the role's, else the run's.
+        let model = (self.state.steered_model(id).map(str::to_string))
+            .or_else(|| role.as_ref().and_then(|r| r.model.clone()))
             .unwrap_or_else(|| self.cfg.settings.worker_model.clone());
         let brief = prompts::worker_brief(&self.state, s, attempt);
         let (stable, rest) = prompts::worker_message_parts(&brief);
@@ -123,6 +123,7 @@ impl Engine {
             roles: self.role_names.clone(),
             timeout: Duration::from_secs(self.cfg.worker_timeout_secs.max(1)),
             max_tokens,
+            steer: self.steer_channel(id),
         };
         let tx = self.tx.clone();
         let handle = tokio::spawn(async move {

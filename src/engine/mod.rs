@@ -21,6 +21,7 @@ mod recovery;
 mod replans;
 pub mod roles;
 mod run;
+mod steer;
 mod steps;
 pub mod summary;
 mod supervise;

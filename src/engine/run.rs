@@ -99,6 +99,8 @@ pub(crate) struct Engine {
     pub(super) tx: mpsc::Sender<ToEngine>,
     pub(super) rx: mpsc::Receiver<ToEngine>,
     pub(super) running: HashMap<SubtaskId, RunningWorker>,
+    /// The running workers' steering channels (`steer.rs`).
+    pub(super) steers: super::steer::Steers,
     /// When the oldest and the newest report still waiting for a replan arrived (the
     /// settle window, see `replans.rs`).
     pub(super) replan_oldest: Option<Instant>,
@@ -149,6 +151,7 @@ impl Engine {
             tx,
             rx,
             running: HashMap::new(),
+            steers: HashMap::new(),
             replan_oldest: None,
             replan_newest: None,
             step: None,

@@ -7,9 +7,11 @@
 //! tool transcripts and command approvals go through the loop ([`ToEngine`]).
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
+use tokio::time::Instant;
 
 use super::call::{CallCtx, Recorder, ToEngine, push_repair};
 use super::policy::MAX_WORKER_TURNS;
@@ -42,6 +44,8 @@ pub(crate) struct WorkerJob {
     pub roles: Vec<String>,
     pub timeout: Duration,
     pub max_tokens: u32,
+    /// A person's steering of this worker (pause, notes), looked at before every call.
+    pub steer: tokio::sync::watch::Receiver<super::steer::WorkerSteer>,
 }
 
 /// The engine's side of tool use, as the tools see it.
@@ -81,14 +85,45 @@ impl ToolHost for EngineHost {
 
 /// Runs one attempt, bounded by the worker timeout. Returns the outcome and the retry and
 /// usage records of its last model call, which the loop journals just before the outcome.
+/// Time a person kept the worker paused does not count (the deadline moves by it).
 pub(crate) async fn run(job: WorkerJob) -> (WorkerOutcome, Vec<Event>) {
     let secs = job.timeout.as_secs();
     let mut records = Vec::new();
-    let outcome = match tokio::time::timeout(job.timeout, attempt(&job, &mut records)).await {
-        Ok(outcome) => outcome,
-        Err(_) => WorkerOutcome::Failed {
-            error: format!("timed out after {secs} s (worker_timeout_secs)"),
-        },
+    let paused_ms = AtomicU64::new(0);
+    let mut steer = job.steer.clone();
+    let mut watch = job.steer.clone();
+    let mut deadline = Instant::now() + job.timeout;
+    // Paused milliseconds already added to the deadline; `held`: the deadline passed while
+    // the worker was paused, so it waits for the pause to end.
+    let mut counted = 0u64;
+    let mut held = false;
+    let outcome = {
+        let work = attempt(&job, &mut steer, &mut records, &paused_ms);
+        tokio::pin!(work);
+        loop {
+            // `biased`: the work goes first, so a pause that just ended is counted before
+            // the deadline is looked at again.
+            tokio::select! {
+                biased;
+                outcome = &mut work => break outcome,
+                changed = watch.changed(), if held => {
+                    held = changed.is_ok() && watch.borrow_and_update().paused;
+                }
+                () = tokio::time::sleep_until(deadline), if !held => {
+                    let paused = paused_ms.load(Ordering::Relaxed);
+                    if paused > counted {
+                        deadline += Duration::from_millis(paused - counted);
+                        counted = paused;
+                    } else if watch.borrow_and_update().paused {
+                        held = true;
+                    } else {
+                        break WorkerOutcome::Failed {
+                            error: format!("timed out after {secs} s (worker_timeout_secs)"),
+                        };
+                    }
+                }
+            }
+        }
     };
     (outcome, records)
 }
@@ -100,7 +135,12 @@ async fn flush(job: &WorkerJob, records: &mut Vec<Event>) {
     }
 }
 
-async fn attempt(job: &WorkerJob, records: &mut Vec<Event>) -> WorkerOutcome {
+async fn attempt(
+    job: &WorkerJob,
+    steer: &mut tokio::sync::watch::Receiver<super::steer::WorkerSteer>,
+    records: &mut Vec<Event>,
+    paused_ms: &AtomicU64,
+) -> WorkerOutcome {
     let host = EngineHost {
         recorder: job.call.recorder.clone(),
     };
@@ -113,7 +153,9 @@ async fn attempt(job: &WorkerJob, records: &mut Vec<Event>) -> WorkerOutcome {
     let mut output = String::new();
     let mut force = false;
     let mut repaired = false;
+    let mut notes_read = 0;
     for turn in 1..=MAX_WORKER_TURNS {
+        super::steer::before_call(steer, &mut notes_read, &mut messages, paused_ms).await;
         let forced = force || turn == MAX_WORKER_TURNS;
         let req = ChatRequest {
             model: job.model.clone(),

@@ -89,6 +89,16 @@ impl ForkError {
 /// A run read for a command: its directory, id and replayed journal. Torn and corrupt
 /// lines are reported on stderr (they are left out).
 pub fn load(data_dir: &Path, run: &str) -> Result<(PathBuf, String, Replay), ForkError> {
+    let (dir, id, replay, notes) = read(data_dir, run)?;
+    for note in notes {
+        eprintln!("baton: {note}");
+    }
+    Ok((dir, id, replay))
+}
+
+/// [`load`] without printing: the notes on a torn or damaged journal are returned (the
+/// TUI's fork must not write to a terminal it draws on).
+fn read(data_dir: &Path, run: &str) -> Result<(PathBuf, String, Replay, Vec<String>), ForkError> {
     let dir = journal::resolve_run(data_dir, run)?;
     let id = dir
         .file_name()
@@ -100,20 +110,21 @@ pub fn load(data_dir: &Path, run: &str) -> Result<(PathBuf, String, Replay), For
         path: path.clone(),
         source,
     })?;
+    let mut notes = Vec::new();
     if replay.torn_line_dropped {
-        eprintln!(
-            "baton: note: the last line of {} is incomplete and was left out",
+        notes.push(format!(
+            "note: the last line of {} is incomplete and was left out",
             path.display()
-        );
+        ));
     }
     for damage in &replay.corrupt_lines {
-        eprintln!(
-            "baton: warning: {} of {} is damaged and was left out",
+        notes.push(format!(
+            "warning: {} of {} is damaged and was left out",
             damage,
             path.display()
-        );
+        ));
     }
-    Ok((dir, id, replay))
+    Ok((dir, id, replay, notes))
 }
 
 /// The last sequence number the fork keeps.
@@ -169,7 +180,9 @@ pub fn fork_run(
     at: ForkPoint,
     max_workers: Option<u32>,
 ) -> Result<Forked, ForkError> {
-    let (parent_dir, parent, replay) = load(data_dir, run)?;
+    // Notes on the journal become the fork's warnings (printed by `baton fork`, shown by
+    // the TUI), never written to stderr here.
+    let (parent_dir, parent, replay, notes) = read(data_dir, run)?;
     if replay.is_damaged() {
         return Err(ForkError::Point(format!(
             "run {parent} has a damaged journal ({}); a fork would continue a history with \
@@ -249,7 +262,10 @@ pub fn fork_run(
     for b in backups {
         copy_backup(&parent_dir, &run_dir, &b)?;
     }
-    let mut warnings = Vec::new();
+    let mut warnings: Vec<String> = notes
+        .into_iter()
+        .map(|n| n.trim_start_matches("note: ").to_string())
+        .collect();
     let later_changes = replay
         .events
         .iter()

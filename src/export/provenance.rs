@@ -10,7 +10,8 @@
 //! Decisions (issue 11, capability 5): every event that records a choice with its maker
 //! (`by`): approvals, deferrals, edits, cancellations, recoveries, escalations and their
 //! resolutions (with the person's guidance), scope-alert answers, command approvals and
-//! denials, pauses, worker-count changes, rollbacks, the mode choice; plus each subtask's
+//! denials, pauses, worker-count changes, rollbacks, the mode choice, a person's steering of
+//! one worker (`steer`); plus each subtask's
 //! addition (by the orchestrator, a person, the evaluator or the engine) and each proposal
 //! the engine rejected. `by` is `person`, `policy`, `orchestrator` or `engine`.
 //!
@@ -45,7 +46,8 @@ pub struct Decision {
     pub at: DateTime<Utc>,
     /// `approve`, `defer`, `undefer`, `edit`, `cancel`, `add`, `reject`, `recovery`,
     /// `escalate`, `resolve`, `scope`, `command`, `pause`, `resume`, `max_workers`,
-    /// `rollback`, `mode`.
+    /// `rollback`, `mode`, `steer` (a person steering one worker: pause, resume, note,
+    /// model, restart).
     pub kind: &'static str,
     pub by: Actor,
     pub subtask: Option<u32>,
@@ -245,6 +247,17 @@ fn decision_of(event: &Event, state: &State) -> Option<(&'static str, Actor, Opt
                 .collect::<Vec<_>>()
                 .join(", "),
         ),
+        Event::WorkerSteered {
+            id,
+            attempt,
+            steer,
+            by,
+        } => d(
+            "steer",
+            by,
+            Some(*id),
+            format!("attempt {attempt}: {}", one_line(&steer.describe(), 200)),
+        ),
         Event::SubtaskRolledBack { id, files, by } => {
             d("rollback", by, Some(*id), format!("{} files", files.len()))
         }
@@ -259,19 +272,26 @@ pub fn decisions(events: &[Envelope]) -> Vec<Decision> {
     for e in events {
         // Folded first, so a command decision finds its request.
         crate::state::apply(&mut state, e);
-        if let Some((kind, by, subtask, detail)) = decision_of(&e.event, &state) {
-            out.push(Decision {
-                n: out.len() as u32 + 1,
-                seq: e.seq,
-                at: e.ts,
-                kind,
-                by,
-                subtask,
-                detail,
-            });
+        if let Some(d) = decision_in(e, &state, out.len() as u32 + 1) {
+            out.push(d);
         }
     }
     out
+}
+
+/// The decision `e` records, numbered `n`, if it records one; `state` has `e` folded in
+/// (the TUI numbers decisions as events arrive, the same way).
+pub fn decision_in(e: &Envelope, state: &State, n: u32) -> Option<Decision> {
+    let (kind, by, subtask, detail) = decision_of(&e.event, state)?;
+    Some(Decision {
+        n,
+        seq: e.seq,
+        at: e.ts,
+        kind,
+        by,
+        subtask,
+        detail,
+    })
 }
 
 /// The run's provenance from its journal.

@@ -253,6 +253,12 @@ pub fn progress_line(state: &State, envelope: &Envelope) -> Option<String> {
         Event::EscalationResolved { id, by, .. } => {
             format!("escalation of {id} resolved ({})", actor(*by))
         }
+        Event::WorkerSteered { id, steer, by, .. } => format!(
+            "{} steered ({}): {}",
+            title(state, *id),
+            actor(*by),
+            short(&steer.describe(), 80)
+        ),
         Event::SubtaskCancelled { id, reason, by } => {
             format!(
                 "- {} cancelled ({}): {}",

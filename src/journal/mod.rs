@@ -198,6 +198,7 @@ pub fn is_milestone(event: &Event) -> bool {
         | Event::RecoveryDecided { by, .. }
         | Event::SubtaskEscalated { by, .. }
         | Event::EscalationResolved { by, .. }
+        | Event::WorkerSteered { by, .. }
         | Event::ScopeAlertResolved { by, .. }
         | Event::DispatchPaused { by }
         | Event::DispatchResumed { by }

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use super::ids::SubtaskId;
 use super::payload::*;
 use super::settings::DispatchPolicy;
+use super::steer::Steer;
 
 /// The most parallel workers a run may have (the config file refuses more).
 pub const MAX_WORKERS: u32 = 64;
@@ -82,6 +83,12 @@ pub enum Command {
     SetDispatch {
         id: SubtaskId,
         policy: DispatchPolicy,
+    },
+    /// Steer one subtask's worker while the others run (pause, resume, a note, its model,
+    /// a restart): TUI-only, journaled as `worker_steered` by the person.
+    Steer {
+        id: SubtaskId,
+        steer: Steer,
     },
     /// Stop the run now; it stays resumable.
     Stop,

@@ -18,6 +18,7 @@ use super::forecast::{BudgetStage, Forecast, Imbalance};
 use super::ids::{SubtaskId, WorkerId};
 use super::payload::*;
 use super::settings::{DispatchPolicy, RunSettings, SettingChange};
+use super::steer::Steer;
 
 fn is_false(b: &bool) -> bool {
     !*b
@@ -180,6 +181,14 @@ pub enum Event {
     EscalationResolved {
         id: SubtaskId,
         resolution: Resolution,
+        by: Actor,
+    },
+    /// A person steered one subtask's worker (`attempt`: the attempt running then, or the
+    /// latest one): paused, resumed, gave a note or a model, restarted it.
+    WorkerSteered {
+        id: SubtaskId,
+        attempt: u32,
+        steer: Steer,
         by: Actor,
     },
 

@@ -17,6 +17,7 @@ pub mod model;
 mod payload;
 pub mod schemas;
 mod settings;
+mod steer;
 
 pub use calls::*;
 pub use command::*;
@@ -25,3 +26,4 @@ pub use forecast::*;
 pub use ids::*;
 pub use payload::*;
 pub use settings::*;
+pub use steer::*;

@@ -22,9 +22,11 @@ pub mod graph;
 mod queries;
 mod reduce;
 mod rules;
+mod steer;
 
 pub use reduce::apply;
 pub use rules::Refusal;
+pub use steer::{PersonNote, SteerRecord, Steering};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -402,4 +404,7 @@ pub struct State {
     /// The budget forecast, the budget stages reached and the balance of finished work.
     #[serde(default)]
     pub outlook: forecast::Outlook,
+    /// What a person did to single workers (pauses, notes, models, restarts), by subtask.
+    #[serde(default)]
+    pub steering: std::collections::BTreeMap<SubtaskId, Steering>,
 }

@@ -58,6 +58,8 @@ pub enum Refusal {
     RollbackRunning(SubtaskId),
     /// Rollback of a subtask with no live (not rolled back) file changes.
     NoChanges(SubtaskId),
+    /// A steer of one worker that does not apply (already paused, an empty note, ...).
+    Steer(String),
 }
 
 impl fmt::Display for Refusal {
@@ -95,6 +97,7 @@ impl fmt::Display for Refusal {
                 write!(f, "{id} is running; cancel it before rolling back")
             }
             Refusal::NoChanges(id) => write!(f, "{id} changed no files"),
+            Refusal::Steer(why) => f.write_str(why),
         }
     }
 }
@@ -195,6 +198,7 @@ impl State {
                 }
                 self.check_open("set the dispatch policy of", *id)
             }
+            Command::Steer { id, steer } => self.check_steer(*id, steer),
             Command::Rollback { id } => {
                 let status = self.status_of("roll back", *id)?;
                 if status == S::Running {

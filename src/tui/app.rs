@@ -62,6 +62,8 @@ pub enum Effect {
     Copy(String),
     /// Hand the terminal to `$PAGER` or `$EDITOR` with this text, then take it back.
     Open(super::clip::Opener, String),
+    /// Fork the run at this decision (`d{n}`): `fork_view::run_fork`.
+    Fork(u32),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -280,6 +282,8 @@ pub struct Ui {
     pub workers_pending: Option<(i32, DateTime<Utc>)>,
     /// The dialog that opened by itself and when (see [`DIALOG_GRACE_MS`]).
     pub auto_opened: Option<(NeedKey, DateTime<Utc>)>,
+    /// The run's decisions so far, numbered as `baton fork --at dN` numbers them.
+    pub decisions: Vec<crate::export::provenance::Decision>,
 }
 
 impl Ui {
@@ -338,6 +342,7 @@ impl Ui {
             back_to_graph: false,
             workers_pending: None,
             auto_opened: None,
+            decisions: Vec::new(),
         }
     }
 
@@ -534,6 +539,7 @@ fn engine_failed(ui: &mut Ui, reason: String) {
 /// Folds an engine fact into the replica and keeps the view in step with it.
 fn on_event(ui: &mut Ui, env: &Envelope) {
     crate::state::apply(&mut ui.state, env);
+    super::fork_view::on_event(ui, env);
     let marker = ui.theme.glyph("▸");
     let result_marker = ui.theme.glyph("↳");
     match &env.event {

@@ -31,6 +31,7 @@ const DECISIONS: &[Row] = &[
     ("r", "", Retry, "resolve: open the escalation (retry, reassign, mark done)", "resolve", SelEscalated),
     ("c", "", Cancel, "cancel the selected subtask", "", SelOpen),
     ("H", "", CycleDispatch, "dispatch policy of the selected subtask: auto, ask, hold", "", SelDispatchable),
+    ("w", "", Steer, "steer the selected worker: pause, note, brief, role, model, restart", "steer", SelSteerable),
     ("A", "", ApproveAll, "approve every subtask waiting for approval", "approve all", AnyAwaiting),
 ];
 
@@ -103,6 +104,7 @@ const PANE_NAV: &[Row] = &[
     ("PgDn C-d", "", PageDown, "page down", "", Always),
     ("End G", "G", Follow, "follow the tail again", "follow", Always),
     ("z", "", Zoom, "zoom this pane", "zoom", Always),
+    ("w", "", Steer, "steer this worker: pause, note, brief, role, model, restart", "steer", SelSteerable),
     ("Enter", "⏎", Details, "details of this worker's subtask", "", Always),
 ];
 
@@ -123,6 +125,7 @@ const ZOOM_NAV: &[Row] = &[
     ("End G", "G", Follow, "follow the tail again", "follow", Always),
     ("Left h", "←→", Left, "previous worker", "worker", Always),
     ("Right l", "→", Right, "next worker", "", Always),
+    ("w", "", Steer, "steer this worker: pause, note, brief, role, model, restart", "steer", SelSteerable),
 ];
 
 /// Scrolling a full-screen text (details, diff, deliverable, help, message log).
@@ -181,6 +184,12 @@ const GRAPH_NAV: &[Row] = &[
     ("Esc P", "Esc", Back, "back to the subtask list", "back", Always),
 ];
 
+/// Forking the run at a decision (the detail view lists the subtask's decisions).
+#[rustfmt::skip]
+const FORK: &[Row] = &[
+    ("F", "", Fork, "fork the run at one of this subtask's decisions (Tab: any of the run's)", "fork", CanFork),
+];
+
 const ESC_TO_TASKS: &[Row] = &[("Esc", "", Back, "back to the subtask list", "", Always)];
 
 /// The groups of rows of a context, in the order they are tried and shown.
@@ -198,7 +207,7 @@ pub fn groups(ctx: Context) -> &'static [&'static [Row]] {
         Context::Panes => &[PANE_NAV, RUN_CONTROL, FIND, TEXT, COMMON, ESC_TO_TASKS],
         Context::Replan => &[REPLAN_NAV, RUN_CONTROL, FIND, COMMON, ESC_TO_TASKS],
         Context::Zoom => &[ZOOM_NAV, TEXT, COMMON],
-        Context::Detail => &[BACK, SCROLL_VIEW, DECISIONS, CHANGES, TEXT, COMMON],
+        Context::Detail => &[BACK, SCROLL_VIEW, DECISIONS, CHANGES, FORK, TEXT, COMMON],
         Context::Diff => &[BACK, SCROLL_VIEW, DIFF_NAV, TEXT, COMMON],
         Context::Synthesis => &[SYNTHESIS_NAV, SCROLL_VIEW, TEXT, COMMON],
         Context::Help => &[HELP_NAV, SCROLL_VIEW],

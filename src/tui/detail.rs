@@ -201,6 +201,7 @@ pub fn lines(ui: &Ui, s: &Subtask, width: usize) -> Vec<Line<'static>> {
             )));
         }
     }
+    out.extend(super::fork_view::detail_lines(ui, s.id));
     if !s.files_changed.is_empty() {
         section(&mut out, ui, "Files changed");
         out.extend(super::changes::detail_lines(ui, s.id, &s.files_changed));

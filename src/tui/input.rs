@@ -75,6 +75,8 @@ pub fn holds(ui: &Ui, when: When) -> bool {
         When::SelRunning => status == Some(SubtaskStatus::Running),
         When::SelHasFiles => sel.is_some_and(|s| !s.files_changed.is_empty()),
         When::SelRollbackable => on_sel(|id| Command::Rollback { id }),
+        When::SelSteerable => modals::steer::offered(ui),
+        When::CanFork => super::fork_view::can_fork(ui),
         When::SelDispatchable => {
             !ui.state.is_finished()
                 && on_sel(|id| Command::SetDispatch {
@@ -407,6 +409,8 @@ pub fn act(ui: &mut Ui, action: Action) -> Vec<Effect> {
             }
             Vec::new()
         }
+        Action::Steer => modals::steer::open(ui),
+        Action::Fork => super::fork_view::open(ui, sel),
         Action::Rollback => {
             if let Some(id) = sel {
                 ui.modal = modals::rollback::RollbackConfirm::new(&ui.state, id)

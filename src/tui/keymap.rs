@@ -72,6 +72,10 @@ pub enum Action {
     Graph,
     /// The selected subtask's dispatch policy: auto → ask → hold → auto.
     CycleDispatch,
+    /// Steer the selected running worker (pause, note, brief, role, model, restart).
+    Steer,
+    /// Fork the run at a decision (the detail view).
+    Fork,
 }
 
 /// Every action with its name in `[keys]`.
@@ -123,6 +127,8 @@ pub const ACTION_NAMES: &[(Action, &str)] = &[
     (Action::Repaint, "repaint"),
     (Action::Graph, "graph"),
     (Action::CycleDispatch, "dispatch_policy"),
+    (Action::Steer, "steer"),
+    (Action::Fork, "fork"),
 ];
 
 impl Action {
@@ -305,6 +311,10 @@ pub enum When {
     SelRollbackable,
     /// The selected subtask's dispatch policy can be set (not running, not finished).
     SelDispatchable,
+    /// The selected (or focused pane's) worker runs and can be steered.
+    SelSteerable,
+    /// The run has decisions and a directory to fork from.
+    CanFork,
 }
 
 #[derive(Debug, Clone, PartialEq)]

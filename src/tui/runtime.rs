@@ -225,6 +225,7 @@ pub async fn run_loop(
                             ui.flash = Some(format!("could not start: {e}"));
                         }
                     },
+                    Effect::Fork(n) => super::fork_view::run_fork(ui, n),
                     Effect::Repaint => terminal.clear()?,
                     Effect::Copy(text) => terminal::copy(terminal, &text),
                     Effect::Open(opener, text) => {

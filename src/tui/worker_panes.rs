@@ -28,6 +28,9 @@ fn title(ui: &Ui, id: Option<SubtaskId>, buf: Option<&PaneBuffer>, width: usize)
             if st.status != crate::state::SubtaskStatus::Running {
                 s.push_str(&format!(" · {}", st.status.label()));
             }
+            if ui.state.worker_paused(st.id) {
+                s.push_str(" · ⏸ PAUSED");
+            }
             s
         }
         None => format!(" orchestrator · {}", ui.state.phase),
@@ -82,8 +85,24 @@ pub fn render_pane(
             name,
             if selected { t.title() } else { t.bold() },
         ));
-    let inner = block.inner(rect);
+    let mut inner = block.inner(rect);
     frame.render_widget(block, rect);
+    // A person's steering (paused, a note, an edited brief) on top of the pane's text.
+    // Small panes keep one row of the worker's text.
+    let mut steer = id.map_or_else(Vec::new, |id| {
+        super::steer_view::lines(ui, id, inner.width as usize)
+    });
+    steer.truncate(inner.height.saturating_sub(1) as usize);
+    if !steer.is_empty() {
+        let n = steer.len() as u16;
+        let top = Rect { height: n, ..inner };
+        frame.render_widget(Paragraph::new(steer), top);
+        inner = Rect {
+            y: inner.y + n,
+            height: inner.height - n,
+            ..inner
+        };
+    }
     let rows = buf
         .map(|b| b.visible(inner.width, inner.height))
         .unwrap_or_default();

@@ -8,6 +8,7 @@ mod git;
 mod lifecycle;
 mod outlook;
 mod plan;
+mod steer;
 mod work;
 mod workspace;
 
@@ -62,6 +63,7 @@ pub fn apply(state: &mut State, envelope: &Envelope) {
         | Event::RecoveryDecided { .. }
         | Event::SubtaskEscalated { .. }
         | Event::EscalationResolved { .. }) => work::apply(state, ts, e),
+        e @ Event::WorkerSteered { .. } => steer::apply(state, ts, e),
         e @ (Event::LlmUsage { .. }
         | Event::LlmRetried { .. }
         | Event::ScopeAlertRaised { .. }

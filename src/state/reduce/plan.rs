@@ -57,7 +57,8 @@ pub(super) fn apply(state: &mut State, ts: DateTime<Utc>, event: &Event) {
                 }
             }
         }
-        Event::SubtaskEdited { id, patch, .. } => {
+        Event::SubtaskEdited { id, patch, by } => {
+            super::steer::on_edit(state, *id, *by);
             if let Some(s) = state.subtask_mut(*id) {
                 s.apply_patch(patch);
             }

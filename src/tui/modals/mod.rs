@@ -8,10 +8,12 @@
 pub mod command;
 pub mod confirm;
 pub mod escalation;
+pub mod fork;
 pub mod mode;
 pub mod quit;
 pub mod rollback;
 pub mod scope;
+pub mod steer;
 pub mod subtask_form;
 pub mod trust;
 
