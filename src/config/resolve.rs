@@ -34,6 +34,7 @@ pub(super) struct Builder {
     pub(super) max_wall_secs: Option<Val<u64>>,
     pub(super) complexity_threshold: Option<Val<f64>>,
     pub(super) evaluate: Option<Val<bool>>,
+    pub(super) evaluate_rounds: Option<Val<u32>>,
     pub(super) worker_timeout_secs: Option<Val<u64>>,
     pub(super) workspace: Option<Val<PathBuf>>,
     pub(super) read_only: Option<Val<bool>>,
@@ -289,6 +290,10 @@ impl Config {
             or_default(b.complexity_threshold, DEFAULT_COMPLEXITY_THRESHOLD)
         );
         let evaluate = take!("evaluate", or_default(b.evaluate, false));
+        let evaluate_rounds = take!(
+            "evaluate_rounds",
+            or_default(b.evaluate_rounds, crate::protocol::DEFAULT_EVALUATE_ROUNDS)
+        );
         let worker_timeout_secs = take!(
             "worker_timeout_secs",
             or_default(b.worker_timeout_secs, DEFAULT_WORKER_TIMEOUT_SECS)
@@ -481,6 +486,7 @@ impl Config {
             max_wall_secs,
             complexity_threshold,
             evaluate,
+            evaluate_rounds,
             worker_timeout_secs,
             workspace,
             read_only,

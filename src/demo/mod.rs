@@ -284,6 +284,7 @@ fn bare_context(req: &ChatRequest, step: Step) -> OrchestratorContext {
         person_available: true,
         last_replan: false,
         plan_index: None,
+        rejected_by_person: Vec::new(),
     }
 }
 

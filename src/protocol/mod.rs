@@ -14,6 +14,7 @@ mod event;
 mod ids;
 pub mod model;
 mod payload;
+mod plan_diff;
 pub mod schemas;
 mod settings;
 
@@ -22,4 +23,5 @@ pub use command::*;
 pub use event::*;
 pub use ids::*;
 pub use payload::*;
+pub use plan_diff::*;
 pub use settings::*;

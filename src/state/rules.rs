@@ -58,6 +58,14 @@ pub enum Refusal {
     RollbackRunning(SubtaskId),
     /// Rollback of a subtask with no live (not rolled back) file changes.
     NoChanges(SubtaskId),
+    /// Decisions on a plan diff that is not waiting (unknown, or already decided).
+    DiffNotPending(u32),
+    /// Decisions whose number is not the diff's number of rows.
+    DiffRows {
+        proposal: u32,
+        rows: usize,
+        given: usize,
+    },
 }
 
 impl fmt::Display for Refusal {
@@ -95,6 +103,15 @@ impl fmt::Display for Refusal {
                 write!(f, "{id} is running; cancel it before rolling back")
             }
             Refusal::NoChanges(id) => write!(f, "{id} changed no files"),
+            Refusal::DiffNotPending(p) => write!(f, "plan diff {p} is not waiting for decisions"),
+            Refusal::DiffRows {
+                proposal,
+                rows,
+                given,
+            } => write!(
+                f,
+                "plan diff {proposal} has {rows} changes, {given} decisions were given"
+            ),
         }
     }
 }
@@ -194,6 +211,19 @@ impl State {
                     });
                 }
                 self.check_open("set the dispatch policy of", *id)
+            }
+            Command::DecidePlanDiff { proposal, accepted } => {
+                let Some(d) = self.pending_plan_diff().filter(|d| d.proposal == *proposal) else {
+                    return Err(Refusal::DiffNotPending(*proposal));
+                };
+                if d.changes.len() != accepted.len() {
+                    return Err(Refusal::DiffRows {
+                        proposal: *proposal,
+                        rows: d.changes.len(),
+                        given: accepted.len(),
+                    });
+                }
+                Ok(())
             }
             Command::Rollback { id } => {
                 let status = self.status_of("roll back", *id)?;

@@ -67,6 +67,7 @@ pub fn context(step: Step, task: &str) -> OrchestratorContext {
         person_available: true,
         last_replan: false,
         plan_index: None,
+        rejected_by_person: Vec::new(),
     }
 }
 

@@ -112,6 +112,7 @@ impl Sim {
             person_available: true,
             last_replan: false,
             plan_index: None,
+            rejected_by_person: Vec::new(),
         }
     }
 

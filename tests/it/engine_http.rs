@@ -20,7 +20,7 @@ use engine_common::{check_consistent, config, drive, settings, st};
 use serde_json::{Value, json};
 use support::{FakeLlm, RecordedRequest, Reply, ScriptedResponse};
 
-fn first_user_text(r: &RecordedRequest) -> String {
+pub(crate) fn first_user_text(r: &RecordedRequest) -> String {
     let msgs = r.messages();
     let Some(m) = msgs
         .iter()

@@ -7,6 +7,7 @@ mod dispatch;
 mod git;
 mod lifecycle;
 mod plan;
+mod plan_diff;
 mod work;
 mod workspace;
 
@@ -41,9 +42,12 @@ pub fn apply(state: &mut State, envelope: &Envelope) {
         | Event::ModeChoiceRequested { .. }
         | Event::ModeChosen { .. }
         | Event::CompletionAssessed { .. }
-        | Event::EvaluationCompleted { .. }
         | Event::SynthesisCompleted { .. }
         | Event::Notice { .. }) => lifecycle::apply(state, ts, e),
+        e @ Event::EvaluationCompleted { .. } => {
+            lifecycle::apply(state, ts, e);
+            plan_diff::apply(state, ts, e);
+        }
         e @ (Event::SubtaskAdded { .. }
         | Event::SubtaskRejected { .. }
         | Event::SubtaskApproved { .. }
@@ -52,7 +56,13 @@ pub fn apply(state: &mut State, envelope: &Envelope) {
         | Event::SubtaskEdited { .. }
         | Event::SubtaskCancelled { .. }
         | Event::ReportsCovered { .. }
-        | Event::ReplanLogged { .. }) => plan::apply(state, ts, e),
+        | Event::ReplanLogged { .. }) => {
+            plan::apply(state, ts, e);
+            plan_diff::apply(state, ts, e);
+        }
+        e @ (Event::PlanDiffProposed { .. } | Event::PlanChangeDecided { .. }) => {
+            plan_diff::apply(state, ts, e)
+        }
         e @ (Event::SubtaskStarted { .. }
         | Event::WorkerToolUsed { .. }
         | Event::SubtaskReported { .. }
