@@ -346,7 +346,10 @@ async fn a_whole_generic_run_also_completes() {
     // 7 from the analysis (the migration guide is dropped by the first replan), 4 discovered.
     assert_eq!(sim.subtasks.len(), 11);
     assert_eq!(
-        sim.subtasks.iter().filter(|s| s.status == "cancelled").count(),
+        sim.subtasks
+            .iter()
+            .filter(|s| s.status == "cancelled")
+            .count(),
         1
     );
     let s: SynthesisArgs = sim

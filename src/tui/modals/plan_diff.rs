@@ -46,6 +46,15 @@ const CHOICES: &[Choice<Act>] = &[
     },
 ];
 
+/// The dialog's keys as the `?` help lists them (the footer shows the same choices).
+pub const HELP: &[(&str, &str)] = &[
+    ("↑↓ j k", "move between the changes (PgUp PgDn Home End)"),
+    ("Space Enter", "accept or reject the selected change"),
+    ("a / r", "accept all / reject all"),
+    ("c", "confirm: send every decision"),
+    ("Esc", "later (n brings it back)"),
+];
+
 pub struct PlanDiffModal {
     proposal: u32,
     heading: String,
