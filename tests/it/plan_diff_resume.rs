@@ -5,30 +5,18 @@
 
 use std::path::Path;
 
-use baton::cli::CommonArgs;
-use baton::config::{Config, Env};
 use baton::protocol::{Command, Event, Resolution, RunOutcome};
-use baton::session::{self, FrontEnd, Launch};
 use baton::tui::app::{Msg, NeedKey};
 use baton::tui::update;
 
-use crate::support_cli::{TASK, baton, text};
+use crate::support_cli::{TASK, baton, resume_latest, text};
 use crate::tui_support::{ch, later, new_ui, render, sent};
 
 /// Resumes the latest run in-process, feeds its events to a TUI `Ui` and plays the person:
 /// every plan diff is confirmed in its dialog (the keys `j`, space, `c`), escalations are
 /// retried. Returns how many diffs were confirmed through the dialog.
 async fn approve_in_the_tui(home: &Path) -> usize {
-    let env = Env::from_pairs([("BATON_HOME", home.display().to_string())]);
-    let config = Config::load_with(&CommonArgs::default(), &env).unwrap();
-    let mut s = session::start(
-        &config,
-        Launch::Resume {
-            run: "latest".into(),
-        },
-        FrontEnd::Tui,
-    )
-    .unwrap();
+    let mut s = resume_latest(home);
     let mut ui = new_ui();
     let mut confirmed = 0;
     let mut answered = Vec::new();

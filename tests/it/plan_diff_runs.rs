@@ -75,6 +75,19 @@ fn decide(changes: &[PlanChange]) -> Vec<bool> {
         .collect()
 }
 
+/// The person's answer to a proposed diff: `decide` says yes or no per row.
+fn answer_diff(event: &Event, decide: impl Fn(&[PlanChange]) -> Vec<bool>) -> Vec<Command> {
+    match event {
+        Event::PlanDiffProposed {
+            proposal, changes, ..
+        } => vec![Command::DecidePlanDiff {
+            proposal: *proposal,
+            accepted: decide(changes),
+        }],
+        _ => vec![],
+    }
+}
+
 #[tokio::test]
 async fn a_person_accepts_some_rows_and_the_next_replan_hears_of_the_rejected_ones() {
     for kind in [ProviderKind::Anthropic, ProviderKind::Openai] {
@@ -101,12 +114,7 @@ async fn a_person_accepts_some_rows_and_the_next_replan_hears_of_the_rejected_on
                 task: "build it".into(),
             },
             |e, state| match &e.event {
-                Event::PlanDiffProposed {
-                    proposal, changes, ..
-                } => vec![Command::DecidePlanDiff {
-                    proposal: *proposal,
-                    accepted: decide(changes),
-                }],
+                Event::PlanDiffProposed { .. } => answer_diff(&e.event, decide),
                 // Applied: release the held subtasks.
                 Event::ReplanLogged { cycle: 1, .. } => state
                     .subtasks
@@ -341,15 +349,7 @@ async fn under_plan_the_evaluators_findings_are_a_diff_to_approve() {
             run_id: "e".into(),
             task: "t".into(),
         },
-        |e, _| match &e.event {
-            Event::PlanDiffProposed {
-                proposal, changes, ..
-            } => vec![Command::DecidePlanDiff {
-                proposal: *proposal,
-                accepted: vec![true; changes.len()],
-            }],
-            _ => vec![],
-        },
+        |e, _| answer_diff(&e.event, |changes| vec![true; changes.len()]),
     )
     .await;
     assert_eq!(f.outcome, RunOutcome::Completed);
