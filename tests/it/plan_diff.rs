@@ -9,7 +9,7 @@ use baton::protocol::*;
 use baton::state::{NeedsPerson, Refusal, SubtaskStatus};
 use crossterm::event::KeyCode;
 
-use crate::state_reducer::{added, fold, started, status};
+use crate::state_reducer::{added, fold, started, started_on, status};
 use crate::tui_support::{self as ts, both, ch, feed, key, later, new_ui, render, sent};
 
 fn proposed_subtask(title: &str) -> ProposedSubtask {
@@ -103,15 +103,7 @@ fn before_the_diff() -> Vec<Event> {
         added(2, false),
         added(3, false),
         added(4, false),
-        Event::SubtaskStarted {
-            id: SubtaskId(1),
-            attempt: 1,
-            worker: WorkerId(1),
-            role: "code_developer".into(),
-            model: "w".into(),
-            brief: "b".into(),
-            task_omitted: false,
-        },
+        started_on(1, 1),
         reported(1),
     ]
 }

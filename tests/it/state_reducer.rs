@@ -67,7 +67,7 @@ pub(crate) fn added(id: u32, needs_approval: bool) -> Event {
     }
 }
 
-fn started_on(id: u32, worker: u32) -> Event {
+pub(crate) fn started_on(id: u32, worker: u32) -> Event {
     Event::SubtaskStarted {
         id: SubtaskId(id),
         attempt: 1,
