@@ -109,3 +109,47 @@ async fn headless_plan_stops_with_exit_3_and_the_tui_resumes_it_to_the_end() {
     let confirmed = approve_in_the_tui(home.path()).await;
     assert!(confirmed >= 1, "the diff was confirmed in the dialog");
 }
+
+#[test]
+fn evaluate_rounds_is_a_checked_flag_and_config_key() {
+    use baton::config::validate_file_text;
+
+    let home = tempfile::tempdir().unwrap();
+    // Out of range or not a number: a usage error before a run is created.
+    for bad in ["11", "-1", "many", "4294967296"] {
+        let o = baton(home.path())
+            .args(["--headless", "--evaluate", "--evaluate-rounds", bad, TASK])
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(2), "--evaluate-rounds {bad}");
+    }
+    let path = std::path::Path::new("config.toml");
+    for bad in ["-1", "11", "99999999999"] {
+        let e = validate_file_text(path, &format!("evaluate_rounds = {bad}\n")).unwrap_err();
+        assert!(
+            e.to_string().contains("evaluate_rounds must be 0 to 10"),
+            "{bad}: {e}"
+        );
+    }
+    validate_file_text(path, "evaluate_rounds = 3\napprove = \"plan\"\n").unwrap();
+    // `baton config` shows where the value came from.
+    let o = baton(home.path())
+        .args(["config", "--evaluate-rounds", "2", "--approve", "plan"])
+        .output()
+        .unwrap();
+    let (out, err) = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{err}");
+    let line = out
+        .lines()
+        .find(|l| l.trim_start().starts_with("evaluate_rounds"))
+        .unwrap_or_else(|| panic!("{out}"));
+    assert!(
+        line.contains('2') && line.contains("--evaluate-rounds"),
+        "{line}"
+    );
+    assert!(
+        out.lines()
+            .any(|l| l.contains("approve") && l.contains("plan")),
+        "{out}"
+    );
+}
