@@ -254,3 +254,106 @@ impl Engine {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::{TimeZone, Utc};
+
+    fn state() -> State {
+        let add = |id: u32, title: &str| Event::SubtaskAdded {
+            spec: SubtaskSpec {
+                id: SubtaskId(id),
+                title: title.into(),
+                description: "d".into(),
+                role: "code_developer".into(),
+                priority: Priority::Normal,
+                depends_on: Vec::new(),
+                expected_output: String::new(),
+            },
+            origin: Origin::Analysis,
+            needs_approval: false,
+        };
+        let events = [
+            add(1, "Done"),
+            add(2, "Open"),
+            Event::SubtaskCancelled {
+                id: SubtaskId(1),
+                reason: "gone".into(),
+                by: Actor::Person,
+            },
+        ];
+        let envelopes: Vec<Envelope> = events
+            .into_iter()
+            .enumerate()
+            .map(|(i, event)| Envelope {
+                seq: i as u64 + 1,
+                ts: Utc.timestamp_opt(1_700_000_000, 0).unwrap(),
+                v: JOURNAL_VERSION,
+                event,
+            })
+            .collect();
+        State::fold(&envelopes)
+    }
+
+    fn update(id: &str) -> ReplanUpdate {
+        ReplanUpdate {
+            id: id.into(),
+            ..ReplanUpdate::default()
+        }
+    }
+
+    #[test]
+    fn rows_keep_only_real_changes_of_open_subtasks() {
+        let s = state();
+        let args = ReplanArgs {
+            summary: "s".into(),
+            add: Vec::new(),
+            update: vec![
+                // Changes nothing: no row.
+                ReplanUpdate {
+                    priority: Some(Priority::Normal),
+                    description: Some("d".into()),
+                    ..update("Open")
+                },
+                // Finished (cancelled): left out with a notice.
+                ReplanUpdate {
+                    priority: Some(Priority::High),
+                    ..update("#1")
+                },
+                // Names nothing: a notice.
+                ReplanUpdate {
+                    priority: Some(Priority::High),
+                    ..update("Nope")
+                },
+                ReplanUpdate {
+                    role: Some("test_engineer".into()),
+                    depends_on: Some(vec!["Open".into(), "later".into()]),
+                    ..update("2")
+                },
+            ],
+            cancel: vec![ReplanCancel {
+                id: "#9".into(),
+                reason: String::new(),
+            }],
+            scope_note: String::new(),
+            estimated_total: None,
+            complete: None,
+            missing: Vec::new(),
+        };
+        let (changes, notices) = rows(&s, 4, &args);
+        assert_eq!(changes.len(), 1, "{changes:?}");
+        assert_eq!(
+            changes[0].summary(),
+            "~ #2 Open: role code_developer -> test_engineer; depends_on none -> #2 later"
+        );
+        let PlanChange::Edit { update, .. } = &changes[0] else {
+            panic!("{changes:?}");
+        };
+        assert_eq!(update.id, "#2");
+        assert_eq!(notices.len(), 3, "{notices:?}");
+        assert!(notices[0].contains("cannot edit #1: it is already cancelled"));
+        assert!(notices[1].contains("no subtask \"Nope\" to update"));
+        assert!(notices[2].contains("no subtask \"#9\" to cancel"));
+    }
+}
