@@ -200,11 +200,44 @@ impl Engine {
         self.apply_decided_diff().await;
     }
 
+    /// A diff left pending by a run now resumed under another policy (`--approve auto`,
+    /// say): the policy accepts every row, and the changes then apply as that policy's
+    /// replan would (added subtasks wait for approval under `scope` and `all`).
+    pub(super) async fn policy_decides_diff(&mut self) {
+        if self.cfg.settings.approve == ApprovalPolicy::Plan {
+            return;
+        }
+        let Some(d) = self.state.pending_plan_diff() else {
+            return;
+        };
+        let proposal = d.proposal;
+        let open: Vec<u32> = (0..d.decisions.len())
+            .filter(|i| d.decisions[*i].is_none())
+            .filter_map(|i| u32::try_from(i).ok())
+            .collect();
+        for change in open {
+            self.emit(Event::PlanChangeDecided {
+                proposal,
+                change,
+                accepted: true,
+                by: Actor::Policy,
+            })
+            .await;
+        }
+    }
+
     /// Applies a diff whose rows are all decided and that was not applied yet.
     pub(super) async fn apply_decided_diff(&mut self) {
+        self.policy_decides_diff().await;
         let Some(diff) = self.state.plan_diff_to_apply().cloned() else {
             return;
         };
+        // Rows a person accepted are approved by that; the policy's go through the policy.
+        let by_person = diff
+            .decisions
+            .iter()
+            .flatten()
+            .all(|d| d.by == Actor::Person);
         let accepted: Vec<PlanChange> = diff
             .changes
             .iter()
@@ -246,10 +279,12 @@ impl Engine {
                     complete,
                     missing,
                 };
-                self.apply_replan_as(covered, cycle, last, args, true).await;
+                self.apply_replan_as(covered, cycle, last, args, by_person)
+                    .await;
             }
             DiffSource::Evaluation { round, feedback } => {
-                self.evaluation_applied(round, feedback, add, true).await;
+                self.evaluation_applied(round, feedback, add, by_person)
+                    .await;
             }
         }
     }

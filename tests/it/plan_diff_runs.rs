@@ -282,6 +282,55 @@ async fn headless_stops_for_the_diff_and_a_resumed_run_applies_the_decisions() {
     );
 }
 
+#[tokio::test(start_paused = true)]
+async fn a_diff_left_pending_is_accepted_by_the_policy_when_resumed_under_auto() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = config(dir.path(), settings(ApprovalPolicy::Plan, 3));
+    cfg.stop_when_person_needed = true;
+    let f = drive(
+        cfg,
+        Arc::new(diff_fake()),
+        Start::New {
+            run_id: "h".into(),
+            task: "t".into(),
+        },
+        |_, _| vec![],
+    )
+    .await;
+    assert!(matches!(f.outcome, RunOutcome::Stopped { .. }));
+    let replay = baton::journal::replay(&dir.path().join(baton::journal::JOURNAL_FILE)).unwrap();
+    let mut cfg = config(dir.path(), settings(ApprovalPolicy::Auto, 3));
+    cfg.stop_when_person_needed = true;
+    let f = drive(
+        cfg,
+        Arc::new(diff_fake()),
+        Start::Resume {
+            events: replay.events,
+            torn_line_dropped: false,
+        },
+        |_, _| vec![],
+    )
+    .await;
+    assert_eq!(f.outcome, RunOutcome::Completed);
+    let s = &f.state;
+    let by_policy = f
+        .of(|e| {
+            matches!(
+                e,
+                Event::PlanChangeDecided {
+                    accepted: true,
+                    by: Actor::Policy,
+                    ..
+                }
+            )
+        })
+        .count();
+    assert_eq!(by_policy, 2);
+    let by_title = |t: &str| s.subtasks.iter().find(|x| x.title == t).unwrap();
+    assert_eq!(by_title("Build").description, "build it well");
+    assert_eq!(by_title("Docs").status, SubtaskStatus::Cancelled);
+}
+
 /// An evaluator that never accepts and always asks for one more subtask.
 fn picky_evaluator() -> Fake {
     Fake::new(vec![st("Work", "code_developer", &[])]).rule(|c| {
