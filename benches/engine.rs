@@ -212,6 +212,7 @@ fn config(dir: &std::path::Path, max_workers: u32) -> EngineConfig {
             limits: Limits::default(),
             complexity_threshold: 0.7,
             evaluate: false,
+            evaluate_rounds: 1,
             workspace: None,
             read_only: false,
             allow_commands: false,

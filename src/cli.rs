@@ -175,6 +175,11 @@ pub struct CommonArgs {
     #[arg(long, global = true, help_heading = "Run")]
     pub evaluate: bool,
 
+    /// Evaluator rounds whose findings may reopen work (default 1).
+    #[arg(long, global = true, value_name = "N", help_heading = "Run",
+          value_parser = clap::value_parser!(u32).range(0..=crate::protocol::MAX_EVALUATE_ROUNDS as i64))]
+    pub evaluate_rounds: Option<u32>,
+
     /// Read the task from this file (`-` reads standard input).
     #[arg(long, global = true, value_name = "F", help_heading = "Run")]
     pub task_file: Option<PathBuf>,
@@ -577,6 +582,7 @@ fn approval_parser() -> impl clap::builder::TypedValueParser<Value = ApprovalPol
             .help("Discovered subtasks, scope alerts and escalations wait for a person"),
         PossibleValue::new("all")
             .help("Every new subtask waits for a person (plus scope alerts and escalations)"),
+        PossibleValue::new("plan").help("Every replan's changes are a diff a person approves"),
     ])
     .try_map(|s| s.parse::<ApprovalPolicy>())
 }

@@ -114,6 +114,7 @@ pub fn summary(state: &State) -> ExecutionSummary {
         cost_usd: (state.unpriced_calls == 0).then_some(state.cost_usd),
         retries: state.retries,
         evaluation_rounds: state.evaluations.len() as u32,
+        findings_left: state.findings_left(),
         files_changed: files,
     }
 }
@@ -222,6 +223,10 @@ pub fn render_markdown_with(state: &State, prov: Option<&Provenance>) -> String 
     let _ = writeln!(o, "- Retries: {}", sum.retries);
     if sum.evaluation_rounds > 0 {
         let _ = writeln!(o, "- Evaluation rounds: {}", sum.evaluation_rounds);
+    }
+    if !sum.findings_left.is_empty() {
+        let left = sanitize(&sum.findings_left.join("; ")).into_owned();
+        let _ = writeln!(o, "- Findings left at the evaluation round limit: {left}");
     }
     if !sum.pivots.is_empty() {
         let _ = writeln!(o, "- Key pivots:");

@@ -38,6 +38,7 @@ pub(super) struct FileConfig {
     budget_stages: Option<Spanned<Vec<u32>>>,
     complexity_threshold: Option<Spanned<f64>>,
     evaluate: Option<Spanned<bool>>,
+    evaluate_rounds: Option<Spanned<i64>>,
     worker_timeout_secs: Option<Spanned<u64>>,
     workspace: Option<Spanned<String>>,
     read_only: Option<Spanned<bool>>,
@@ -315,6 +316,13 @@ impl Builder {
         }
         take!(self.complexity_threshold, file.complexity_threshold);
         take!(self.evaluate, file.evaluate);
+        if let Some(s) = file.evaluate_rounds {
+            let max = crate::protocol::MAX_EVALUATE_ROUNDS;
+            let Some(v) = u32::try_from(*s.get_ref()).ok().filter(|v| *v <= max) else {
+                return Err(f.error(s.span(), format!("evaluate_rounds must be 0 to {max}")));
+            };
+            set(&mut self.evaluate_rounds, v, f.source(s.span()));
+        }
         if let Some(s) = &file.worker_timeout_secs
             && *s.get_ref() == 0
         {

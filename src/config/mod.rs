@@ -336,6 +336,7 @@ pub struct Config {
     pub budget_stages: BudgetStages,
     pub complexity_threshold: f64,
     pub evaluate: bool,
+    pub evaluate_rounds: u32,
     pub worker_timeout_secs: u64,
     pub workspace: Option<PathBuf>,
     pub read_only: bool,
@@ -506,6 +507,11 @@ impl Config {
             original.complexity_threshold
         );
         keep!("evaluate", c.evaluate, original.evaluate);
+        keep!(
+            "evaluate_rounds",
+            c.evaluate_rounds,
+            original.evaluate_rounds
+        );
         (c, kept)
     }
 
@@ -577,6 +583,7 @@ impl Config {
             limits: self.limits(),
             complexity_threshold: self.complexity_threshold,
             evaluate: self.evaluate,
+            evaluate_rounds: self.evaluate_rounds,
             workspace: self.workspace.as_ref().map(|p| p.display().to_string()),
             read_only: self.read_only,
             allow_commands: self.allow_commands,

@@ -65,6 +65,7 @@ impl Config {
                 self.complexity_threshold.to_string(),
             ),
             ("evaluate", self.evaluate.to_string()),
+            ("evaluate_rounds", self.evaluate_rounds.to_string()),
             ("worker_timeout_secs", self.worker_timeout_secs.to_string()),
             (
                 "workspace",

@@ -35,6 +35,7 @@ pub(super) struct Builder {
     pub(super) budget_stages: Option<Val<crate::protocol::BudgetStages>>,
     pub(super) complexity_threshold: Option<Val<f64>>,
     pub(super) evaluate: Option<Val<bool>>,
+    pub(super) evaluate_rounds: Option<Val<u32>>,
     pub(super) worker_timeout_secs: Option<Val<u64>>,
     pub(super) workspace: Option<Val<PathBuf>>,
     pub(super) read_only: Option<Val<bool>>,
@@ -294,6 +295,10 @@ impl Config {
             or_default(b.complexity_threshold, DEFAULT_COMPLEXITY_THRESHOLD)
         );
         let evaluate = take!("evaluate", or_default(b.evaluate, false));
+        let evaluate_rounds = take!(
+            "evaluate_rounds",
+            or_default(b.evaluate_rounds, crate::protocol::DEFAULT_EVALUATE_ROUNDS)
+        );
         let worker_timeout_secs = take!(
             "worker_timeout_secs",
             or_default(b.worker_timeout_secs, DEFAULT_WORKER_TIMEOUT_SECS)
@@ -487,6 +492,7 @@ impl Config {
             budget_stages,
             complexity_threshold,
             evaluate,
+            evaluate_rounds,
             worker_timeout_secs,
             workspace,
             read_only,

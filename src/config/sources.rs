@@ -67,6 +67,9 @@ impl Builder {
         if a.evaluate {
             set(&mut self.evaluate, true, flag("--evaluate"));
         }
+        if let Some(v) = a.evaluate_rounds {
+            set(&mut self.evaluate_rounds, v, flag("--evaluate-rounds"));
+        }
         if let Some(v) = &a.workspace {
             set(&mut self.workspace, v.clone(), flag("--workspace"));
         }

@@ -285,6 +285,7 @@ fn bare_context(req: &ChatRequest, step: Step) -> OrchestratorContext {
         last_replan: false,
         plan_index: None,
         balance: None,
+        rejected_by_person: Vec::new(),
     }
 }
 

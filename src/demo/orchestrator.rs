@@ -276,12 +276,14 @@ pub fn evaluation(sc: &Scenario, ctx: &OrchestratorContext) -> Reply {
             accepted: true,
             feedback: vars.render(&e.feedback_accept),
             new_subtasks: Vec::new(),
+            findings: Vec::new(),
         }
     } else {
         sanitize(&mut extra, &ctx.subtasks, &[]);
         EvaluationArgs {
             accepted: false,
             feedback: vars.render(&e.feedback_more),
+            findings: vec![vars.render(&e.feedback_more)],
             new_subtasks: vec![extra],
         }
     };

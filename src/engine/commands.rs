@@ -58,6 +58,9 @@ impl Engine {
                 self.emit(Event::DispatchPolicySet { id, policy, by }).await
             }
             Command::Undefer { id } => self.emit(Event::SubtaskUndeferred { id, by }).await,
+            Command::DecidePlanDiff { proposal, accepted } => {
+                self.decide_plan_diff(proposal, accepted).await
+            }
             Command::Escalate { id, reason } => {
                 self.stop_worker(id).await;
                 let reason = if reason.trim().is_empty() {

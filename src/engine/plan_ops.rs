@@ -14,6 +14,16 @@ impl Engine {
         &mut self,
         items: Vec<(ProposedSubtask, Origin)>,
     ) -> Vec<SubtaskId> {
+        self.add_batch_as(items, false).await
+    }
+
+    /// [`add_batch`](Self::add_batch); `approved`: a person already accepted them (a plan
+    /// diff's rows), so none waits for approval again.
+    pub(super) async fn add_batch_as(
+        &mut self,
+        items: Vec<(ProposedSubtask, Origin)>,
+        approved: bool,
+    ) -> Vec<SubtaskId> {
         let proposed: Vec<ProposedSubtask> = items.iter().map(|(p, _)| p.clone()).collect();
         let batch = deps::plan_batch(&self.state, &proposed, &self.role_names);
         for (title, reason) in batch.rejected {
@@ -23,7 +33,8 @@ impl Engine {
         let mut over = false;
         for (i, spec) in batch.accepted {
             let origin = items[i].1.clone();
-            let needs_approval = policy::needs_approval(self.cfg.settings.approve, &origin);
+            let needs_approval =
+                !approved && policy::needs_approval(self.cfg.settings.approve, &origin);
             let id = spec.id;
             let room = self
                 .state
@@ -56,12 +67,31 @@ impl Engine {
         added
     }
 
+    /// A replan's result: under the `plan` policy held as a diff for a person
+    /// (`plan_diff.rs`), else applied now.
     pub(super) async fn apply_replan(
         &mut self,
         covered: Vec<SubtaskId>,
         cycle: u32,
         last: bool,
         args: ReplanArgs,
+    ) {
+        if self.cfg.settings.approve == ApprovalPolicy::Plan {
+            self.propose_replan(covered, cycle, last, args).await;
+        } else {
+            self.apply_replan_as(covered, cycle, last, args, false)
+                .await;
+        }
+    }
+
+    /// Applies a replan; `approved`: a person accepted these changes (a plan diff).
+    pub(super) async fn apply_replan_as(
+        &mut self,
+        covered: Vec<SubtaskId>,
+        cycle: u32,
+        last: bool,
+        args: ReplanArgs,
+        approved: bool,
     ) {
         let estimate_before = self.state.current_estimate();
         // Which added subtasks did a worker propose?
@@ -87,7 +117,7 @@ impl Engine {
                 (p, origin)
             })
             .collect();
-        let added = self.add_batch(items).await;
+        let added = self.add_batch_as(items, approved).await;
         let mut updated = Vec::new();
         for u in args.update {
             let Some(id) = deps::resolve_ref(&self.state, &u.id) else {

@@ -1,4 +1,4 @@
-//! The approval policy (`--approve auto|scope|all`) and the engine's fixed rules: which new
+//! The approval policy (`--approve auto|scope|all|plan`) and the engine's fixed rules: which new
 //! subtasks wait for a person, how `auto` chooses the run mode and answers scope alerts,
 //! attempt and round caps, and which limits are reached.
 //!
@@ -11,8 +11,6 @@ use crate::state::{State, SubtaskStatus};
 pub const MAX_ATTEMPTS: u32 = 3;
 /// Model turns per worker attempt; the last one forces `submit_report`.
 pub const MAX_WORKER_TURNS: u32 = 20;
-/// Evaluator rounds that may send work back into the loop.
-pub const MAX_EVALUATION_ROUNDS: u32 = 2;
 /// Completion assessments that may add work before the engine synthesises anyway.
 pub const MAX_COMPLETION_ROUNDS: u32 = 3;
 
@@ -64,7 +62,9 @@ pub fn needs_approval(policy: ApprovalPolicy, origin: &Origin) -> bool {
     match policy {
         ApprovalPolicy::Auto => false,
         ApprovalPolicy::All => !matches!(origin, Origin::Person),
-        ApprovalPolicy::Scope => matches!(
+        // Under `plan` a replan's and an evaluation's additions reach the plan only through a
+        // diff a person accepted (added approved); what else adds work waits as under `scope`.
+        ApprovalPolicy::Scope | ApprovalPolicy::Plan => matches!(
             origin,
             Origin::Discovered { .. }
                 | Origin::Replan { .. }

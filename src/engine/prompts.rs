@@ -98,6 +98,7 @@ pub fn context(
         balance: (step == Step::Replan)
             .then(|| crate::state::balance::context_line(state))
             .flatten(),
+        rejected_by_person: state.rejected_changes(),
     }
 }
 
@@ -185,9 +186,28 @@ pub fn orchestrator_message(ctx: &OrchestratorContext, roles: &[RoleSpec], extra
         msg.push_str(extra);
         msg.push('\n');
     }
+    msg.push_str(&rejected_section(&ctx.rejected_by_person));
     msg.push('\n');
     msg.push_str(&render_block("context", ctx));
     msg
+}
+
+/// The changes a person rejected in plan diffs (`--approve plan`), so the orchestrator does
+/// not propose them again; empty when there are none.
+pub fn rejected_section(rejected: &[String]) -> String {
+    if rejected.is_empty() {
+        return String::new();
+    }
+    let mut out = String::from(
+        "\n# Rejected by the person\nThe person rejected these changes of earlier replans; \
+         do not propose them again (the context's `rejected_by_person`):\n",
+    );
+    for r in rejected {
+        out.push_str("- rejected by the person: ");
+        out.push_str(&clip(r, RESULT_PREVIEW));
+        out.push('\n');
+    }
+    out
 }
 
 /// Shared decisions every worker gets: the analysis strategy and the latest discoveries.

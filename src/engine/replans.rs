@@ -105,7 +105,8 @@ impl Engine {
             self.emit(Event::ReportsCovered { ids: pending }).await;
             return;
         }
-        if held {
+        // A plan diff waits for a person: the next replan sees the decisions.
+        if held || self.state.pending_plan_diff().is_some() {
             return;
         }
         let last = self.at_tail();

@@ -367,6 +367,7 @@ impl Engine {
         }
         self.check_budgets().await;
         self.relink_dead_dependencies().await;
+        self.apply_decided_diff().await;
 
         // 1. Analysis (again after a resume that lost the first subtasks).
         if self.state.mode.is_none() && self.state.first_subtasks.is_none() {
@@ -419,7 +420,11 @@ impl Engine {
         if wind {
             return true;
         }
-        if !self.pending_reports().is_empty() && !self.budget_hold() && !self.cycles_blocked() {
+        if !self.pending_reports().is_empty()
+            && !self.budget_hold()
+            && !self.cycles_blocked()
+            && self.state.pending_plan_diff().is_none()
+        {
             return false;
         }
         if self.next_failure().is_some() && !self.budget_hold() {
@@ -439,7 +444,13 @@ impl Engine {
             .needs_person()
             .into_iter()
             .filter(|n| {
-                !wind || !matches!(n, NeedsPerson::Approval(_) | NeedsPerson::Escalation(_))
+                !wind
+                    || !matches!(
+                        n,
+                        NeedsPerson::Approval(_)
+                            | NeedsPerson::Escalation(_)
+                            | NeedsPerson::PlanDiff(_)
+                    )
             })
             .collect()
     }
@@ -473,11 +484,7 @@ impl Engine {
             self.start_step(StepKind::Completion).await;
         } else if self.synthesis.is_none() {
             self.start_step(StepKind::Synthesis).await;
-        } else if self.cfg.settings.evaluate
-            && !wind
-            && !self.evaluated
-            && (self.state.evaluations.len() as u32) < policy::MAX_EVALUATION_ROUNDS
-        {
+        } else if self.cfg.settings.evaluate && !wind && !self.evaluated && self.evaluation_due() {
             let round = self.state.evaluations.len() as u32 + 1;
             self.start_step(StepKind::Evaluation { round }).await;
         } else if let Some(s) = self.synthesis.take() {
@@ -566,6 +573,7 @@ pub(super) fn describe_needs(state: &State, needs: &[NeedsPerson]) -> String {
             NeedsPerson::Escalation(id) => format!("escalated subtask {id}"),
             NeedsPerson::CommandApproval(r) => format!("command approval {r}"),
             NeedsPerson::Approval(id) => format!("subtask {id} awaits approval"),
+            NeedsPerson::PlanDiff(p) => format!("a replan to approve (plan diff {p})"),
         })
         .collect();
     format!("needs a person: {}", parts.join("; "))

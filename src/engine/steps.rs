@@ -326,29 +326,7 @@ impl Engine {
                 .await;
             }
             (StepKind::Evaluation { round }, Ok(StepOutput::Evaluation(e))) => {
-                let mut added = Vec::new();
-                if !e.accepted {
-                    let items = e
-                        .new_subtasks
-                        .into_iter()
-                        .map(|p| (p, Origin::Evaluation { round }))
-                        .collect();
-                    added = self.add_batch(items).await;
-                }
-                self.emit(Event::EvaluationCompleted {
-                    round,
-                    accepted: e.accepted,
-                    feedback: e.feedback,
-                    added: added.clone(),
-                })
-                .await;
-                if added.is_empty() {
-                    self.evaluated = true;
-                } else {
-                    // Work goes back into the loop; synthesise again afterwards.
-                    self.synthesis = None;
-                    self.assessed = false;
-                }
+                self.evaluation_done(round, e).await;
             }
             (StepKind::Evaluation { round }, Err(e)) => {
                 self.notice(format!(

@@ -103,6 +103,7 @@ pub fn execution_summary(state: &State) -> ExecutionSummary {
         cost_usd: (state.unpriced_calls == 0).then_some(state.cost_usd),
         retries: state.retries,
         evaluation_rounds: state.evaluations.len() as u32,
+        findings_left: state.findings_left(),
         files_changed,
     }
 }

@@ -11,6 +11,7 @@
 //! logic: it only folds the events it receives with the same reducer as everyone else.
 
 mod output;
+mod plan_diff;
 mod progress;
 
 use tokio::sync::mpsc;

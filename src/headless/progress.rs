@@ -64,6 +64,7 @@ pub fn describe_needs(state: &State) -> Vec<String> {
                 }
             }
             NeedsPerson::Approval(id) => format!("{} awaits approval", title(state, id)),
+            NeedsPerson::PlanDiff(p) => super::plan_diff::describe(state, p),
         })
         .collect()
 }
@@ -269,6 +270,9 @@ pub fn progress_line(state: &State, envelope: &Envelope) -> Option<String> {
         }
         Event::SubtaskDeferred { id, by } => {
             format!("{} deferred ({})", title(state, *id), actor(*by))
+        }
+        e @ (Event::PlanDiffProposed { .. } | Event::PlanChangeDecided { .. }) => {
+            super::plan_diff::progress(e)?
         }
         Event::ReplanLogged {
             cycle,

@@ -204,7 +204,8 @@ pub fn is_milestone(event: &Event) -> bool {
         | Event::DispatchResumed { by }
         | Event::MaxWorkersChanged { by, .. }
         | Event::SettingsChanged { by, .. }
-        | Event::CommandApprovalDecided { by, .. } => *by == Actor::Person,
+        | Event::CommandApprovalDecided { by, .. }
+        | Event::PlanChangeDecided { by, .. } => *by == Actor::Person,
         _ => false,
     }
 }

@@ -90,6 +90,11 @@ pub enum Command {
         id: SubtaskId,
         steer: Steer,
     },
+    /// Decide every row of a proposed plan diff at once (`accepted[i]` for row `i`).
+    DecidePlanDiff {
+        proposal: u32,
+        accepted: Vec<bool>,
+    },
     /// Stop the run now; it stays resumable.
     Stop,
     /// Stop the run now because the process got a signal (`SIGTERM`, `SIGHUP`, ...); it

@@ -17,6 +17,7 @@ use super::calls::{RetryNotice, ThrottleNotice, Usage};
 use super::forecast::{BudgetStage, Forecast, Imbalance};
 use super::ids::{SubtaskId, WorkerId};
 use super::payload::*;
+use super::plan_diff::{DiffSource, PlanChange};
 use super::settings::{DispatchPolicy, RunSettings, SettingChange};
 use super::steer::Steer;
 
@@ -213,6 +214,23 @@ pub enum Event {
         estimate_now: u32,
     },
 
+    /// Under the `plan` approval policy: a replan's (or an evaluation round's) changes,
+    /// held as a diff for a person before they touch the plan. `proposal` numbers them
+    /// from 1; the reports a replan covered count as covered from here on.
+    PlanDiffProposed {
+        proposal: u32,
+        source: DiffSource,
+        changes: Vec<PlanChange>,
+    },
+    /// A decision on one row (`change`, from 0) of a proposed diff; once every row is
+    /// decided the accepted ones are applied (the replan's own events follow).
+    PlanChangeDecided {
+        proposal: u32,
+        change: u32,
+        accepted: bool,
+        by: Actor,
+    },
+
     // ---- cost, limits, control -----------------------------------------------------------
     LlmUsage {
         purpose: CallPurpose,
@@ -372,6 +390,10 @@ pub enum Event {
         accepted: bool,
         feedback: String,
         added: Vec<SubtaskId>,
+        /// Findings not turned into work because the round limit (`evaluate_rounds`) was
+        /// reached: the synthesis is final and the summary says so.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        left: Vec<String>,
     },
     SynthesisCompleted {
         synthesis: Synthesis,

@@ -136,6 +136,10 @@ pub struct EvaluationArgs {
     pub feedback: String,
     #[serde(default)]
     pub new_subtasks: Vec<ProposedSubtask>,
+    /// What is wrong or missing, one short line each (optional). Findings the round limit
+    /// (`evaluate_rounds`) keeps from becoming work are named in the execution summary.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub findings: Vec<String>,
 }
 
 /// Which orchestrator step a prompt is for.
@@ -225,6 +229,10 @@ pub struct OrchestratorContext {
     /// Replan: one role or worker holds 80 % or more of the finished work (one line).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub balance: Option<String>,
+    /// Changes of earlier replans a person rejected (`--approve plan`), one line each
+    /// (`~ #3 Tests: priority normal -> high`): not to be proposed again.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rejected_by_person: Vec<String>,
 }
 
 /// Every subtask id by status, as compact ranges (`"1-57,60"`), for a replan whose

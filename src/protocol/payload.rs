@@ -319,6 +319,10 @@ pub struct ExecutionSummary {
     pub retries: u32,
     pub evaluation_rounds: u32,
     pub files_changed: Vec<String>,
+    /// The evaluator's findings left undone when its round limit (`evaluate_rounds`) was
+    /// reached: the synthesis is final without them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub findings_left: Vec<String>,
 }
 
 /// How a run ended.

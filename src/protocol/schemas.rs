@@ -134,7 +134,8 @@ pub fn schema(tool: &str, roles: &[String]) -> Option<Value> {
             "properties": {
                 "accepted": {"type": "boolean"},
                 "feedback": {"type": "string"},
-                "new_subtasks": subtasks
+                "new_subtasks": subtasks,
+                "findings": strings()
             }
         }),
         _ => return None,

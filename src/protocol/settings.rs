@@ -19,6 +19,10 @@ pub enum ApprovalPolicy {
     Scope,
     /// Every new subtask waits for a person (plus scope alerts and escalations).
     All,
+    /// Every replan's changes are held as a diff a person accepts or rejects row by row
+    /// (plus what `scope` holds that is not a replan: decomposed work, scope alerts,
+    /// escalations, the run mode).
+    Plan,
 }
 
 /// Limits that stop scope explosion. `None` means unlimited.
@@ -83,6 +87,9 @@ pub struct RunSettings {
     pub limits: Limits,
     pub complexity_threshold: f64,
     pub evaluate: bool,
+    /// Evaluator rounds whose findings may reopen work (`evaluate_rounds`, default 1).
+    #[serde(default = "default_evaluate_rounds")]
+    pub evaluate_rounds: u32,
     pub workspace: Option<String>,
     pub read_only: bool,
     pub allow_commands: bool,
@@ -90,6 +97,15 @@ pub struct RunSettings {
     /// named run `auto` with no cap of their own.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub role_dispatch: BTreeMap<String, RoleDispatch>,
+}
+
+/// The default of `evaluate_rounds`.
+pub const DEFAULT_EVALUATE_ROUNDS: u32 = 1;
+/// The most `evaluate_rounds` the config and the flag accept.
+pub const MAX_EVALUATE_ROUNDS: u32 = 10;
+
+fn default_evaluate_rounds() -> u32 {
+    DEFAULT_EVALUATE_ROUNDS
 }
 
 /// When a runnable subtask starts.
@@ -231,6 +247,11 @@ impl RunSettings {
                 b.complexity_threshold.to_string(),
             ),
             ("evaluate", a.evaluate.to_string(), b.evaluate.to_string()),
+            (
+                "evaluate_rounds",
+                a.evaluate_rounds.to_string(),
+                b.evaluate_rounds.to_string(),
+            ),
             ("workspace", opt(&a.workspace), opt(&b.workspace)),
             (
                 "read_only",
@@ -257,10 +278,11 @@ impl RunSettings {
 
 impl ApprovalPolicy {
     /// Every policy, in the order `--help` lists them.
-    pub const ALL: [ApprovalPolicy; 3] = [
+    pub const ALL: [ApprovalPolicy; 4] = [
         ApprovalPolicy::Auto,
         ApprovalPolicy::Scope,
         ApprovalPolicy::All,
+        ApprovalPolicy::Plan,
     ];
 
     /// The name used on the command line, in the config and in the journal.
@@ -269,6 +291,7 @@ impl ApprovalPolicy {
             ApprovalPolicy::Auto => "auto",
             ApprovalPolicy::Scope => "scope",
             ApprovalPolicy::All => "all",
+            ApprovalPolicy::Plan => "plan",
         }
     }
 }
@@ -285,6 +308,6 @@ impl FromStr for ApprovalPolicy {
         ApprovalPolicy::ALL
             .into_iter()
             .find(|p| p.name() == s)
-            .ok_or_else(|| format!("unknown approval policy `{s}` (auto, scope or all)"))
+            .ok_or_else(|| format!("unknown approval policy `{s}` (auto, scope, all or plan)"))
     }
 }

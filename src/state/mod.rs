@@ -19,11 +19,13 @@ pub mod balance;
 pub mod deps;
 pub mod forecast;
 pub mod graph;
+pub mod plan_diff;
 mod queries;
 mod reduce;
 mod rules;
 mod steer;
 
+pub use plan_diff::{ChangeDecision, PlanDiffRecord};
 pub use reduce::apply;
 pub use rules::Refusal;
 pub use steer::{PersonNote, SteerRecord, Steering};
@@ -275,6 +277,9 @@ pub struct EvaluationRecord {
     pub accepted: bool,
     pub feedback: String,
     pub added: Vec<SubtaskId>,
+    /// Findings left when the round limit was reached (`evaluation_completed.left`).
+    #[serde(default)]
+    pub left: Vec<String>,
 }
 
 /// Tokens and cost of one role's calls (`orchestrator` for the orchestrator's).
@@ -288,11 +293,16 @@ pub struct RoleUsage {
 /// Something waiting for a person, in the order the UI should show them.
 #[derive(Debug, Clone, PartialEq)]
 pub enum NeedsPerson {
-    ModeChoice { complexity: f64, threshold: f64 },
+    ModeChoice {
+        complexity: f64,
+        threshold: f64,
+    },
     ScopeAlert(u32),
     Escalation(SubtaskId),
     CommandApproval(u32),
     Approval(SubtaskId),
+    /// A proposed plan diff (`plan` policy) waits for decisions.
+    PlanDiff(u32),
 }
 
 /// What a worktree run did in git (`WorktreeCreated`, `BranchMerged`, `MergeConflicted`).
@@ -407,4 +417,7 @@ pub struct State {
     /// What a person did to single workers (pauses, notes, models, restarts), by subtask.
     #[serde(default)]
     pub steering: std::collections::BTreeMap<SubtaskId, Steering>,
+    /// Plan diffs proposed under the `plan` policy, with their decisions (`plan_diff.rs`).
+    #[serde(default)]
+    pub plan_diffs: Vec<PlanDiffRecord>,
 }

@@ -132,10 +132,13 @@ impl State {
     /// Ready subtasks whose dependencies are done and whose policy lets them start (`auto`,
     /// or `ask` with a person's go-ahead), highest priority first, then oldest.
     pub fn runnable(&self) -> Vec<SubtaskId> {
+        let touched = self.touched_by_plan_diff();
         let mut v: Vec<&Subtask> = self
             .subtasks
             .iter()
             .filter(|s| s.status == SubtaskStatus::Ready && self.dependencies_done(s))
+            // A diff waiting for a person would change it: it waits too (`plan_diff.rs`).
+            .filter(|s| !touched.contains(&s.id))
             .filter(|s| match self.dispatch_policy(s) {
                 DispatchPolicy::Auto => true,
                 DispatchPolicy::Ask => s.go,
@@ -247,6 +250,10 @@ impl State {
                 .iter()
                 .filter(|s| s.status == SubtaskStatus::AwaitingApproval)
                 .map(|s| NeedsPerson::Approval(s.id)),
+        );
+        out.extend(
+            self.pending_plan_diff()
+                .map(|d| NeedsPerson::PlanDiff(d.proposal)),
         );
         out
     }

@@ -60,6 +60,14 @@ pub enum Refusal {
     NoChanges(SubtaskId),
     /// A steer of one worker that does not apply (already paused, an empty note, ...).
     Steer(String),
+    /// Decisions on a plan diff that is not waiting (unknown, or already decided).
+    DiffNotPending(u32),
+    /// Decisions whose number is not the diff's number of rows.
+    DiffRows {
+        proposal: u32,
+        rows: usize,
+        given: usize,
+    },
 }
 
 impl fmt::Display for Refusal {
@@ -98,6 +106,15 @@ impl fmt::Display for Refusal {
             }
             Refusal::NoChanges(id) => write!(f, "{id} changed no files"),
             Refusal::Steer(why) => f.write_str(why),
+            Refusal::DiffNotPending(p) => write!(f, "plan diff {p} is not waiting for decisions"),
+            Refusal::DiffRows {
+                proposal,
+                rows,
+                given,
+            } => write!(
+                f,
+                "plan diff {proposal} has {rows} changes, {given} decisions were given"
+            ),
         }
     }
 }
@@ -199,6 +216,19 @@ impl State {
                 self.check_open("set the dispatch policy of", *id)
             }
             Command::Steer { id, steer } => self.check_steer(*id, steer),
+            Command::DecidePlanDiff { proposal, accepted } => {
+                let Some(d) = self.pending_plan_diff().filter(|d| d.proposal == *proposal) else {
+                    return Err(Refusal::DiffNotPending(*proposal));
+                };
+                if d.changes.len() != accepted.len() {
+                    return Err(Refusal::DiffRows {
+                        proposal: *proposal,
+                        rows: d.changes.len(),
+                        given: accepted.len(),
+                    });
+                }
+                Ok(())
+            }
             Command::Rollback { id } => {
                 let status = self.status_of("roll back", *id)?;
                 if status == S::Running {

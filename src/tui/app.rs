@@ -140,6 +140,7 @@ pub enum NeedKey {
     Escalation(SubtaskId, u32),
     Command(u32),
     Approval(SubtaskId),
+    PlanDiff(u32),
 }
 
 impl NeedKey {
@@ -152,6 +153,7 @@ impl NeedKey {
             }
             NeedsPerson::CommandApproval(r) => NeedKey::Command(*r),
             NeedsPerson::Approval(id) => NeedKey::Approval(*id),
+            NeedsPerson::PlanDiff(p) => NeedKey::PlanDiff(*p),
         }
     }
     /// Needs that open a modal by themselves (approvals are answered in the list).

@@ -92,6 +92,17 @@ pub fn lines(ui: &Ui) -> Vec<Line<'static>> {
             Span::raw(what.to_string()),
         ]));
     }
+    out.push(Line::from(""));
+    out.push(Line::from(Span::styled(
+        "Plan diff dialog (--approve plan)",
+        t.title(),
+    )));
+    for (k, what) in super::modals::plan_diff::HELP {
+        out.push(Line::from(vec![
+            Span::styled(format!("  {k:<14}"), t.key()),
+            Span::raw(what.to_string()),
+        ]));
+    }
     out
 }
 

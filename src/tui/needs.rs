@@ -131,6 +131,7 @@ pub fn notice_text(ui: &Ui, occasion: Occasion) -> String {
                     Some("a command waits for approval".into())
                 }
                 Some(NeedsPerson::ScopeAlert(_)) => Some("a scope alert".into()),
+                Some(NeedsPerson::PlanDiff(_)) => Some("a replan to approve".into()),
                 Some(NeedsPerson::ModeChoice { .. }) => {
                     Some("orchestrate or single worker?".into())
                 }

@@ -82,6 +82,12 @@ pub fn lines(ui: &Ui, width: usize) -> Vec<Line<'static>> {
                 sum.evaluation_rounds
             )));
         }
+        if !sum.findings_left.is_empty() {
+            out.push(Line::from(format!(
+                "Findings left at the evaluation round limit: {}",
+                sum.findings_left.join("; ")
+            )));
+        }
         if !sum.pivots.is_empty() {
             out.push(Line::from("Pivots:"));
             for p in &sum.pivots {

@@ -68,6 +68,7 @@ pub fn context(step: Step, task: &str) -> OrchestratorContext {
         last_replan: false,
         plan_index: None,
         balance: None,
+        rejected_by_person: Vec::new(),
     }
 }
 

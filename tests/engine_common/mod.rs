@@ -297,6 +297,7 @@ pub fn settings(approve: ApprovalPolicy, max_workers: u32) -> RunSettings {
         limits: Limits::default(),
         complexity_threshold: 0.7,
         evaluate: false,
+        evaluate_rounds: 1,
         workspace: None,
         read_only: false,
         allow_commands: false,

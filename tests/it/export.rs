@@ -35,6 +35,7 @@ fn settings() -> RunSettings {
         limits: Limits::default(),
         complexity_threshold: 0.7,
         evaluate: false,
+        evaluate_rounds: 1,
         workspace: None,
         read_only: false,
         allow_commands: false,

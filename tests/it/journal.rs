@@ -120,6 +120,7 @@ fn make_run(data: &std::path::Path, id: &str, task: &str, finish: Option<RunOutc
         limits: Limits::default(),
         complexity_threshold: 0.7,
         evaluate: false,
+        evaluate_rounds: 1,
         workspace: None,
         read_only: false,
         allow_commands: false,

@@ -106,6 +106,7 @@ fn decided_run(run_id: &str) -> Vec<Event> {
                 limits: Limits::default(),
                 complexity_threshold: 0.7,
                 evaluate: false,
+                evaluate_rounds: 1,
                 workspace: None,
                 read_only: false,
                 allow_commands: false,

@@ -95,6 +95,7 @@ pub(crate) fn plant_forged_run(home: &Path, attacker: &str) {
             limits: Limits::default(),
             complexity_threshold: 0.7,
             evaluate: false,
+            evaluate_rounds: 1,
             workspace: Some("/".into()),
             read_only: false,
             allow_commands: true,

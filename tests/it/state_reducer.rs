@@ -7,7 +7,7 @@ use baton::state::{Refusal, State, SubtaskStatus};
 use chrono::{TimeZone, Utc};
 
 /// Folds events stamped one second apart, numbered from 1.
-fn fold(events: Vec<Event>) -> State {
+pub(crate) fn fold(events: Vec<Event>) -> State {
     let envelopes: Vec<Envelope> = events
         .into_iter()
         .enumerate()
@@ -35,6 +35,7 @@ fn settings() -> RunSettings {
         },
         complexity_threshold: 0.7,
         evaluate: false,
+        evaluate_rounds: 1,
         workspace: None,
         read_only: false,
         allow_commands: false,
@@ -42,7 +43,7 @@ fn settings() -> RunSettings {
     }
 }
 
-fn started() -> Event {
+pub(crate) fn started() -> Event {
     Event::RunStarted {
         run_id: "r1".into(),
         task: "the task".into(),
@@ -50,7 +51,7 @@ fn started() -> Event {
     }
 }
 
-fn added(id: u32, needs_approval: bool) -> Event {
+pub(crate) fn added(id: u32, needs_approval: bool) -> Event {
     Event::SubtaskAdded {
         spec: SubtaskSpec {
             id: SubtaskId(id),
@@ -66,7 +67,7 @@ fn added(id: u32, needs_approval: bool) -> Event {
     }
 }
 
-fn started_on(id: u32, worker: u32) -> Event {
+pub(crate) fn started_on(id: u32, worker: u32) -> Event {
     Event::SubtaskStarted {
         id: SubtaskId(id),
         attempt: 1,
@@ -78,7 +79,7 @@ fn started_on(id: u32, worker: u32) -> Event {
     }
 }
 
-fn status(state: &State, id: u32) -> SubtaskStatus {
+pub(crate) fn status(state: &State, id: u32) -> SubtaskStatus {
     state.subtask(SubtaskId(id)).unwrap().status
 }
 

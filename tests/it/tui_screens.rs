@@ -217,6 +217,7 @@ fn synthesis_view() {
                 per_role: vec![("code_developer".into(), 4), ("test_engineer".into(), 1)],
                 replan_cycles: 3, pivots: vec!["cycle 2: dropped the CLI client".into()], elapsed_secs: 312.0,
                 tokens: Default::default(), cost_usd: Some(0.41), retries: 1, evaluation_rounds: 0, files_changed: vec![],
+                findings_left: Vec::new(),
             },
         },
         Event::PhaseChanged { phase: Phase::Done },

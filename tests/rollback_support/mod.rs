@@ -79,6 +79,7 @@ pub fn settings(workspace: Option<&Path>) -> RunSettings {
         limits: Limits::default(),
         complexity_threshold: 0.7,
         evaluate: false,
+        evaluate_rounds: 1,
         workspace: workspace.map(|w| w.display().to_string()),
         read_only: false,
         allow_commands: false,

@@ -97,3 +97,22 @@ pub fn completed_demo_run(home: &Path) {
     let o = baton(home).args(["--headless", TASK]).output().unwrap();
     assert_eq!(o.status.code(), Some(0), "{}", text(&o).1);
 }
+
+/// Reopens the latest run of `home` in-process with the TUI front end, as `baton resume`
+/// does (the run's journal replayed, then the engine going on).
+pub fn resume_latest(home: &Path) -> baton::session::Session {
+    use baton::cli::CommonArgs;
+    use baton::config::{Config, Env};
+    use baton::session::{self, FrontEnd, Launch};
+
+    let env = Env::from_pairs([("BATON_HOME", home.display().to_string())]);
+    let config = Config::load_with(&CommonArgs::default(), &env).unwrap();
+    session::start(
+        &config,
+        Launch::Resume {
+            run: "latest".into(),
+        },
+        FrontEnd::Tui,
+    )
+    .unwrap()
+}

@@ -188,6 +188,7 @@ pub fn settings() -> RunSettings {
         },
         complexity_threshold: 0.7,
         evaluate: false,
+        evaluate_rounds: 1,
         workspace: None,
         read_only: false,
         allow_commands: false,

@@ -79,11 +79,13 @@ pub(super) fn apply(state: &mut State, _ts: DateTime<Utc>, event: &Event) {
             accepted,
             feedback,
             added,
+            left,
         } => state.evaluations.push(EvaluationRecord {
             round: *round,
             accepted: *accepted,
             feedback: feedback.clone(),
             added: added.clone(),
+            left: left.clone(),
         }),
         Event::SynthesisCompleted { synthesis, summary } => {
             state.synthesis = Some(synthesis.clone());

@@ -9,6 +9,7 @@ mod lifecycle;
 mod outlook;
 mod plan;
 mod steer;
+mod plan_diff;
 mod work;
 mod workspace;
 
@@ -44,9 +45,12 @@ pub fn apply(state: &mut State, envelope: &Envelope) {
         | Event::ModeChoiceRequested { .. }
         | Event::ModeChosen { .. }
         | Event::CompletionAssessed { .. }
-        | Event::EvaluationCompleted { .. }
         | Event::SynthesisCompleted { .. }
         | Event::Notice { .. }) => lifecycle::apply(state, ts, e),
+        e @ Event::EvaluationCompleted { .. } => {
+            lifecycle::apply(state, ts, e);
+            plan_diff::apply(state, ts, e);
+        }
         e @ (Event::SubtaskAdded { .. }
         | Event::SubtaskRejected { .. }
         | Event::SubtaskApproved { .. }
@@ -55,7 +59,13 @@ pub fn apply(state: &mut State, envelope: &Envelope) {
         | Event::SubtaskEdited { .. }
         | Event::SubtaskCancelled { .. }
         | Event::ReportsCovered { .. }
-        | Event::ReplanLogged { .. }) => plan::apply(state, ts, e),
+        | Event::ReplanLogged { .. }) => {
+            plan::apply(state, ts, e);
+            plan_diff::apply(state, ts, e);
+        }
+        e @ (Event::PlanDiffProposed { .. } | Event::PlanChangeDecided { .. }) => {
+            plan_diff::apply(state, ts, e)
+        }
         e @ (Event::SubtaskStarted { .. }
         | Event::WorkerToolUsed { .. }
         | Event::SubtaskReported { .. }

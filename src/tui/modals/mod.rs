@@ -10,6 +10,7 @@ pub mod confirm;
 pub mod escalation;
 pub mod fork;
 pub mod mode;
+pub mod plan_diff;
 pub mod quit;
 pub mod rollback;
 pub mod scope;
@@ -59,6 +60,7 @@ pub fn open_for(need: NeedKey, state: &State, info: &RunInfo) -> Option<Box<dyn 
         NeedKey::Scope(alert) => Box::new(scope::ScopeAlertModal::new(state, alert)?),
         NeedKey::Escalation(id, _) => Box::new(escalation::EscalationModal::new(state, id, info)?),
         NeedKey::Command(request) => Box::new(command::CommandApproval::new(state, request)?),
+        NeedKey::PlanDiff(p) => Box::new(plan_diff::PlanDiffModal::new(state, p)?),
         NeedKey::Approval(_) => return None,
     };
     Some(m)
