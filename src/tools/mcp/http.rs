@@ -148,7 +148,9 @@ impl HttpClient {
         let url = reqwest::Url::parse(uri)
             .map_err(|_| StreamableHttpError::UnexpectedServerResponse("invalid URL".into()))?;
         let mut builder = self.inner.request(method, url.clone());
-        if auth.is_some() || headers.keys().any(|h| h.as_str() != "mcp-protocol-version") {
+        // The configured headers are marked sensitive (`transport`); rmcp's protocol headers
+        // are not and may go anywhere.
+        if auth.is_some() || headers.values().any(HeaderValue::is_sensitive) {
             check_secure(&url)
                 .map_err(|e| StreamableHttpError::UnexpectedServerResponse(e.into()))?;
         }
