@@ -327,15 +327,17 @@ fn worker_turn(req: &RecordedRequest) -> ScriptedResponse {
     }
 }
 
-async fn a_worker_calls_mcp_tools_through_the_fake_model() {
-    let tmp = tempfile::tempdir().unwrap();
-    let run_dir = tmp.path().join("run");
+/// Runs `task` with the MCP servers of `specs` (started in `cwd`) through `provider`,
+/// allowing every approval once; the run and the approvals asked `(command, place)`.
+async fn run_with_servers(
+    specs: Vec<McpServerSpec>,
+    cwd: &Path,
+    provider: Arc<dyn baton::llm::Provider>,
+    run_id: &str,
+) -> (engine_common::Finished, Vec<(String, String)>) {
+    let run_dir = cwd.join("run");
     std::fs::create_dir_all(&run_dir).unwrap();
-    let server = FakeLlm::with_responder(respond).await;
-    let provider = build_provider(&server.settings(ProviderKind::Anthropic)).unwrap();
-
-    let specs = vec![fixture_spec("tracker"), broken_spec()];
-    let mcp = Arc::new(McpTools::new(specs.clone(), tmp.path(), false));
+    let mcp = Arc::new(McpTools::new(specs.clone(), cwd, false));
     mcp.start_in_background();
     let mut cfg = config(&run_dir, settings(ApprovalPolicy::Auto, 2));
     cfg.roles = with_mcp_grants(cfg.roles, &specs);
@@ -343,13 +345,12 @@ async fn a_worker_calls_mcp_tools_through_the_fake_model() {
         workspace: None,
         mcp,
     }) as Arc<dyn WorkerTools>);
-
     let mut approvals = Vec::new();
     let finished = drive(
         cfg,
         provider,
         Start::New {
-            run_id: "mcp-e2e".into(),
+            run_id: run_id.into(),
             task: "What is BAT-7 about?".into(),
         },
         |env, _| match &env.event {
@@ -369,6 +370,32 @@ async fn a_worker_calls_mcp_tools_through_the_fake_model() {
         },
     )
     .await;
+    (finished, approvals)
+}
+
+/// The transcript: each tool call's name, whether it failed, and what the model received.
+fn tool_uses(finished: &engine_common::Finished) -> Vec<(String, bool, String)> {
+    finished
+        .of(|e| matches!(e, Event::WorkerToolUsed { .. }))
+        .filter_map(|e| match e {
+            Event::WorkerToolUsed {
+                tool,
+                is_error,
+                output,
+                ..
+            } => Some((tool.clone(), *is_error, output.clone())),
+            _ => None,
+        })
+        .collect()
+}
+
+async fn a_worker_calls_mcp_tools_through_the_fake_model() {
+    let tmp = tempfile::tempdir().unwrap();
+    let server = FakeLlm::with_responder(respond).await;
+    let provider = build_provider(&server.settings(ProviderKind::Anthropic)).unwrap();
+
+    let specs = vec![fixture_spec("tracker"), broken_spec()];
+    let (finished, approvals) = run_with_servers(specs, tmp.path(), provider, "mcp-e2e").await;
     assert_eq!(
         finished.outcome,
         RunOutcome::Completed,
@@ -386,18 +413,7 @@ async fn a_worker_calls_mcp_tools_through_the_fake_model() {
     );
 
     // The transcript journals each call with what the model received.
-    let used: Vec<(String, bool, String)> = finished
-        .of(|e| matches!(e, Event::WorkerToolUsed { .. }))
-        .filter_map(|e| match e {
-            Event::WorkerToolUsed {
-                tool,
-                is_error,
-                output,
-                ..
-            } => Some((tool.clone(), *is_error, output.clone())),
-            _ => None,
-        })
-        .collect();
+    let used = tool_uses(&finished);
     let names: Vec<&str> = used.iter().map(|(t, _, _)| t.as_str()).collect();
     assert_eq!(
         names,

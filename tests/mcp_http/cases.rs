@@ -6,19 +6,17 @@
 
 use std::sync::Arc;
 
-use baton::engine::Start;
 use baton::llm::ProviderKind;
 use baton::protocol::*;
-use baton::session::{build_provider, with_mcp_grants};
-use baton::tools::WorkerTools;
-use baton::tools::mcp::{McpServerSpec, McpTools, RESULT_CAP, ToolSet};
+use baton::session::build_provider;
+use baton::tools::mcp::{McpServerSpec, McpTools, RESULT_CAP};
 use serde_json::json;
 
 use super::McpHttp;
-use crate::engine_common::{config, drive, settings};
 use crate::support::{FakeLlm, RecordedRequest, ScriptedResponse};
 use crate::{
-    API_KEY, API_KEY_VAR, TOKEN, TOKEN_VAR, brief, report, respond_with, tool, tool_results, turns,
+    API_KEY, API_KEY_VAR, TOKEN, TOKEN_VAR, brief, report, respond_with, run_with_servers, tool,
+    tool_results, tool_uses, turns,
 };
 
 fn http_spec(name: &str, url: &str) -> McpServerSpec {
@@ -54,8 +52,6 @@ fn analyst(req: &RecordedRequest, server: &McpHttp) -> ScriptedResponse {
 pub async fn a_worker_calls_http_mcp_tools_in_both_wire_formats() {
     for kind in [ProviderKind::Anthropic, ProviderKind::Openai] {
         let tmp = tempfile::tempdir().unwrap();
-        let run_dir = tmp.path().join("run");
-        std::fs::create_dir_all(&run_dir).unwrap();
         let mcp_server = Arc::new(McpHttp::start().await);
         let killer = mcp_server.clone();
         let llm =
@@ -63,40 +59,7 @@ pub async fn a_worker_calls_http_mcp_tools_in_both_wire_formats() {
         let provider = build_provider(&llm.settings(kind)).unwrap();
 
         let specs = vec![http_spec("tracker", &mcp_server.url("/mcp"))];
-        let mcp = Arc::new(McpTools::new(specs.clone(), tmp.path(), false));
-        mcp.start_in_background();
-        let mut cfg = config(&run_dir, settings(ApprovalPolicy::Auto, 2));
-        cfg.roles = with_mcp_grants(cfg.roles, &specs);
-        cfg.tools = Some(Arc::new(ToolSet {
-            workspace: None,
-            mcp,
-        }) as Arc<dyn WorkerTools>);
-
-        let mut approvals = Vec::new();
-        let finished = drive(
-            cfg,
-            provider,
-            Start::New {
-                run_id: "mcp-http".into(),
-                task: "What is BAT-7 about?".into(),
-            },
-            |env, _| match &env.event {
-                Event::CommandApprovalRequested {
-                    request,
-                    command,
-                    cwd,
-                    ..
-                } => {
-                    approvals.push((command.clone(), cwd.clone()));
-                    vec![Command::DecideCommand {
-                        request: *request,
-                        decision: CommandDecision::AllowOnce,
-                    }]
-                }
-                _ => vec![],
-            },
-        )
-        .await;
+        let (finished, approvals) = run_with_servers(specs, tmp.path(), provider, "mcp-http").await;
         assert_eq!(finished.outcome, RunOutcome::Completed, "{kind:?}");
 
         // `big` is outside `allow`: it waited for a person, like a stdio server's tool.
@@ -108,18 +71,7 @@ pub async fn a_worker_calls_http_mcp_tools_in_both_wire_formats() {
             )],
             "{kind:?}"
         );
-        let used: Vec<(String, bool, String)> = finished
-            .of(|e| matches!(e, Event::WorkerToolUsed { .. }))
-            .filter_map(|e| match e {
-                Event::WorkerToolUsed {
-                    tool,
-                    is_error,
-                    output,
-                    ..
-                } => Some((tool.clone(), *is_error, output.clone())),
-                _ => None,
-            })
-            .collect();
+        let used = tool_uses(&finished);
         let calls: Vec<(&str, bool)> = used.iter().map(|(t, e, _)| (t.as_str(), *e)).collect();
         assert_eq!(
             calls,
