@@ -16,7 +16,20 @@ use std::path::Path;
 use super::git::{self, At};
 use crate::protocol::SubtaskId;
 use crate::state::GitRecord;
-use crate::tools::diff::FileDiff;
+
+/// One file's diff as git printed it (the TUI shows it as a `tools::diff::FileDiff`;
+/// `isolation` does not import `tools`, a layer beside it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileDiff {
+    /// Workspace-relative path.
+    pub path: String,
+    /// Unified diff from `---`/`+++` on; empty when git has no text to show.
+    pub diff: String,
+    pub added: usize,
+    pub removed: usize,
+    /// `created`, `deleted`, `binary file`, `rolled back`, or why git could not show it.
+    pub notes: Vec<String>,
+}
 
 /// The diffs of `id`'s merges into the run branch, read in the repository at `workspace`;
 /// `None` when it has no merge (nothing reached the run branch).

@@ -84,7 +84,17 @@ pub fn load(ui: &Ui, id: SubtaskId, back: Screen) -> Changes {
     // After `baton accept` removed it: what its merges brought into the run branch (git).
     let merged = match (&root, workspace(ui)) {
         (Some(tree), Some(ws)) if !tree.exists() => {
-            crate::isolation::merged::subtask_diffs(&ws, &ui.state.git, id)
+            let merged = crate::isolation::merged::subtask_diffs(&ws, &ui.state.git, id);
+            merged.map(|files| {
+                let diff = |f: crate::isolation::merged::FileDiff| FileDiff {
+                    path: f.path,
+                    diff: f.diff,
+                    added: f.added,
+                    removed: f.removed,
+                    notes: f.notes,
+                };
+                files.into_iter().map(diff).collect::<Vec<_>>()
+            })
         }
         _ => None,
     };
