@@ -168,3 +168,50 @@ pub(super) fn limits(max_sse_event_size: usize) -> StreamableHttpResponseLimits 
     limits.max_error_response_size = MAX_ERROR_BODY;
     limits
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn chunks(parts: &[&str]) -> impl Stream<Item = Result<bytes::Bytes, reqwest::Error>> + use<> {
+        let parts: Vec<Result<bytes::Bytes, reqwest::Error>> = parts
+            .iter()
+            .map(|p| Ok(bytes::Bytes::from(p.to_string())))
+            .collect();
+        futures::stream::iter(parts)
+    }
+
+    #[tokio::test]
+    async fn sse_events_within_the_limit_pass_and_a_bigger_one_ends_the_stream() {
+        let kept = Arc::new(Mutex::new(String::new()));
+        let small = "data: 0123456789\n\n";
+        let events: Vec<_> = bounded_sse(
+            chunks(&[small, "data: 01234", "56789\n\n"]),
+            20,
+            kept.clone(),
+        )
+        .collect()
+        .await;
+        assert_eq!(events.len(), 2);
+        assert!(events.iter().all(|e| e.is_ok()));
+
+        let big = format!("data: {}\n\n", "x".repeat(30));
+        let events: Vec<_> = bounded_sse(chunks(&[small, &big, small]), 20, kept.clone())
+            .collect()
+            .await;
+        assert!(events[0].is_ok());
+        assert!(events[1].is_err(), "{events:?}");
+        assert!(kept.lock().unwrap().contains("maximum size of 20 bytes"));
+    }
+
+    #[tokio::test]
+    async fn a_body_over_the_limit_is_refused_before_it_is_parsed() {
+        let response = |body: &str| reqwest::Response::from(http::Response::new(body.to_string()));
+        assert_eq!(read_bounded(response("{}"), 2).await.unwrap(), b"{}");
+        assert!(matches!(
+            read_bounded(response("{\"a\":1}"), 2).await,
+            Err(StreamableHttpError::ResponseBodyTooLarge { max_size: 2 })
+        ));
+        assert_eq!(read_prefix(response("abcdef"), 3).await, "abc");
+    }
+}
