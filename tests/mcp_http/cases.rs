@@ -200,5 +200,10 @@ pub async fn doctor_lists_http_servers() {
         lines[1], "  tracker        started, 1 tool: mcp__tracker__lookup",
         "{text}"
     );
+    assert_eq!(
+        lines[2],
+        format!("                 at {}", server.url("/mcp")),
+        "{text}"
+    );
     assert!(!text.contains(TOKEN));
 }

@@ -127,6 +127,8 @@ pub struct ServerStatus {
     pub result: Result<Vec<String>, String>,
     /// Tools listed but not offered, with why.
     pub skipped: Vec<String>,
+    /// An HTTP server's URL as shown to people (no user info, no query).
+    pub url: Option<String>,
 }
 
 /// The MCP servers of one run.
@@ -183,11 +185,13 @@ impl McpTools {
                     name: spec.name.clone(),
                     result: Ok(self.visible(server).map(|t| t.def.name.clone()).collect()),
                     skipped: server.skipped.clone(),
+                    url: spec.url.as_deref().map(http::shown_url),
                 },
                 Err(e) => ServerStatus {
                     name: spec.name.clone(),
                     result: Err(e.0.clone()),
                     skipped: Vec::new(),
+                    url: spec.url.as_deref().map(http::shown_url),
                 },
             })
             .collect()
