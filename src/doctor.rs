@@ -512,6 +512,9 @@ impl fmt::Display for McpReport {
                 }
                 Err(e) => writeln!(f, "  {name:<14} FAILED to start: {}", printable(e, 400))?,
             }
+            if let Some(url) = &s.url {
+                writeln!(f, "  {:<14} at {}", "", printable(url, 200))?;
+            }
             for skipped in &s.skipped {
                 writeln!(f, "  {:<14} not offered: {}", "", printable(skipped, 120))?;
             }

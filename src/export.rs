@@ -543,7 +543,9 @@ pub fn runs_table(runs: &[RunSummary], runs_dir: &Path) -> String {
                     // Said until a process that opens the run finishes it.
                     Some(id) => format!("{}, rollback of {id} interrupted", r.status.label()),
                     None => r.status.label().to_string(),
-                },
+                } + &r.branch.as_deref().map_or(String::new(), |b| {
+                    format!(", on {}", crate::isolation::shown_branch(b))
+                }),
                 r.subtasks.to_string(),
                 if r.cost_incomplete {
                     format!("≥${:.2}", r.cost_usd)

@@ -9,13 +9,15 @@
 //! result is capped; a role the server is not for is not offered its tools; a server that
 //! fails to start is journaled as a notice and the run completes; `baton doctor`'s section
 //! lists started servers with their tools and failed ones with the error; config mistakes
-//! are reported with their line.
+//! are reported with their line. The streamable HTTP cases are in `mcp_http/` (an rmcp
+//! server on a loopback port; both wire formats).
 //!
 //! No network beyond 127.0.0.1; real processes, real time.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod engine_common;
+mod mcp_http;
 mod support;
 
 use std::collections::BTreeMap;
@@ -38,6 +40,11 @@ const SERVE: &str = "--serve-mcp-fixture";
 type Case = fn() -> std::pin::Pin<Box<dyn std::future::Future<Output = ()>>>;
 
 const FAKE_KEY: &str = "fake-fixture-not-a-real-key";
+/// An HTTP server's bearer token and API key, from these variables (set in `main`).
+const TOKEN_VAR: &str = "BATON_TEST_MCP_TOKEN";
+const TOKEN: &str = "fake-mcp-token-not-real";
+const API_KEY_VAR: &str = "BATON_TEST_MCP_API_KEY";
+const API_KEY: &str = "fake-mcp-api-key-not-real";
 
 fn main() {
     if std::env::args().any(|a| a == SERVE) {
@@ -46,7 +53,11 @@ fn main() {
     }
     // Single-threaded here: no other thread reads the environment yet. The parent has an
     // API key; the test checks the server never sees it.
-    unsafe { std::env::set_var("ANTHROPIC_API_KEY", FAKE_KEY) };
+    unsafe {
+        std::env::set_var("ANTHROPIC_API_KEY", FAKE_KEY);
+        std::env::set_var(TOKEN_VAR, TOKEN);
+        std::env::set_var(API_KEY_VAR, API_KEY);
+    }
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -58,6 +69,16 @@ fn main() {
         }),
         ("doctor_lists_started_and_failed_servers", || {
             Box::pin(doctor_lists_started_and_failed_servers())
+        }),
+        ("a_worker_calls_http_mcp_tools_in_both_wire_formats", || {
+            Box::pin(mcp_http::cases::a_worker_calls_http_mcp_tools_in_both_wire_formats())
+        }),
+        (
+            "http_start_failures_are_clear_and_the_token_stays_home",
+            || Box::pin(mcp_http::cases::http_start_failures_are_clear_and_the_token_stays_home()),
+        ),
+        ("doctor_lists_http_servers", || {
+            Box::pin(mcp_http::cases::doctor_lists_http_servers())
         }),
         ("config_mistakes_are_reported_with_their_line", || {
             Box::pin(async { config_mistakes_are_reported_with_their_line() })
@@ -151,6 +172,7 @@ fn fixture_spec(name: &str) -> McpServerSpec {
         roles: Some(vec!["code_analyzer".into()]),
         allow: vec!["lookup".into(), "big".into()],
         timeout_secs: Some(60),
+        ..McpServerSpec::default()
     }
 }
 
@@ -164,33 +186,77 @@ fn broken_spec() -> McpServerSpec {
         roles: None,
         allow: vec![],
         timeout_secs: Some(5),
+        ..McpServerSpec::default()
     }
 }
 
-fn tool(name: &str, args: Value) -> ScriptedResponse {
+/// A tool call in the wire format of `req`.
+fn tool(req: &RecordedRequest, name: &str, args: Value) -> ScriptedResponse {
+    let kind = if req.is_anthropic() {
+        ProviderKind::Anthropic
+    } else {
+        ProviderKind::Openai
+    };
     Reply::new()
         .tool(&format!("toolu_{name}"), name, args)
         .usage(100, 20)
-        .anthropic()
+        .for_kind(kind)
 }
 
-/// The tool results the model received in `req`.
-fn tool_results(req: &RecordedRequest) -> Vec<String> {
+/// The first user message's text (a worker's brief) in either wire format (OpenAI's first
+/// message is the system prompt).
+fn brief(req: &RecordedRequest) -> String {
+    let Some(first) = req.messages().into_iter().find(|m| m["role"] == "user") else {
+        return String::new();
+    };
+    match &first["content"] {
+        Value::String(s) => s.clone(),
+        Value::Array(blocks) => blocks.iter().filter_map(|b| b["text"].as_str()).collect(),
+        _ => String::new(),
+    }
+}
+
+/// The model's turns so far in this conversation (either wire format).
+fn turns(req: &RecordedRequest) -> usize {
     req.messages()
         .iter()
-        .filter_map(|m| m["content"].as_array().cloned())
-        .flatten()
-        .filter(|b| b["type"] == "tool_result")
-        .map(|b| match &b["content"] {
-            Value::String(s) => s.clone(),
-            other => other.to_string(),
+        .filter(|m| m["role"] == "assistant")
+        .count()
+}
+
+/// The tool results the model received in `req` (Anthropic `tool_result` blocks, OpenAI
+/// `tool` messages).
+fn tool_results(req: &RecordedRequest) -> Vec<String> {
+    let text = |v: &Value| match v {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    req.messages()
+        .iter()
+        .flat_map(|m| {
+            if m["role"] == "tool" {
+                return vec![text(&m["content"])];
+            }
+            m["content"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter(|b| b["type"] == "tool_result")
+                .map(|b| text(&b["content"]))
+                .collect()
         })
         .collect()
 }
 
-fn respond(req: &RecordedRequest) -> ScriptedResponse {
+/// The orchestrator's side of a run: two subtasks (the analyst looks BAT-7 up, the writer
+/// writes a note); workers' turns go to `worker`.
+fn respond_with(
+    req: &RecordedRequest,
+    worker: impl Fn(&RecordedRequest) -> ScriptedResponse,
+) -> ScriptedResponse {
     match req.forced_tool() {
         Some(SUBMIT_ANALYSIS) => tool(
+            req,
             SUBMIT_ANALYSIS,
             json!({"complexity": 0.9, "task_type": "investigation",
             "known_requirements": [], "unknowns": [], "estimated_subtasks": 2,
@@ -205,59 +271,73 @@ fn respond(req: &RecordedRequest) -> ScriptedResponse {
             ]}),
         ),
         Some(SUBMIT_REPLAN) => tool(
+            req,
             SUBMIT_REPLAN,
             json!({"summary": "on track", "add": [], "update": [], "cancel": [],
                    "scope_note": "as estimated"}),
         ),
-        Some(ASSESS_COMPLETION) => {
-            tool(ASSESS_COMPLETION, json!({"complete": true, "missing": []}))
-        }
+        Some(ASSESS_COMPLETION) => tool(
+            req,
+            ASSESS_COMPLETION,
+            json!({"complete": true, "missing": []}),
+        ),
         Some(SUBMIT_SYNTHESIS) => tool(
+            req,
             SUBMIT_SYNTHESIS,
             json!({"deliverable": "BAT-7 looked up", "integration_points": [],
                    "conflicts": [], "coherence": "ok"}),
         ),
         Some(SUBMIT_EVALUATION) => tool(
+            req,
             SUBMIT_EVALUATION,
             json!({"accepted": true, "feedback": "ok"}),
         ),
         Some(DECIDE_RECOVERY) => tool(
+            req,
             DECIDE_RECOVERY,
             json!({"action": "escalate", "rationale": "unexpected", "impact": "test"}),
         ),
-        _ => worker_turn(req),
+        _ => worker(req),
     }
 }
 
+fn respond(req: &RecordedRequest) -> ScriptedResponse {
+    respond_with(req, worker_turn)
+}
+
+fn report(req: &RecordedRequest, results: &str) -> ScriptedResponse {
+    tool(
+        req,
+        SUBMIT_REPORT,
+        json!({"status": "complete", "results": results, "discoveries": [],
+               "recommendations": [], "new_subtasks": []}),
+    )
+}
+
 fn worker_turn(req: &RecordedRequest) -> ScriptedResponse {
-    let report = |results: &str| {
-        tool(
-            SUBMIT_REPORT,
-            json!({"status": "complete", "results": results, "discoveries": [],
-                   "recommendations": [], "new_subtasks": []}),
-        )
-    };
-    if !req.first_text().contains("Find BAT-7") {
+    let report = |results: &str| report(req, results);
+    if !brief(req).contains("Find BAT-7") {
         return report("note written");
     }
-    let step = req.messages().len().saturating_sub(1) / 2;
-    match step {
-        0 => tool("mcp__tracker__lookup", json!({"ticket": "BAT-7"})),
-        1 => tool("mcp__tracker__env_names", json!({})),
-        2 => tool("mcp__tracker__big", json!({})),
+    match turns(req) {
+        0 => tool(req, "mcp__tracker__lookup", json!({"ticket": "BAT-7"})),
+        1 => tool(req, "mcp__tracker__env_names", json!({})),
+        2 => tool(req, "mcp__tracker__big", json!({})),
         _ => report("BAT-7: the login page times out"),
     }
 }
 
-async fn a_worker_calls_mcp_tools_through_the_fake_model() {
-    let tmp = tempfile::tempdir().unwrap();
-    let run_dir = tmp.path().join("run");
+/// Runs `task` with the MCP servers of `specs` (started in `cwd`) through `provider`,
+/// allowing every approval once; the run and the approvals asked `(command, place)`.
+async fn run_with_servers(
+    specs: Vec<McpServerSpec>,
+    cwd: &Path,
+    provider: Arc<dyn baton::llm::Provider>,
+    run_id: &str,
+) -> (engine_common::Finished, Vec<(String, String)>) {
+    let run_dir = cwd.join("run");
     std::fs::create_dir_all(&run_dir).unwrap();
-    let server = FakeLlm::with_responder(respond).await;
-    let provider = build_provider(&server.settings(ProviderKind::Anthropic)).unwrap();
-
-    let specs = vec![fixture_spec("tracker"), broken_spec()];
-    let mcp = Arc::new(McpTools::new(specs.clone(), tmp.path(), false));
+    let mcp = Arc::new(McpTools::new(specs.clone(), cwd, false));
     mcp.start_in_background();
     let mut cfg = config(&run_dir, settings(ApprovalPolicy::Auto, 2));
     cfg.roles = with_mcp_grants(cfg.roles, &specs);
@@ -265,13 +345,12 @@ async fn a_worker_calls_mcp_tools_through_the_fake_model() {
         workspace: None,
         mcp,
     }) as Arc<dyn WorkerTools>);
-
     let mut approvals = Vec::new();
     let finished = drive(
         cfg,
         provider,
         Start::New {
-            run_id: "mcp-e2e".into(),
+            run_id: run_id.into(),
             task: "What is BAT-7 about?".into(),
         },
         |env, _| match &env.event {
@@ -291,6 +370,32 @@ async fn a_worker_calls_mcp_tools_through_the_fake_model() {
         },
     )
     .await;
+    (finished, approvals)
+}
+
+/// The transcript: each tool call's name, whether it failed, and what the model received.
+fn tool_uses(finished: &engine_common::Finished) -> Vec<(String, bool, String)> {
+    finished
+        .of(|e| matches!(e, Event::WorkerToolUsed { .. }))
+        .filter_map(|e| match e {
+            Event::WorkerToolUsed {
+                tool,
+                is_error,
+                output,
+                ..
+            } => Some((tool.clone(), *is_error, output.clone())),
+            _ => None,
+        })
+        .collect()
+}
+
+async fn a_worker_calls_mcp_tools_through_the_fake_model() {
+    let tmp = tempfile::tempdir().unwrap();
+    let server = FakeLlm::with_responder(respond).await;
+    let provider = build_provider(&server.settings(ProviderKind::Anthropic)).unwrap();
+
+    let specs = vec![fixture_spec("tracker"), broken_spec()];
+    let (finished, approvals) = run_with_servers(specs, tmp.path(), provider, "mcp-e2e").await;
     assert_eq!(
         finished.outcome,
         RunOutcome::Completed,
@@ -308,18 +413,7 @@ async fn a_worker_calls_mcp_tools_through_the_fake_model() {
     );
 
     // The transcript journals each call with what the model received.
-    let used: Vec<(String, bool, String)> = finished
-        .of(|e| matches!(e, Event::WorkerToolUsed { .. }))
-        .filter_map(|e| match e {
-            Event::WorkerToolUsed {
-                tool,
-                is_error,
-                output,
-                ..
-            } => Some((tool.clone(), *is_error, output.clone())),
-            _ => None,
-        })
-        .collect();
+    let used = tool_uses(&finished);
     let names: Vec<&str> = used.iter().map(|(t, _, _)| t.as_str()).collect();
     assert_eq!(
         names,
@@ -340,7 +434,7 @@ async fn a_worker_calls_mcp_tools_through_the_fake_model() {
     let requests = server.requests();
     let analyst: Vec<&RecordedRequest> = requests
         .iter()
-        .filter(|r| r.forced_tool().is_none() && r.first_text().contains("Find BAT-7"))
+        .filter(|r| r.forced_tool().is_none() && brief(r).contains("Find BAT-7"))
         .collect();
     assert!(analyst.len() >= 4, "{}", analyst.len());
     assert!(
@@ -366,7 +460,7 @@ async fn a_worker_calls_mcp_tools_through_the_fake_model() {
     // The documentation writer is not among the server's roles: no MCP tools offered.
     let writer = requests
         .iter()
-        .find(|r| r.forced_tool().is_none() && r.first_text().contains("release note"))
+        .find(|r| r.forced_tool().is_none() && brief(r).contains("release note"))
         .unwrap();
     assert!(
         writer.tool_names().iter().all(|t| !t.starts_with("mcp__")),
@@ -457,7 +551,25 @@ fn config_mistakes_are_reported_with_their_line() {
     let role = "[[mcp_servers]]\nname = \"t\"\ncommand = \"x\"\nroles = [\"wizard\"]\n";
     let e = load_config(home.path(), role).unwrap_err();
     assert!(e.contains("role `wizard`, which does not exist"), "{e}");
-    let url = "[[mcp_servers]]\nname = \"t\"\nurl = \"http://127.0.0.1:9/mcp\"\n";
-    let e = load_config(home.path(), url).unwrap_err();
-    assert!(e.contains("url"), "{e}");
+    let both = "[[mcp_servers]]\nname = \"t\"\ncommand = \"x\"\nurl = \"http://127.0.0.1:9/mcp\"\n";
+    let e = load_config(home.path(), both).unwrap_err();
+    assert!(e.contains(":1:") && e.contains("choose one"), "{e}");
+    let ftp = "[[mcp_servers]]\nname = \"t\"\nurl = \"ftp://example.com/mcp\"\n";
+    let e = load_config(home.path(), ftp).unwrap_err();
+    assert!(e.contains("http:// or https://"), "{e}");
+    let plain = "[[mcp_servers]]\nname = \"t\"\nurl = \"http://mcp.example.com/mcp\"\n\
+                 bearer_token_env_var = \"T\"\n";
+    let e = load_config(home.path(), plain).unwrap_err();
+    assert!(e.contains("must be https://"), "{e}");
+    let neither = "[[mcp_servers]]\nname = \"t\"\n";
+    let e = load_config(home.path(), neither).unwrap_err();
+    assert!(e.contains("needs a `command` (stdio) or a `url`"), "{e}");
+    let good = "provider = \"demo\"\n[[mcp_servers]]\nname = \"t\"\n\
+                url = \"https://mcp.example.com/mcp\"\nbearer_token_env_var = \"T\"\n\
+                env_http_headers = { \"X-Api-Key\" = \"K\" }\n";
+    let config = load_config(home.path(), good).unwrap();
+    assert_eq!(
+        config.mcp_servers[0].url.as_deref(),
+        Some("https://mcp.example.com/mcp")
+    );
 }

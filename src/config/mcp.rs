@@ -1,5 +1,6 @@
 //! The checks of the config file's `[[mcp_servers]]` entries: a usable, unique name, a
-//! command, roles that exist, sensible timeouts. The entries themselves are
+//! command or an http(s) `url` (not both, and the options of the other kind unused),
+//! headers only where they cannot leak, roles that exist, sensible timeouts. The entries themselves are
 //! [`McpServerSpec`]s (docs/mcp.md).
 
 use toml::Spanned;
@@ -7,7 +8,7 @@ use toml::Spanned;
 use super::ConfigError;
 use super::file::FileText;
 use crate::engine::roles::{self, RoleSpec};
-use crate::tools::mcp::McpServerSpec;
+use crate::tools::mcp::{McpServerSpec, http};
 
 /// Longest start/call timeout a server may have (one hour).
 const MAX_TIMEOUT_SECS: u64 = 3_600;
@@ -38,11 +39,8 @@ pub(super) fn check(
                 format!("the MCP server `{}` is defined twice", spec.name),
             ));
         }
-        if spec.command.trim().is_empty() {
-            return Err(f.error(
-                span,
-                format!("the MCP server `{}` needs a `command`", spec.name),
-            ));
+        if let Err(why) = transport_problem(&spec) {
+            return Err(f.error(span, format!("the MCP server `{}` {why}", spec.name)));
         }
         if spec
             .timeout_secs
@@ -74,4 +72,66 @@ pub(super) fn check(
         out.push(spec);
     }
     Ok(out)
+}
+
+/// What is wrong with how `spec` is reached, if anything (the text follows "the MCP server
+/// `x` ").
+fn transport_problem(spec: &McpServerSpec) -> Result<(), String> {
+    let http_options = !spec.http_headers.is_empty()
+        || !spec.env_http_headers.is_empty()
+        || spec.bearer_token_env_var.is_some();
+    let Some(url) = &spec.url else {
+        if spec.command.trim().is_empty() {
+            return Err("needs a `command` (stdio) or a `url` (streamable HTTP)".into());
+        }
+        if http_options {
+            return Err("has HTTP headers but no `url`".into());
+        }
+        return Ok(());
+    };
+    if !spec.command.is_empty() || !spec.args.is_empty() || !spec.env.is_empty() {
+        return Err("has both a `url` and `command`/`args`/`env`: choose one".into());
+    }
+    let parsed = reqwest::Url::parse(url)
+        .ok()
+        .filter(|u| matches!(u.scheme(), "http" | "https") && u.host_str().is_some())
+        .ok_or("needs a `url` starting with http:// or https://")?;
+    if http_options && http::check_secure(&parsed).is_err() {
+        return Err(
+            "sends headers or a token, so its `url` must be https:// (or http:// to a loopback \
+             address)"
+                .into(),
+        );
+    }
+    let names = spec.http_headers.keys().chain(spec.env_http_headers.keys());
+    for name in names {
+        if reqwest::header::HeaderName::from_bytes(name.as_bytes()).is_err() {
+            return Err(format!(
+                "has `{name}`, which is not a valid HTTP header name"
+            ));
+        }
+        let reserved = [
+            "accept",
+            "mcp-session-id",
+            "mcp-protocol-version",
+            "last-event-id",
+        ];
+        if reserved.iter().any(|r| name.eq_ignore_ascii_case(r)) {
+            return Err(format!(
+                "sets the header `{name}`, which the MCP client sets itself"
+            ));
+        }
+    }
+    for var in spec
+        .env_http_headers
+        .values()
+        .chain(spec.bearer_token_env_var.iter())
+    {
+        if var.is_empty() || var.contains('=') || var.contains('\0') {
+            return Err(format!(
+                "names `{var}`, which is not an environment variable name"
+            ));
+        }
+    }
+    Ok(())
 }

@@ -18,6 +18,7 @@
 //! conflict leads to (the engine does: recovery or a person).
 
 pub mod git;
+pub mod merged;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -103,6 +104,12 @@ impl fmt::Display for ConflictPolicy {
 }
 
 /// The run's branch name.
+/// The run's branch as shown to a person (the header, `baton runs`): one line, safe for a
+/// terminal, at most 48 characters.
+pub fn shown_branch(branch: &str) -> String {
+    crate::text::sanitize::one_line(branch, 48)
+}
+
 pub fn run_branch(run_id: &str) -> String {
     format!("baton/{run_id}")
 }

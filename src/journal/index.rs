@@ -65,6 +65,8 @@ pub struct RunSummary {
     pub corrupt_lines: usize,
     /// A rollback of this subtask started and never ended (finished on the next open).
     pub rollback_in_progress: Option<crate::protocol::SubtaskId>,
+    /// A worktree run's branch (`baton/<run id>`).
+    pub branch: Option<String>,
 }
 
 /// Every run under `<data_dir>/runs`, oldest first, each summarised by folding its journal.
@@ -87,6 +89,7 @@ pub fn list_runs(data_dir: &Path) -> io::Result<Vec<RunSummary>> {
                 cost_incomplete: false,
                 corrupt_lines: 0,
                 rollback_in_progress: None,
+                branch: None,
             });
             continue;
         };
@@ -109,6 +112,7 @@ pub fn list_runs(data_dir: &Path) -> io::Result<Vec<RunSummary>> {
             cost_incomplete: state.unpriced_calls > 0,
             corrupt_lines: r.corrupt_lines.len(),
             rollback_in_progress: state.rollback_in_progress.as_ref().map(|p| p.id),
+            branch: state.git.run_branch.as_ref().map(|(b, _)| b.clone()),
         });
     }
     Ok(out)

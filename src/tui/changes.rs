@@ -81,7 +81,25 @@ pub fn changes_of(state: &State, id: SubtaskId) -> Vec<FileChange> {
 pub fn load(ui: &Ui, id: SubtaskId, back: Screen) -> Changes {
     // A worktree run: the subtask's files are in its own worktree.
     let root = ui.state.git.worktree_of(id).map(PathBuf::from);
+    // After `baton accept` removed it: what its merges brought into the run branch (git).
+    let merged = match (&root, workspace(ui)) {
+        (Some(tree), Some(ws)) if !tree.exists() => {
+            let merged = crate::isolation::merged::subtask_diffs(&ws, &ui.state.git, id);
+            merged.map(|files| {
+                let diff = |f: crate::isolation::merged::FileDiff| FileDiff {
+                    path: f.path,
+                    diff: f.diff,
+                    added: f.added,
+                    removed: f.removed,
+                    notes: f.notes,
+                };
+                files.into_iter().map(diff).collect::<Vec<_>>()
+            })
+        }
+        _ => None,
+    };
     let (diffs, problem) = match (&ui.info.run_dir, root.or_else(|| workspace(ui))) {
+        _ if merged.is_some() => (merged.unwrap_or_default(), None),
         (Some(run_dir), Some(ws)) => (subtask_diffs(run_dir, &ws, &ui.state.files, id), None),
         (None, _) => (
             Vec::new(),

@@ -1,7 +1,7 @@
 //! The two header lines: task and status/phase/elapsed on the first; provider, workers,
-//! progress against the first estimate, tokens, cost against the budget, pause/retry
-//! indicators, the forecast (`$0.42 so far · ~$1.10 to go, ~4m left`), a balance warning
-//! and "⚑ N need you" on the second.
+//! progress against the first estimate, a worktree run's branch, tokens, cost against the
+//! budget, pause/retry indicators, the forecast (`$0.42 so far · ~$1.10 to go, ~4m left`), a
+//! balance warning and "⚑ N need you" on the second.
 //!
 //! Owns how the run's vital signs read at a glance. Must not compute anything the state
 //! already knows (counts and estimates come from `State`).
@@ -149,6 +149,9 @@ fn vitals(ui: &Ui) -> Vec<(String, Style)> {
     };
     if ui.info.demo {
         provider = format!("{provider} (demo, no API key)");
+    }
+    if let Some((branch, _)) = &st.git.run_branch {
+        v.push((crate::isolation::shown_branch(branch), t.dim()));
     }
     v.insert(0, (provider, t.dim()));
     v

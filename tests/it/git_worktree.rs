@@ -54,7 +54,7 @@ pub fn git(dir: &Path, args: &[&str]) -> String {
 }
 
 /// A repository on branch `main` with one commit, plus an uncommitted edit of the person's.
-fn repo(tmp: &Path) -> PathBuf {
+pub fn repo(tmp: &Path) -> PathBuf {
     let dir = tmp.join("project");
     std::fs::create_dir_all(&dir).unwrap();
     git(&dir, &["init", "-q", "-b", "main"]);
@@ -94,7 +94,7 @@ pub fn person_view(dir: &Path) -> (String, String, String, Vec<(String, Vec<u8>)
 
 /// The engine config of a worktree run: the run's worktree from `RunWorktrees`, workers'
 /// tools opened in their own worktrees.
-fn isolated(repo: &Path, run_dir: &Path, run_id: &str, policy: ConflictPolicy) -> EngineConfig {
+pub fn isolated(repo: &Path, run_dir: &Path, run_id: &str, policy: ConflictPolicy) -> EngineConfig {
     let trees = RunWorktrees::prepare(repo, run_dir, run_id).unwrap();
     let options = WorkspaceOptions::new(run_dir);
     let run_ws = Workspace::open(&trees.run_tree().root, options.clone()).unwrap();
@@ -125,7 +125,7 @@ fn text_of(req: &RecordedRequest) -> String {
 /// The fake model: two developers, "Write A" and "Write B", each writing one file (its own,
 /// or the same `shared.txt` when `same_file`, where a retried attempt reads the file and
 /// writes both lines). Recovery decides `retry`.
-fn responder(same_file: bool) -> impl Fn(&RecordedRequest) -> ScriptedResponse {
+pub fn responder(same_file: bool) -> impl Fn(&RecordedRequest) -> ScriptedResponse {
     responder_held(same_file, Arc::new(AtomicBool::new(false)))
 }
 
@@ -205,7 +205,7 @@ fn worker(req: &RecordedRequest, same_file: bool) -> ScriptedResponse {
     }
 }
 
-async fn run(cfg: EngineConfig, server: &FakeLlm, run_id: &str) -> Finished {
+pub async fn run(cfg: EngineConfig, server: &FakeLlm, run_id: &str) -> Finished {
     let provider = build_provider(&server.settings(ProviderKind::Anthropic)).unwrap();
     drive(
         cfg,
@@ -219,7 +219,7 @@ async fn run(cfg: EngineConfig, server: &FakeLlm, run_id: &str) -> Finished {
     .await
 }
 
-fn merges(f: &Finished) -> Vec<(SubtaskId, bool, Vec<String>)> {
+pub fn merges(f: &Finished) -> Vec<(SubtaskId, bool, Vec<String>)> {
     f.of(|e| matches!(e, Event::BranchMerged { .. }))
         .map(|e| match e {
             Event::BranchMerged {

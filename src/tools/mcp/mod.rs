@@ -11,6 +11,8 @@
 //! A server that fails to start is journaled as a notice when the first worker starts; the
 //! run goes on without it.
 
+pub mod http;
+mod http_wire;
 pub mod server;
 
 use std::collections::BTreeMap;
@@ -35,12 +37,13 @@ pub const DEFAULT_TIMEOUT_SECS: u64 = 30;
 pub const RESULT_CAP: usize = 16_000;
 
 /// One `[[mcp_servers]]` entry.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct McpServerSpec {
     /// Letters, digits, `-` and `_` (no `__`): the middle of `mcp__<name>__<tool>`.
     pub name: String,
-    /// The program (a path, or a name looked up on PATH).
+    /// The program (a path, or a name looked up on PATH); empty for an HTTP server.
+    #[serde(default)]
     pub command: String,
     #[serde(default)]
     pub args: Vec<String>,
@@ -59,6 +62,18 @@ pub struct McpServerSpec {
     /// Seconds to start and to answer one call (default 30).
     #[serde(default)]
     pub timeout_secs: Option<u64>,
+    /// A streamable HTTP server's endpoint (instead of `command`).
+    #[serde(default)]
+    pub url: Option<String>,
+    /// Headers sent with every request to `url`.
+    #[serde(default)]
+    pub http_headers: BTreeMap<String, String>,
+    /// Headers whose value is read from the named environment variable when it starts.
+    #[serde(default)]
+    pub env_http_headers: BTreeMap<String, String>,
+    /// The environment variable holding a bearer token for `url`.
+    #[serde(default)]
+    pub bearer_token_env_var: Option<String>,
 }
 
 impl McpServerSpec {
@@ -112,6 +127,8 @@ pub struct ServerStatus {
     pub result: Result<Vec<String>, String>,
     /// Tools listed but not offered, with why.
     pub skipped: Vec<String>,
+    /// An HTTP server's URL as shown to people (no user info, no query).
+    pub url: Option<String>,
 }
 
 /// The MCP servers of one run.
@@ -168,11 +185,13 @@ impl McpTools {
                     name: spec.name.clone(),
                     result: Ok(self.visible(server).map(|t| t.def.name.clone()).collect()),
                     skipped: server.skipped.clone(),
+                    url: spec.url.as_deref().map(http::shown_url),
                 },
                 Err(e) => ServerStatus {
                     name: spec.name.clone(),
                     result: Err(e.0.clone()),
                     skipped: Vec::new(),
+                    url: spec.url.as_deref().map(http::shown_url),
                 },
             })
             .collect()
@@ -366,7 +385,7 @@ mod tests {
             tools: tools.map(|t| t.into_iter().map(String::from).collect()),
             roles: roles.map(|r| r.into_iter().map(String::from).collect()),
             allow: vec![],
-            timeout_secs: None,
+            ..McpServerSpec::default()
         }
     }
 

@@ -1,5 +1,6 @@
-//! One MCP server over stdio: starting it (a cleared environment holding only what the
-//! config names, the workspace as its directory, a bounded handshake), listing its tools as
+//! One MCP server over stdio or streamable HTTP (`http.rs`): starting it (for stdio, a
+//! cleared environment holding only what the config names, the workspace as its directory;
+//! for both, a bounded handshake), listing its tools as
 //! [`ToolDef`]s namespaced `mcp__<server>__<tool>`, calling one, and turning its result
 //! into capped, untrusted text for the model.
 //!
@@ -29,7 +30,7 @@ const MAX_NAME: usize = 64;
 const MAX_DESCRIPTION: usize = 2_000;
 /// Largest input schema (serialised) a tool may have; bigger ones are not offered.
 const MAX_SCHEMA: usize = 32_000;
-/// How much of a server's stderr is kept for error messages.
+/// How much of a server's stderr (an HTTP server's last error) is kept for error messages.
 const STDERR_KEEP: usize = 2_000;
 
 /// The name offered to models for `tool` of `server`.
@@ -55,6 +56,7 @@ pub struct Server {
     /// the config's `tools`).
     pub skipped: Vec<String>,
     client: RunningService<RoleClient, ()>,
+    /// A stdio server's stderr, or an HTTP server's last transport error (`http.rs`).
     stderr: Arc<Mutex<String>>,
 }
 
@@ -79,7 +81,7 @@ pub async fn start(spec: &McpServerSpec, cwd: &Path) -> Result<Server, StartErro
         if text.is_empty() {
             String::new()
         } else {
-            format!(" (stderr: {text})")
+            format!(" ({}: {text})", label(spec))
         }
     };
     match started {
@@ -90,6 +92,8 @@ pub async fn start(spec: &McpServerSpec, cwd: &Path) -> Result<Server, StartErro
             client,
             stderr,
         }),
+        // An HTTP server's last error is already in `e` (`start_inner`).
+        Ok(Err(e)) if spec.url.is_some() => Err(StartError(e)),
         Ok(Err(e)) => Err(StartError(format!("{e}{}", tail(&stderr)))),
         Err(_) => Err(StartError(format!(
             "did not answer within {} s (timeout_secs){}",
@@ -110,6 +114,18 @@ async fn start_inner(
     cwd: &Path,
     stderr: Arc<Mutex<String>>,
 ) -> Result<Started, String> {
+    if let Some(url) = &spec.url {
+        let transport = super::http::transport(spec, stderr.clone())?;
+        let client = ().serve(transport).await.map_err(|e| {
+            let kept = stderr.lock().map(|t| t.clone()).unwrap_or_default();
+            format!(
+                "the MCP handshake with {} failed: {}",
+                super::http::shown_url(url),
+                failure(spec, &e, &kept)
+            )
+        })?;
+        return list_tools(spec, client).await;
+    }
     let program = resolve_program(&spec.command)
         .ok_or_else(|| format!("`{}` was not found on PATH", one_line(&spec.command, 80)))?;
     let mut command = tokio::process::Command::new(&program);
@@ -140,12 +156,39 @@ async fn start_inner(
         });
     }
     let client = ().serve(transport).await.map_err(|e| format!("the MCP handshake failed: {e}"))?;
+    list_tools(spec, client).await
+}
+
+async fn list_tools(
+    spec: &McpServerSpec,
+    client: RunningService<RoleClient, ()>,
+) -> Result<Started, String> {
     let listed = client
         .list_all_tools()
         .await
         .map_err(|e| format!("listing its tools failed: {e}"))?;
     let (tools, skipped) = offered(spec, listed);
     Ok((client, tools, skipped))
+}
+
+/// Why something failed: rmcp's error with the kept stderr, or for an HTTP server its last
+/// HTTP error alone (rmcp's own text then only adds type names around it).
+fn failure(spec: &McpServerSpec, e: &dyn std::fmt::Display, kept: &str) -> String {
+    let kept = one_line(kept.trim(), 300);
+    match (spec.url.is_some(), kept.is_empty()) {
+        (_, true) => e.to_string(),
+        (true, false) => kept,
+        (false, false) => format!("{e} (stderr: {kept})"),
+    }
+}
+
+/// What the kept diagnostics are.
+fn label(spec: &McpServerSpec) -> &'static str {
+    if spec.url.is_some() {
+        "last HTTP error"
+    } else {
+        "stderr"
+    }
 }
 
 /// The program to run: a path as given, else the first executable of that name on the
@@ -257,18 +300,13 @@ impl Server {
                 is_error: true,
             },
             Ok(Err(e)) => {
-                let stderr = self.stderr.lock().map(|t| t.clone()).unwrap_or_default();
-                let stderr = one_line(stderr.trim(), 300);
+                let kept = self.stderr.lock().map(|t| t.clone()).unwrap_or_default();
                 CallResult {
                     text: cap_head_tail(
                         &format!(
-                            "the MCP server `{}` failed: {e}{}",
+                            "the MCP server `{}` failed: {}",
                             self.spec.name,
-                            if stderr.is_empty() {
-                                String::new()
-                            } else {
-                                format!(" (stderr: {stderr})")
-                            }
+                            failure(&self.spec, &e, &kept)
                         ),
                         cap,
                     ),
