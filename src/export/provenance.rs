@@ -47,7 +47,8 @@ pub struct Decision {
     /// `approve`, `defer`, `undefer`, `edit`, `cancel`, `add`, `reject`, `recovery`,
     /// `escalate`, `resolve`, `scope`, `command`, `pause`, `resume`, `max_workers`,
     /// `rollback`, `mode`, `steer` (a person steering one worker: pause, resume, note,
-    /// model, restart).
+    /// model, restart), `plan_change` (one row of a plan diff accepted or rejected under
+    /// `--approve plan`).
     pub kind: &'static str,
     pub by: Actor,
     pub subtask: Option<u32>,
@@ -258,6 +259,27 @@ fn decision_of(event: &Event, state: &State) -> Option<(&'static str, Actor, Opt
             Some(*id),
             format!("attempt {attempt}: {}", one_line(&steer.describe(), 200)),
         ),
+        Event::PlanChangeDecided {
+            proposal,
+            change,
+            accepted,
+            by,
+        } => {
+            // The row as the person saw it (`--approve plan`), from the folded proposal.
+            let row = state
+                .plan_diffs
+                .iter()
+                .find(|d| d.proposal == *proposal)
+                .and_then(|d| d.changes.get(*change as usize));
+            let verdict = if *accepted { "accepted" } else { "rejected" };
+            let what = row.map_or_else(|| format!("row {change}"), |c| one_line(&c.summary(), 200));
+            d(
+                "plan_change",
+                by,
+                row.and_then(|c| c.touches()),
+                format!("{verdict}: {what} (plan diff {proposal})"),
+            )
+        }
         Event::SubtaskRolledBack { id, files, by } => {
             d("rollback", by, Some(*id), format!("{} files", files.len()))
         }

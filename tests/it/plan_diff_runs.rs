@@ -149,6 +149,24 @@ async fn a_person_accepts_some_rows_and_the_next_replan_hears_of_the_rejected_on
                 ..
             }
         )));
+        // The export's provenance answers who decided each row, and what it was.
+        let rows: Vec<_> = baton::export::provenance::decisions(&f.journal.events)
+            .into_iter()
+            .filter(|d| d.kind == "plan_change")
+            .collect();
+        assert_eq!(rows.len(), 4, "{kind:?}");
+        assert!(rows.iter().all(|d| d.by == Actor::Person));
+        assert_eq!(
+            rows.iter()
+                .filter(|d| d.detail.starts_with("rejected: "))
+                .count(),
+            2,
+            "{rows:?}"
+        );
+        assert!(
+            rows.iter().any(|d| d.detail.contains("+ Cache")),
+            "{rows:?}"
+        );
         // Accepted rows applied as a replan would; rejected ones left the plan alone.
         let by_title = |t: &str| s.subtasks.iter().find(|x| x.title == t).unwrap();
         assert_eq!(by_title("Build").priority, Priority::High);

@@ -8,8 +8,8 @@ mod git;
 mod lifecycle;
 mod outlook;
 mod plan;
-mod steer;
 mod plan_diff;
+mod steer;
 mod work;
 mod workspace;
 
