@@ -69,6 +69,7 @@ mod plan_diff;
 mod plan_diff_resume;
 mod plan_diff_runs;
 mod plan_graph;
+mod plan_tools_http;
 mod provenance;
 mod pty_e2e;
 mod resume_kill;
