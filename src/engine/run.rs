@@ -104,6 +104,9 @@ pub(crate) struct Engine {
     pub(super) replan_oldest: Option<Instant>,
     pub(super) replan_newest: Option<Instant>,
     pub(super) step: Option<ActiveStep>,
+    /// Replans superseded by the merged tail call, by job: still running to their answer,
+    /// whose usage is journaled (the tokens are billed) and whose result is ignored.
+    pub(super) superseded: HashMap<u64, AbortHandle>,
     /// What the orchestrator has seen of the plan (compact replan contexts).
     pub(super) seen: super::plan_view::PlanSeen,
     pub(super) next_job: u64,
@@ -152,6 +155,7 @@ impl Engine {
             replan_oldest: None,
             replan_newest: None,
             step: None,
+            superseded: HashMap::new(),
             seen: Default::default(),
             next_job: 1,
             assessed: false,
@@ -339,6 +343,9 @@ impl Engine {
         if let Some(s) = self.step.take() {
             s.abort.abort();
         }
+        for (_, abort) in self.superseded.drain() {
+            abort.abort();
+        }
         self.approvals.clear();
     }
 
@@ -477,6 +484,10 @@ impl Engine {
         {
             let round = self.state.evaluations.len() as u32 + 1;
             self.start_step(StepKind::Evaluation { round }).await;
+        } else if !self.superseded.is_empty() {
+            // A superseded replan still running: its usage goes into the summary's tokens
+            // and cost, so the run ends after its answer (it started before the merged
+            // call, so it is rarely the later one).
         } else if let Some(s) = self.synthesis.take() {
             let synthesis = Synthesis {
                 deliverable: s.deliverable,

@@ -176,6 +176,67 @@ async fn a_replan_in_flight_at_the_tail_is_superseded_by_the_merged_call() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn a_superseded_replans_tokens_are_journaled_and_counted() {
+    // The superseded replan (started at 20 ms) is billed by the provider whether or not
+    // its answer is read: its usage must reach the journal, the run's totals, the
+    // orchestrator's share and the execution summary. Six calls of 100 + 50 tokens:
+    // analysis, A, B, the superseded replan, the merged last replan, the synthesis.
+    let dir = tempfile::tempdir().unwrap();
+    let fake = Fake::new(vec![
+        st("A", "code_analyzer", &[]),
+        st("B", "code_analyzer", &[]),
+    ])
+    .delay(|c| {
+        if let Some(b) = &c.brief {
+            return Some(ms(if b.id == 1 { 20 } else { 60 }));
+        }
+        (c.forced.as_deref() == Some(SUBMIT_REPLAN)).then(|| ms(200))
+    });
+    let fake = Arc::new(fake);
+    let f = run_new(
+        config(dir.path(), settings(ApprovalPolicy::Auto, 2)),
+        fake.clone(),
+        "t",
+    )
+    .await;
+    assert_eq!(f.outcome, RunOutcome::Completed);
+    check_consistent(&f);
+    assert!(f.state.notices.iter().any(|n| n.contains("superseded")));
+    let replan_usages = f
+        .of(|e| {
+            matches!(
+                e,
+                Event::LlmUsage {
+                    purpose: CallPurpose::Replan { .. },
+                    ..
+                }
+            )
+        })
+        .count();
+    assert_eq!(replan_usages, 2, "the superseded replan and the merged one");
+    assert_eq!(f.state.usage.input_tokens, 600);
+    assert_eq!(f.state.usage.output_tokens, 300);
+    let orchestrator = f
+        .state
+        .usage_by_role()
+        .into_iter()
+        .find(|r| r.role == "orchestrator")
+        .unwrap();
+    assert_eq!(orchestrator.usage.input_tokens, 400);
+    let summary = f
+        .events
+        .iter()
+        .find_map(|e| match &e.event {
+            Event::SynthesisCompleted { summary, .. } => Some(summary.clone()),
+            _ => None,
+        })
+        .unwrap();
+    assert_eq!(summary.tokens.input_tokens, 600);
+    // The journal read back folds to the same totals.
+    assert_eq!(State::fold(&f.journal.events).usage, f.state.usage);
+}
+
+#[tokio::test(start_paused = true)]
 async fn big_plans_send_replans_the_changes_and_an_index() {
     let dir = tempfile::tempdir().unwrap();
     let (fake, seen) = recording(Fake::new(chain(30)));
