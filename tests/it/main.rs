@@ -66,6 +66,7 @@ mod notify;
 mod plan_graph;
 mod provenance;
 mod pty_e2e;
+mod replan_conflict_http;
 mod resume_kill;
 mod resume_settings;
 mod resume_trust;
