@@ -8,6 +8,9 @@
 //! - `cpu`: CPU time per subtask (`CLOCK_PROCESS_CPUTIME_ID` around a zero-latency run,
 //!   N=200, W=8 and W=1, median of 5) and the request bytes a run sends (N=200, W=1).
 //!
+//! - `trace N W`: one such run with the fake's request log, and where the time beyond the
+//!   bound went (the gaps along the longest chain, the calls after the last worker).
+//!
 //! `cargo bench --bench engine` runs everything; `-- ratios` or `-- cpu` one table.
 //!
 //! Uses a scripted model that answers by the forced tool only (no parsing of the context),
@@ -81,6 +84,17 @@ struct Model {
     calls: AtomicU64,
     /// Serialize every request to count its bytes (costs CPU: not in CPU runs).
     count_bytes: bool,
+    /// The request log of a `trace` run: (kind, subtask id for a worker, start, end).
+    log: Option<std::sync::Mutex<Vec<Call>>>,
+}
+
+/// One model call as the fake saw it (the `trace` run).
+#[derive(Clone)]
+struct Call {
+    kind: &'static str,
+    id: u64,
+    start: Instant,
+    end: Instant,
 }
 
 impl Model {
@@ -91,6 +105,7 @@ impl Model {
             bytes: AtomicU64::new(0),
             calls: AtomicU64::new(0),
             count_bytes: false,
+            log: None,
         }
     }
 
@@ -149,6 +164,7 @@ impl Provider for Model {
     }
     async fn chat(&self, req: ChatRequest, _sink: DeltaSink<'_>) -> Result<ChatResponse, LlmError> {
         self.calls.fetch_add(1, Ordering::Relaxed);
+        let began = Instant::now();
         if !matches!(self.latency, Latency::Fixed(d) if d.is_zero()) {
             let forced = match &req.tool_choice {
                 ToolChoice::Tool(t) => t.as_str(),
@@ -164,6 +180,23 @@ impl Provider for Model {
             ToolChoice::Tool(t) => t.as_str(),
             _ => SUBMIT_REPORT,
         };
+        if let Some(log) = &self.log {
+            let end = Instant::now();
+            let (kind, id) = match forced {
+                SUBMIT_ANALYSIS => ("analysis", 0),
+                SUBMIT_REPLAN => ("replan", 0),
+                ASSESS_COMPLETION => ("completion", 0),
+                SUBMIT_SYNTHESIS => ("synthesis", 0),
+                DECIDE_RECOVERY => ("recovery", 0),
+                _ => ("worker", worker_id(&req)),
+            };
+            log.lock().unwrap().push(Call {
+                kind,
+                id,
+                start: began,
+                end,
+            });
+        }
         Ok(match forced {
             SUBMIT_ANALYSIS => {
                 let n = self.shape.len();
@@ -442,12 +475,123 @@ fn cpu_per_subtask() {
     );
 }
 
+/// `-- trace N W`: one run at the table's latency with the fake's request log, and where
+/// the time beyond the bound went: the gap before each link of the longest chain (from
+/// its dependency's answer to its own request), and every call after the last worker.
+fn trace(n: usize, w: usize) {
+    let rt = runtime();
+    let latency = bench_latency();
+    let shape = Shape::Chains { n, w };
+    let mut model = Model::new(Latency::Fixed(latency), shape);
+    model.log = Some(std::sync::Mutex::new(Vec::new()));
+    let start = Instant::now();
+    let (took, _, _dir, model) = rt.block_on(run_model(model, w as u32));
+    let end = start + took;
+    let mut log = model.log.as_ref().unwrap().lock().unwrap().clone();
+    log.sort_by_key(|c| c.start);
+    let ms = |a: Instant, b: Instant| b.saturating_duration_since(a).as_secs_f64() * 1000.0;
+    let bound = latency * (n.div_ceil(w) as u32 + 3);
+    println!(
+        "\ntrace N={n} W={w} L={} ms: wall {:.1} ms, bound {:.1} ms, ratio {:.3}, {} calls",
+        latency.as_millis(),
+        took.as_secs_f64() * 1000.0,
+        bound.as_secs_f64() * 1000.0,
+        took.as_secs_f64() / bound.as_secs_f64(),
+        log.len()
+    );
+    let worker = |id: u64| {
+        log.iter()
+            .find(|c| c.kind == "worker" && c.id == id)
+            .cloned()
+    };
+    let analysis = log.iter().find(|c| c.kind == "analysis").unwrap().clone();
+    // The chain whose last link answered last.
+    let last = log
+        .iter()
+        .filter(|c| c.kind == "worker")
+        .max_by_key(|c| c.end)
+        .unwrap()
+        .clone();
+    let mut chain = vec![last.id];
+    while chain[chain.len() - 1] > w as u64 {
+        let prev = chain[chain.len() - 1] - w as u64;
+        chain.push(prev);
+    }
+    chain.reverse();
+    println!(
+        "start -> analysis request: {:.1} ms",
+        ms(start, analysis.start)
+    );
+    let mut prev_end = analysis.end;
+    let mut gaps = 0.0;
+    let mut over = 0.0;
+    let mut slow = Vec::new();
+    for id in &chain {
+        let c = worker(*id).unwrap();
+        let gap = ms(prev_end, c.start);
+        gaps += gap;
+        over += ms(c.start, c.end) - latency.as_secs_f64() * 1000.0;
+        if gap > 5.0 {
+            slow.push(format!("#{id} {gap:.1}"));
+        }
+        prev_end = c.end;
+    }
+    println!(
+        "analysis {:.1} ms; longest chain: {} links, their calls {over:.1} ms over the latency \
+         in all (timer and scheduling), gaps before them total {gaps:.1} ms; gaps over 5 ms: {}",
+        ms(analysis.start, analysis.end),
+        chain.len(),
+        if slow.is_empty() {
+            "none".into()
+        } else {
+            slow.join(", ")
+        }
+    );
+    println!(
+        "after the last worker answered (at {:.1} ms):",
+        ms(start, last.end)
+    );
+    for c in log
+        .iter()
+        .filter(|c| c.end > last.end && c.kind != "worker")
+    {
+        println!(
+            "  {:<10} {:>9.1} -> {:>9.1} ms",
+            c.kind,
+            ms(start, c.start),
+            ms(start, c.end)
+        );
+    }
+    println!(
+        "last answer -> run end: {:.1} ms",
+        ms(log.iter().map(|c| c.end).max().unwrap(), end)
+    );
+    // Replans that overlapped the chain: when each ran (start, end, offset to the reports).
+    if std::env::var("BATON_BENCH_TRACE_ALL").is_ok() {
+        for c in &log {
+            println!(
+                "  {:<10} #{:<4} {:>9.1} -> {:>9.1} ms",
+                c.kind,
+                c.id,
+                ms(start, c.start),
+                ms(start, c.end)
+            );
+        }
+    }
+}
+
 criterion_group!(benches, per_subtask, resume_10k);
 
 fn main() {
     // `cargo bench --bench engine -- ratios` (or `-- cpu`) runs only that table.
     let ratios = std::env::args().any(|a| a == "ratios");
     let cpu = std::env::args().any(|a| a == "cpu");
+    let args: Vec<String> = std::env::args().collect();
+    if let Some(i) = args.iter().position(|a| a == "trace") {
+        let num = |k: usize, d: usize| args.get(i + k).and_then(|v| v.parse().ok()).unwrap_or(d);
+        trace(num(1, 200), num(2, 8));
+        return;
+    }
     if !ratios && !cpu {
         benches();
     }

@@ -172,10 +172,40 @@ impl Engine {
 
     /// Journals the event, folds it into the state, sends it to the front end.
     pub(super) async fn emit(&mut self, event: Event) {
+        self.emit_with(event, false).await;
+    }
+
+    /// [`Engine::emit`] for a milestone of a batch (a worker's report or failure): it is
+    /// forced to disk with the rest of the batch by [`Engine::commit`], which the loop runs
+    /// before it acts on anything (see `journal`, "Group commit").
+    pub(super) async fn emit_grouped(&mut self, event: Event) {
+        self.emit_with(event, true).await;
+    }
+
+    /// Forces the batch's milestones to disk (one `fsync`).
+    pub(super) fn commit(&mut self) {
         if self.fatal.is_some() {
             return;
         }
-        let envelope = match self.journal.append(event) {
+        if let Err(e) = self.journal.commit() {
+            tracing::error!("journal write failed: {e}");
+            self.fatal = Some(format!(
+                "cannot write the journal {}: {e}",
+                self.journal.path.display()
+            ));
+        }
+    }
+
+    async fn emit_with(&mut self, event: Event, grouped: bool) {
+        if self.fatal.is_some() {
+            return;
+        }
+        let appended = if grouped {
+            self.journal.append_grouped(event)
+        } else {
+            self.journal.append(event)
+        };
+        let envelope = match appended {
             Ok(e) => e,
             Err(e) => {
                 tracing::error!("journal write failed: {e}");
@@ -230,6 +260,11 @@ impl Engine {
             }
             if self.finished.is_some() {
                 break;
+            }
+            // The reports of the last batch are durable before anything acts on them.
+            self.commit();
+            if self.fatal.is_some() {
+                continue;
             }
             self.progress().await;
             if self.finished.is_some() || self.fatal.is_some() {

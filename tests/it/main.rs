@@ -50,6 +50,7 @@ mod headless;
 mod instructions;
 mod journal;
 mod journal_damage;
+mod journal_group;
 mod journal_props;
 mod keychain;
 mod layering;
