@@ -188,12 +188,17 @@ impl Engine {
             return;
         }
         if let Err(e) = self.journal.commit() {
-            tracing::error!("journal write failed: {e}");
-            self.fatal = Some(format!(
-                "cannot write the journal {}: {e}",
-                self.journal.path.display()
-            ));
+            self.journal_failed(&e);
         }
+    }
+
+    /// The journal cannot be written: the run fails (nothing may happen unjournaled).
+    fn journal_failed(&mut self, e: &std::io::Error) {
+        tracing::error!("journal write failed: {e}");
+        self.fatal = Some(format!(
+            "cannot write the journal {}: {e}",
+            self.journal.path.display()
+        ));
     }
 
     async fn emit_with(&mut self, event: Event, grouped: bool) {
@@ -208,11 +213,7 @@ impl Engine {
         let envelope = match appended {
             Ok(e) => e,
             Err(e) => {
-                tracing::error!("journal write failed: {e}");
-                self.fatal = Some(format!(
-                    "cannot write the journal {}: {e}",
-                    self.journal.path.display()
-                ));
+                self.journal_failed(&e);
                 return;
             }
         };
@@ -272,11 +273,7 @@ impl Engine {
             }
             // One write for the events of this turn, before waiting for anything.
             if let Err(e) = self.journal.flush() {
-                tracing::error!("journal write failed: {e}");
-                self.fatal = Some(format!(
-                    "cannot write the journal {}: {e}",
-                    self.journal.path.display()
-                ));
+                self.journal_failed(&e);
                 continue;
             }
             let wall_deadline = self.wall_deadline();

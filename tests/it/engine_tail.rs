@@ -134,12 +134,9 @@ async fn the_merged_call_can_add_work_and_the_run_goes_on() {
     );
 }
 
-#[tokio::test(start_paused = true)]
-async fn a_replan_in_flight_at_the_tail_is_superseded_by_the_merged_call() {
-    // A reports at 20 ms; its replan (200 ms) is in flight when B, the last worker,
-    // reports at 60 ms. Waiting for that replan and then replanning B would put two
-    // sequential calls after the last report; instead one call covers both.
-    let dir = tempfile::tempdir().unwrap();
+/// A reports at 20 ms; its replan (200 ms) is in flight when B, the last worker, reports
+/// at 60 ms, so the merged last replan supersedes it.
+async fn superseding_run(dir: &std::path::Path) -> Finished {
     let fake = Fake::new(vec![
         st("A", "code_analyzer", &[]),
         st("B", "code_analyzer", &[]),
@@ -150,13 +147,21 @@ async fn a_replan_in_flight_at_the_tail_is_superseded_by_the_merged_call() {
         }
         (c.forced.as_deref() == Some(SUBMIT_REPLAN)).then(|| ms(200))
     });
-    let fake = Arc::new(fake);
-    let f = run_new(
-        config(dir.path(), settings(ApprovalPolicy::Auto, 2)),
-        fake.clone(),
+    run_new(
+        config(dir, settings(ApprovalPolicy::Auto, 2)),
+        Arc::new(fake),
         "t",
     )
-    .await;
+    .await
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_replan_in_flight_at_the_tail_is_superseded_by_the_merged_call() {
+    // A reports at 20 ms; its replan (200 ms) is in flight when B, the last worker,
+    // reports at 60 ms. Waiting for that replan and then replanning B would put two
+    // sequential calls after the last report; instead one call covers both.
+    let dir = tempfile::tempdir().unwrap();
+    let f = superseding_run(dir.path()).await;
     assert_eq!(f.outcome, RunOutcome::Completed);
     check_consistent(&f);
     let covered: Vec<Vec<u32>> = f
@@ -182,23 +187,7 @@ async fn a_superseded_replans_tokens_are_journaled_and_counted() {
     // orchestrator's share and the execution summary. Six calls of 100 + 50 tokens:
     // analysis, A, B, the superseded replan, the merged last replan, the synthesis.
     let dir = tempfile::tempdir().unwrap();
-    let fake = Fake::new(vec![
-        st("A", "code_analyzer", &[]),
-        st("B", "code_analyzer", &[]),
-    ])
-    .delay(|c| {
-        if let Some(b) = &c.brief {
-            return Some(ms(if b.id == 1 { 20 } else { 60 }));
-        }
-        (c.forced.as_deref() == Some(SUBMIT_REPLAN)).then(|| ms(200))
-    });
-    let fake = Arc::new(fake);
-    let f = run_new(
-        config(dir.path(), settings(ApprovalPolicy::Auto, 2)),
-        fake.clone(),
-        "t",
-    )
-    .await;
+    let f = superseding_run(dir.path()).await;
     assert_eq!(f.outcome, RunOutcome::Completed);
     check_consistent(&f);
     assert!(f.state.notices.iter().any(|n| n.contains("superseded")));

@@ -253,140 +253,166 @@ fn why(change: Change) -> &'static str {
     }
 }
 
-#[tokio::test]
-async fn restart_stops_the_worker_and_runs_it_again_saying_why() {
+/// A run that changed the running subtask (not dropped it), for a policy's own checks.
+struct Case {
+    what: String,
+    change: Change,
+    f: Finished,
+    build: Vec<RecordedRequest>,
+    all: Vec<RecordedRequest>,
+}
+
+/// Every change in both wire formats under `policy`: each run completes with a consistent
+/// journal; the drop (the same under every policy: the worker is stopped, the subtask
+/// cancelled, nobody asked) is checked here; the other runs are returned.
+async fn changed_runs(policy: ReplanConflict) -> Vec<Case> {
+    let mut out = Vec::new();
     for kind in KINDS {
         for change in CHANGES {
-            let what = format!("{kind:?}, {change:?}");
-            let (f, build, all) = run(kind, ReplanConflict::Restart, change).await;
+            let what = format!("{kind:?}, {policy:?}, {change:?}");
+            let (f, build, all) = run(kind, policy, change).await;
             assert_eq!(f.outcome, RunOutcome::Completed, "{what}");
             check_consistent(&f);
             if change == Change::Drop {
                 assert_dropped(&f, &what);
+                let asked = f
+                    .of(|e| matches!(e, Event::SubtaskEscalated { .. }))
+                    .count();
+                assert_eq!(asked, 0, "{what}");
                 continue;
             }
-            assert_ran_again(&f, &build, &all, change, &what);
-            let r = &f.state.subtasks[0].recoveries[0];
-            assert_eq!(
-                (r.action.clone(), r.by),
-                (RecoveryAction::Retry, Actor::Engine),
-                "{what}"
-            );
-            assert!(
-                r.rationale
-                    .contains(&format!("replan 1 changed it while it ran {}", why(change)))
-                    && r.rationale.contains("on_replan_conflict = restart"),
-                "{what}: {}",
-                r.rationale
-            );
+            out.push(Case {
+                what,
+                change,
+                f,
+                build,
+                all,
+            });
         }
+    }
+    out
+}
+
+#[tokio::test]
+async fn restart_stops_the_worker_and_runs_it_again_saying_why() {
+    for Case {
+        what,
+        change,
+        f,
+        build,
+        all,
+    } in changed_runs(ReplanConflict::Restart).await
+    {
+        assert_ran_again(&f, &build, &all, change, &what);
+        let r = &f.state.subtasks[0].recoveries[0];
+        assert_eq!(
+            (r.action.clone(), r.by),
+            (RecoveryAction::Retry, Actor::Engine),
+            "{what}"
+        );
+        assert!(
+            r.rationale
+                .contains(&format!("replan 1 changed it while it ran {}", why(change)))
+                && r.rationale.contains("on_replan_conflict = restart"),
+            "{what}: {}",
+            r.rationale
+        );
     }
 }
 
 #[tokio::test]
 async fn ask_stops_the_worker_and_a_person_answers() {
-    for kind in KINDS {
-        for change in CHANGES {
-            let what = format!("{kind:?}, {change:?}");
-            let (f, build, all) = run(kind, ReplanConflict::Ask, change).await;
-            assert_eq!(f.outcome, RunOutcome::Completed, "{what}");
-            check_consistent(&f);
-            if change == Change::Drop {
-                assert_dropped(&f, &what);
-                assert_eq!(
-                    f.of(|e| matches!(e, Event::SubtaskEscalated { .. }))
-                        .count(),
-                    0
-                );
-                continue;
-            }
-            // The need the person answered: the escalation says why, by the engine.
-            let reason = f
-                .events
-                .iter()
-                .find_map(|e| match &e.event {
-                    Event::SubtaskEscalated {
-                        id,
-                        reason,
-                        by: Actor::Engine,
-                    } if id.0 == 1 => Some(reason.clone()),
-                    _ => None,
-                })
-                .unwrap();
-            assert!(
-                reason.contains(&format!("replan 1 changed it while it ran {}", why(change)))
-                    && reason.contains("on_replan_conflict = ask"),
-                "{what}: {reason}"
-            );
-            assert_eq!(
-                f.of(|e| matches!(
-                    e,
-                    Event::EscalationResolved {
-                        by: Actor::Person,
-                        ..
-                    }
-                ))
-                .count(),
-                1,
-                "{what}"
-            );
-            assert_ran_again(&f, &build, &all, change, &what);
-            assert!(user_text(&build[1]).contains(GUIDANCE), "{what}");
-        }
+    for Case {
+        what,
+        change,
+        f,
+        build,
+        all,
+    } in changed_runs(ReplanConflict::Ask).await
+    {
+        // The need the person answered: the escalation says why, by the engine.
+        let reason = f
+            .events
+            .iter()
+            .find_map(|e| match &e.event {
+                Event::SubtaskEscalated {
+                    id,
+                    reason,
+                    by: Actor::Engine,
+                } if id.0 == 1 => Some(reason.clone()),
+                _ => None,
+            })
+            .unwrap();
+        assert!(
+            reason.contains(&format!("replan 1 changed it while it ran {}", why(change)))
+                && reason.contains("on_replan_conflict = ask"),
+            "{what}: {reason}"
+        );
+        assert_eq!(
+            f.of(|e| matches!(
+                e,
+                Event::EscalationResolved {
+                    by: Actor::Person,
+                    ..
+                }
+            ))
+            .count(),
+            1,
+            "{what}"
+        );
+        assert_ran_again(&f, &build, &all, change, &what);
+        assert!(user_text(&build[1]).contains(GUIDANCE), "{what}");
     }
 }
 
 #[tokio::test]
 async fn finish_lets_the_worker_finish_with_a_notice() {
-    for kind in KINDS {
-        for change in CHANGES {
-            let what = format!("{kind:?}, {change:?}");
-            let (f, build, _) = run(kind, ReplanConflict::Finish, change).await;
-            assert_eq!(f.outcome, RunOutcome::Completed, "{what}");
-            check_consistent(&f);
-            if change == Change::Drop {
-                assert_dropped(&f, &what);
-                continue;
+    for Case {
+        what,
+        change,
+        f,
+        build,
+        ..
+    } in changed_runs(ReplanConflict::Finish).await
+    {
+        let s = &f.state.subtasks[0];
+        assert_eq!(
+            (s.status, s.attempts),
+            (SubtaskStatus::Complete, 1),
+            "{what}"
+        );
+        assert_eq!(build.len(), 1, "{what}");
+        assert_eq!(reports(&f, 1), 1, "{what}");
+        assert!(s.recoveries.is_empty(), "{what}");
+        assert!(
+            f.state.notices.iter().any(|n| n.contains(&format!(
+                "replan 1 changed #1 while it runs {}; it finishes against its old brief",
+                why(change)
+            ))),
+            "{what}: {:?}",
+            f.state.notices
+        );
+        match change {
+            // The rewrite applies to the plan; a dependency the finished work never
+            // waited for is refused (with a notice), and Design still runs.
+            Change::Rewrite => assert_eq!(s.description, NEW_DESCRIPTION, "{what}"),
+            Change::NewDependency => {
+                assert!(s.depends_on.is_empty(), "{what}");
+                assert!(
+                    f.state
+                        .notices
+                        .iter()
+                        .any(|n| n.contains("dependencies of #1 left unchanged")),
+                    "{what}: {:?}",
+                    f.state.notices
+                );
+                assert_eq!(
+                    f.state.subtasks[2].status,
+                    SubtaskStatus::Complete,
+                    "{what}"
+                );
             }
-            let s = &f.state.subtasks[0];
-            assert_eq!(
-                (s.status, s.attempts),
-                (SubtaskStatus::Complete, 1),
-                "{what}"
-            );
-            assert_eq!(build.len(), 1, "{what}");
-            assert_eq!(reports(&f, 1), 1, "{what}");
-            assert!(s.recoveries.is_empty(), "{what}");
-            assert!(
-                f.state.notices.iter().any(|n| n.contains(&format!(
-                    "replan 1 changed #1 while it runs {}; it finishes against its old brief",
-                    why(change)
-                ))),
-                "{what}: {:?}",
-                f.state.notices
-            );
-            match change {
-                // The rewrite applies to the plan; a dependency the finished work never
-                // waited for is refused (with a notice), and Design still runs.
-                Change::Rewrite => assert_eq!(s.description, NEW_DESCRIPTION, "{what}"),
-                Change::NewDependency => {
-                    assert!(s.depends_on.is_empty(), "{what}");
-                    assert!(
-                        f.state
-                            .notices
-                            .iter()
-                            .any(|n| n.contains("dependencies of #1 left unchanged")),
-                        "{what}: {:?}",
-                        f.state.notices
-                    );
-                    assert_eq!(
-                        f.state.subtasks[2].status,
-                        SubtaskStatus::Complete,
-                        "{what}"
-                    );
-                }
-                Change::Drop => unreachable!(),
-            }
+            Change::Drop => unreachable!(),
         }
     }
 }
