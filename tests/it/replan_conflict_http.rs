@@ -22,7 +22,7 @@ use baton::session::build_provider;
 use baton::state::*;
 use engine_common::{Finished, check_consistent, config, drive, settings, st};
 use serde_json::{Value, json};
-use support::{FakeLlm, Gate, RecordedRequest, Reply, ScriptedResponse};
+use support::{FakeLlm, Gate, RecordedRequest, Reply, ScriptedResponse, protocol_answer};
 
 const KINDS: [ProviderKind; 2] = [ProviderKind::Anthropic, ProviderKind::Openai];
 
@@ -77,8 +77,9 @@ fn user_text(r: &RecordedRequest) -> String {
         .unwrap_or_default()
 }
 
-/// The fake model: Build (#1) and Survey (#2) run at once; Build's first answer waits
-/// behind `gate`; replan 1 (Survey's) answers with `change`.
+/// The fake model: the protocol's answers (`support::protocol_answer`) for a plan of Build
+/// (#1) and Survey (#2), which run at once; Build's first answer waits behind `gate`;
+/// replan 1 (Survey's) answers with `change`.
 fn answer(
     r: &RecordedRequest,
     kind: ProviderKind,
@@ -87,52 +88,37 @@ fn answer(
     builds: &AtomicUsize,
 ) -> ScriptedResponse {
     let text = user_text(r);
-    let tool = |name: &str, args: Value| {
-        Reply::new()
-            .tool(&format!("t{}", r.index), name, args)
-            .usage(100, 20)
-            .model(r.model().unwrap_or(""))
-            .for_kind(kind)
-    };
+    let plan = [
+        ("Build".to_string(), "code_developer".to_string()),
+        ("Survey".to_string(), "code_analyzer".to_string()),
+    ];
+    let response = protocol_answer(r, kind, &plan);
     match r.forced_tool() {
-        Some(SUBMIT_ANALYSIS) => tool(
-            SUBMIT_ANALYSIS,
-            json!({"complexity": 0.9, "task_type": "t", "known_requirements": [], "unknowns": [],
-                   "estimated_subtasks": 2, "strategy": "s",
-                   "subtasks": [st("Build", "code_developer", &[]), st("Survey", "code_analyzer", &[])]}),
-        ),
         Some(SUBMIT_REPLAN) => {
             let ctx: OrchestratorContext = extract_block(&text, "context").unwrap();
-            let args = if ctx.cycle == 1 && !ctx.last_replan {
-                change.replan()
-            } else {
-                json!({"summary": "ok", "add": [], "update": [], "cancel": [], "scope_note": "n"})
-            };
-            tool(SUBMIT_REPLAN, args)
+            if ctx.cycle == 1 && !ctx.last_replan {
+                return Reply::new()
+                    .tool(&format!("t{}", r.index), SUBMIT_REPLAN, change.replan())
+                    .for_kind(kind);
+            }
+            response
         }
-        Some(ASSESS_COMPLETION) => {
-            tool(ASSESS_COMPLETION, json!({"complete": true, "missing": []}))
-        }
-        Some(SUBMIT_SYNTHESIS) => tool(
-            SUBMIT_SYNTHESIS,
-            json!({"deliverable": "done", "integration_points": [], "conflicts": [],
-                   "coherence": "ok"}),
-        ),
-        Some(other) => panic!("unexpected step {other}"),
         None => {
             let brief: WorkerBrief = extract_block(&text, "brief").unwrap();
-            let response = tool(
-                SUBMIT_REPORT,
-                json!({"status": "complete", "results": format!("{} done", brief.title),
-                       "discoveries": [], "recommendations": [], "new_subtasks": []}),
-            );
             if brief.id == 1 && builds.fetch_add(1, Ordering::SeqCst) == 0 {
                 response.hold_until(gate)
             } else {
                 response
             }
         }
+        _ => response,
     }
+}
+
+/// The results of the dependencies in a worker request's brief, by id.
+fn dependency_ids(r: &RecordedRequest) -> Vec<u32> {
+    let brief: WorkerBrief = extract_block(&user_text(r), "brief").unwrap();
+    brief.dependency_results.iter().map(|d| d.id).collect()
 }
 
 /// One run under `policy` with `change`; a person (under `ask`) answers the escalation
@@ -238,8 +224,8 @@ fn assert_ran_again(
                 .position(|r| user_text(r).contains("# Your subtask #3:"))
                 .unwrap();
             assert!(build[1].index > all[design].index, "{what}");
-            assert!(user_text(&build[1]).contains("Design done"), "{what}");
-            assert!(!user_text(&build[0]).contains("Design done"), "{what}");
+            assert_eq!(dependency_ids(&build[1]), vec![3], "{what}");
+            assert!(dependency_ids(&build[0]).is_empty(), "{what}");
         }
         Change::Drop => unreachable!(),
     }
