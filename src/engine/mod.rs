@@ -9,6 +9,7 @@ mod call;
 mod commands;
 mod conflicts;
 mod dispatch;
+mod emit;
 pub mod finished;
 mod limits;
 pub mod merge;
