@@ -8,6 +8,9 @@
 //! - `cpu`: CPU time per subtask (`CLOCK_PROCESS_CPUTIME_ID` around a zero-latency run,
 //!   N=200, W=8 and W=1, median of 5) and the request bytes a run sends (N=200, W=1).
 //!
+//! - `trace N W`: one such run with the fake's request log, and where the time beyond the
+//!   bound went (the gaps along the longest chain, the calls after the last worker).
+//!
 //! `cargo bench --bench engine` runs everything; `-- ratios` or `-- cpu` one table.
 //!
 //! Uses a scripted model that answers by the forced tool only (no parsing of the context),
@@ -81,6 +84,17 @@ struct Model {
     calls: AtomicU64,
     /// Serialize every request to count its bytes (costs CPU: not in CPU runs).
     count_bytes: bool,
+    /// The request log of a `trace` run: (kind, subtask id for a worker, start, end).
+    log: Option<std::sync::Mutex<Vec<Call>>>,
+}
+
+/// One model call as the fake saw it (the `trace` run).
+#[derive(Clone)]
+struct Call {
+    kind: &'static str,
+    id: u64,
+    start: Instant,
+    end: Instant,
 }
 
 impl Model {
@@ -91,6 +105,7 @@ impl Model {
             bytes: AtomicU64::new(0),
             calls: AtomicU64::new(0),
             count_bytes: false,
+            log: None,
         }
     }
 
@@ -149,6 +164,7 @@ impl Provider for Model {
     }
     async fn chat(&self, req: ChatRequest, _sink: DeltaSink<'_>) -> Result<ChatResponse, LlmError> {
         self.calls.fetch_add(1, Ordering::Relaxed);
+        let began = Instant::now();
         if !matches!(self.latency, Latency::Fixed(d) if d.is_zero()) {
             let forced = match &req.tool_choice {
                 ToolChoice::Tool(t) => t.as_str(),
@@ -164,6 +180,23 @@ impl Provider for Model {
             ToolChoice::Tool(t) => t.as_str(),
             _ => SUBMIT_REPORT,
         };
+        if let Some(log) = &self.log {
+            let end = Instant::now();
+            let (kind, id) = match forced {
+                SUBMIT_ANALYSIS => ("analysis", 0),
+                SUBMIT_REPLAN => ("replan", 0),
+                ASSESS_COMPLETION => ("completion", 0),
+                SUBMIT_SYNTHESIS => ("synthesis", 0),
+                DECIDE_RECOVERY => ("recovery", 0),
+                _ => ("worker", worker_id(&req)),
+            };
+            log.lock().unwrap().push(Call {
+                kind,
+                id,
+                start: began,
+                end,
+            });
+        }
         Ok(match forced {
             SUBMIT_ANALYSIS => {
                 let n = self.shape.len();
@@ -443,12 +476,21 @@ fn cpu_per_subtask() {
     );
 }
 
+#[path = "engine/trace.rs"]
+mod trace;
+
 criterion_group!(benches, per_subtask, resume_10k);
 
 fn main() {
     // `cargo bench --bench engine -- ratios` (or `-- cpu`) runs only that table.
     let ratios = std::env::args().any(|a| a == "ratios");
     let cpu = std::env::args().any(|a| a == "cpu");
+    let args: Vec<String> = std::env::args().collect();
+    if let Some(i) = args.iter().position(|a| a == "trace") {
+        let num = |k: usize, d: usize| args.get(i + k).and_then(|v| v.parse().ok()).unwrap_or(d);
+        trace::trace(num(1, 200), num(2, 8));
+        return;
+    }
     if !ratios && !cpu {
         benches();
     }

@@ -217,7 +217,7 @@ impl Engine {
                         if !self.merge_on_report(id, attempt, &report).await {
                             return;
                         }
-                        self.emit(Event::SubtaskReported {
+                        self.emit_grouped(Event::SubtaskReported {
                             id,
                             attempt,
                             output,
@@ -227,7 +227,8 @@ impl Engine {
                         self.report_arrived();
                     }
                     WorkerOutcome::Failed { error } => {
-                        self.emit(Event::SubtaskFailed { id, attempt, error }).await;
+                        self.emit_grouped(Event::SubtaskFailed { id, attempt, error })
+                            .await;
                     }
                 }
             }

@@ -9,6 +9,7 @@ mod call;
 mod commands;
 mod conflicts;
 mod dispatch;
+mod emit;
 mod evaluate;
 pub mod finished;
 mod limits;

@@ -14,8 +14,11 @@
 //!   waiting for a person), the replan is the *last* one and also the completion
 //!   assessment: one orchestrator call decides "add work or complete" (`submit_replan`
 //!   with `complete`). A non-final replan still in flight at that moment is superseded:
-//!   it is stopped and its reports go into the merged call, so the tail is one call, not
-//!   two queued one after the other.
+//!   its reports go into the merged call, so the tail is one call, not two queued one after
+//!   the other. The superseded call is not aborted: the provider bills it whether or not
+//!   its answer is read, so it runs to its answer in the background, its usage is journaled
+//!   like any call's (the run's totals and the orchestrator's usage include it) and its
+//!   result is ignored; the run publishes its synthesis only after it has answered.
 //! - A replan counts toward the cycle limit only when it changed the plan
 //!   ([`State::plan_cycles`](crate::state::State::plan_cycles)).
 
@@ -115,7 +118,8 @@ impl Engine {
             pending = self.pending_reports();
             self.notice(format!(
                 "replan cycle {superseded} was superseded by the last replan (nothing else \
-                 is left to run): one call now covers every report"
+                 is left to run): one call now covers every report; its answer is ignored, \
+                 its tokens still count"
             ))
             .await;
         }
@@ -145,7 +149,8 @@ impl Engine {
         .await;
     }
 
-    /// Stops a replan in flight that is not the last one; returns its cycle number.
+    /// Takes a replan in flight that is not the last one out of the loop's way (it runs on
+    /// to its answer, see the module comment); returns its cycle number.
     fn supersede_replan(&mut self) -> Option<u32> {
         let cycle = match self.step.as_ref().map(|s| &s.kind) {
             Some(StepKind::Replan {
@@ -154,7 +159,7 @@ impl Engine {
             _ => return None,
         };
         let step = self.step.take()?;
-        step.abort.abort();
+        self.superseded.insert(step.job, step.abort);
         Some(cycle)
     }
 }

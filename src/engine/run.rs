@@ -106,6 +106,9 @@ pub(crate) struct Engine {
     pub(super) replan_oldest: Option<Instant>,
     pub(super) replan_newest: Option<Instant>,
     pub(super) step: Option<ActiveStep>,
+    /// Replans superseded by the merged tail call, by job: still running to their answer,
+    /// whose usage is journaled (the tokens are billed) and whose result is ignored.
+    pub(super) superseded: HashMap<u64, AbortHandle>,
     /// What the orchestrator has seen of the plan (compact replan contexts).
     pub(super) seen: super::plan_view::PlanSeen,
     pub(super) next_job: u64,
@@ -155,6 +158,7 @@ impl Engine {
             replan_oldest: None,
             replan_newest: None,
             step: None,
+            superseded: HashMap::new(),
             seen: Default::default(),
             next_job: 1,
             assessed: false,
@@ -167,42 +171,6 @@ impl Engine {
             fatal: None,
             finished: None,
         }
-    }
-
-    /// Journals the event, folds it into the state, sends it to the front end.
-    pub(super) async fn emit(&mut self, event: Event) {
-        if self.fatal.is_some() {
-            return;
-        }
-        let envelope = match self.journal.append(event) {
-            Ok(e) => e,
-            Err(e) => {
-                tracing::error!("journal write failed: {e}");
-                self.fatal = Some(format!(
-                    "cannot write the journal {}: {e}",
-                    self.journal.path.display()
-                ));
-                return;
-            }
-        };
-        apply(&mut self.state, &envelope);
-        self.send(envelope).await;
-    }
-
-    pub(super) async fn send(&mut self, envelope: Envelope) {
-        if let Some(tx) = &self.events
-            && tx.send(envelope).await.is_err()
-        {
-            tracing::warn!("the front end stopped receiving events; the run continues");
-            self.events = None;
-        }
-    }
-
-    pub(super) async fn notice(&mut self, message: impl Into<String>) {
-        self.emit(Event::Notice {
-            message: message.into(),
-        })
-        .await;
     }
 
     pub(crate) async fn run(mut self, start: Start) -> (RunOutcome, State) {
@@ -230,17 +198,18 @@ impl Engine {
             if self.finished.is_some() {
                 break;
             }
+            // The reports of the last batch are durable before anything acts on them.
+            self.commit();
+            if self.fatal.is_some() {
+                continue;
+            }
             self.progress().await;
             if self.finished.is_some() || self.fatal.is_some() {
                 continue;
             }
             // One write for the events of this turn, before waiting for anything.
             if let Err(e) = self.journal.flush() {
-                tracing::error!("journal write failed: {e}");
-                self.fatal = Some(format!(
-                    "cannot write the journal {}: {e}",
-                    self.journal.path.display()
-                ));
+                self.journal_failed(&e);
                 continue;
             }
             let wall_deadline = self.wall_deadline();
@@ -341,6 +310,9 @@ impl Engine {
         }
         if let Some(s) = self.step.take() {
             s.abort.abort();
+        }
+        for (_, abort) in self.superseded.drain() {
+            abort.abort();
         }
         self.approvals.clear();
     }
@@ -487,6 +459,10 @@ impl Engine {
         } else if self.cfg.settings.evaluate && !wind && !self.evaluated && self.evaluation_due() {
             let round = self.state.evaluations.len() as u32 + 1;
             self.start_step(StepKind::Evaluation { round }).await;
+        } else if !self.superseded.is_empty() {
+            // A superseded replan still running: its usage goes into the summary's tokens
+            // and cost, so the run ends after its answer (it started before the merged
+            // call, so it is rarely the later one).
         } else if let Some(s) = self.synthesis.take() {
             let synthesis = Synthesis {
                 deliverable: s.deliverable,

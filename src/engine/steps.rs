@@ -231,6 +231,10 @@ impl Engine {
     }
 
     pub(super) async fn step_done(&mut self, job: u64, result: Result<StepOutput, String>) {
+        // A superseded replan answered: its usage is journaled, its result is not used.
+        if self.superseded.remove(&job).is_some() {
+            return;
+        }
         let Some(active) = self.step.take_if(|s| s.job == job) else {
             return;
         };

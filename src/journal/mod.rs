@@ -19,6 +19,13 @@
 //! again: non-milestone events (usage, tool transcript, phases, starts) never carry a
 //! result anything depends on. [`Journal::sync`] writes the buffer and forces everything
 //! to disk on demand; dropping the journal writes the buffer.
+//!
+//! Group commit: [`Journal::append_grouped`] appends a milestone without forcing it to disk
+//! at once; [`Journal::commit`] then forces every such milestone with one `fsync`. The
+//! engine uses it for the reports and failures of workers that finished together (one
+//! batch of its loop) and commits before it acts on any of them (dispatches dependents,
+//! starts a step, answers a task): the same durability, one `fsync` per batch instead of
+//! one per worker. Any other milestone appended meanwhile forces the group with it.
 
 mod index;
 mod line;
@@ -52,6 +59,8 @@ pub struct Journal {
     /// Encoded lines not yet written to `file`.
     buf: Vec<u8>,
     last_seq: u64,
+    /// Milestones appended with [`Journal::append_grouped`] not yet forced to disk.
+    unsynced: bool,
     /// The run's writer lock, held as long as this journal may append (see [`RunLock`]).
     lock: Option<RunLock>,
 }
@@ -81,6 +90,7 @@ impl Journal {
             file,
             buf: Vec::new(),
             last_seq: 0,
+            unsynced: false,
             lock: None,
         })
     }
@@ -113,6 +123,7 @@ impl Journal {
             file,
             buf: Vec::new(),
             last_seq,
+            unsynced: false,
             lock: None,
         })
     }
@@ -132,6 +143,22 @@ impl Journal {
     /// encodes one checksummed JSON line into the buffer; a milestone writes the buffer and
     /// forces it to disk before returning. Returns the envelope.
     pub fn append(&mut self, event: Event) -> io::Result<Envelope> {
+        self.append_with(event, false)
+    }
+
+    /// Like [`Journal::append`], but a milestone is only written and forced to disk at the
+    /// next [`Journal::commit`] (or any sync): one `fsync` for a group of milestones.
+    pub fn append_grouped(&mut self, event: Event) -> io::Result<Envelope> {
+        self.append_with(event, true)
+    }
+
+    /// Writes and forces to disk the milestones appended with [`Journal::append_grouped`]
+    /// since the last sync (nothing when there are none).
+    pub fn commit(&mut self) -> io::Result<()> {
+        if self.unsynced { self.sync() } else { Ok(()) }
+    }
+
+    fn append_with(&mut self, event: Event, grouped: bool) -> io::Result<Envelope> {
         let envelope = Envelope {
             seq: self.last_seq + 1,
             ts: Utc::now(),
@@ -143,7 +170,11 @@ impl Journal {
         self.buf.push(b'\n');
         self.last_seq = envelope.seq;
         if is_milestone(&envelope.event) {
-            self.sync()?;
+            if grouped {
+                self.unsynced = true;
+            } else {
+                self.sync()?;
+            }
         } else if self.buf.len() >= FLUSH_AT {
             self.flush()?;
         }
@@ -164,7 +195,9 @@ impl Journal {
     /// Writes the buffered lines and forces everything to disk (`fsync`).
     pub fn sync(&mut self) -> io::Result<()> {
         self.flush()?;
-        self.file.sync_data()
+        self.file.sync_data()?;
+        self.unsynced = false;
+        Ok(())
     }
 }
 

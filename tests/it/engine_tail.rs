@@ -134,12 +134,9 @@ async fn the_merged_call_can_add_work_and_the_run_goes_on() {
     );
 }
 
-#[tokio::test(start_paused = true)]
-async fn a_replan_in_flight_at_the_tail_is_superseded_by_the_merged_call() {
-    // A reports at 20 ms; its replan (200 ms) is in flight when B, the last worker,
-    // reports at 60 ms. Waiting for that replan and then replanning B would put two
-    // sequential calls after the last report; instead one call covers both.
-    let dir = tempfile::tempdir().unwrap();
+/// A reports at 20 ms; its replan (200 ms) is in flight when B, the last worker, reports
+/// at 60 ms, so the merged last replan supersedes it.
+async fn superseding_run(dir: &std::path::Path) -> Finished {
     let fake = Fake::new(vec![
         st("A", "code_analyzer", &[]),
         st("B", "code_analyzer", &[]),
@@ -150,13 +147,21 @@ async fn a_replan_in_flight_at_the_tail_is_superseded_by_the_merged_call() {
         }
         (c.forced.as_deref() == Some(SUBMIT_REPLAN)).then(|| ms(200))
     });
-    let fake = Arc::new(fake);
-    let f = run_new(
-        config(dir.path(), settings(ApprovalPolicy::Auto, 2)),
-        fake.clone(),
+    run_new(
+        config(dir, settings(ApprovalPolicy::Auto, 2)),
+        Arc::new(fake),
         "t",
     )
-    .await;
+    .await
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_replan_in_flight_at_the_tail_is_superseded_by_the_merged_call() {
+    // A reports at 20 ms; its replan (200 ms) is in flight when B, the last worker,
+    // reports at 60 ms. Waiting for that replan and then replanning B would put two
+    // sequential calls after the last report; instead one call covers both.
+    let dir = tempfile::tempdir().unwrap();
+    let f = superseding_run(dir.path()).await;
     assert_eq!(f.outcome, RunOutcome::Completed);
     check_consistent(&f);
     let covered: Vec<Vec<u32>> = f
@@ -173,6 +178,51 @@ async fn a_replan_in_flight_at_the_tail_is_superseded_by_the_merged_call() {
     );
     // Nothing replans a covered report again.
     assert_eq!(f.state.covered.len(), 2);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_superseded_replans_tokens_are_journaled_and_counted() {
+    // The superseded replan (started at 20 ms) is billed by the provider whether or not
+    // its answer is read: its usage must reach the journal, the run's totals, the
+    // orchestrator's share and the execution summary. Six calls of 100 + 50 tokens:
+    // analysis, A, B, the superseded replan, the merged last replan, the synthesis.
+    let dir = tempfile::tempdir().unwrap();
+    let f = superseding_run(dir.path()).await;
+    assert_eq!(f.outcome, RunOutcome::Completed);
+    check_consistent(&f);
+    assert!(f.state.notices.iter().any(|n| n.contains("superseded")));
+    let replan_usages = f
+        .of(|e| {
+            matches!(
+                e,
+                Event::LlmUsage {
+                    purpose: CallPurpose::Replan { .. },
+                    ..
+                }
+            )
+        })
+        .count();
+    assert_eq!(replan_usages, 2, "the superseded replan and the merged one");
+    assert_eq!(f.state.usage.input_tokens, 600);
+    assert_eq!(f.state.usage.output_tokens, 300);
+    let orchestrator = f
+        .state
+        .usage_by_role()
+        .into_iter()
+        .find(|r| r.role == "orchestrator")
+        .unwrap();
+    assert_eq!(orchestrator.usage.input_tokens, 400);
+    let summary = f
+        .events
+        .iter()
+        .find_map(|e| match &e.event {
+            Event::SynthesisCompleted { summary, .. } => Some(summary.clone()),
+            _ => None,
+        })
+        .unwrap();
+    assert_eq!(summary.tokens.input_tokens, 600);
+    // The journal read back folds to the same totals.
+    assert_eq!(State::fold(&f.journal.events).usage, f.state.usage);
 }
 
 #[tokio::test(start_paused = true)]

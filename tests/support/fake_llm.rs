@@ -3,7 +3,7 @@
 //!
 //! Owns: a minimal HTTP/1.1 server on `127.0.0.1:0` (tokio `TcpListener`, one request per
 //! connection, `connection: close`), scripted or computed responses sent as timed chunks,
-//! connection cuts and stalls, request recording, and builders for SSE bodies.
+//! connection cuts and stalls, responses held behind a [`Gate`], request recording, and builders for SSE bodies.
 //! Must not: touch the network beyond loopback, or depend on Baton's provider code (tests
 //! must be able to check the providers against it independently).
 //!
@@ -22,6 +22,7 @@
 //! under `#[tokio::test(start_paused = true)]` (then only `current_thread` runtimes).
 
 mod cache;
+mod gate;
 mod protocol;
 mod reply;
 mod request;
@@ -29,6 +30,7 @@ mod script;
 mod server;
 
 pub use cache::*;
+pub use gate::*;
 pub use protocol::*;
 pub use reply::*;
 pub use request::*;

@@ -29,6 +29,8 @@ pub struct ScriptedResponse {
     pub silent: bool,
     /// After the chunks, send this one again and again, forever (an endless stream).
     pub repeat: Option<BodyChunk>,
+    /// Send nothing until this gate opens (then the delays as usual).
+    pub hold: Option<super::Gate>,
 }
 
 impl ScriptedResponse {
@@ -43,6 +45,7 @@ impl ScriptedResponse {
             stall_after: None,
             silent: false,
             repeat: None,
+            hold: None,
         }
     }
 
@@ -154,6 +157,13 @@ impl ScriptedResponse {
             delay: Duration::ZERO,
             bytes: bytes.as_ref().to_vec(),
         });
+        self
+    }
+
+    /// Sends nothing until `gate` opens (e.g. a worker's answer held until a replan has
+    /// been applied).
+    pub fn hold_until(mut self, gate: &super::Gate) -> Self {
+        self.hold = Some(gate.clone());
         self
     }
 

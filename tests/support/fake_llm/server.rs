@@ -249,6 +249,9 @@ async fn write_response(stream: &mut TcpStream, r: &ScriptedResponse) {
     if r.silent {
         std::future::pending::<()>().await;
     }
+    if let Some(gate) = &r.hold {
+        gate.wait().await;
+    }
     if !r.first_byte_delay.is_zero() {
         tokio::time::sleep(r.first_byte_delay).await;
     }
