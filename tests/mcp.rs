@@ -88,21 +88,31 @@ fn main() {
         .skip(1)
         .filter(|a| !a.starts_with('-'))
         .collect();
-    let mut failed = 0;
+    let (mut passed, mut failed, mut filtered) = (0, 0, 0);
     for (name, case) in cases {
         if !filter.is_empty() && !filter.iter().any(|f| name.contains(f.as_str())) {
+            filtered += 1;
             continue;
         }
         let outcome =
             std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| rt.block_on(case())));
         match outcome {
-            Ok(()) => println!("test {name} ... ok"),
+            Ok(()) => {
+                println!("test {name} ... ok");
+                passed += 1;
+            }
             Err(_) => {
                 println!("test {name} ... FAILED");
                 failed += 1;
             }
         }
     }
+    // libtest's summary line, so `.ci/run` counts these cases with the others.
+    let verdict = if failed > 0 { "FAILED" } else { "ok" };
+    println!(
+        "\ntest result: {verdict}. {passed} passed; {failed} failed; 0 ignored; 0 measured; \
+         {filtered} filtered out"
+    );
     if failed > 0 {
         std::process::exit(1);
     }
