@@ -44,6 +44,7 @@ mod engine_props;
 mod engine_resume;
 mod engine_tail;
 mod escapes_cli;
+mod evaluate_http;
 mod export;
 mod git_worktree;
 mod git_worktree_cli;
