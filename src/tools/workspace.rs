@@ -12,8 +12,10 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
+mod helpers;
 mod run_command;
-use serde::de::DeserializeOwned;
+
+use helpers::{args, blocking, not_journaled, ok, read_if_exists};
 
 use crate::protocol::{Event, SubtaskId};
 use crate::protocol::{ToolCall, ToolDef};
@@ -563,52 +565,4 @@ impl WorkerTools for Workspace {
         let _guard = self.write_lock.lock().await;
         self.changes.rollback(&self.root, changes)
     }
-}
-
-fn ok(content: String, summary: String) -> ToolOutput {
-    ToolOutput {
-        content,
-        is_error: false,
-        summary,
-    }
-}
-
-/// Parses a call's arguments, with an error that names the tool.
-fn args<T: DeserializeOwned>(call: &ToolCall) -> Result<T, ToolError> {
-    let value = if call.arguments.is_null() {
-        serde_json::Value::Object(Default::default())
-    } else {
-        call.arguments.clone()
-    };
-    serde_json::from_value(value)
-        .map_err(|e| ToolError::Invalid(format!("invalid arguments for {}: {e}", call.name)))
-}
-
-/// The bytes of a confined file, or `None` when it does not exist.
-fn read_if_exists(file: &Resolved) -> Result<Option<Vec<u8>>, ToolError> {
-    match std::fs::read(&file.abs) {
-        Ok(bytes) => Ok(Some(bytes)),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(io_error(&file.rel, "read", &e)),
-    }
-}
-
-/// Runs blocking file-system work off the async threads.
-async fn blocking<T, F>(work: F) -> Result<T, ToolError>
-where
-    F: FnOnce() -> Result<T, ToolError> + Send + 'static,
-    T: Send + 'static,
-{
-    tokio::task::spawn_blocking(work)
-        .await
-        .map_err(|e| ToolError::Io(format!("the tool stopped unexpectedly: {e}")))?
-}
-
-/// The error a worker sees when the engine could not journal a change's record: the change
-/// is not made (journal before act).
-fn not_journaled(file: &Resolved, reason: &str) -> ToolError {
-    ToolError::Io(format!(
-        "`{}` was not changed: the run's journal could not record the change ({reason})",
-        file.rel
-    ))
 }

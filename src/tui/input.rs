@@ -1,12 +1,11 @@
-//! Keys, paste and mouse → changes to the `Ui` and effects (commands for the engine).
+//! Keys and paste → changes to the `Ui` and effects (commands for the engine); the mouse is
+//! `mouse.rs`.
 //!
 //! Owns what each keymap action does. Must not decide which key means what (that is
 //! `keymap`, as data) and must not touch the run's state: decisions become `Command`s.
 
-use crossterm::event::{
-    KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseButton, MouseEvent, MouseEventKind,
-};
-use ratatui::layout::{Position, Rect};
+use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
+use ratatui::layout::Rect;
 
 use super::app::{Effect, Filter, Focus, Screen, Sel, Ui};
 use super::clip::Opener;
@@ -16,6 +15,9 @@ use super::layout::{self, pane_ids, selected_pane};
 use super::modals::{self, confirm::Confirm, quit::QuitModal, subtask_form::SubtaskForm};
 use super::needs;
 use super::task_list::{self, Row};
+
+use super::mouse::add;
+pub use super::mouse::on_mouse;
 use crate::protocol::{Command, DispatchPolicy, Resolution, SubtaskId};
 use crate::state::SubtaskStatus;
 
@@ -143,89 +145,6 @@ pub fn on_paste(ui: &mut Ui, text: &str) {
     } else if let Some(m) = ui.modal.as_mut() {
         m.handle_paste(&text);
     }
-}
-
-pub fn on_mouse(ui: &mut Ui, m: MouseEvent) {
-    let delta: i64 = match m.kind {
-        MouseEventKind::ScrollUp => -3,
-        MouseEventKind::ScrollDown => 3,
-        MouseEventKind::Down(MouseButton::Left) => return click(ui, m),
-        _ => return,
-    };
-    if ui.modal.is_some() || ui.screen == Screen::Editor {
-        return;
-    }
-    if ui.help || ui.log {
-        scroll(ui, delta as isize);
-        return;
-    }
-    match ui.screen {
-        Screen::Detail(_) => ui.detail_scroll = add(ui.detail_scroll, delta),
-        Screen::Diff(_) => super::changes::scroll_by(ui, delta as isize),
-        Screen::Synthesis => ui.synthesis_scroll = add(ui.synthesis_scroll, delta),
-        Screen::Graph => {
-            let action = if delta < 0 { Action::Up } else { Action::Down };
-            super::graph::act(ui, action);
-        }
-        Screen::Main | Screen::Editor => {
-            if let Some(z) = ui.zoom {
-                ui.outputs.pane_mut(z).scroll_by(delta);
-                return;
-            }
-            let area = Rect::new(0, 0, ui.size.0, ui.size.1);
-            let l = layout::main_layout(area, ui);
-            let at = Position::new(m.column, m.row);
-            if let Some((id, _)) = l.panes.iter().find(|(_, r)| r.contains(at)) {
-                let id = *id;
-                ui.outputs.pane_mut(id).scroll_by(delta);
-            } else if l.tasks.contains(at) {
-                move_selection(ui, delta as isize);
-            } else if l.replan.contains(at) {
-                move_replan(ui, delta as isize);
-            }
-        }
-    }
-}
-
-/// A left click on the main screen: selects the subtask row or the worker pane under it.
-fn click(ui: &mut Ui, m: MouseEvent) {
-    if ui.modal.is_some()
-        || ui.help
-        || ui.log
-        || ui.prompt.is_some()
-        || ui.screen != Screen::Main
-        || ui.zoom.is_some()
-    {
-        return;
-    }
-    let area = Rect::new(0, 0, ui.size.0, ui.size.1);
-    let l = layout::main_layout(area, ui);
-    let at = Position::new(m.column, m.row);
-    if l.tasks.contains(at) {
-        ui.focus = Focus::Tasks;
-        let rows = task_list::rows(ui);
-        let height = l.tasks.height.saturating_sub(2) as usize;
-        let sel = ui
-            .selected
-            .and_then(|s| rows.iter().position(|r| r.sel() == s))
-            .unwrap_or(0);
-        let offset = task_list::scroll_offset(ui.list_offset, sel, height, rows.len());
-        let row = (m.row as usize).checked_sub(l.tasks.y as usize + 1);
-        if let Some(r) = row.and_then(|r| rows.get(r + offset)) {
-            ui.selected = Some(r.sel());
-            ui.list_offset = offset;
-            ui.pane_selected = None;
-        }
-    } else if let Some((id, _)) = l.panes.iter().find(|(_, r)| r.contains(at)) {
-        ui.focus = Focus::Panes;
-        ui.pane_selected = Some(*id);
-    } else if l.replan.contains(at) {
-        ui.focus = Focus::Replan;
-    }
-}
-
-fn add(v: u16, d: i64) -> u16 {
-    (v as i64 + d).clamp(0, u16::MAX as i64) as u16
 }
 
 /// Carries out one keymap action.
@@ -545,7 +464,7 @@ fn open_detail(ui: &mut Ui, id: SubtaskId) {
     super::changes::open_detail(ui, id);
 }
 
-fn scroll(ui: &mut Ui, delta: isize) -> Vec<Effect> {
+pub(super) fn scroll(ui: &mut Ui, delta: isize) -> Vec<Effect> {
     if ui.help {
         let max = super::help::max_scroll(ui, overlay_height(ui));
         ui.help_scroll = add(ui.help_scroll.min(max), delta as i64).min(max);
@@ -576,7 +495,7 @@ fn scroll(ui: &mut Ui, delta: isize) -> Vec<Effect> {
     Vec::new()
 }
 
-fn move_selection(ui: &mut Ui, delta: isize) {
+pub(super) fn move_selection(ui: &mut Ui, delta: isize) {
     let rows = task_list::rows(ui);
     if rows.is_empty() {
         return;
@@ -593,7 +512,7 @@ fn move_selection(ui: &mut Ui, delta: isize) {
     ui.list_offset = task_list::scroll_offset(ui.list_offset, next, height, rows.len());
 }
 
-fn move_replan(ui: &mut Ui, delta: isize) {
+pub(super) fn move_replan(ui: &mut Ui, delta: isize) {
     let n = ui.state.replan_log.len();
     if n == 0 {
         return;
