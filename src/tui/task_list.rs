@@ -194,6 +194,9 @@ pub fn subtask_line(ui: &Ui, s: &Subtask, width: usize) -> Line<'static> {
         push(s.status.label().to_string(), t.error());
     } else if mark == Mark::Interrupted {
         push("interrupted".to_string(), t.mark_style(mark));
+    } else if state.worker_paused(s.id) {
+        // A person paused this worker (`w`): its next model call waits.
+        push(format!("{} paused", t.glyph("⏸")), t.warn());
     }
     let waits = waiting_on(state, s);
     if !waits.is_empty() && !s.status.is_terminal() {
