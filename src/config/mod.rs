@@ -9,7 +9,8 @@
 //! Must not start anything, print anything, or expose a key other than as a fingerprint
 //! (keys are held in [`Secret`]).
 //!
-//! Layout: this file holds the types, paths and the public API; `file` the TOML format and
+//! Layout: this file holds the types and the public API; `paths` the environment and the
+//! paths; `file` the TOML format and
 //! its error positions; `resolve` precedence, defaults and provider auto-detection; `keys`
 //! the key file, the keychain and where each key comes from;
 //! `report` the text of `baton config`.
@@ -17,6 +18,7 @@
 mod file;
 mod keys;
 mod mcp;
+mod paths;
 mod pools;
 mod report;
 mod resolve;
@@ -40,6 +42,7 @@ use crate::tools::sandbox::{SandboxMode, SandboxOptions};
 pub use file::validate_file_text;
 use file::{FileText, parse_file};
 pub use keys::KeyOrigin;
+pub use paths::{Env, Paths};
 use resolve::Builder;
 
 /// Default number of workers at once.
@@ -162,98 +165,6 @@ pub enum ConfigError {
         "cannot find a home directory for the config and data files; set BATON_HOME to a directory"
     )]
     NoHome,
-}
-
-// ------------------------------------------------------------------------------------------
-// The environment
-// ------------------------------------------------------------------------------------------
-
-/// The environment variables Baton reads, captured once (tests build their own).
-/// Empty values count as unset.
-#[derive(Debug, Clone, Default)]
-pub struct Env {
-    vars: BTreeMap<String, String>,
-}
-
-impl Env {
-    /// The process environment (only the variables in [`ENV_VARS`]).
-    pub fn from_process() -> Self {
-        let vars = ENV_VARS
-            .iter()
-            .filter_map(|k| std::env::var(k).ok().map(|v| ((*k).to_string(), v)))
-            .collect();
-        Self { vars }
-    }
-
-    pub fn from_pairs<K: Into<String>, V: Into<String>>(
-        pairs: impl IntoIterator<Item = (K, V)>,
-    ) -> Self {
-        Self {
-            vars: pairs
-                .into_iter()
-                .map(|(k, v)| (k.into(), v.into()))
-                .collect(),
-        }
-    }
-
-    pub fn get(&self, var: &str) -> Option<&str> {
-        self.vars
-            .get(var)
-            .map(|v| v.trim())
-            .filter(|v| !v.is_empty())
-    }
-}
-
-// ------------------------------------------------------------------------------------------
-// Paths
-// ------------------------------------------------------------------------------------------
-
-/// Where Baton keeps its files.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Paths {
-    /// The config file read (or that would be read; it may not exist).
-    pub config_file: PathBuf,
-    /// Whether the config file exists (and was read).
-    pub config_found: bool,
-    /// Runs and logs live here.
-    pub data_dir: PathBuf,
-    /// `BATON_HOME`, when set.
-    pub baton_home: Option<PathBuf>,
-}
-
-impl Paths {
-    /// `BATON_HOME` (config `$BATON_HOME/config.toml`, data `$BATON_HOME/data`), else the
-    /// platform directories of `dev.baton.baton`. `--config F` replaces the config file.
-    pub fn resolve(env: &Env, config_flag: Option<&Path>) -> Result<Paths, ConfigError> {
-        let (default_config, data_dir) = match env.get("BATON_HOME") {
-            Some(home) => {
-                let home = PathBuf::from(home);
-                (home.join("config.toml"), home.join("data"))
-            }
-            None => {
-                let dirs = directories::ProjectDirs::from("dev", "baton", "baton")
-                    .ok_or(ConfigError::NoHome)?;
-                (
-                    dirs.config_dir().join("config.toml"),
-                    dirs.data_dir().to_path_buf(),
-                )
-            }
-        };
-        let config_file = config_flag.map_or(default_config, Path::to_path_buf);
-        let config_found = config_file.is_file();
-        if config_flag.is_some() && !config_found {
-            return Err(ConfigError::Flag {
-                flag: "--config",
-                message: format!("{} does not exist or is not a file", config_file.display()),
-            });
-        }
-        Ok(Paths {
-            config_file,
-            config_found,
-            data_dir,
-            baton_home: env.get("BATON_HOME").map(PathBuf::from),
-        })
-    }
 }
 
 // ------------------------------------------------------------------------------------------
