@@ -71,9 +71,11 @@ pub fn items(ui: &Ui) -> Vec<Item> {
     if let Some(i) = &st.outlook.imbalance
         && !st.is_finished()
     {
+        // The role or worker name comes from the journal (a file): sanitised, one line.
+        let safe = |s: String| crate::text::one_line(&s, 120);
         out.push(Item {
-            text: format!("! {}", balance::describe(i)),
-            shorter: vec![
+            text: safe(format!("! {}", balance::describe(i))),
+            shorter: [
                 format!(
                     "! {} did {} % of the finished work",
                     match i.kind {
@@ -90,7 +92,9 @@ pub fn items(ui: &Ui) -> Vec<Item> {
                     },
                     i.percent()
                 ),
-            ],
+            ]
+            .map(safe)
+            .to_vec(),
             style: t.warn(),
         });
     }
