@@ -233,12 +233,12 @@ fn diff_fake() -> Fake {
     })
 }
 
-#[tokio::test(start_paused = true)]
-async fn headless_stops_for_the_diff_and_a_resumed_run_applies_the_decisions() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut cfg = config(dir.path(), settings(ApprovalPolicy::Plan, 3));
+/// A headless run under `plan` (stops when a person is needed) on [`diff_fake`]: it stops at
+/// the diff.
+async fn stopped_at_the_diff(dir: &std::path::Path) -> crate::engine_common::Finished {
+    let mut cfg = config(dir, settings(ApprovalPolicy::Plan, 3));
     cfg.stop_when_person_needed = true;
-    let f = drive(
+    drive(
         cfg,
         Arc::new(diff_fake()),
         Start::New {
@@ -247,7 +247,13 @@ async fn headless_stops_for_the_diff_and_a_resumed_run_applies_the_decisions() {
         },
         |_, _| vec![],
     )
-    .await;
+    .await
+}
+
+#[tokio::test(start_paused = true)]
+async fn headless_stops_for_the_diff_and_a_resumed_run_applies_the_decisions() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = stopped_at_the_diff(dir.path()).await;
     let RunOutcome::Stopped { reason } = &f.outcome else {
         panic!("{:?}", f.outcome);
     };
@@ -303,18 +309,7 @@ async fn headless_stops_for_the_diff_and_a_resumed_run_applies_the_decisions() {
 #[tokio::test(start_paused = true)]
 async fn a_diff_left_pending_is_accepted_by_the_policy_when_resumed_under_auto() {
     let dir = tempfile::tempdir().unwrap();
-    let mut cfg = config(dir.path(), settings(ApprovalPolicy::Plan, 3));
-    cfg.stop_when_person_needed = true;
-    let f = drive(
-        cfg,
-        Arc::new(diff_fake()),
-        Start::New {
-            run_id: "h".into(),
-            task: "t".into(),
-        },
-        |_, _| vec![],
-    )
-    .await;
+    let f = stopped_at_the_diff(dir.path()).await;
     assert!(matches!(f.outcome, RunOutcome::Stopped { .. }));
     let replay = baton::journal::replay(&dir.path().join(baton::journal::JOURNAL_FILE)).unwrap();
     let mut cfg = config(dir.path(), settings(ApprovalPolicy::Auto, 3));
